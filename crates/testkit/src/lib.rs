@@ -1,0 +1,2 @@
+//! testkit: see the crate README section in the project README.
+#![deny(unsafe_code)]

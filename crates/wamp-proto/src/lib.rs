@@ -1,0 +1,2 @@
+//! wamp-proto: see the crate README section in the project README.
+#![deny(unsafe_code)]

@@ -1,0 +1,2 @@
+//! xbr-chain: see the crate README section in the project README.
+#![deny(unsafe_code)]
