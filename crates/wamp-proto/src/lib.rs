@@ -1,2 +1,6 @@
-//! wamp-proto: see the crate README section in the project README.
+//! Sans-IO WAMP v2: messages, serializers, session state machine and authentication computations.
+//!
+//! No sockets, no async runtime, no clock reads: callers pass time and randomness in.
 #![deny(unsafe_code)]
+
+pub mod auth;

@@ -1,0 +1,1 @@
+//! Client-side authentication computations (ticket, WAMP-CRA, cryptosign, SCRAM).
