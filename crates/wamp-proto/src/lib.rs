@@ -4,3 +4,10 @@
 #![deny(unsafe_code)]
 
 pub mod auth;
+pub mod error;
+pub mod message;
+pub mod value;
+
+pub use error::{EncodeError, ProtocolError};
+pub use message::Message;
+pub use value::{Dict, Value};
