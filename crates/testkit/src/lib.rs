@@ -1,2 +1,78 @@
-//! testkit: see the crate README section in the project README.
+//! Real-peer test harness for xbrd.
+//!
+//! Integration tests start the real thing through this crate: a Crossbar.io router
+//! ([`Crossbar`]), a ganache dev chain ([`Ganache`]) and Autobahn|Python scripts
+//! ([`PythonPeer`]). Each runs on 127.0.0.1 on free ports, in its own process group, and is
+//! stopped (SIGTERM, then SIGKILL) when its handle is dropped.
+//!
+//! The peers are installed by `scripts/peers.sh install` into `$XBRD_PEERS_DIR` (default
+//! `<repo>/.peers`). A missing install or a peer that cannot start is a loud panic, never a skip.
+//!
+//! Orphan protection, for test processes that die without running destructors:
+//! - every child gets `setpriv --pdeathsig TERM` (when available); children are spawned from one
+//!   long-lived thread, so the signal fires when the test process ends, not when a test thread does;
+//! - when `$XBRD_RUN_DIR` is set (as `scripts/test.sh` does), each child is recorded there as
+//!   `testkit-<name>-<pid>.pid` ("pid pgid starttime"), removed on a clean stop; whatever is left
+//!   is stopped by `scripts/peers.sh stop --dir $XBRD_RUN_DIR`.
+//!
+//! ```no_run
+//! use xbrd_testkit::{Crossbar, Ganache};
+//!
+//! let router = Crossbar::start();
+//! println!("router at {} and {}", router.ws_url, router.rs_url);
+//! let chain = Ganache::start();
+//! assert_eq!(chain.chain_id, 1337);
+//! ```
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod crossbar;
+mod ganache;
+pub mod net;
+mod paths;
+mod process;
+mod python;
+
+pub use crossbar::{Crossbar, default_crossbar_config};
+pub use ganache::Ganache;
+pub use net::free_port;
+pub use paths::{contracts_dir, peers_dir, python, repo_root};
+pub use python::PythonPeer;
+
+/// Realm open to anonymous clients, everything allowed.
+pub const REALM_ANONYMOUS: &str = "realm1";
+/// Realm for authenticated clients (ticket, wampcra, cryptosign), everything allowed.
+pub const REALM_AUTH: &str = "realm2";
+/// Realm for XBR market traffic (anonymous, everything allowed).
+pub const REALM_MARKET: &str = "xbr-market";
+
+/// Ticket principal configured on the router (realm2).
+pub const TICKET_AUTHID: &str = "alice";
+/// Ticket of [`TICKET_AUTHID`].
+pub const TICKET_SECRET: &str = "alice-ticket-secret";
+/// WAMP-CRA user with a plain secret (realm2).
+pub const WAMPCRA_AUTHID: &str = "bob";
+/// WAMP-CRA user whose secret is salted (PBKDF2, salt [`WAMPCRA_SALT`], 100 iterations, 32 bytes).
+pub const WAMPCRA_SALTED_AUTHID: &str = "bob-salted";
+/// Secret of both WAMP-CRA users.
+pub const WAMPCRA_SECRET: &str = "bob-cra-secret";
+/// PBKDF2 salt of [`WAMPCRA_SALTED_AUTHID`].
+pub const WAMPCRA_SALT: &str = "salt123";
+/// PBKDF2 iterations of [`WAMPCRA_SALTED_AUTHID`].
+pub const WAMPCRA_ITERATIONS: u32 = 100;
+/// PBKDF2 derived key length of [`WAMPCRA_SALTED_AUTHID`].
+pub const WAMPCRA_KEYLEN: u32 = 32;
+/// WAMP-cryptosign principal (realm2).
+pub const CRYPTOSIGN_AUTHID: &str = "carol";
+/// Ed25519 seed (hex) of [`CRYPTOSIGN_AUTHID`]; a public test key, never use it elsewhere.
+pub const CRYPTOSIGN_PRIVATE_KEY_HEX: &str =
+    "4d57d97a68f555696620a6d849c0ce582568518d729eb753dc7c732de2804510";
+/// Ed25519 public key (hex) of [`CRYPTOSIGN_AUTHID`], as authorized in the router config.
+pub const CRYPTOSIGN_PUBLIC_KEY_HEX: &str =
+    "1adfc8bfe1d35616e64dffbd900096f23b066f914c8c2ffbb66f6075b96e116d";
+
+/// Mnemonic of ganache's deterministic wallet (10 unlocked accounts, 1000 ETH each).
+pub const GANACHE_MNEMONIC: &str =
+    "myth like bonus scare over problem client lizard pioneer submit female collect";
+/// Chain id and network id of the ganache dev chain.
+pub const GANACHE_CHAIN_ID: u64 = 1337;

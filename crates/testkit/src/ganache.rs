@@ -1,0 +1,143 @@
+//! A ganache dev chain on a free port.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::crossbar::tail;
+use crate::net;
+use crate::paths;
+use crate::process::{self, ManagedProcess};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const PORT_ATTEMPTS: usize = 3;
+
+/// A running ganache 7 chain on 127.0.0.1: deterministic wallet
+/// ([`GANACHE_MNEMONIC`](crate::GANACHE_MNEMONIC), 10 unlocked accounts with 1000 ETH each),
+/// chain id and network id 1337, in-memory state. Dropping it stops it.
+pub struct Ganache {
+    /// JSON-RPC URL: `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The JSON-RPC port.
+    pub port: u16,
+    /// Chain id (and network id): 1337.
+    pub chain_id: u64,
+    dir: TempDir,
+    process: Option<ManagedProcess>,
+}
+
+impl Ganache {
+    /// Starts a fresh chain.
+    ///
+    /// # Panics
+    /// If ganache is not installed or does not answer `eth_chainId` within 60 s (the panic
+    /// message carries the end of its log).
+    pub fn start() -> Ganache {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let dir = tempfile::Builder::new()
+                .prefix("xbrd-ganache-")
+                .tempdir()
+                .unwrap_or_else(|e| panic!("xbrd-testkit: cannot create a temp dir: {e}"));
+            let port = net::free_port();
+            let mut ganache = Ganache {
+                url: format!("http://127.0.0.1:{port}"),
+                port,
+                chain_id: crate::GANACHE_CHAIN_ID,
+                dir,
+                process: None,
+            };
+            match ganache.launch() {
+                Ok(()) => return ganache,
+                Err(e) if attempt < PORT_ATTEMPTS && e.contains("EADDRINUSE") => {
+                    eprintln!("xbrd-testkit: ganache port {port} was taken meanwhile; retrying");
+                }
+                Err(e) => panic!(
+                    "xbrd-testkit: ganache {e} (port {port}).\n--- end of {} ---\n{}",
+                    ganache.log_path().display(),
+                    tail(&ganache.log_path(), 40)
+                ),
+            }
+        }
+    }
+
+    /// Stops the chain (SIGTERM, SIGKILL after a timeout). Idempotent; its state is lost.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.stop();
+        }
+    }
+
+    /// Sends one JSON-RPC request and returns the whole response object
+    /// (`{"jsonrpc", "id", "result" | "error"}`).
+    pub fn json_rpc(&self, method: &str, params: Value) -> std::io::Result<Value> {
+        net::json_rpc(self.port, method, params)
+    }
+
+    /// The file ganache's output goes to.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("ganache.log")
+    }
+
+    fn launch(&mut self) -> Result<(), String> {
+        let log = fs::File::create(self.log_path())
+            .map_err(|e| format!("cannot create its log file: {e}"))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| format!("cannot clone its log file: {e}"))?;
+        let chain_id = self.chain_id.to_string();
+        let mut cmd = process::command("node");
+        cmd.arg(paths::ganache_cli())
+            .args(["--server.host", "127.0.0.1", "--server.port"])
+            .arg(self.port.to_string())
+            .args(["--wallet.deterministic", "--chain.chainId", &chain_id])
+            .args(["--chain.networkId", &chain_id])
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        let process =
+            ManagedProcess::spawn("ganache", cmd).map_err(|e| format!("cannot run node: {e}"))?;
+        let process = self.process.insert(process);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = process.try_exit() {
+                let log = fs::read_to_string(self.log_path()).unwrap_or_default();
+                self.process = None;
+                let port_taken = if log.contains("EADDRINUSE") {
+                    " EADDRINUSE"
+                } else {
+                    ""
+                };
+                return Err(format!("exited during start-up ({status}){port_taken}"));
+            }
+            if let Ok(response) = net::json_rpc(self.port, "eth_chainId", Value::Array(vec![])) {
+                let want = format!("0x{:x}", self.chain_id);
+                if response["result"] == want.as_str() {
+                    return Ok(());
+                }
+                self.stop();
+                return Err(format!(
+                    "answered eth_chainId with {response}, expected {want}"
+                ));
+            }
+            if Instant::now() >= deadline {
+                self.stop();
+                return Err(format!("was not ready within {READY_TIMEOUT:?}"));
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Ganache {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
