@@ -13,8 +13,6 @@ use crate::net::{self, port_is_open};
 use crate::paths;
 use crate::process::{self, ManagedProcess};
 
-/// Crossbar needs 7-9 s to come up on a quiet machine; leave room for a loaded one.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Attempts with fresh ports when another process took one of ours first.
 const PORT_ATTEMPTS: usize = 3;
 
@@ -52,7 +50,7 @@ impl Crossbar {
     /// Starts a router with [`default_crossbar_config`].
     ///
     /// # Panics
-    /// If the peers are not installed or the router is not ready within 60 s (the panic
+    /// If the peers are not installed or the router is not ready within 60 s (`$XBRD_PEER_READY_TIMEOUT`; the panic
     /// message carries the end of Crossbar's log).
     pub fn start() -> Crossbar {
         Crossbar::start_with_config(default_crossbar_config())
@@ -110,7 +108,7 @@ impl Crossbar {
     /// Stops the router and starts it again on the same ports with the same node dir.
     ///
     /// # Panics
-    /// If it is not ready again within 60 s.
+    /// If it is not ready again within the readiness timeout.
     pub fn restart(&mut self) {
         self.stop();
         if let Err(e) = self.launch() {
@@ -171,7 +169,7 @@ impl Crossbar {
     }
 
     fn wait_ready(&mut self) -> Result<(), StartError> {
-        let deadline = Instant::now() + READY_TIMEOUT;
+        let deadline = Instant::now() + process::ready_timeout();
         loop {
             if let Some(status) = self.process.as_mut().and_then(ManagedProcess::try_exit) {
                 self.process = None;
@@ -205,7 +203,7 @@ impl Crossbar {
             StartError::PortTaken => "could not bind its ports (taken by another process)".into(),
             StartError::Spawn(e) => e,
             StartError::Exited(status) => format!("exited during start-up ({status})"),
-            StartError::Timeout => format!("was not ready within {READY_TIMEOUT:?}"),
+            StartError::Timeout => format!("was not ready within {:?}", process::ready_timeout()),
         };
         format!(
             "xbrd-testkit: Crossbar {what}; ws port {}, rawsocket port {}, node dir {}.\n\

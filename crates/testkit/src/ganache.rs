@@ -14,7 +14,6 @@ use crate::net;
 use crate::paths;
 use crate::process::{self, ManagedProcess};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const PORT_ATTEMPTS: usize = 3;
 
 /// A running ganache 7 chain on 127.0.0.1: deterministic wallet
@@ -35,7 +34,7 @@ impl Ganache {
     /// Starts a fresh chain.
     ///
     /// # Panics
-    /// If ganache is not installed or does not answer `eth_chainId` within 60 s (the panic
+    /// If ganache is not installed or does not answer `eth_chainId` within 60 s (`$XBRD_PEER_READY_TIMEOUT`; the panic
     /// message carries the end of its log).
     pub fn start() -> Ganache {
         let mut attempt = 0;
@@ -105,7 +104,7 @@ impl Ganache {
         let process =
             ManagedProcess::spawn("ganache", cmd).map_err(|e| format!("cannot run node: {e}"))?;
         let process = self.process.insert(process);
-        let deadline = Instant::now() + READY_TIMEOUT;
+        let deadline = Instant::now() + process::ready_timeout();
         loop {
             if let Some(status) = process.try_exit() {
                 let log = fs::read_to_string(self.log_path()).unwrap_or_default();
@@ -129,7 +128,10 @@ impl Ganache {
             }
             if Instant::now() >= deadline {
                 self.stop();
-                return Err(format!("was not ready within {READY_TIMEOUT:?}"));
+                return Err(format!(
+                    "was not ready within {:?}",
+                    process::ready_timeout()
+                ));
             }
             thread::sleep(Duration::from_millis(200));
         }

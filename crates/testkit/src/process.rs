@@ -17,6 +17,16 @@ pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const GROUP_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(50);
 
+/// How long a peer gets to become ready: `$XBRD_PEER_READY_TIMEOUT` seconds, default 60
+/// (Crossbar needs 7-9 s on a quiet machine, much more on a loaded one).
+pub(crate) fn ready_timeout() -> Duration {
+    let secs = std::env::var("XBRD_PEER_READY_TIMEOUT")
+        .ok()
+        .and_then(|secs| secs.trim().parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
 /// A command for `program`, wrapped in `setpriv --pdeathsig TERM` where that works.
 pub(crate) fn command(program: impl AsRef<OsStr>) -> Command {
     if pdeathsig_supported() {
