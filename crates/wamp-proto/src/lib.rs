@@ -4,10 +4,12 @@
 #![deny(unsafe_code)]
 
 pub mod auth;
+pub mod codec;
 pub mod error;
 pub mod message;
 pub mod value;
 
+pub use codec::Serializer;
 pub use error::{EncodeError, ProtocolError};
 pub use message::Message;
 pub use value::{Dict, Value};

@@ -354,7 +354,7 @@ impl Message {
     }
 
     /// Visits the fields after the code, in wire order, applying the payload rule.
-    pub(crate) fn for_each_field<'a>(&'a self, mut f: impl FnMut(Field<'a>)) {
+    fn for_each_field<'a>(&'a self, mut f: impl FnMut(Field<'a>)) {
         use Field::{Dict as D, Id, Str as S};
         match self {
             Message::Hello { realm, details } => {
@@ -499,11 +499,25 @@ impl Message {
         }
     }
 
+    /// The wire elements after the code, in order, with the payload rule applied.
+    pub(crate) fn fields(&self) -> FieldList<'_> {
+        let mut list = FieldList {
+            items: [Field::Id(0); 6],
+            len: 0,
+        };
+        self.for_each_field(|f| {
+            if let Some(slot) = list.items.get_mut(list.len) {
+                *slot = f;
+                list.len += 1;
+            }
+        });
+        list
+    }
+
     /// Number of wire elements (including the code) this message encodes to.
+    #[cfg(test)]
     pub(crate) fn wire_len(&self) -> usize {
-        let mut n = 1;
-        self.for_each_field(|_| n += 1);
-        n
+        self.fields().len() + 1
     }
 
     /// Parses a decoded WAMP list into a typed message, checking arity and element types.
@@ -708,6 +722,24 @@ impl Field<'_> {
             Field::Dict(d) => Value::Dict(d.clone()),
             Field::Args(a) => Value::List(a.to_vec()),
         }
+    }
+}
+
+/// At most six fields follow the code (ERROR has the most).
+pub(crate) struct FieldList<'a> {
+    items: [Field<'a>; 6],
+    len: usize,
+}
+
+impl<'a> FieldList<'a> {
+    /// Number of fields.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The fields in wire order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Field<'a>> {
+        self.items.iter().take(self.len)
     }
 }
 

@@ -19,9 +19,10 @@ use indexmap::IndexMap;
 pub type Dict = IndexMap<String, Value>;
 
 /// A dynamically typed WAMP value.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub enum Value {
     /// JSON `null`, CBOR `null`/`undefined`, MsgPack `nil`.
+    #[default]
     Null,
     /// A boolean.
     Bool(bool),
@@ -290,12 +291,6 @@ pub(crate) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 /// Big-endian bytes (at most 16) to `u128`.
 fn be_to_u128(mag: &[u8]) -> u128 {
     mag.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
-}
-
-impl Default for Value {
-    fn default() -> Self {
-        Value::Null
-    }
 }
 
 impl From<bool> for Value {
