@@ -1,0 +1,480 @@
+//! In-memory store: every operation runs under one mutex, so each is atomic.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::{BuyerStore, MakerStore, SellerStore, StoreError, StoreResult};
+use crate::types::{
+    Address, Channel, ChannelClose, ChannelState, ChannelType, LocalChannel, Offer, OfferQuery,
+    Oid, Purchase, Sale, SaleStatus, SellerKey, SellerSale, Signature,
+};
+
+#[derive(Default)]
+struct Inner {
+    channels: Vec<Channel>,
+    offers: Vec<Offer>,
+    sales: Vec<Sale>,
+    seller_keys: Vec<SellerKey>,
+    seller_channel: Option<LocalChannel>,
+    seller_sales: Vec<SellerSale>,
+    buyer_channel: Option<LocalChannel>,
+    purchases: HashMap<Oid, Purchase>,
+    purchase_order: Vec<Oid>,
+}
+
+/// A store that keeps everything in memory (lost on drop).
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied change: every method
+        // validates first and mutates last.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Inner {
+    fn channel_mut(&mut self, oid: &Oid) -> StoreResult<&mut Channel> {
+        self.channels
+            .iter_mut()
+            .find(|c| &c.channel_oid == oid)
+            .ok_or(StoreError::NotFound("channel"))
+    }
+}
+
+/// Checks a channel can move to `(seq, remaining)` by paying `amount` (shared with SQLite).
+pub(super) fn check_advance(
+    what: &str,
+    channel: &Channel,
+    seq_after: u64,
+    remaining_after: crate::types::U256,
+    amount: crate::types::U256,
+) -> StoreResult<()> {
+    if channel.state != ChannelState::Open {
+        return Err(StoreError::Conflict(format!("{what} channel is not open")));
+    }
+    if channel.seq.checked_add(1) != Some(seq_after) {
+        return Err(StoreError::Conflict(format!(
+            "{what} channel seq is {}, sale wants {seq_after}",
+            channel.seq
+        )));
+    }
+    if channel.remaining.checked_sub(amount) != Some(remaining_after) {
+        return Err(StoreError::Conflict(format!(
+            "{what} channel remaining does not match the sale"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a local channel can move to `(seq, balance)` by `amount` (shared with SQLite).
+pub(super) fn check_local_advance(
+    channel: Option<&LocalChannel>,
+    channel_oid: &Oid,
+    seq_after: u64,
+    balance_after: crate::types::U256,
+    amount: crate::types::U256,
+) -> StoreResult<()> {
+    let ch = channel.ok_or(StoreError::NotFound("active channel"))?;
+    if &ch.channel_oid != channel_oid {
+        return Err(StoreError::Conflict("not the active channel".into()));
+    }
+    if ch.seq.checked_add(1) != Some(seq_after) {
+        return Err(StoreError::Conflict(format!(
+            "channel seq is {}, transaction wants {seq_after}",
+            ch.seq
+        )));
+    }
+    if balance_after.checked_add(amount) != Some(ch.balance) {
+        return Err(StoreError::Conflict(
+            "channel balance does not match the transaction".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl MakerStore for MemoryStore {
+    fn insert_channel(&self, channel: &Channel) -> StoreResult<bool> {
+        let mut g = self.lock();
+        if g.channels
+            .iter()
+            .any(|c| c.channel_oid == channel.channel_oid)
+        {
+            return Ok(false);
+        }
+        g.channels.push(channel.clone());
+        Ok(true)
+    }
+
+    fn channel(&self, channel_oid: &Oid) -> StoreResult<Option<Channel>> {
+        Ok(self
+            .lock()
+            .channels
+            .iter()
+            .find(|c| &c.channel_oid == channel_oid)
+            .cloned())
+    }
+
+    fn channels_by_delegate(
+        &self,
+        delegate: &Address,
+        channel_type: ChannelType,
+    ) -> StoreResult<Vec<Channel>> {
+        let g = self.lock();
+        let mut v: Vec<Channel> = g
+            .channels
+            .iter()
+            .filter(|c| &c.delegate == delegate && c.channel_type == channel_type)
+            .cloned()
+            .collect();
+        v.sort_by_key(|c| c.timestamp);
+        Ok(v)
+    }
+
+    fn channels_by_member(
+        &self,
+        member: &Address,
+        channel_type: ChannelType,
+    ) -> StoreResult<Vec<Channel>> {
+        let g = self.lock();
+        let mut v: Vec<Channel> = g
+            .channels
+            .iter()
+            .filter(|c| {
+                c.channel_type == channel_type
+                    && match channel_type {
+                        ChannelType::Payment => &c.actor == member,
+                        ChannelType::Paying => &c.recipient == member,
+                    }
+            })
+            .cloned()
+            .collect();
+        v.sort_by_key(|c| c.timestamp);
+        Ok(v)
+    }
+
+    fn close_channel(
+        &self,
+        channel_oid: &Oid,
+        expect_state: ChannelState,
+        new_state: ChannelState,
+        close: &ChannelClose,
+    ) -> StoreResult<()> {
+        let mut g = self.lock();
+        let ch = g.channel_mut(channel_oid)?;
+        if ch.state != expect_state {
+            return Err(StoreError::Conflict(format!(
+                "channel state is {:?}",
+                ch.state
+            )));
+        }
+        ch.state = new_state;
+        ch.close = Some(close.clone());
+        Ok(())
+    }
+
+    fn insert_offer(&self, offer: &Offer) -> StoreResult<()> {
+        let mut g = self.lock();
+        if g.offers
+            .iter()
+            .any(|o| o.key_id == offer.key_id || o.offer_id == offer.offer_id)
+        {
+            return Err(StoreError::Duplicate("offer"));
+        }
+        g.offers.push(offer.clone());
+        Ok(())
+    }
+
+    fn offer(&self, offer_id: &Oid) -> StoreResult<Option<Offer>> {
+        Ok(self
+            .lock()
+            .offers
+            .iter()
+            .find(|o| &o.offer_id == offer_id)
+            .cloned())
+    }
+
+    fn offer_by_key(&self, key_id: &Oid) -> StoreResult<Option<Offer>> {
+        Ok(self
+            .lock()
+            .offers
+            .iter()
+            .find(|o| &o.key_id == key_id)
+            .cloned())
+    }
+
+    fn set_offer_expires(&self, key_id: &Oid, expires: u64) -> StoreResult<Offer> {
+        let mut g = self.lock();
+        let o = g
+            .offers
+            .iter_mut()
+            .find(|o| &o.key_id == key_id)
+            .ok_or(StoreError::NotFound("offer"))?;
+        o.expires = Some(expires);
+        Ok(o.clone())
+    }
+
+    fn query_offers(&self, query: &OfferQuery) -> StoreResult<Vec<Offer>> {
+        let g = self.lock();
+        let mut v: Vec<Offer> = g
+            .offers
+            .iter()
+            .filter(|o| query.matches(o))
+            .cloned()
+            .collect();
+        v.sort_by_key(|o| o.timestamp);
+        if let Some(limit) = query.limit {
+            v.truncate(limit);
+        }
+        Ok(v)
+    }
+
+    fn begin_sale(&self, sale: &Sale) -> StoreResult<()> {
+        let mut g = self.lock();
+        if g.sales.iter().any(|s| s.tx_id == sale.tx_id) {
+            return Err(StoreError::Duplicate("sale"));
+        }
+        let payment = g.channel_mut(&sale.payment_channel)?.clone();
+        let paying = g.channel_mut(&sale.paying_channel)?.clone();
+        check_advance(
+            "payment",
+            &payment,
+            sale.payment_seq,
+            sale.payment_remaining,
+            sale.amount_paid,
+        )?;
+        check_advance(
+            "paying",
+            &paying,
+            sale.paying_seq,
+            sale.paying_remaining,
+            sale.amount_paid,
+        )?;
+        for (oid, seq, rem) in [
+            (
+                sale.payment_channel,
+                sale.payment_seq,
+                sale.payment_remaining,
+            ),
+            (sale.paying_channel, sale.paying_seq, sale.paying_remaining),
+        ] {
+            let ch = g.channel_mut(&oid)?;
+            ch.seq = seq;
+            ch.remaining = rem;
+            ch.inflight += sale.amount_paid;
+        }
+        let mut s = sale.clone();
+        s.status = SaleStatus::Inflight;
+        g.sales.push(s);
+        Ok(())
+    }
+
+    fn complete_sale(
+        &self,
+        tx_id: &Oid,
+        seller_signature: &Signature,
+        receipt_signature: &Signature,
+    ) -> StoreResult<(Channel, Channel)> {
+        let mut g = self.lock();
+        let sale = g
+            .sales
+            .iter()
+            .find(|s| &s.tx_id == tx_id)
+            .cloned()
+            .ok_or(StoreError::NotFound("sale"))?;
+        if sale.status != SaleStatus::Inflight {
+            return Err(StoreError::Conflict("sale is not in flight".into()));
+        }
+        for oid in [sale.payment_channel, sale.paying_channel] {
+            let ch = g.channel_mut(&oid)?;
+            if ch.inflight < sale.amount_paid {
+                return Err(StoreError::Corrupt("inflight below sale amount".into()));
+            }
+        }
+        let mut out = Vec::with_capacity(2);
+        for oid in [sale.payment_channel, sale.paying_channel] {
+            let ch = g.channel_mut(&oid)?;
+            ch.inflight -= sale.amount_paid;
+            out.push(ch.clone());
+        }
+        let s = g
+            .sales
+            .iter_mut()
+            .find(|s| &s.tx_id == tx_id)
+            .ok_or(StoreError::NotFound("sale"))?;
+        s.status = SaleStatus::Completed;
+        s.seller_signature = Some(seller_signature.clone());
+        s.maker_receipt_signature = Some(receipt_signature.clone());
+        let paying = out.pop().ok_or(StoreError::NotFound("channel"))?;
+        let payment = out.pop().ok_or(StoreError::NotFound("channel"))?;
+        Ok((payment, paying))
+    }
+
+    fn rollback_sale(&self, tx_id: &Oid, reason: &str) -> StoreResult<()> {
+        let mut g = self.lock();
+        let sale = g
+            .sales
+            .iter()
+            .find(|s| &s.tx_id == tx_id)
+            .cloned()
+            .ok_or(StoreError::NotFound("sale"))?;
+        if sale.status != SaleStatus::Inflight {
+            return Err(StoreError::Conflict("sale is not in flight".into()));
+        }
+        for (oid, seq) in [
+            (sale.payment_channel, sale.payment_seq),
+            (sale.paying_channel, sale.paying_seq),
+        ] {
+            let ch = g.channel_mut(&oid)?;
+            if ch.seq != seq || ch.inflight < sale.amount_paid {
+                return Err(StoreError::Conflict(
+                    "channel moved past the sale being rolled back".into(),
+                ));
+            }
+        }
+        for (oid, seq) in [
+            (sale.payment_channel, sale.payment_seq),
+            (sale.paying_channel, sale.paying_seq),
+        ] {
+            let ch = g.channel_mut(&oid)?;
+            ch.seq = seq - 1;
+            ch.remaining += sale.amount_paid;
+            ch.inflight -= sale.amount_paid;
+        }
+        let s = g
+            .sales
+            .iter_mut()
+            .find(|s| &s.tx_id == tx_id)
+            .ok_or(StoreError::NotFound("sale"))?;
+        s.status = SaleStatus::Failed;
+        s.failure = Some(reason.to_string());
+        Ok(())
+    }
+
+    fn sale(&self, tx_id: &Oid) -> StoreResult<Option<Sale>> {
+        Ok(self
+            .lock()
+            .sales
+            .iter()
+            .find(|s| &s.tx_id == tx_id)
+            .cloned())
+    }
+
+    fn sales(&self) -> StoreResult<Vec<Sale>> {
+        Ok(self.lock().sales.clone())
+    }
+}
+
+impl SellerStore for MemoryStore {
+    fn put_seller_key(&self, key: &SellerKey) -> StoreResult<()> {
+        let mut g = self.lock();
+        if g.seller_keys.iter().any(|k| k.key_id == key.key_id) {
+            return Err(StoreError::Duplicate("seller key"));
+        }
+        g.seller_keys.push(key.clone());
+        Ok(())
+    }
+
+    fn mark_key_offered(&self, key_id: &Oid) -> StoreResult<()> {
+        let mut g = self.lock();
+        let k = g
+            .seller_keys
+            .iter_mut()
+            .find(|k| &k.key_id == key_id)
+            .ok_or(StoreError::NotFound("seller key"))?;
+        k.offered = true;
+        Ok(())
+    }
+
+    fn seller_keys(&self) -> StoreResult<Vec<SellerKey>> {
+        Ok(self.lock().seller_keys.clone())
+    }
+
+    fn seller_channel(&self) -> StoreResult<Option<LocalChannel>> {
+        Ok(self.lock().seller_channel.clone())
+    }
+
+    fn set_seller_channel(&self, channel: &LocalChannel) -> StoreResult<()> {
+        self.lock().seller_channel = Some(channel.clone());
+        Ok(())
+    }
+
+    fn record_sale(&self, sale: &SellerSale) -> StoreResult<()> {
+        let mut g = self.lock();
+        check_local_advance(
+            g.seller_channel.as_ref(),
+            &sale.channel_oid,
+            sale.seq,
+            sale.balance,
+            sale.amount,
+        )?;
+        if g.seller_sales
+            .iter()
+            .any(|s| s.channel_oid == sale.channel_oid && s.seq == sale.seq)
+        {
+            return Err(StoreError::Duplicate("seller sale"));
+        }
+        if let Some(ch) = g.seller_channel.as_mut() {
+            ch.seq = sale.seq;
+            ch.balance = sale.balance;
+        }
+        g.seller_sales.push(sale.clone());
+        Ok(())
+    }
+
+    fn seller_sales(&self) -> StoreResult<Vec<SellerSale>> {
+        Ok(self.lock().seller_sales.clone())
+    }
+}
+
+impl BuyerStore for MemoryStore {
+    fn buyer_channel(&self) -> StoreResult<Option<LocalChannel>> {
+        Ok(self.lock().buyer_channel.clone())
+    }
+
+    fn set_buyer_channel(&self, channel: &LocalChannel) -> StoreResult<()> {
+        self.lock().buyer_channel = Some(channel.clone());
+        Ok(())
+    }
+
+    fn record_purchase(&self, purchase: &Purchase) -> StoreResult<()> {
+        let mut g = self.lock();
+        if g.purchases.contains_key(&purchase.key_id) {
+            return Err(StoreError::Duplicate("purchase"));
+        }
+        check_local_advance(
+            g.buyer_channel.as_ref(),
+            &purchase.channel_oid,
+            purchase.seq,
+            purchase.balance,
+            purchase.amount,
+        )?;
+        if let Some(ch) = g.buyer_channel.as_mut() {
+            ch.seq = purchase.seq;
+            ch.balance = purchase.balance;
+        }
+        g.purchases.insert(purchase.key_id, purchase.clone());
+        g.purchase_order.push(purchase.key_id);
+        Ok(())
+    }
+
+    fn purchase(&self, key_id: &Oid) -> StoreResult<Option<Purchase>> {
+        Ok(self.lock().purchases.get(key_id).cloned())
+    }
+
+    fn purchases(&self) -> StoreResult<Vec<Purchase>> {
+        let g = self.lock();
+        Ok(g.purchase_order
+            .iter()
+            .filter_map(|k| g.purchases.get(k).cloned())
+            .collect())
+    }
+}

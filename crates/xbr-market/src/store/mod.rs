@@ -1,0 +1,166 @@
+//! Durable state of the three roles behind storage traits (the ldk-node way).
+//!
+//! Every method that changes more than one row is one atomic transaction at the domain level
+//! (`begin_sale`, `complete_sale`, `rollback_sale`, `record_sale`, `record_purchase`), and
+//! re-checks its preconditions inside that transaction (compare-and-set on seq and balance), so a
+//! race can never leave a channel half-updated.
+//!
+//! The methods are synchronous. Async role code calls them through [`blocking`], which runs the
+//! call on tokio's blocking pool so no SQLite I/O happens on an async worker.
+//!
+//! Implementations: [`MemoryStore`] (tests, ephemeral roles) and [`SqliteStore`] (WAL, busy
+//! timeout, schema migrations from the repository's `migrations/` directory).
+
+mod memory;
+mod sqlite;
+
+use std::sync::Arc;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use crate::types::{
+    Address, Channel, ChannelClose, ChannelState, ChannelType, LocalChannel, Offer, OfferQuery,
+    Oid, Purchase, Sale, SellerKey, SellerSale, Signature,
+};
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Applying the schema migrations failed.
+    #[error("schema migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// The record does not exist.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The record exists already.
+    #[error("duplicate {0}")]
+    Duplicate(&'static str),
+    /// A compare-and-set precondition did not hold (the state moved underneath the caller).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored row could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The blocking task running the store call failed.
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The market maker's durable state: channels mirrored from the chain, offers, sales.
+pub trait MakerStore: Send + Sync + 'static {
+    /// Records a channel first seen on chain. Returns `false` (and changes nothing) if it is known.
+    fn insert_channel(&self, channel: &Channel) -> StoreResult<bool>;
+    /// A channel by id.
+    fn channel(&self, channel_oid: &Oid) -> StoreResult<Option<Channel>>;
+    /// All channels of a type whose delegate is `delegate`, oldest first.
+    fn channels_by_delegate(
+        &self,
+        delegate: &Address,
+        channel_type: ChannelType,
+    ) -> StoreResult<Vec<Channel>>;
+    /// All channels of a type whose actor (payment) or recipient (paying) is `member`, oldest first.
+    fn channels_by_member(
+        &self,
+        member: &Address,
+        channel_type: ChannelType,
+    ) -> StoreResult<Vec<Channel>>;
+    /// Marks a channel closing (or closed) with its close information; fails with
+    /// [`StoreError::Conflict`] if it is not in `expect_state`.
+    fn close_channel(
+        &self,
+        channel_oid: &Oid,
+        expect_state: ChannelState,
+        new_state: ChannelState,
+        close: &ChannelClose,
+    ) -> StoreResult<()>;
+
+    /// Stores a new offer; [`StoreError::Duplicate`] if its key id is offered already.
+    fn insert_offer(&self, offer: &Offer) -> StoreResult<()>;
+    /// An offer by offer id.
+    fn offer(&self, offer_id: &Oid) -> StoreResult<Option<Offer>>;
+    /// The offer of a key.
+    fn offer_by_key(&self, key_id: &Oid) -> StoreResult<Option<Offer>>;
+    /// Sets an offer's expiry (revocation) and returns the updated offer.
+    fn set_offer_expires(&self, key_id: &Oid, expires: u64) -> StoreResult<Offer>;
+    /// Offers matching a query, oldest first, at most `query.limit`.
+    fn query_offers(&self, query: &OfferQuery) -> StoreResult<Vec<Offer>>;
+
+    /// Transaction 1 of `buy_key`, atomically: checks that both channels are open, that
+    /// `sale.payment_seq == payment.seq + 1`, `sale.payment_remaining == payment.remaining -
+    /// amount_paid`, and the same for the paying side; then moves `amount_paid` from remaining to
+    /// inflight and advances seq on both channels, and stores the sale as INFLIGHT.
+    fn begin_sale(&self, sale: &Sale) -> StoreResult<()>;
+    /// Transaction 2 (success): releases the inflight amount on both channels and marks the sale
+    /// COMPLETED with the seller's and the receipt signatures. Returns both channels after it.
+    fn complete_sale(
+        &self,
+        tx_id: &Oid,
+        seller_signature: &Signature,
+        receipt_signature: &Signature,
+    ) -> StoreResult<(Channel, Channel)>;
+    /// Undoes transaction 1: gives `amount_paid` back to remaining, releases inflight and restores
+    /// seq on the sale's payment and paying channels, and marks the sale FAILED.
+    fn rollback_sale(&self, tx_id: &Oid, reason: &str) -> StoreResult<()>;
+    /// A sale by transaction id.
+    fn sale(&self, tx_id: &Oid) -> StoreResult<Option<Sale>>;
+    /// All sales, oldest first.
+    fn sales(&self) -> StoreResult<Vec<Sale>>;
+}
+
+/// The seller's durable state: keys (wrapped), its paying channel mirror, its sales.
+pub trait SellerStore: Send + Sync + 'static {
+    /// Stores a newly minted key.
+    fn put_seller_key(&self, key: &SellerKey) -> StoreResult<()>;
+    /// Marks a key as offered at the maker.
+    fn mark_key_offered(&self, key_id: &Oid) -> StoreResult<()>;
+    /// All keys, oldest first.
+    fn seller_keys(&self) -> StoreResult<Vec<SellerKey>>;
+    /// The active paying channel mirror.
+    fn seller_channel(&self) -> StoreResult<Option<LocalChannel>>;
+    /// Makes `channel` the active paying channel (replacing seq/balance if it is known).
+    fn set_seller_channel(&self, channel: &LocalChannel) -> StoreResult<()>;
+    /// Atomically: checks that the active channel is `sale.channel_oid` with seq `sale.seq - 1`
+    /// and balance `sale.balance + sale.amount`, advances it and stores the sale.
+    fn record_sale(&self, sale: &SellerSale) -> StoreResult<()>;
+    /// All sales, oldest first.
+    fn seller_sales(&self) -> StoreResult<Vec<SellerSale>>;
+}
+
+/// The buyer's durable state: its payment channel mirror and bought keys (wrapped).
+pub trait BuyerStore: Send + Sync + 'static {
+    /// The active payment channel mirror.
+    fn buyer_channel(&self) -> StoreResult<Option<LocalChannel>>;
+    /// Makes `channel` the active payment channel (replacing seq/balance if it is known).
+    fn set_buyer_channel(&self, channel: &LocalChannel) -> StoreResult<()>;
+    /// Atomically: checks that the active channel is `purchase.channel_oid` with seq
+    /// `purchase.seq - 1` and balance `purchase.balance + purchase.amount`, advances it and
+    /// stores the bought key. [`StoreError::Duplicate`] if the key was bought already.
+    fn record_purchase(&self, purchase: &Purchase) -> StoreResult<()>;
+    /// A bought key.
+    fn purchase(&self, key_id: &Oid) -> StoreResult<Option<Purchase>>;
+    /// All bought keys, oldest first.
+    fn purchases(&self) -> StoreResult<Vec<Purchase>>;
+}
+
+/// Runs a synchronous store call on tokio's blocking pool.
+pub async fn blocking<S, T, F>(store: &Arc<S>, f: F) -> StoreResult<T>
+where
+    S: ?Sized + Send + Sync + 'static,
+    T: Send + 'static,
+    F: FnOnce(&S) -> StoreResult<T> + Send + 'static,
+{
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests;

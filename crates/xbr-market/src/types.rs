@@ -1,0 +1,396 @@
+//! Domain records shared by the roles and the store: channels, offers, sales, purchases.
+
+use std::collections::BTreeMap;
+
+pub use alloy_primitives::{Address, U256};
+
+/// A 16-byte identifier (key id, api id, channel oid, market oid, offer id, transaction id).
+pub type Oid = [u8; 16];
+
+/// A 65-byte `r‖s‖v` secp256k1 signature (kept as a vector so it can be stored and compared).
+pub type Signature = Vec<u8>;
+
+/// Channel type (`EIP712ChannelOpen.ctype`, channel dict `channel_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChannelType {
+    /// Buyer → market maker (type 1).
+    Payment = 1,
+    /// Market maker → seller (type 2).
+    Paying = 2,
+}
+
+impl ChannelType {
+    /// The wire integer.
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// From the wire integer.
+    pub fn from_u64(v: u64) -> Option<Self> {
+        match v {
+            1 => Some(ChannelType::Payment),
+            2 => Some(ChannelType::Paying),
+            _ => None,
+        }
+    }
+}
+
+/// Channel state (channel dict `state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChannelState {
+    /// 0
+    None = 0,
+    /// 1: usable for off-chain transactions.
+    Open = 1,
+    /// 2: a close was submitted.
+    Closing = 2,
+    /// 3
+    Closed = 3,
+    /// 4
+    Failed = 4,
+}
+
+impl ChannelState {
+    /// From the stored/wire integer (unknown values map to `Failed`).
+    pub fn from_u64(v: u64) -> Self {
+        match v {
+            0 => ChannelState::None,
+            1 => ChannelState::Open,
+            2 => ChannelState::Closing,
+            3 => ChannelState::Closed,
+            _ => ChannelState::Failed,
+        }
+    }
+}
+
+/// Close information recorded when a channel is being closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelClose {
+    /// The seq of the closing state.
+    pub seq: u64,
+    /// The balance (remaining) of the closing state.
+    pub balance: U256,
+    /// Whether this was a final close.
+    pub is_final: bool,
+    /// Delegate's ChannelClose signature.
+    pub delegate_signature: Signature,
+    /// Market maker's counter-signature (present for final closes).
+    pub marketmaker_signature: Option<Signature>,
+    /// When the close was recorded (ns).
+    pub closing_at: u64,
+    /// The on-chain closeChannel transaction hash, once submitted.
+    pub closed_tx: Option<[u8; 32]>,
+}
+
+/// A payment or paying channel as the market maker mirrors it from the chain, with its
+/// off-chain state (`seq`, `remaining`, `inflight`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// Channel id.
+    pub channel_oid: Oid,
+    /// Payment or paying.
+    pub channel_type: ChannelType,
+    /// Market id.
+    pub market_oid: Oid,
+    /// Member id (unused by the chain-mirrored channels).
+    pub member_oid: Option<Oid>,
+    /// When the channel was recorded (ns).
+    pub timestamp: u64,
+    /// Block number at which it was opened.
+    pub open_at: U256,
+    /// Market maker address.
+    pub marketmaker: Address,
+    /// The member who opened (payment) or receives (paying) the channel.
+    pub actor: Address,
+    /// The delegate allowed to spend (payment) or earn on (paying) the channel.
+    pub delegate: Address,
+    /// Recipient of the channel's funds on close.
+    pub recipient: Address,
+    /// Amount deposited on chain.
+    pub amount: U256,
+    /// Channel timeout (blocks), as on chain.
+    pub timeout: u64,
+    /// State.
+    pub state: ChannelState,
+    /// Off-chain sequence number; starts at 1 when the channel is first recorded.
+    pub seq: u64,
+    /// Off-chain remaining balance.
+    pub remaining: U256,
+    /// Amount in flight (reserved by a sale not yet completed).
+    pub inflight: U256,
+    /// Close information, once closing.
+    pub close: Option<ChannelClose>,
+}
+
+/// An offer of a data-encryption key (maker side, cfxdb offer dict).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// Offer id (random).
+    pub offer_id: Oid,
+    /// When placed (ns).
+    pub timestamp: u64,
+    /// Seller delegate address.
+    pub seller: Address,
+    /// WAMP session id of the seller that placed it (0 when unknown).
+    pub seller_session_id: u64,
+    /// The seller's provider id: its procedures live under `xbr.provider.<seller_authid>.`.
+    pub seller_authid: String,
+    /// The key offered.
+    pub key_id: Oid,
+    /// The API the key belongs to.
+    pub api_id: Oid,
+    /// URI (prefix) of the data.
+    pub uri: String,
+    /// Valid from (ns).
+    pub valid_from: u64,
+    /// Delegate signature (the reference sends random bytes; kept, not verified).
+    pub signature: Signature,
+    /// Price in token base units (0 = free).
+    pub price: U256,
+    /// Free-form categories.
+    pub categories: Option<BTreeMap<String, String>>,
+    /// Expiry (ns), if any.
+    pub expires: Option<u64>,
+    /// Number of copies allowed, if limited.
+    pub copies: Option<u64>,
+    /// Copies remaining, if limited.
+    pub remaining: Option<u64>,
+}
+
+/// Filter for `query_offers` (every given field must match).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OfferQuery {
+    /// Only offers of this API.
+    pub api_id: Option<Oid>,
+    /// Only offers placed at or after this time (ns).
+    pub from_ts: Option<u64>,
+    /// Only offers placed before this time (ns).
+    pub until_ts: Option<u64>,
+    /// Only offers whose URI equals this or starts with it (when it ends in `.`).
+    pub uri: Option<String>,
+    /// Only offers whose categories contain all these pairs.
+    pub categories: Option<BTreeMap<String, String>>,
+    /// Only offers of this seller delegate.
+    pub seller: Option<Address>,
+    /// At most this many (oldest first).
+    pub limit: Option<usize>,
+}
+
+impl OfferQuery {
+    /// True if `offer` passes every filter except `limit`.
+    pub fn matches(&self, offer: &Offer) -> bool {
+        if self.api_id.is_some_and(|a| a != offer.api_id) {
+            return false;
+        }
+        if self.from_ts.is_some_and(|t| offer.timestamp < t) {
+            return false;
+        }
+        if self.until_ts.is_some_and(|t| offer.timestamp >= t) {
+            return false;
+        }
+        if let Some(uri) = &self.uri {
+            let hit = if uri.ends_with('.') {
+                offer.uri.starts_with(uri.as_str())
+            } else {
+                &offer.uri == uri
+            };
+            if !hit {
+                return false;
+            }
+        }
+        if self.seller.is_some_and(|s| s != offer.seller) {
+            return false;
+        }
+        if let Some(want) = &self.categories {
+            let have = offer.categories.as_ref();
+            if !want
+                .iter()
+                .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Status of a maker-side sale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaleStatus {
+    /// Balances reserved, the seller is being asked.
+    Inflight = 1,
+    /// The seller sold and the receipt was signed.
+    Completed = 2,
+    /// Rolled back.
+    Failed = 3,
+}
+
+impl SaleStatus {
+    /// From the stored integer.
+    pub fn from_u64(v: u64) -> Self {
+        match v {
+            1 => SaleStatus::Inflight,
+            2 => SaleStatus::Completed,
+            _ => SaleStatus::Failed,
+        }
+    }
+}
+
+/// One `buy_key` transaction at the market maker: both channels' state after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sale {
+    /// Transaction id (random).
+    pub tx_id: Oid,
+    /// Created (ns).
+    pub created: u64,
+    /// Status.
+    pub status: SaleStatus,
+    /// Key sold.
+    pub key_id: Oid,
+    /// Offer it was sold under.
+    pub offer_id: Oid,
+    /// Buyer delegate.
+    pub buyer_delegate: Address,
+    /// Buyer's X25519 public key.
+    pub buyer_pubkey: [u8; 32],
+    /// Amount the buyer offered.
+    pub amount_offered: U256,
+    /// Amount charged (the offer price).
+    pub amount_paid: U256,
+    /// Payment channel.
+    pub payment_channel: Oid,
+    /// Payment channel seq after this transaction.
+    pub payment_seq: u64,
+    /// Payment channel remaining after this transaction.
+    pub payment_remaining: U256,
+    /// Buyer's ChannelClose signature over the payment state (XBRSIG1).
+    pub buyer_signature: Signature,
+    /// Paying channel.
+    pub paying_channel: Oid,
+    /// Paying channel seq after this transaction.
+    pub paying_seq: u64,
+    /// Paying channel remaining after this transaction.
+    pub paying_remaining: U256,
+    /// Maker's ChannelClose signature over the paying state (XBRSIG3).
+    pub maker_sell_signature: Signature,
+    /// Seller's ChannelClose signature (XBRSIG5), once sold.
+    pub seller_signature: Option<Signature>,
+    /// Maker's receipt signature over the payment state (XBRSIG7), once completed.
+    pub maker_receipt_signature: Option<Signature>,
+    /// Why it failed.
+    pub failure: Option<String>,
+}
+
+/// A seller- or buyer-side mirror of the one channel it uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalChannel {
+    /// Channel id.
+    pub channel_oid: Oid,
+    /// Market id.
+    pub market_oid: Oid,
+    /// Off-chain seq.
+    pub seq: u64,
+    /// Off-chain remaining balance.
+    pub balance: U256,
+}
+
+/// A data-encryption key the seller minted (the key itself wrapped at rest).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SellerKey {
+    /// Key id.
+    pub key_id: Oid,
+    /// API it belongs to.
+    pub api_id: Oid,
+    /// Created (ns).
+    pub created: u64,
+    /// The 32-byte key, encrypted at rest.
+    pub wrapped_key: Vec<u8>,
+    /// Whether the maker accepted the offer for it.
+    pub offered: bool,
+}
+
+impl std::fmt::Debug for SellerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SellerKey")
+            .field("key_id", &Hex(&self.key_id))
+            .field("api_id", &Hex(&self.api_id))
+            .field("created", &self.created)
+            .field("offered", &self.offered)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One sale as the seller recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SellerSale {
+    /// Paying channel.
+    pub channel_oid: Oid,
+    /// Paying-channel seq after the sale.
+    pub seq: u64,
+    /// Recorded (ns).
+    pub created: u64,
+    /// Key sold.
+    pub key_id: Oid,
+    /// Buyer's X25519 public key the key was sealed to.
+    pub buyer_pubkey: [u8; 32],
+    /// Amount earned.
+    pub amount: U256,
+    /// Paying-channel remaining after the sale.
+    pub balance: U256,
+    /// Maker's signature (XBRSIG3).
+    pub maker_signature: Signature,
+    /// Seller's signature (XBRSIG5).
+    pub seller_signature: Signature,
+}
+
+/// One key bought by the buyer (the key wrapped at rest) with its payment-channel state.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Purchase {
+    /// Key id.
+    pub key_id: Oid,
+    /// Recorded (ns).
+    pub created: u64,
+    /// The 32-byte key, encrypted at rest.
+    pub wrapped_key: Vec<u8>,
+    /// Payment channel.
+    pub channel_oid: Oid,
+    /// Payment-channel seq after the purchase.
+    pub seq: u64,
+    /// Amount paid.
+    pub amount: U256,
+    /// Payment-channel remaining after the purchase.
+    pub balance: U256,
+    /// Buyer's signature (XBRSIG1).
+    pub buyer_signature: Signature,
+    /// Maker's receipt signature (XBRSIG7).
+    pub maker_signature: Signature,
+}
+
+impl std::fmt::Debug for Purchase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Purchase")
+            .field("key_id", &Hex(&self.key_id))
+            .field("seq", &self.seq)
+            .field("amount", &self.amount)
+            .field("balance", &self.balance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lowercase hex display of bytes.
+pub struct Hex<'a>(pub &'a [u8]);
+
+impl std::fmt::Debug for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
