@@ -7,6 +7,8 @@ pub mod auth;
 pub mod codec;
 pub mod error;
 pub mod message;
+pub mod session;
+pub mod uri;
 pub mod value;
 
 pub use codec::Serializer;
