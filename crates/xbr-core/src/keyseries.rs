@@ -341,3 +341,199 @@ impl KeySeries {
         Ok(sealedbox::seal(key.as_bytes(), buyer_pk, rng))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sealedbox::BuyerReceiveKey;
+    use rand_core::OsRng;
+    use std::time::UNIX_EPOCH;
+
+    const API: [u8; 16] = [0xaa; 16];
+
+    fn t(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn interval_series(secs: u64) -> KeySeries {
+        KeySeries::new(
+            API,
+            U256::from(35u64),
+            RotationPolicy::Interval(Duration::from_secs(secs)),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn zero_policies_are_rejected() {
+        assert!(matches!(
+            KeySeries::new(API, U256::ZERO, RotationPolicy::Interval(Duration::ZERO)),
+            Err(KeySeriesError::ZeroInterval)
+        ));
+        assert!(matches!(
+            KeySeries::new(API, U256::ZERO, RotationPolicy::Count(0)),
+            Err(KeySeriesError::ZeroCount)
+        ));
+    }
+
+    #[test]
+    fn encrypt_before_start_is_an_error() {
+        let mut s = interval_series(10);
+        assert!(matches!(
+            s.encrypt_cbor(b"\xa0", t(0), &mut OsRng),
+            Err(KeySeriesError::NotStarted)
+        ));
+        assert_eq!(s.current_key_id(), None);
+        assert_eq!(s.next_rotation_at(), None);
+    }
+
+    #[test]
+    fn interval_rotation_with_a_fake_clock() {
+        let mut s = interval_series(60);
+        let first = s.start(t(1000), &mut OsRng).expect("first key at start");
+        assert_eq!(first.previous, None);
+        assert_eq!(first.api_id, API);
+        assert_eq!(first.price, U256::from(35u64));
+        assert_eq!(first.created_at, t(1000));
+        assert_eq!(s.current_key_id(), Some(first.key_id));
+        assert_eq!(s.next_rotation_at(), Some(t(1060)));
+        // starting again does not mint another key
+        assert_eq!(s.start(t(1001), &mut OsRng), None);
+
+        assert_eq!(s.maybe_rotate(t(1059), &mut OsRng), None);
+        let second = s.maybe_rotate(t(1060), &mut OsRng).expect("due");
+        assert_eq!(second.previous, Some(first.key_id));
+        assert_ne!(second.key_id, first.key_id);
+        assert_eq!(s.next_rotation_at(), Some(t(1120)));
+
+        // a scheduler that wakes up very late rotates once and keeps the grid
+        let third = s.maybe_rotate(t(1500), &mut OsRng).expect("overdue");
+        assert_eq!(third.previous, Some(second.key_id));
+        assert_eq!(s.next_rotation_at(), Some(t(1540)));
+        assert_eq!(s.maybe_rotate(t(1539), &mut OsRng), None);
+
+        // the archive keeps every key, in minting order
+        let ids: Vec<KeyId> = s.keys().map(|k| k.key_id).collect();
+        assert_eq!(ids, vec![first.key_id, second.key_id, third.key_id]);
+    }
+
+    #[test]
+    fn encrypting_after_the_interval_rotates_first() {
+        let mut s = interval_series(10);
+        let first = s.start(t(0), &mut OsRng).unwrap();
+        let w = s.encrypt_cbor(b"\x01", t(5), &mut OsRng).unwrap();
+        assert_eq!(w.key_id, first.key_id);
+        assert_eq!(w.rotation, None);
+        assert_eq!(w.enc_ser, "cbor");
+        let w = s.encrypt_cbor(b"\x02", t(10), &mut OsRng).unwrap();
+        let rot = w.rotation.clone().expect("rotated on encrypt");
+        assert_eq!(w.key_id, rot.key_id);
+        assert_ne!(w.key_id, first.key_id);
+        assert_eq!(s.decrypt(&w.key_id, &w.ciphertext).unwrap(), b"\x02");
+    }
+
+    #[test]
+    fn count_rotation_gives_each_key_exactly_count_payloads() {
+        let mut s = KeySeries::new(API, U256::from(1u64), RotationPolicy::Count(3)).unwrap();
+        let first = s.start(t(0), &mut OsRng).unwrap();
+        assert_eq!(s.next_rotation_at(), None);
+        assert_eq!(s.maybe_rotate(t(1_000_000), &mut OsRng), None);
+        let mut used = Vec::new();
+        let mut rotations = Vec::new();
+        for i in 0..7u8 {
+            let w = s.encrypt_cbor(&[i], t(0), &mut OsRng).unwrap();
+            used.push(w.key_id);
+            if let Some(r) = w.rotation {
+                rotations.push((i, r));
+            }
+        }
+        assert_eq!(&used[0..3], &[first.key_id; 3]);
+        assert_eq!(rotations.len(), 2);
+        assert_eq!(rotations[0].0, 3);
+        assert_eq!(rotations[1].0, 6);
+        assert!(used[3..6].iter().all(|k| *k == rotations[0].1.key_id));
+        assert_eq!(used[6], rotations[1].1.key_id);
+        assert_eq!(s.used_current(), 1);
+    }
+
+    #[test]
+    fn past_keys_can_still_be_sold_and_decrypted() {
+        let mut s = interval_series(10);
+        let first = s.start(t(0), &mut OsRng).unwrap();
+        let old = s.encrypt(&("old", 1u8), t(1), &mut OsRng).unwrap();
+        s.rotate(t(2), &mut OsRng);
+        assert!(s.contains(&first.key_id));
+        let buyer = BuyerReceiveKey::generate(&mut OsRng);
+        let sealed = s
+            .seal_key(&first.key_id, &buyer.public(), &mut OsRng)
+            .unwrap();
+        let key = buyer.open(&sealed).unwrap();
+        let plain: (String, u8) = crate::payload::decrypt_value(&key, &old.ciphertext).unwrap();
+        assert_eq!(plain, ("old".to_owned(), 1));
+
+        let unknown = KeyId([0; 16]);
+        assert!(matches!(
+            s.seal_key(&unknown, &buyer.public(), &mut OsRng),
+            Err(KeySeriesError::UnknownKey(k)) if k == unknown
+        ));
+        assert!(matches!(
+            s.decrypt(&unknown, &old.ciphertext),
+            Err(KeySeriesError::UnknownKey(_))
+        ));
+        assert!(matches!(
+            s.decrypt(&first.key_id, &old.ciphertext[..30]),
+            Err(KeySeriesError::Payload(PayloadError::TooShort { len: 30 }))
+        ));
+    }
+
+    #[test]
+    fn restore_from_persisted_keys() {
+        let mut s = interval_series(60);
+        s.start(t(0), &mut OsRng).unwrap();
+        let w = s.encrypt_cbor(b"\x05", t(1), &mut OsRng).unwrap();
+        s.maybe_rotate(t(60), &mut OsRng).unwrap();
+        let persisted: Vec<ArchivedKey> = s.keys().cloned().collect();
+
+        let mut r = KeySeries::restore(
+            API,
+            s.price(),
+            s.policy(),
+            persisted.clone(),
+            s.used_current(),
+        )
+        .unwrap();
+        assert_eq!(r.current_key_id(), s.current_key_id());
+        assert_eq!(r.next_rotation_at(), Some(t(120)));
+        assert_eq!(r.decrypt(&w.key_id, &w.ciphertext).unwrap(), b"\x05");
+        // restarting within the interval keeps the current key ...
+        assert_eq!(r.start(t(100), &mut OsRng), None);
+        // ... restarting after it rotates
+        let mut late =
+            KeySeries::restore(API, s.price(), s.policy(), persisted.clone(), 0).unwrap();
+        let rot = late
+            .start(t(500), &mut OsRng)
+            .expect("stale key replaced at start");
+        assert_eq!(rot.previous, s.current_key_id());
+
+        let mut dup = persisted.clone();
+        dup.push(persisted[0].clone());
+        assert!(matches!(
+            KeySeries::restore(API, U256::ZERO, s.policy(), dup, 0),
+            Err(KeySeriesError::DuplicateKey(_))
+        ));
+        let mut empty = KeySeries::restore(API, U256::ZERO, s.policy(), Vec::new(), 0).unwrap();
+        assert_eq!(empty.current_key_id(), None);
+        assert!(empty.start(t(0), &mut OsRng).is_some());
+    }
+
+    #[test]
+    fn debug_does_not_leak_keys() {
+        let mut s = interval_series(60);
+        s.start(t(0), &mut OsRng).unwrap();
+        let id = s.current_key_id().unwrap();
+        let key_hex = alloy_primitives::hex::encode(s.key(&id).unwrap().as_bytes());
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains(&key_hex));
+        assert!(dbg.contains("<redacted>"));
+    }
+}

@@ -170,3 +170,41 @@ fn sealedbox_opening_vector() {
         SealedBoxError::Authentication
     );
 }
+
+#[test]
+fn key_series_reproduces_the_payload_vector() {
+    use std::time::{Duration, UNIX_EPOCH};
+    use xbr_core::KeyId;
+    use xbr_core::keyseries::{ArchivedKey, KeySeries, RotationPolicy};
+
+    let doc = vectors();
+    let v = &doc["payload_secretbox"];
+    let key_id =
+        KeyId::from_slice(&unhex(s(&v["key_id_example(uuid4-like 16 random bytes)"]))).unwrap();
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut series = KeySeries::restore(
+        [1; 16],
+        U256::from(35u64),
+        RotationPolicy::Interval(Duration::from_secs(10)),
+        [ArchivedKey {
+            key_id,
+            key: DataKey::from_slice(&unhex(s(&v["data_key"]))).unwrap(),
+            created_at: now,
+        }],
+        0,
+    )
+    .unwrap();
+    let nonce: [u8; 24] = unhex(s(&v["nonce"])).try_into().unwrap();
+    let w = series
+        .encrypt_cbor_with_nonce(
+            &unhex(s(&v["cbor(payload)"])),
+            &nonce,
+            now,
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+    assert_eq!(w.key_id, key_id);
+    assert_eq!(w.enc_ser, s(&v["enc_ser"]));
+    assert_eq!(w.ciphertext, unhex(s(&v["wire_ciphertext(nonce|tag|ct)"])));
+    assert_eq!(w.rotation, None);
+}
