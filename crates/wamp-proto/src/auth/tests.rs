@@ -416,6 +416,37 @@ fn scram_pbkdf2_full_flow() {
     );
 }
 
+/// Interop vector from the router's own code: credentials made by Autobahn|Python 26.10.2
+/// `derive_scram_credential("dave@example.com", "s3cret-pw")` (argon2id-13, 4096 iterations,
+/// 512 KiB; salt = SHA-256(email)[..16]) put in a static principal of Crossbar.io 26.10.1's
+/// `PendingAuthScram` (with `os.urandom` fixed to 0x42 bytes); `hello` gave the challenge below,
+/// `authenticate` accepted this proof (and denied a one-byte-altered one) and returned the server
+/// signature.
+#[test]
+fn scram_proof_is_accepted_by_the_router_code() {
+    let mut attempt = ClientAuth::scram("dave", "s3cret-pw").start(NONCE);
+    let challenge = dict(vec![
+        (
+            "nonce",
+            "ERERERERERERERERERERERERERERERERERERERERERFCQkJCQkJCQkJCQkJCQkJC".into(),
+        ),
+        ("kdf", "argon2id-13".into()),
+        ("salt", "ezQhE1D/Vnlwl04eK5jTGQ==".into()),
+        ("iterations", 4096.into()),
+        ("memory", 512.into()),
+    ]);
+    let (proof, _) = attempt.on_challenge("scram", &challenge).unwrap();
+    assert_eq!(proof, "4sSakvAHeXyVoTjl276XYk7qRJUd8a6f5q3a+QOFtns=");
+    let welcome = dict(vec![(
+        "authextra",
+        Value::Dict(dict(vec![(
+            "scram_server_signature",
+            "Grer9ggnkeLh15gddGx4vOFIqplkLLUkNqxj7Lmv7L4=".into(),
+        )])),
+    )]);
+    attempt.on_welcome(&welcome).unwrap();
+}
+
 #[test]
 fn scram_rejects_a_router_that_does_not_know_the_password() {
     // The router's keys come from another password, and it accepts the proof anyway (as an
