@@ -1,6 +1,37 @@
 //! The three XBR data-market roles — market maker, seller and buyer — with their durable state
-//! behind storage traits.
+//! behind storage traits, wire-compatible with the reference (Autobahn|Python's XBR code and
+//! Crossbar's market maker).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`maker`] | [`maker::MarketMaker`]: the `xbr.marketmaker.*` procedures, the four-signature `buy_key` |
+//! | [`seller`] | [`seller::Seller`]: key series, offers, `sell`, `close_channel` |
+//! | [`buyer`] | [`buyer::Buyer`]: `unwrap`, purchases on demand |
+//! | [`store`] | [`store::MakerStore`], [`store::SellerStore`], [`store::BuyerStore`]; in-memory and SQLite |
+//! | [`wire`] | WAMP payload ↔ typed requests/results in the reference's order and types |
+//! | [`peer`] | [`peer::Caller`]/[`peer::Publisher`] (the transport seam) and [`peer::MakerClient`] |
+//! | [`local`] | an in-process bus for tests and benchmarks |
+//! | [`interfaces`] | the reference's interfaces (IMarketMaker, IProvider, ISeller, IBuyer, IConsumer) |
+//!
+//! The roles are plain structs driven by typed calls; they never see a socket. An adapter turns
+//! a WAMP session into a [`peer::Caller`] + [`peer::Publisher`] and registers the procedures.
 #![deny(unsafe_code)]
 
+pub mod adapter;
+pub mod buyer;
+pub mod error;
+pub mod interfaces;
+pub mod local;
+pub mod maker;
+pub mod peer;
+pub mod seller;
+pub mod sig;
 pub mod store;
 pub mod types;
+pub mod wire;
+
+pub use buyer::{Buyer, BuyerConfig};
+pub use error::{MarketError, MarketResult};
+pub use maker::{MakerChain, MakerConfig, MarketMaker};
+pub use seller::{ApiSpec, Seller, SellerConfig};
+pub use store::{BuyerStore, MakerStore, MemoryStore, SellerStore, SqliteStore};
