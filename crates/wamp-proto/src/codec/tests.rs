@@ -501,3 +501,88 @@ fn cbor_tags_other_than_bignums_are_transparent() {
         }
     );
 }
+
+#[test]
+fn cbor_indefinite_lengths_and_small_forms() {
+    // [50, 1, {_ "a": (_ h'01', h'02')}, [_ (_ "x", "y"), -5, f16 1.5, undefined]]
+    let bytes = [
+        0x84, 0x18, 0x32, 0x01, 0xbf, 0x61, b'a', 0x5f, 0x41, 0x01, 0x41, 0x02, 0xff, 0xff, 0x9f,
+        0x7f, 0x61, b'x', 0x61, b'y', 0xff, 0x24, 0xf9, 0x3e, 0x00, 0xf7, 0xff,
+    ];
+    let msg = Serializer::Cbor.decode(&bytes).expect("decodes");
+    let expected = Message::Result {
+        request: 1,
+        details: dict(&[("a", Value::bytes(vec![1u8, 2]))]),
+        args: vec![
+            Value::from("xy"),
+            Value::Int(-5),
+            Value::Float(1.5),
+            Value::Null,
+        ],
+        kwargs: Dict::new(),
+    };
+    assert_eq!(msg, expected);
+}
+
+#[test]
+fn cbor_integer_edges() {
+    let cases: &[(&[u8], Value)] = &[
+        (
+            &[0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            Value::Int(i64::MIN),
+        ),
+        (
+            &[0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            Value::UInt(u64::MAX),
+        ),
+        (&[0xc2, 0x42, 0x00, 0x05], Value::Int(5)),
+        (&[0xc2, 0x40], Value::Int(0)),
+        (&[0xc3, 0x41, 0x04], Value::Int(-5)),
+    ];
+    for (bytes, v) in cases {
+        assert_eq!(
+            &Serializer::Cbor.decode_value(bytes).expect("decodes"),
+            v,
+            "{bytes:02x?}"
+        );
+    }
+    // -2^64 does not fit i64.
+    assert!(
+        Serializer::Cbor
+            .decode_value(&[0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+            .is_err()
+    );
+    // A byte string longer than the input is refused before allocating.
+    assert!(
+        Serializer::Cbor
+            .decode_value(&[0x5b, 0, 0, 0, 1, 0, 0, 0, 0])
+            .is_err()
+    );
+    // Non-text map keys.
+    assert!(Serializer::Cbor.decode_value(&[0xa1, 0x01, 0x02]).is_err());
+}
+
+mod differential {
+    use proptest::prelude::*;
+
+    use super::super::value_de::DeValue;
+    use super::*;
+
+    proptest! {
+        /// The direct CBOR decoder agrees with ciborium's serde decoder wherever both accept.
+        #[test]
+        fn cbor_decoder_agrees_with_ciborium(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let ours = Serializer::Cbor.decode_value(&bytes);
+            let mut rest = &bytes[..];
+            let theirs: Result<DeValue, _> = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH);
+            if let (Ok(a), Ok(DeValue(b))) = (ours, theirs)
+                && rest.is_empty()
+            {
+                let floats = |v: &Value| format!("{v:?}").contains("NaN");
+                if !floats(&a) {
+                    prop_assert_eq!(a, b);
+                }
+            }
+        }
+    }
+}
