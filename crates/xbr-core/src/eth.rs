@@ -2,7 +2,12 @@
 //! 32-byte digests in the `r ‖ s ‖ v` (v = 27/28) layout the reference uses.
 
 use alloy_primitives::{Address, B256, hex, keccak256};
-use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
+use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use k256::elliptic_curve::PrimeField;
+use k256::elliptic_curve::ops::{Invert, LinearCombination, Reduce};
+use k256::elliptic_curve::point::DecompressPoint;
+use k256::elliptic_curve::subtle::Choice;
+use k256::{AffinePoint, ProjectivePoint, Scalar};
 use rand_core::CryptoRngCore;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -155,8 +160,8 @@ fn address_of(vk: &VerifyingKey) -> Address {
 
 /// Recovers the signer address from a 32-byte digest and a 65-byte `r ‖ s ‖ v` signature.
 ///
-/// `v` must be 27 or 28, as the reference insists. A high-s signature recovers to the same
-/// signer as its low-s twin (this is what `ecrecover` and the reference's recovery do).
+/// `v` must be 27 or 28, as the reference insists. Like `ecrecover` and the reference's
+/// recovery, a high-s signature recovers to the same signer as its low-s twin.
 pub fn recover_digest(digest: &B256, signature: &[u8]) -> Result<Address, SignatureError> {
     if signature.len() != SIGNATURE_LEN {
         return Err(SignatureError::BadLength {
@@ -164,18 +169,31 @@ pub fn recover_digest(digest: &B256, signature: &[u8]) -> Result<Address, Signat
         });
     }
     let v = signature[64];
-    let recid = match v {
+    let y_odd = match v {
         27 | 28 => v - 27,
         _ => return Err(SignatureError::BadV { v }),
     };
     let sig = Signature::from_slice(&signature[..64]).map_err(|_| SignatureError::Malformed)?;
-    let (sig, recid) = match sig.normalize_s() {
-        Some(low) => (low, recid ^ 1),
-        None => (sig, recid),
-    };
-    let recid = RecoveryId::from_byte(recid).ok_or(SignatureError::Malformed)?;
-    let vk = VerifyingKey::recover_from_prehash(digest.as_slice(), &sig, recid)
-        .map_err(|_| SignatureError::Unrecoverable)?;
+    let (r, s) = sig.split_scalars();
+    // Q = r⁻¹ (s·R − z·G), the standard public-key recovery. `ecdsa`'s `recover_from_prehash`
+    // additionally re-verifies the signature against Q, which always holds for a Q computed
+    // this way and costs a second double-scalar multiplication.
+    let z = <Scalar as Reduce<k256::U256>>::reduce_bytes(digest.as_slice().into());
+    let big_r: Option<AffinePoint> =
+        AffinePoint::decompress(&r.to_repr(), Choice::from(y_odd)).into();
+    let big_r = big_r.ok_or(SignatureError::Unrecoverable)?;
+    // r is public; a variable-time inversion is fine and faster
+    let r_inv: Option<Scalar> = r.as_ref().invert_vartime().into();
+    let r_inv = r_inv.ok_or(SignatureError::Malformed)?;
+    let u1 = -(r_inv * z);
+    let u2 = r_inv * *s;
+    let q = ProjectivePoint::lincomb(
+        &ProjectivePoint::GENERATOR,
+        &u1,
+        &ProjectivePoint::from(big_r),
+        &u2,
+    );
+    let vk = VerifyingKey::from_affine(q.to_affine()).map_err(|_| SignatureError::Unrecoverable)?;
     Ok(address_of(&vk))
 }
 
@@ -257,13 +275,34 @@ mod tests {
     }
 
     #[test]
+    fn recovery_agrees_with_the_ecdsa_crate() {
+        use k256::ecdsa::RecoveryId;
+        for i in 0u8..32 {
+            let k = EthPrivateKey::from_bytes(&[i + 1; 32]).unwrap();
+            let digest = keccak([i]);
+            let sig = k.sign_digest(&digest);
+            let reference = VerifyingKey::recover_from_prehash(
+                digest.as_slice(),
+                &Signature::from_slice(&sig[..64]).unwrap(),
+                RecoveryId::from_byte(sig[64] - 27).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                recover_digest(&digest, &sig).unwrap(),
+                address_of(&reference)
+            );
+            assert_eq!(address_of(&reference), k.address());
+        }
+    }
+
+    #[test]
     fn high_s_twin_recovers_to_the_same_signer() {
         let k = EthPrivateKey::from_hex(KEY).unwrap();
         let digest = keccak(b"malleable");
         let sig = k.sign_digest(&digest);
         let low = Signature::from_slice(&sig[..64]).unwrap();
         let (r, s) = low.split_scalars();
-        let high = Signature::from_scalars(r, -*s).unwrap();
+        let high = Signature::from_scalars(r.to_repr(), (-*s).to_repr()).unwrap();
         let mut twin = [0u8; 65];
         twin[..64].copy_from_slice(&high.to_bytes());
         twin[64] = if sig[64] == 27 { 28 } else { 27 };

@@ -437,3 +437,22 @@ proptest! {
         let _ = recover_typed(&msg, &sig);
     }
 }
+
+proptest! {
+    #[test]
+    fn recovery_agrees_with_the_ecdsa_crate(key in key(), digest in any::<[u8; 32]>()) {
+        use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
+        let digest = B256::from(digest);
+        let sig = key.sign_digest(&digest);
+        let vk = VerifyingKey::recover_from_prehash(
+            digest.as_slice(),
+            &Signature::from_slice(&sig[..64]).unwrap(),
+            RecoveryId::from_byte(sig[64] - 27).unwrap(),
+        )
+        .unwrap();
+        let point = vk.to_encoded_point(false);
+        let expected = Address::from_raw_public_key(&point.as_bytes()[1..]);
+        prop_assert_eq!(expected, key.address());
+        prop_assert_eq!(xbr_core::eth::recover_digest(&digest, &sig).unwrap(), expected);
+    }
+}
