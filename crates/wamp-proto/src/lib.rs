@@ -25,6 +25,7 @@
 //! assert_eq!(Serializer::Json.decode(&json).unwrap(), call);
 //! ```
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod codec;

@@ -988,3 +988,39 @@ fn request_ids_wrap_at_2_pow_53() {
     // 1 is still pending: skipped.
     assert_eq!(s.call("com.x", vec![], Dict::new(), Dict::new()), Ok(2));
 }
+
+#[test]
+fn hello_carries_authid_authrole_and_method_authextra() {
+    let auth = ClientAuth::scram("alice", "pw").with_authrole("user");
+    let mut s = session_with(auth);
+    s.join([9; 32]).expect("join");
+    let out = drain_out(&mut s);
+    let [Message::Hello { details, .. }] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(details.get("authid"), Some(&Value::from("alice")));
+    assert_eq!(details.get("authrole"), Some(&Value::from("user")));
+    assert_eq!(
+        details.get("authmethods"),
+        Some(&Value::List(vec!["scram".into()]))
+    );
+    let extra = details
+        .get("authextra")
+        .and_then(Value::as_dict)
+        .expect("authextra");
+    assert!(
+        extra
+            .get("nonce")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty())
+    );
+    assert_eq!(extra.get("channel_binding"), Some(&Value::Null));
+    // Anonymous HELLO has no authextra and no authid.
+    let mut s = session_with(ClientAuth::anonymous());
+    s.join([9; 32]).expect("join");
+    let out = drain_out(&mut s);
+    let [Message::Hello { details, .. }] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert!(!details.contains_key("authextra") && !details.contains_key("authid"));
+}
