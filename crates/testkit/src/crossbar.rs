@@ -50,7 +50,7 @@ impl Crossbar {
     /// Starts a router with [`default_crossbar_config`].
     ///
     /// # Panics
-    /// If the peers are not installed or the router is not ready within 60 s (`$XBRD_PEER_READY_TIMEOUT`; the panic
+    /// If the peers are not installed or the router is not ready within the readiness timeout (`$XBRD_PEER_READY_TIMEOUT`, default 180 s; the panic
     /// message carries the end of Crossbar's log).
     pub fn start() -> Crossbar {
         Crossbar::start_with_config(default_crossbar_config())
@@ -103,6 +103,40 @@ impl Crossbar {
         if let Some(mut process) = self.process.take() {
             process.stop();
         }
+    }
+
+    /// Kills the router and its workers with SIGKILL, like a crash: no goodbyes, connections
+    /// reset. [`restart`](Crossbar::restart) brings it back on the same ports.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill();
+        }
+    }
+
+    /// Freezes the router (SIGSTOP to its process group): its sockets stay open but nothing
+    /// answers, like a half-open connection or a hung host. Undo with [`thaw`](Crossbar::thaw);
+    /// [`stop`](Crossbar::stop) and drop work on a frozen router too.
+    pub fn freeze(&self) {
+        let process = self
+            .process
+            .as_ref()
+            .expect("xbrd-testkit: Crossbar is not running");
+        assert!(
+            process.signal("STOP"),
+            "xbrd-testkit: cannot SIGSTOP Crossbar"
+        );
+    }
+
+    /// Resumes a router frozen by [`freeze`](Crossbar::freeze) (SIGCONT).
+    pub fn thaw(&self) {
+        let process = self
+            .process
+            .as_ref()
+            .expect("xbrd-testkit: Crossbar is not running");
+        assert!(
+            process.signal("CONT"),
+            "xbrd-testkit: cannot SIGCONT Crossbar"
+        );
     }
 
     /// Stops the router and starts it again on the same ports with the same node dir.

@@ -34,7 +34,7 @@ impl Ganache {
     /// Starts a fresh chain.
     ///
     /// # Panics
-    /// If ganache is not installed or does not answer `eth_chainId` within 60 s (`$XBRD_PEER_READY_TIMEOUT`; the panic
+    /// If ganache is not installed or does not answer `eth_chainId` within the readiness timeout (`$XBRD_PEER_READY_TIMEOUT`, default 180 s; the panic
     /// message carries the end of its log).
     pub fn start() -> Ganache {
         let mut attempt = 0;

@@ -8,7 +8,8 @@
 //! The peers are installed by `scripts/peers.sh install` into `$XBRD_PEERS_DIR` (default
 //! `<repo>/.peers`). A missing install or a peer that cannot start is a loud panic, never a skip.
 //!
-//! `$XBRD_PEER_READY_TIMEOUT` (seconds, default 60) bounds how long a peer may take to start.
+//! `$XBRD_PEER_READY_TIMEOUT` (seconds, default 180) bounds how long a peer may take to start:
+//! Crossbar needs 7-9 s on a quiet machine but over a minute on a heavily loaded one.
 //!
 //! Orphan protection, for test processes that die without running destructors:
 //! - every child gets `setpriv --pdeathsig TERM` (when available); children are spawned from one

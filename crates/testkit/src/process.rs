@@ -17,13 +17,13 @@ pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const GROUP_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(50);
 
-/// How long a peer gets to become ready: `$XBRD_PEER_READY_TIMEOUT` seconds, default 60
+/// How long a peer gets to become ready: `$XBRD_PEER_READY_TIMEOUT` seconds, default 180
 /// (Crossbar needs 7-9 s on a quiet machine, much more on a loaded one).
 pub(crate) fn ready_timeout() -> Duration {
     let secs = std::env::var("XBRD_PEER_READY_TIMEOUT")
         .ok()
         .and_then(|secs| secs.trim().parse().ok())
-        .unwrap_or(60);
+        .unwrap_or(180);
     Duration::from_secs(secs)
 }
 
@@ -85,6 +85,7 @@ pub(crate) struct ManagedProcess {
     pgid: u32,
     record: Option<PathBuf>,
     exit: Option<ExitStatus>,
+    stopped: bool,
 }
 
 impl ManagedProcess {
@@ -101,6 +102,7 @@ impl ManagedProcess {
             pgid: pid,
             record,
             exit: None,
+            stopped: false,
         })
     }
 
@@ -138,29 +140,56 @@ impl ManagedProcess {
         }
     }
 
-    /// SIGTERM to the group, SIGKILL after [`STOP_TIMEOUT`]; then waits for the rest of the
-    /// group. Idempotent.
+    /// Sends `signal` (a name such as `STOP`, `CONT`, `KILL`) to the whole process group,
+    /// unless it has been stopped already.
+    pub(crate) fn signal(&self, signal: &str) -> bool {
+        !self.stopped && signal_group(self.pgid, signal)
+    }
+
+    /// SIGTERM to the group (plus SIGCONT, in case it is frozen), SIGKILL after
+    /// [`STOP_TIMEOUT`]; then waits for the rest of the group. Idempotent.
     pub(crate) fn stop(&mut self) {
+        self.end(false);
+    }
+
+    /// SIGKILL to the group at once, like a crash; then reaps. Idempotent.
+    pub(crate) fn kill(&mut self) {
+        self.end(true);
+    }
+
+    fn end(&mut self, hard: bool) {
+        if self.stopped {
+            return;
+        }
         if self.try_exit().is_none() {
-            signal_group(self.pgid, "TERM");
-            if self.wait_exit(STOP_TIMEOUT).is_none() {
-                eprintln!(
-                    "xbrd-testkit: {} (pid {}) ignored SIGTERM for {STOP_TIMEOUT:?}; sending SIGKILL",
-                    self.name, self.pgid
-                );
+            if hard {
                 signal_group(self.pgid, "KILL");
                 self.exit = self.child.wait().ok();
+            } else {
+                signal_group(self.pgid, "TERM");
+                signal_group(self.pgid, "CONT");
+                if self.wait_exit(STOP_TIMEOUT).is_none() {
+                    eprintln!(
+                        "xbrd-testkit: {} (pid {}) ignored SIGTERM for {STOP_TIMEOUT:?}; sending SIGKILL",
+                        self.name, self.pgid
+                    );
+                    signal_group(self.pgid, "KILL");
+                    self.exit = self.child.wait().ok();
+                }
             }
         }
         // The leader is reaped; its group may still hold children (Crossbar's workers).
         let deadline = Instant::now() + GROUP_TIMEOUT;
-        while group_alive(self.pgid) {
-            if Instant::now() >= deadline {
+        while group_alive(self.pgid) && Instant::now() < deadline {
+            if hard {
                 signal_group(self.pgid, "KILL");
-                break;
             }
             thread::sleep(POLL);
         }
+        if group_alive(self.pgid) {
+            signal_group(self.pgid, "KILL");
+        }
+        self.stopped = true;
         if let Some(record) = self.record.take() {
             let _ = fs::remove_file(record);
         }

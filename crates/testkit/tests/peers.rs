@@ -200,3 +200,33 @@ fn python_peer_that_exits_early_fails_the_wait_loudly() {
     assert!(message.contains("before printing"), "{message}");
     assert!(message.contains("boom"), "{message}");
 }
+
+#[test]
+fn crossbar_can_be_frozen_thawed_killed_and_restarted() {
+    let mut router = Crossbar::start();
+
+    router.freeze();
+    // The kernel still accepts the connection, but nobody answers the upgrade.
+    let frozen = websocket_upgrade_status(router.ws_port, "/ws", "wamp.2.json");
+    assert!(frozen.is_err(), "a frozen router answered: {frozen:?}");
+    router.thaw();
+    assert_eq!(
+        websocket_upgrade_status(router.ws_port, "/ws", "wamp.2.json").unwrap(),
+        101
+    );
+
+    let pid = router.pid().unwrap();
+    router.kill();
+    assert!(!router.is_running());
+    assert!(!port_is_open(router.ws_port));
+    assert!(!Path::new(&format!("/proc/{pid}")).exists());
+
+    router.restart();
+    assert_router_answers(&router);
+
+    // Dropping a frozen router still stops it.
+    router.freeze();
+    let ws_port = router.ws_port;
+    drop(router);
+    assert!(!port_is_open(ws_port));
+}
