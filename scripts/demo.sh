@@ -26,16 +26,20 @@ REALM=realm1
 PYTHON=$XBRD_PEERS_DIR/venv/bin/python
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/xbrd-demo.XXXXXX")
 BACKEND_PID=
+REGISTER_PID=
 
 say() { printf '\n==> %s\n' "$*"; }
 
 cleanup() {
     trap - EXIT INT TERM
     say "stopping everything the demo started"
-    if [[ -n $BACKEND_PID ]] && kill -0 "$BACKEND_PID" 2>/dev/null; then
-        kill -TERM "$BACKEND_PID" 2>/dev/null || true
-        wait "$BACKEND_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in $REGISTER_PID $BACKEND_PID; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     scripts/peers.sh stop --dir "$RUN_DIR" || true
     rm -rf "$RUN_DIR"
 }
@@ -66,23 +70,41 @@ if ! grep '^ready' "$RUN_DIR/backend.log"; then
     exit 1
 fi
 
-say "round trip 1: Autobahn|Python calls xbrd.demo.add2(2, 3) through the router"
-# stderr only on failure: optional packages of the venv print harmless import tracebacks.
-if ! "$PYTHON" -u scripts/lib/demo_peer.py call "$WS_URL" "$REALM" 2 3 2>"$RUN_DIR/call.err"; then
-    cat "$RUN_DIR/call.err" >&2
-    echo "demo: the Autobahn|Python call failed" >&2
-    exit 1
-fi
+# Runs the Autobahn|Python caller; its stderr is shown only on failure (optional packages of
+# the venv print harmless import tracebacks).
+python_call() { # procedure int...
+    if ! "$PYTHON" -u scripts/lib/demo_peer.py call "$WS_URL" "$REALM" "$@" 2>"$RUN_DIR/call.err"; then
+        cat "$RUN_DIR/call.err" >&2
+        echo "demo: the Autobahn|Python call of $1 failed" >&2
+        exit 1
+    fi
+}
 
-say "round trip 2: xbrd's own wamp CLI calls xbrd.demo.add2(20, 22)"
+say "round trip 1: Autobahn|Python calls xbrd.demo.add2(2, 3) through the router"
+python_call xbrd.demo.add2 2 3
+
 if [[ -f crates/wamp-client/src/bin/wamp.rs ]]; then
+    say "building xbrd's wamp command-line client (release)"
     cargo build --release --quiet -p wamp-client --bin wamp
     WAMP=${CARGO_TARGET_DIR:-target}/release/wamp
+
+    say "round trip 2: xbrd's wamp CLI calls the Python backend: xbrd.demo.add2(20, 22)"
     "$WAMP" call --url "$WS_URL" --realm "$REALM" xbrd.demo.add2 20 22
+
+    say "round trip 3: xbrd's wamp CLI registers xbrd.demo.mul2; Autobahn|Python calls it"
+    # shellcheck disable=SC2016 # $1 and $2 are expanded by the shell wamp runs per invocation
+    "$WAMP" register --url "$WS_URL" --realm "$REALM" xbrd.demo.mul2 'echo $(($1 * $2))' \
+        >"$RUN_DIR/register.log" 2>&1 &
+    REGISTER_PID=$!
+    for _ in $(seq 1 50); do
+        grep -qi 'registered' "$RUN_DIR/register.log" && break
+        kill -0 "$REGISTER_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    python_call xbrd.demo.mul2 6 7
 else
-    echo "PENDING: the wamp CLI (crates/wamp-client/src/bin/wamp.rs) does not exist yet."
-    echo "         When it does, this step runs:"
-    echo "         wamp call --url $WS_URL --realm $REALM xbrd.demo.add2 20 22"
+    say "round trip 2: PENDING: xbrd's wamp CLI (crates/wamp-client/src/bin/wamp.rs) does not exist yet"
+    echo "When it does, this step runs: wamp call --url $WS_URL --realm $REALM xbrd.demo.add2 20 22"
 fi
 
 if ((ONCE)); then

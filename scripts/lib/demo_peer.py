@@ -1,7 +1,9 @@
 """Autobahn|Python side of scripts/demo.sh.
 
   demo_peer.py backend URL REALM  registers xbrd.demo.add2, prints "ready", serves until killed
-  demo_peer.py call URL REALM A B calls xbrd.demo.add2(A, B), prints "add2(A, B) = R", exits 0
+  demo_peer.py call URL REALM PROCEDURE INT...
+                                  calls PROCEDURE(INT...), prints "PROCEDURE(INT...) = RESULT";
+                                  exits 0 if the call succeeded, 1 if not
 """
 
 import asyncio
@@ -22,11 +24,12 @@ class Backend(ApplicationSession):
 
 class Caller(ApplicationSession):
     async def onJoin(self, details):
-        a, b = (int(x) for x in self.config.extra["args"])
+        procedure = self.config.extra["procedure"]
+        args = [int(x) for x in self.config.extra["args"]]
         try:
-            result = await self.call("xbrd.demo.add2", a, b)
-            print(f"add2({a}, {b}) = {result}", flush=True)
-            self.config.extra["ok"] = result == a + b
+            result = await self.call(procedure, *args)
+            print(f"{procedure}({', '.join(map(str, args))}) = {result}", flush=True)
+            self.config.extra["ok"] = True
         finally:
             self.leave()
 
@@ -35,14 +38,16 @@ class Caller(ApplicationSession):
 
 
 def main():
-    if len(sys.argv) < 4 or sys.argv[1] not in ("backend", "call"):
+    if len(sys.argv) < 4 or sys.argv[1] not in ("backend", "call") or (
+        sys.argv[1] == "call" and len(sys.argv) < 5
+    ):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     mode, url, realm = sys.argv[1:4]
     if mode == "backend":
         ApplicationRunner(url, realm).run(Backend)
     else:
-        extra = {"args": sys.argv[4:6], "ok": False}
+        extra = {"procedure": sys.argv[4], "args": sys.argv[5:], "ok": False}
         ApplicationRunner(url, realm, extra=extra).run(Caller)
         sys.exit(0 if extra["ok"] else 1)
 
