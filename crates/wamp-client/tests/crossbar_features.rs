@@ -1,0 +1,353 @@
+//! Advanced-profile features against a real Crossbar.io router, Rust caller and Rust callee:
+//! progressive results, cancel (interrupting the callee), client-side call timeout, pattern
+//! registrations and subscriptions, caller/publisher disclosure, publish exclude/eligible,
+//! message size limits, and auto-ping detecting a frozen router.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use wamp_client::{
+    CallOptions, CancelMode, Component, Error, Event, InvocationError, InvocationResult, Jitter, LifecycleEvent,
+    MatchPolicy, PublishOptions, RegisterOptions, RetryPolicy, Session, SubscribeOptions,
+    TransportConfig, TransportError,
+};
+use wamp_proto::auth::ClientAuth;
+use wamp_proto::session::SessionConfig;
+use wamp_proto::{Dict, Serializer, Value};
+use xbrd_testkit as tk;
+
+const STEP: Duration = Duration::from_secs(60);
+
+async fn step<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(STEP, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {STEP:?}"))
+}
+
+async fn connect(url: &str, serializer: Serializer) -> Session {
+    let t = TransportConfig::new(url).with_serializer(serializer);
+    step(
+        "connect",
+        Session::connect(&t, SessionConfig::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous())),
+    )
+    .await
+    .expect("join realm1")
+}
+
+async fn rpc_features(callee: &Session, caller: &Session) {
+    // Progressive results: the callee sends three progress items, then the final result.
+    let reg_progress = callee
+        .register("test.features.countdown", RegisterOptions::default(), |inv| async move {
+            let n = inv.args.first().and_then(Value::as_i64).unwrap_or(0);
+            for i in (1..=n).rev() {
+                inv.progress(vec![Value::from(i)], Dict::new())
+                    .await
+                    .map_err(|e| InvocationError::message("test.error.progress", e.to_string()))?;
+            }
+            Ok(InvocationResult::args(vec![Value::from("liftoff")]))
+        })
+        .await
+        .expect("register countdown");
+    let call = step(
+        "progressive call",
+        caller.call_progressive("test.features.countdown", vec![Value::from(3)], Dict::new(), CallOptions::default()),
+    )
+    .await
+    .expect("progressive call starts");
+    let (progress, last) = step("progressive results", call.collect()).await.expect("progressive call");
+    let items: Vec<Value> = progress.iter().map(|r| r.args[0].clone()).collect();
+    assert_eq!(items, vec![Value::from(3), Value::from(2), Value::from(1)]);
+    assert_eq!(last.args, vec![Value::from("liftoff")]);
+    // A plain call to the same procedure gets only the final result.
+    let plain = step(
+        "plain call",
+        caller.call("test.features.countdown", vec![Value::from(2)], Dict::new(), CallOptions::default()),
+    )
+    .await
+    .expect("plain call");
+    assert_eq!(plain.args, vec![Value::from("liftoff")]);
+    reg_progress.unregister().await.expect("unregister");
+
+    // Cancel with mode kill: the callee's handler is interrupted (its future dropped) and the
+    // caller gets wamp.error.canceled.
+    let (started_tx, started_rx) = mpsc::unbounded_channel::<()>();
+    let finished = Arc::new(AtomicBool::new(false));
+    let (dropped_tx, dropped_rx) = oneshot::channel::<()>();
+    let dropped_tx = Arc::new(std::sync::Mutex::new(Some(dropped_tx)));
+    let f = finished.clone();
+    let reg_slow = callee
+        .register("test.features.slow", RegisterOptions::default(), move |_inv| {
+            let started_tx = started_tx.clone();
+            let finished = f.clone();
+            let guard = DropSignal(dropped_tx.lock().unwrap().take());
+            async move {
+                let _guard = guard;
+                let _ = started_tx.send(());
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                finished.store(true, Ordering::SeqCst);
+                Ok(InvocationResult::empty())
+            }
+        })
+        .await
+        .expect("register slow");
+    let mut started_rx = started_rx;
+    let options = CallOptions {
+        cancel_mode: CancelMode::Kill,
+        ..CallOptions::default()
+    };
+    let mut call = caller
+        .call_progressive("test.features.slow", vec![], Dict::new(), options)
+        .await
+        .expect("slow call starts");
+    step("invocation started", started_rx.recv()).await.expect("started");
+    call.cancel(CancelMode::Kill);
+    let outcome = step("cancelled call", call.next()).await.expect("an outcome");
+    let err = outcome.expect_err("cancelled call fails");
+    assert_eq!(err.wamp_uri(), Some("wamp.error.canceled"), "{err}");
+    step("handler dropped", dropped_rx).await.expect("handler future dropped on interrupt");
+    assert!(!finished.load(Ordering::SeqCst));
+
+    // Client-side timeout: CANCEL is sent and the caller gets Error::Timeout promptly.
+    let err = step(
+        "timed out call",
+        caller.call(
+            "test.features.slow",
+            vec![],
+            Dict::new(),
+            CallOptions {
+                timeout: Some(Duration::from_millis(500)),
+                cancel_mode: CancelMode::KillNoWait,
+                ..CallOptions::default()
+            },
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err}");
+    reg_slow.unregister().await.expect("unregister slow");
+
+    // Prefix registration: the called URI comes in the details; caller disclosure.
+    let reg_prefix = callee
+        .register(
+            "test.features.prefix.",
+            RegisterOptions {
+                match_policy: MatchPolicy::Prefix,
+                disclose_caller: true,
+                ..RegisterOptions::default()
+            },
+            |inv| async move {
+                Ok(InvocationResult::args(vec![
+                    Value::from(inv.procedure.clone()),
+                    inv.caller().map(Value::from).unwrap_or(Value::Null),
+                ]))
+            },
+        )
+        .await
+        .expect("register prefix");
+    let out = step(
+        "prefix call",
+        caller.call(
+            "test.features.prefix.deep.name",
+            vec![Value::bytes(vec![1u8, 2, 3])],
+            Dict::new(),
+            CallOptions {
+                disclose_me: true,
+                ..CallOptions::default()
+            },
+        ),
+    )
+    .await
+    .expect("prefix call");
+    assert_eq!(
+        out.args,
+        vec![
+            Value::from("test.features.prefix.deep.name"),
+            Value::from(caller.session_id().unwrap()),
+        ]
+    );
+    reg_prefix.unregister().await.expect("unregister prefix");
+
+    // Oversize outgoing: refused locally with a clear error, the session keeps working.
+    let small = TransportConfig::new(caller.info().unwrap().url.clone()).with_max_message_size(64 * 1024);
+    let limited = step(
+        "limited session",
+        Session::connect(&small, SessionConfig::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous())),
+    )
+    .await
+    .expect("join");
+    let err = step(
+        "oversize call",
+        limited.call("test.features.none", vec![Value::bytes(vec![0u8; 100_000])], Dict::new(), CallOptions::default()),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Transport(TransportError::MessageTooLarge { limit: 65536, .. })), "{err}");
+    let err = step(
+        "call after oversize",
+        limited.call("test.features.none", vec![], Dict::new(), CallOptions::default()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.wamp_uri(), Some("wamp.error.no_such_procedure"));
+    limited.leave().await.expect("leave");
+}
+
+struct DropSignal(Option<oneshot::Sender<()>>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn pubsub_features(subscriber: &Session, publisher: &Session, bystander: &Session) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let sink = move |ev: Event| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(ev);
+        }
+    };
+    let wild = subscriber
+        .subscribe(
+            "test.features..temperature",
+            SubscribeOptions {
+                match_policy: MatchPolicy::Wildcard,
+                ..SubscribeOptions::default()
+            },
+            sink,
+        )
+        .await
+        .expect("wildcard subscribe");
+    let (btx, mut brx) = mpsc::unbounded_channel::<Event>();
+    let _b = bystander
+        .subscribe("test.features.kitchen.temperature", SubscribeOptions::default(), move |ev| {
+            let btx = btx.clone();
+            async move {
+                let _ = btx.send(ev);
+            }
+        })
+        .await
+        .expect("bystander subscribe");
+
+    // Eligible: only the subscriber gets it; the topic comes from the details.
+    publisher
+        .publish(
+            "test.features.kitchen.temperature",
+            vec![Value::from(21.5)],
+            Dict::new(),
+            PublishOptions {
+                acknowledge: true,
+                disclose_me: true,
+                eligible: vec![subscriber.session_id().unwrap()],
+                ..PublishOptions::default()
+            },
+        )
+        .await
+        .expect("publish eligible");
+    let ev = step("wildcard event", rx.recv()).await.expect("event");
+    assert_eq!(ev.topic, "test.features.kitchen.temperature");
+    assert_eq!(ev.args, vec![Value::from(21.5)]);
+    assert_eq!(ev.publisher(), Some(publisher.session_id().unwrap()));
+
+    // Exclude: the subscriber is excluded, the bystander gets it.
+    publisher
+        .publish(
+            "test.features.kitchen.temperature",
+            vec![Value::from(22)],
+            Dict::new(),
+            PublishOptions {
+                acknowledge: true,
+                exclude: vec![subscriber.session_id().unwrap()],
+                ..PublishOptions::default()
+            },
+        )
+        .await
+        .expect("publish exclude");
+    let ev = step("bystander event", brx.recv()).await.expect("event");
+    assert_eq!(ev.args, vec![Value::from(22)]);
+    // The earlier publication was eligible for the subscriber only: the bystander never saw it.
+    assert!(brx.try_recv().is_err());
+    // A marker publication to everyone shows the excluded one never reached the subscriber.
+    publisher
+        .publish(
+            "test.features.hall.temperature",
+            vec![Value::from("marker")],
+            Dict::new(),
+            PublishOptions::acknowledged(),
+        )
+        .await
+        .expect("publish marker");
+    let ev = step("marker event", rx.recv()).await.expect("event");
+    assert_eq!(ev.args, vec![Value::from("marker")], "excluded event was delivered");
+    wild.unsubscribe().await.expect("unsubscribe");
+
+    // An acknowledged publication the router refuses comes back as a WAMP error.
+    let err = publisher
+        .publish("wamp.reserved.topic", vec![], Dict::new(), PublishOptions::acknowledged())
+        .await
+        .unwrap_err();
+    assert!(err.wamp_uri().is_some(), "{err}");
+}
+
+async fn ping_detects_frozen_router(router: &tk::Crossbar) {
+    let component = Component::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous())
+        .transport(
+            TransportConfig::new(router.ws_url.clone())
+                .with_serializer(Serializer::MsgPack)
+                .with_auto_ping(Some(Duration::from_millis(500)), Duration::from_secs(2))
+                .with_retry(RetryPolicy {
+                    max_retries: 0,
+                    ..RetryPolicy::default()
+                }),
+        )
+        .jitter(Jitter::none());
+    let mut events = component.events();
+    let running = component.start();
+    loop {
+        match step("ready", events.recv()).await.expect("events") {
+            LifecycleEvent::Ready { .. } => break,
+            LifecycleEvent::Stopped { reason } => panic!("component stopped: {reason}"),
+            _ => {}
+        }
+    }
+    // Answered pings keep the session up across several intervals.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(running.session().is_connected());
+    router.freeze();
+    let reason = loop {
+        match step("disconnect", events.recv()).await.expect("events") {
+            LifecycleEvent::Disconnected { reason, .. } => break reason,
+            _ => continue,
+        }
+    };
+    router.thaw();
+    assert!(reason.contains("no pong"), "{reason}");
+    let err = step("component end", running.wait()).await.unwrap_err();
+    assert!(matches!(err, Error::Transport(TransportError::PingTimeout(_))), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advanced_features_on_crossbar() {
+    let router = tokio::task::spawn_blocking(tk::Crossbar::start).await.expect("router starts");
+    for (url, serializer) in [
+        (router.ws_url.clone(), Serializer::Cbor),
+        (router.rs_url.clone(), Serializer::MsgPack),
+        (router.ws_url.clone(), Serializer::Json),
+    ] {
+        let callee = connect(&url, serializer).await;
+        let caller = connect(&url, serializer).await;
+        let bystander = connect(&url, serializer).await;
+        rpc_features(&callee, &caller).await;
+        pubsub_features(&callee, &caller, &bystander).await;
+        for s in [callee, caller, bystander] {
+            s.leave().await.expect("leave");
+        }
+    }
+    ping_detects_frozen_router(&router).await;
+    drop(router);
+}
