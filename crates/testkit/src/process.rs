@@ -221,7 +221,10 @@ fn group_alive(pgid: u32) -> bool {
 /// in the format `scripts/peers.sh stop --dir` understands.
 fn write_record(name: &str, pid: u32) -> Option<PathBuf> {
     let run_dir = std::env::var_os("XBRD_RUN_DIR").filter(|dir| !dir.is_empty())?;
-    let run_dir = Path::new(&run_dir);
+    write_record_in(Path::new(&run_dir), name, pid)
+}
+
+fn write_record_in(run_dir: &Path, name: &str, pid: u32) -> Option<PathBuf> {
     let start_time = proc_start_time(pid)?;
     let path = run_dir.join(format!("testkit-{name}-{pid}.pid"));
     let written = fs::create_dir_all(run_dir)
@@ -269,6 +272,32 @@ mod tests {
         assert!(process.try_exit().is_some());
         assert!(!group_alive(process.pgid));
         assert!(!Path::new(&format!("/proc/{grandchild}")).exists());
+    }
+
+    #[test]
+    fn record_names_pid_group_and_start_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = std::process::id();
+        let path = write_record_in(&dir.path().join("run"), "probe", own).unwrap();
+        assert_eq!(
+            path,
+            dir.path().join(format!("run/testkit-probe-{own}.pid"))
+        );
+        let fields: Vec<String> = fs::read_to_string(&path)
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                own.to_string(),
+                own.to_string(),
+                proc_start_time(own).unwrap()
+            ]
+        );
+        // A process that does not exist is not recorded.
+        assert!(write_record_in(dir.path(), "gone", u32::MAX).is_none());
     }
 
     #[test]
