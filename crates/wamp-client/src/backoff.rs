@@ -36,7 +36,8 @@ impl RetryPolicy {
     /// `initial_retry_delay * retry_delay_growth^(retry-1)`, capped at `max_retry_delay`.
     pub fn base_delay(&self, retry: u32) -> Duration {
         let exp = i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX);
-        let secs = self.initial_retry_delay.as_secs_f64() * self.retry_delay_growth.max(1.0).powi(exp);
+        let secs =
+            self.initial_retry_delay.as_secs_f64() * self.retry_delay_growth.max(1.0).powi(exp);
         let max = self.max_retry_delay.as_secs_f64();
         Duration::from_secs_f64(if secs.is_finite() { secs.min(max) } else { max })
     }
@@ -68,7 +69,11 @@ impl Jitter {
 
     fn sample(&self) -> f64 {
         let v = (self.0)();
-        if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 }
+        if v.is_finite() {
+            v.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        }
     }
 }
 
@@ -94,7 +99,10 @@ pub struct Backoff {
 impl Backoff {
     /// Fresh state: the next attempt is the first connect and goes at once.
     pub fn new(policy: RetryPolicy) -> Self {
-        Backoff { policy, attempts: 0 }
+        Backoff {
+            policy,
+            attempts: 0,
+        }
     }
 
     /// The policy in force.

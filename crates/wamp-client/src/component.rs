@@ -48,9 +48,9 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{info, warn};
+use wamp_proto::Dict;
 use wamp_proto::auth::ClientAuth;
 use wamp_proto::session::SessionConfig;
-use wamp_proto::Dict;
 
 use crate::backoff::{Backoff, Jitter};
 use crate::driver::{self, Disconnect, Link};
@@ -59,8 +59,8 @@ use crate::options::{RegisterOptions, SubscribeOptions};
 use crate::session::Session;
 use crate::transport::{self, TransportConfig};
 use crate::types::{
-    Event, EventHandler, Invocation, InvocationError, InvocationResult, ProcedureHandler, event_handler,
-    procedure_handler,
+    Event, EventHandler, Invocation, InvocationError, InvocationResult, ProcedureHandler,
+    event_handler, procedure_handler,
 };
 
 /// Something that happened in a component's life. Sent on a broadcast channel
@@ -210,7 +210,12 @@ impl Component {
     }
 
     /// Declares a procedure registered on every join.
-    pub fn register<F, Fut>(mut self, procedure: impl Into<String>, options: RegisterOptions, handler: F) -> Self
+    pub fn register<F, Fut>(
+        mut self,
+        procedure: impl Into<String>,
+        options: RegisterOptions,
+        handler: F,
+    ) -> Self
     where
         F: Fn(Invocation) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<InvocationResult, InvocationError>> + Send + 'static,
@@ -224,7 +229,12 @@ impl Component {
     }
 
     /// Declares a subscription made on every join.
-    pub fn subscribe<F, Fut>(mut self, topic: impl Into<String>, options: SubscribeOptions, handler: F) -> Self
+    pub fn subscribe<F, Fut>(
+        mut self,
+        topic: impl Into<String>,
+        options: SubscribeOptions,
+        handler: F,
+    ) -> Self
     where
         F: Fn(Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -270,7 +280,12 @@ impl Component {
         config
     }
 
-    async fn run(self, link: watch::Sender<Link>, session: Session, mut stop: watch::Receiver<bool>) -> Result<(), Error> {
+    async fn run(
+        self,
+        link: watch::Sender<Link>,
+        session: Session,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), Error> {
         let result = self.run_loop(&link, &session, &mut stop).await;
         let reason = match &result {
             Ok(()) => "stopped".to_string(),
@@ -289,7 +304,11 @@ impl Component {
         if self.transports.is_empty() {
             return Err(Error::Config("component has no transport".into()));
         }
-        let mut backoffs: Vec<Backoff> = self.transports.iter().map(|t| Backoff::new(t.retry.clone())).collect();
+        let mut backoffs: Vec<Backoff> = self
+            .transports
+            .iter()
+            .map(|t| Backoff::new(t.retry.clone()))
+            .collect();
         let mut exhausted = vec![false; self.transports.len()];
         let mut next = 0usize;
         let mut last_error: Option<Error> = None;
@@ -363,9 +382,14 @@ impl Component {
                     (driver_task.await, true)
                 }
             };
-            let disconnect = disconnect.unwrap_or_else(|e| Disconnect::Failed(Error::Protocol(format!("driver task failed: {e}"))));
-            if let Disconnect::Left { reason } | Disconnect::ClosedByRouter { reason } = &disconnect {
-                self.emit(LifecycleEvent::Left { reason: reason.clone() });
+            let disconnect = disconnect.unwrap_or_else(|e| {
+                Disconnect::Failed(Error::Protocol(format!("driver task failed: {e}")))
+            });
+            if let Disconnect::Left { reason } | Disconnect::ClosedByRouter { reason } = &disconnect
+            {
+                self.emit(LifecycleEvent::Left {
+                    reason: reason.clone(),
+                });
             }
             self.emit(LifecycleEvent::Disconnected {
                 reason: disconnect.to_string(),
@@ -419,7 +443,9 @@ pub struct RunningComponent {
 
 impl std::fmt::Debug for RunningComponent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningComponent").field("session", &self.session).finish()
+        f.debug_struct("RunningComponent")
+            .field("session", &self.session)
+            .finish()
     }
 }
 

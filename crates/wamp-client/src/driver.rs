@@ -17,7 +17,6 @@ use wamp_proto::message::code;
 use wamp_proto::session::{Session as ProtoSession, SessionConfig, SessionEvent};
 use wamp_proto::{Dict, Message, Serializer, Value};
 
-
 use crate::error::{Error, JoinError, TransportError, WampError, is_auth_failure};
 use crate::options::CancelMode;
 use crate::transport::{self, Connection, Incoming, TransportConfig};
@@ -250,14 +249,15 @@ pub(crate) async fn join_on(
 }
 
 async fn join(conn: &mut Connection, session: &mut ProtoSession) -> Result<(u64, Dict), Error> {
-    session
-        .join(random_nonce())
-        .map_err(Error::Rejected)?;
+    session.join(random_nonce()).map_err(Error::Rejected)?;
     loop {
         flush_outgoing(conn, session).await?;
         while let Some(event) = session.poll_event() {
             match event {
-                SessionEvent::Joined { session_id, details } => return Ok((session_id, details)),
+                SessionEvent::Joined {
+                    session_id,
+                    details,
+                } => return Ok((session_id, details)),
                 SessionEvent::Aborted { reason, details } => {
                     return Err(if is_auth_failure(&reason) {
                         JoinError::AuthenticationFailed { reason, details }
@@ -310,8 +310,16 @@ async fn flush_outgoing(conn: &mut Connection, session: &mut ProtoSession) -> Re
     Ok(())
 }
 
-type PendingRegister = (String, ProcedureHandler, oneshot::Sender<Result<u64, Error>>);
-type PendingSubscribe = (String, mpsc::UnboundedSender<Event>, oneshot::Sender<Result<(u64, u64), Error>>);
+type PendingRegister = (
+    String,
+    ProcedureHandler,
+    oneshot::Sender<Result<u64, Error>>,
+);
+type PendingSubscribe = (
+    String,
+    mpsc::UnboundedSender<Event>,
+    oneshot::Sender<Result<(u64, u64), Error>>,
+);
 
 struct PendingCall {
     token: u64,
@@ -358,10 +366,14 @@ struct Driver {
 ///
 /// The task ends when the session ends; it then sets the link down, fails every pending request
 /// with [`Error::ConnectionLost`] and returns why it ended.
-pub(crate) fn spawn(joined: Joined, link: watch::Sender<Link>) -> tokio::task::JoinHandle<Disconnect> {
+pub(crate) fn spawn(
+    joined: Joined,
+    link: watch::Sender<Link>,
+) -> tokio::task::JoinHandle<Disconnect> {
     let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
     let info = joined.info.clone();
-    let span = info_span!("wamp_session", id = info.session_id, realm = %info.realm, url = %info.url);
+    let span =
+        info_span!("wamp_session", id = info.session_id, realm = %info.realm, url = %info.url);
     let now = Instant::now();
     let driver = Driver {
         conn: joined.conn,
@@ -463,7 +475,9 @@ impl Driver {
             && now >= deadline
         {
             warn!(timeout = ?self.ping_timeout, "no pong: closing the connection");
-            return Step::Stop(Disconnect::Failed(TransportError::PingTimeout(self.ping_timeout).into()));
+            return Step::Stop(Disconnect::Failed(
+                TransportError::PingTimeout(self.ping_timeout).into(),
+            ));
         }
         if let Some(at) = self.next_ping
             && now >= at
@@ -520,7 +534,10 @@ impl Driver {
             match self.conn.send(bytes).await {
                 Ok(()) => trace!(message = msg.name(), "sent"),
                 Err(TransportError::MessageTooLarge { size, limit }) => {
-                    self.fail_request_of(&msg, TransportError::MessageTooLarge { size, limit }.into());
+                    self.fail_request_of(
+                        &msg,
+                        TransportError::MessageTooLarge { size, limit }.into(),
+                    );
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -603,7 +620,10 @@ impl Driver {
                     let _ = reply.send(Err(Error::Rejected(e)));
                 }
             },
-            Command::Unregister { registration, reply } => match self.session.unregister(registration) {
+            Command::Unregister {
+                registration,
+                reply,
+            } => match self.session.unregister(registration) {
                 Ok(request) => {
                     self.unregisters.insert(request, (registration, reply));
                 }
@@ -668,7 +688,10 @@ impl Driver {
                     let _ = reply.send(Err(Error::Rejected(e)));
                 }
             },
-            Command::Yield { invocation, outcome } => self.on_yield(invocation, outcome),
+            Command::Yield {
+                invocation,
+                outcome,
+            } => self.on_yield(invocation, outcome),
             Command::Leave { reason, reply } => {
                 if self.leave.is_some() {
                     let _ = reply.send(Ok(()));
@@ -691,19 +714,22 @@ impl Driver {
                 if !self.invocations.contains_key(&invocation) {
                     return; // interrupted or finished
                 }
-                self.session.yield_result(invocation, r.args, r.kwargs, true)
+                self.session
+                    .yield_result(invocation, r.args, r.kwargs, true)
             }
             YieldOutcome::Final(Ok(r)) => {
                 if self.invocations.remove(&invocation).is_none() {
                     return;
                 }
-                self.session.yield_result(invocation, r.args, r.kwargs, false)
+                self.session
+                    .yield_result(invocation, r.args, r.kwargs, false)
             }
             YieldOutcome::Final(Err(e)) => {
                 if self.invocations.remove(&invocation).is_none() {
                     return;
                 }
-                self.session.yield_error(invocation, &e.uri, e.args, e.kwargs)
+                self.session
+                    .yield_error(invocation, &e.uri, e.args, e.kwargs)
             }
         };
         if let Err(e) = result {
@@ -721,7 +747,15 @@ impl Driver {
                     kwargs,
                     details,
                     progress,
-                } => self.on_call_result(request, CallResult { args, kwargs, details }, progress),
+                } => self.on_call_result(
+                    request,
+                    CallResult {
+                        args,
+                        kwargs,
+                        details,
+                    },
+                    progress,
+                ),
                 SessionEvent::RequestError {
                     request_type,
                     request,
@@ -738,7 +772,10 @@ impl Driver {
                     });
                     self.on_request_error(request_type, request, err);
                 }
-                SessionEvent::Registered { request, registration } => {
+                SessionEvent::Registered {
+                    request,
+                    registration,
+                } => {
                     if let Some((procedure, handler, reply)) = self.registers.remove(&request) {
                         self.registrations
                             .insert(registration, RegistrationEntry { procedure, handler });
@@ -751,13 +788,19 @@ impl Driver {
                         let _ = reply.send(Ok(()));
                     }
                 }
-                SessionEvent::Subscribed { request, subscription } => {
+                SessionEvent::Subscribed {
+                    request,
+                    subscription,
+                } => {
                     if let Some((topic, sink, reply)) = self.subscribes.remove(&request) {
                         self.next_local += 1;
                         let local = self.next_local;
                         self.subscriptions
                             .entry(subscription)
-                            .or_insert_with(|| SubscriptionEntry { topic, sinks: Vec::new() })
+                            .or_insert_with(|| SubscriptionEntry {
+                                topic,
+                                sinks: Vec::new(),
+                            })
                             .sinks
                             .push((local, sink));
                         let _ = reply.send(Ok((subscription, local)));
@@ -768,7 +811,10 @@ impl Driver {
                         let _ = reply.send(Ok(()));
                     }
                 }
-                SessionEvent::Published { request, publication } => {
+                SessionEvent::Published {
+                    request,
+                    publication,
+                } => {
                     if let Some(reply) = self.publishes.remove(&request) {
                         let _ = reply.send(Ok(Some(publication)));
                     }
@@ -869,11 +915,21 @@ impl Driver {
                     let _ = reply.send(Err(err));
                 }
             }
-            other => debug!(request_type = other, request, "error for unknown request type"),
+            other => debug!(
+                request_type = other,
+                request, "error for unknown request type"
+            ),
         }
     }
 
-    fn on_invocation(&mut self, request: u64, registration: u64, args: Vec<Value>, kwargs: Dict, details: Dict) {
+    fn on_invocation(
+        &mut self,
+        request: u64,
+        registration: u64,
+        args: Vec<Value>,
+        kwargs: Dict,
+        details: Dict,
+    ) {
         let Some(entry) = self.registrations.get(&registration) else {
             let _ = self.session.yield_error(
                 request,
@@ -925,7 +981,14 @@ impl Driver {
         );
     }
 
-    fn on_event(&mut self, subscription: u64, publication: u64, args: Vec<Value>, kwargs: Dict, details: Dict) {
+    fn on_event(
+        &mut self,
+        subscription: u64,
+        publication: u64,
+        args: Vec<Value>,
+        kwargs: Dict,
+        details: Dict,
+    ) {
         let Some(entry) = self.subscriptions.get_mut(&subscription) else {
             trace!(subscription, "event for a subscription we no longer have");
             return;
@@ -944,7 +1007,9 @@ impl Driver {
             details,
         };
         // Unbounded so a slow handler never blocks the driver (and can itself call through it).
-        entry.sinks.retain(|(_, sink)| sink.send(event.clone()).is_ok());
+        entry
+            .sinks
+            .retain(|(_, sink)| sink.send(event.clone()).is_ok());
     }
 
     /// Fails everything still waiting: the connection is gone.

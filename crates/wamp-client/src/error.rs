@@ -66,7 +66,10 @@ impl From<tokio_tungstenite::tungstenite::Error> for TransportError {
             WsError::Io(io) => TransportError::Io(io),
             WsError::ConnectionClosed | WsError::AlreadyClosed => TransportError::Closed,
             WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
-                TransportError::MessageTooLarge { size, limit: max_size }
+                TransportError::MessageTooLarge {
+                    size,
+                    limit: max_size,
+                }
             }
             other => TransportError::WebSocket(Box::new(other)),
         }

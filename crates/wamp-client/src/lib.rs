@@ -55,8 +55,8 @@ pub use component::{Component, LifecycleEvent, RunningComponent};
 pub use driver::{Disconnect, SessionInfo};
 pub use error::{Error, JoinError, TransportError, WampError};
 pub use options::{
-    CallOptions, CancelMode, InvokePolicy, MatchPolicy, PayloadPassthru, PublishOptions, RegisterOptions,
-    SubscribeOptions,
+    CallOptions, CancelMode, InvokePolicy, MatchPolicy, PayloadPassthru, PublishOptions,
+    RegisterOptions, SubscribeOptions,
 };
 pub use session::{ProgressiveCall, Registration, Session, Subscription};
 pub use transport::{Endpoint, TlsOptions, TransportConfig};

@@ -345,7 +345,14 @@ mod tests {
         let keys: Vec<&str> = d.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["timeout", "receive_progress", "disclose_me", "ppt_scheme", "ppt_serializer", "ppt_keyid"]
+            [
+                "timeout",
+                "receive_progress",
+                "disclose_me",
+                "ppt_scheme",
+                "ppt_serializer",
+                "ppt_keyid"
+            ]
         );
         assert_eq!(d["timeout"], Value::from(1500u64));
         assert_eq!(PayloadPassthru::from_dict(&d), opts.ppt);
@@ -385,8 +392,14 @@ mod tests {
         let d = p.to_dict();
         assert_eq!(d["acknowledge"], Value::Bool(true));
         assert_eq!(d["exclude_me"], Value::Bool(false));
-        assert_eq!(d["exclude"], Value::List(vec![Value::from(1u64), Value::from(2u64)]));
-        assert_eq!(d["eligible_authid"], Value::List(vec![Value::from("alice")]));
+        assert_eq!(
+            d["exclude"],
+            Value::List(vec![Value::from(1u64), Value::from(2u64)])
+        );
+        assert_eq!(
+            d["eligible_authid"],
+            Value::List(vec![Value::from("alice")])
+        );
         assert_eq!(d["retain"], Value::Bool(true));
     }
 

@@ -12,8 +12,10 @@ use crate::driver::{self, CallReply, Command, Link, SessionInfo};
 use crate::error::Error;
 use crate::options::{CallOptions, CancelMode, PublishOptions, RegisterOptions, SubscribeOptions};
 use crate::transport::TransportConfig;
-use crate::types::{CallResult, Event, EventHandler, Invocation, InvocationError, InvocationResult, event_handler,
-    procedure_handler};
+use crate::types::{
+    CallResult, Event, EventHandler, Invocation, InvocationError, InvocationResult, event_handler,
+    procedure_handler,
+};
 
 /// A handle to a WAMP session: call, register, subscribe, publish, leave.
 ///
@@ -45,7 +47,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("info", &self.info()).finish()
+        f.debug_struct("Session")
+            .field("info", &self.info())
+            .finish()
     }
 }
 
@@ -59,7 +63,10 @@ impl Session {
 
     /// Connects to a router and joins a realm: one session, no reconnect (use a
     /// [`crate::Component`] for that).
-    pub async fn connect(transport: &TransportConfig, config: SessionConfig) -> Result<Session, Error> {
+    pub async fn connect(
+        transport: &TransportConfig,
+        config: SessionConfig,
+    ) -> Result<Session, Error> {
         let joined = driver::connect_and_join(transport, config).await?;
         let (link_tx, link_rx) = watch::channel(Link::Down);
         // The driver owns the sender; the link goes down when the driver ends.
@@ -74,7 +81,10 @@ impl Session {
         }
     }
 
-    async fn request<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command) -> Result<T, Error> {
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
+    ) -> Result<T, Error> {
         let tx = self.sender()?;
         let (reply_tx, reply_rx) = oneshot::channel();
         tx.send(make(reply_tx)).await.map_err(|e| {
@@ -195,7 +205,9 @@ impl Session {
             driver::fail_command(e.0);
             Error::NotConnected
         })?;
-        let deadline = options.timeout.map(|t| (tokio::time::Instant::now() + t, t));
+        let deadline = options
+            .timeout
+            .map(|t| (tokio::time::Instant::now() + t, t));
         Ok(ProgressiveCall {
             items: items_rx,
             guard: CancelGuard {
@@ -237,7 +249,8 @@ impl Session {
         F: Fn(Invocation) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<InvocationResult, InvocationError>> + Send + 'static,
     {
-        self.register_handler(procedure, options, procedure_handler(handler)).await
+        self.register_handler(procedure, options, procedure_handler(handler))
+            .await
     }
 
     /// [`Session::register`] with an already boxed handler.
@@ -286,7 +299,8 @@ impl Session {
         F: Fn(Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.subscribe_handler(topic, options, event_handler(handler)).await
+        self.subscribe_handler(topic, options, event_handler(handler))
+            .await
     }
 
     /// [`Session::subscribe`] with an already boxed handler.
@@ -362,7 +376,11 @@ impl Session {
     }
 
     pub(crate) async fn unregister_id(&self, registration: u64) -> Result<(), Error> {
-        self.request(|reply| Command::Unregister { registration, reply }).await
+        self.request(|reply| Command::Unregister {
+            registration,
+            reply,
+        })
+        .await
     }
 
     pub(crate) async fn unsubscribe_id(&self, subscription: u64, local: u64) -> Result<(), Error> {
@@ -415,7 +433,9 @@ pub struct ProgressiveCall {
 
 impl std::fmt::Debug for ProgressiveCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProgressiveCall").field("done", &self.done).finish()
+        f.debug_struct("ProgressiveCall")
+            .field("done", &self.done)
+            .finish()
     }
 }
 

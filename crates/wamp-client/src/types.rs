@@ -7,7 +7,6 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use wamp_proto::{Dict, Value};
 
-
 use crate::driver::Command;
 use crate::error::Error;
 use crate::options::PayloadPassthru;
@@ -78,7 +77,11 @@ impl Invocation {
         };
         tx.send(Command::Yield {
             invocation: self.request,
-            outcome: YieldOutcome::Progress(InvocationResult { args, kwargs, options: Dict::new() }),
+            outcome: YieldOutcome::Progress(InvocationResult {
+                args,
+                kwargs,
+                options: Dict::new(),
+            }),
         })
         .await
         .map_err(|_| Error::ConnectionLost)?;
@@ -100,7 +103,11 @@ pub struct InvocationResult {
 impl InvocationResult {
     /// A result with positional and keyword values.
     pub fn new(args: Vec<Value>, kwargs: Dict) -> Self {
-        InvocationResult { args, kwargs, options: Dict::new() }
+        InvocationResult {
+            args,
+            kwargs,
+            options: Dict::new(),
+        }
     }
 
     /// A result with positional values only.
@@ -132,12 +139,20 @@ impl InvocationError {
 
     /// An error with a URI and no payload.
     pub fn new(uri: impl Into<String>) -> Self {
-        InvocationError { uri: uri.into(), args: Vec::new(), kwargs: Dict::new() }
+        InvocationError {
+            uri: uri.into(),
+            args: Vec::new(),
+            kwargs: Dict::new(),
+        }
     }
 
     /// An error with a URI and payload.
     pub fn with_payload(uri: impl Into<String>, args: Vec<Value>, kwargs: Dict) -> Self {
-        InvocationError { uri: uri.into(), args, kwargs }
+        InvocationError {
+            uri: uri.into(),
+            args,
+            kwargs,
+        }
     }
 
     /// An error with a URI and a human readable message as its only argument.
@@ -177,7 +192,10 @@ impl Event {
 
     /// Whether this is a retained event delivered on subscribe.
     pub fn retained(&self) -> bool {
-        self.details.get("retained").and_then(Value::as_bool).unwrap_or(false)
+        self.details
+            .get("retained")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 }
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use wamp_client::{
-    CallOptions, CancelMode, Component, Error, Event, InvocationError, InvocationResult, Jitter, LifecycleEvent,
-    MatchPolicy, PublishOptions, RegisterOptions, RetryPolicy, Session, SubscribeOptions,
-    TransportConfig, TransportError,
+    CallOptions, CancelMode, Component, Error, Event, InvocationError, InvocationResult, Jitter,
+    LifecycleEvent, MatchPolicy, PublishOptions, RegisterOptions, RetryPolicy, Session,
+    SubscribeOptions, TransportConfig, TransportError,
 };
 use wamp_proto::auth::ClientAuth;
 use wamp_proto::session::SessionConfig;
@@ -30,7 +30,10 @@ async fn connect(url: &str, serializer: Serializer) -> Session {
     let t = TransportConfig::new(url).with_serializer(serializer);
     step(
         "connect",
-        Session::connect(&t, SessionConfig::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous())),
+        Session::connect(
+            &t,
+            SessionConfig::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous()),
+        ),
     )
     .await
     .expect("join realm1")
@@ -39,31 +42,49 @@ async fn connect(url: &str, serializer: Serializer) -> Session {
 async fn rpc_features(callee: &Session, caller: &Session) {
     // Progressive results: the callee sends three progress items, then the final result.
     let reg_progress = callee
-        .register("test.features.countdown", RegisterOptions::default(), |inv| async move {
-            let n = inv.args.first().and_then(Value::as_i64).unwrap_or(0);
-            for i in (1..=n).rev() {
-                inv.progress(vec![Value::from(i)], Dict::new())
-                    .await
-                    .map_err(|e| InvocationError::message("test.error.progress", e.to_string()))?;
-            }
-            Ok(InvocationResult::args(vec![Value::from("liftoff")]))
-        })
+        .register(
+            "test.features.countdown",
+            RegisterOptions::default(),
+            |inv| async move {
+                let n = inv.args.first().and_then(Value::as_i64).unwrap_or(0);
+                for i in (1..=n).rev() {
+                    inv.progress(vec![Value::from(i)], Dict::new())
+                        .await
+                        .map_err(|e| {
+                            InvocationError::message("test.error.progress", e.to_string())
+                        })?;
+                }
+                Ok(InvocationResult::args(vec![Value::from("liftoff")]))
+            },
+        )
         .await
         .expect("register countdown");
     let call = step(
         "progressive call",
-        caller.call_progressive("test.features.countdown", vec![Value::from(3)], Dict::new(), CallOptions::default()),
+        caller.call_progressive(
+            "test.features.countdown",
+            vec![Value::from(3)],
+            Dict::new(),
+            CallOptions::default(),
+        ),
     )
     .await
     .expect("progressive call starts");
-    let (progress, last) = step("progressive results", call.collect()).await.expect("progressive call");
+    let (progress, last) = step("progressive results", call.collect())
+        .await
+        .expect("progressive call");
     let items: Vec<Value> = progress.iter().map(|r| r.args[0].clone()).collect();
     assert_eq!(items, vec![Value::from(3), Value::from(2), Value::from(1)]);
     assert_eq!(last.args, vec![Value::from("liftoff")]);
     // A plain call to the same procedure gets only the final result.
     let plain = step(
         "plain call",
-        caller.call("test.features.countdown", vec![Value::from(2)], Dict::new(), CallOptions::default()),
+        caller.call(
+            "test.features.countdown",
+            vec![Value::from(2)],
+            Dict::new(),
+            CallOptions::default(),
+        ),
     )
     .await
     .expect("plain call");
@@ -78,18 +99,22 @@ async fn rpc_features(callee: &Session, caller: &Session) {
     let dropped_tx = Arc::new(std::sync::Mutex::new(Some(dropped_tx)));
     let f = finished.clone();
     let reg_slow = callee
-        .register("test.features.slow", RegisterOptions::default(), move |_inv| {
-            let started_tx = started_tx.clone();
-            let finished = f.clone();
-            let guard = DropSignal(dropped_tx.lock().unwrap().take());
-            async move {
-                let _guard = guard;
-                let _ = started_tx.send(());
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                finished.store(true, Ordering::SeqCst);
-                Ok(InvocationResult::empty())
-            }
-        })
+        .register(
+            "test.features.slow",
+            RegisterOptions::default(),
+            move |_inv| {
+                let started_tx = started_tx.clone();
+                let finished = f.clone();
+                let guard = DropSignal(dropped_tx.lock().unwrap().take());
+                async move {
+                    let _guard = guard;
+                    let _ = started_tx.send(());
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    finished.store(true, Ordering::SeqCst);
+                    Ok(InvocationResult::empty())
+                }
+            },
+        )
         .await
         .expect("register slow");
     let mut started_rx = started_rx;
@@ -101,12 +126,18 @@ async fn rpc_features(callee: &Session, caller: &Session) {
         .call_progressive("test.features.slow", vec![], Dict::new(), options)
         .await
         .expect("slow call starts");
-    step("invocation started", started_rx.recv()).await.expect("started");
+    step("invocation started", started_rx.recv())
+        .await
+        .expect("started");
     call.cancel(CancelMode::Kill);
-    let outcome = step("cancelled call", call.next()).await.expect("an outcome");
+    let outcome = step("cancelled call", call.next())
+        .await
+        .expect("an outcome");
     let err = outcome.expect_err("cancelled call fails");
     assert_eq!(err.wamp_uri(), Some("wamp.error.canceled"), "{err}");
-    step("handler dropped", dropped_rx).await.expect("handler future dropped on interrupt");
+    step("handler dropped", dropped_rx)
+        .await
+        .expect("handler future dropped on interrupt");
     assert!(!finished.load(Ordering::SeqCst));
 
     // Client-side timeout: CANCEL is sent and the caller gets Error::Timeout promptly.
@@ -170,23 +201,43 @@ async fn rpc_features(callee: &Session, caller: &Session) {
     reg_prefix.unregister().await.expect("unregister prefix");
 
     // Oversize outgoing: refused locally with a clear error, the session keeps working.
-    let small = TransportConfig::new(caller.info().unwrap().url.clone()).with_max_message_size(64 * 1024);
+    let small =
+        TransportConfig::new(caller.info().unwrap().url.clone()).with_max_message_size(64 * 1024);
     let limited = step(
         "limited session",
-        Session::connect(&small, SessionConfig::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous())),
+        Session::connect(
+            &small,
+            SessionConfig::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous()),
+        ),
     )
     .await
     .expect("join");
     let err = step(
         "oversize call",
-        limited.call("test.features.none", vec![Value::bytes(vec![0u8; 100_000])], Dict::new(), CallOptions::default()),
+        limited.call(
+            "test.features.none",
+            vec![Value::bytes(vec![0u8; 100_000])],
+            Dict::new(),
+            CallOptions::default(),
+        ),
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, Error::Transport(TransportError::MessageTooLarge { limit: 65536, .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Transport(TransportError::MessageTooLarge { limit: 65536, .. })
+        ),
+        "{err}"
+    );
     let err = step(
         "call after oversize",
-        limited.call("test.features.none", vec![], Dict::new(), CallOptions::default()),
+        limited.call(
+            "test.features.none",
+            vec![],
+            Dict::new(),
+            CallOptions::default(),
+        ),
     )
     .await
     .unwrap_err();
@@ -225,12 +276,16 @@ async fn pubsub_features(subscriber: &Session, publisher: &Session, bystander: &
         .expect("wildcard subscribe");
     let (btx, mut brx) = mpsc::unbounded_channel::<Event>();
     let _b = bystander
-        .subscribe("test.features.kitchen.temperature", SubscribeOptions::default(), move |ev| {
-            let btx = btx.clone();
-            async move {
-                let _ = btx.send(ev);
-            }
-        })
+        .subscribe(
+            "test.features.kitchen.temperature",
+            SubscribeOptions::default(),
+            move |ev| {
+                let btx = btx.clone();
+                async move {
+                    let _ = btx.send(ev);
+                }
+            },
+        )
         .await
         .expect("bystander subscribe");
 
@@ -283,12 +338,21 @@ async fn pubsub_features(subscriber: &Session, publisher: &Session, bystander: &
         .await
         .expect("publish marker");
     let ev = step("marker event", rx.recv()).await.expect("event");
-    assert_eq!(ev.args, vec![Value::from("marker")], "excluded event was delivered");
+    assert_eq!(
+        ev.args,
+        vec![Value::from("marker")],
+        "excluded event was delivered"
+    );
     wild.unsubscribe().await.expect("unsubscribe");
 
     // An acknowledged publication the router refuses comes back as a WAMP error.
     let err = publisher
-        .publish("wamp.reserved.topic", vec![], Dict::new(), PublishOptions::acknowledged())
+        .publish(
+            "wamp.reserved.topic",
+            vec![],
+            Dict::new(),
+            PublishOptions::acknowledged(),
+        )
         .await
         .unwrap_err();
     assert!(err.wamp_uri().is_some(), "{err}");
@@ -328,12 +392,17 @@ async fn ping_detects_frozen_router(router: &tk::Crossbar) {
     router.thaw();
     assert!(reason.contains("no pong"), "{reason}");
     let err = step("component end", running.wait()).await.unwrap_err();
-    assert!(matches!(err, Error::Transport(TransportError::PingTimeout(_))), "{err}");
+    assert!(
+        matches!(err, Error::Transport(TransportError::PingTimeout(_))),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn advanced_features_on_crossbar() {
-    let router = tokio::task::spawn_blocking(tk::Crossbar::start).await.expect("router starts");
+    let router = tokio::task::spawn_blocking(tk::Crossbar::start)
+        .await
+        .expect("router starts");
     for (url, serializer) in [
         (router.ws_url.clone(), Serializer::Cbor),
         (router.rs_url.clone(), Serializer::MsgPack),

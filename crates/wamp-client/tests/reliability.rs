@@ -13,8 +13,9 @@ use common::fake_router::{Behavior, FakeRouter, Seen};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use wamp_client::{
-    CallOptions, CancelMode, Component, Error, Jitter, LifecycleEvent, MatchPolicy, PublishOptions, RegisterOptions,
-    RetryPolicy, Session, SubscribeOptions, TransportConfig, TransportError, InvokePolicy, InvocationResult,
+    CallOptions, CancelMode, Component, Error, InvocationResult, InvokePolicy, Jitter,
+    LifecycleEvent, MatchPolicy, PublishOptions, RegisterOptions, RetryPolicy, Session,
+    SubscribeOptions, TransportConfig, TransportError,
 };
 use wamp_proto::auth::ClientAuth;
 use wamp_proto::message::code;
@@ -81,7 +82,8 @@ async fn connection_should_timeout_on_time() {
 #[tokio::test]
 async fn idle_connection_sends_pings_and_stays_up_when_answered() {
     let mut router = FakeRouter::start(Behavior::default()).await;
-    let t = transport(&router.url).with_auto_ping(Some(Duration::from_millis(200)), Duration::from_secs(10));
+    let t = transport(&router.url)
+        .with_auto_ping(Some(Duration::from_millis(200)), Duration::from_secs(10));
     let started = Instant::now();
     let session = Session::connect(&t, session_config()).await.unwrap();
     for _ in 0..3 {
@@ -91,7 +93,12 @@ async fn idle_connection_sends_pings_and_stays_up_when_answered() {
     assert!(started.elapsed() >= Duration::from_millis(600));
     assert!(session.is_connected());
     let echo = session
-        .call("test.echo", vec![Value::from(1)], Dict::new(), CallOptions::default())
+        .call(
+            "test.echo",
+            vec![Value::from(1)],
+            Dict::new(),
+            CallOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(echo.args, vec![Value::from(1)]);
@@ -119,7 +126,10 @@ async fn detects_halfopen_connection_by_missing_pong() {
     let running = component.start();
     next_event(&mut events, |e| matches!(e, LifecycleEvent::Ready { .. })).await;
     let ready_at = Instant::now();
-    let ev = next_event(&mut events, |e| matches!(e, LifecycleEvent::Disconnected { .. })).await;
+    let ev = next_event(&mut events, |e| {
+        matches!(e, LifecycleEvent::Disconnected { .. })
+    })
+    .await;
     // First ping after 200 ms, no pong within 300 ms.
     assert!(ready_at.elapsed() >= Duration::from_millis(300));
     match ev {
@@ -131,7 +141,10 @@ async fn detects_halfopen_connection_by_missing_pong() {
     }
     // max_retries 0: the component gives up with the ping timeout as its error.
     let err = running.wait().await.unwrap_err();
-    assert!(matches!(err, Error::Transport(TransportError::PingTimeout(_))), "{err}");
+    assert!(
+        matches!(err, Error::Transport(TransportError::PingTimeout(_))),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -164,12 +177,21 @@ async fn reconnects_after_connect_failure_with_configured_backoff() {
     // 1 attempt + 3 retries, delays 200 ms * 2^n, each +10 %.
     assert_eq!(failures.len(), 4);
     assert_eq!(delays, vec![220, 440, 880]);
-    let gaps: Vec<u128> = failures.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+    let gaps: Vec<u128> = failures
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
     for (gap, delay) in gaps.iter().zip(&delays) {
-        assert!(gap >= delay, "gap {gap} ms shorter than the backoff delay {delay} ms");
+        assert!(
+            gap >= delay,
+            "gap {gap} ms shorter than the backoff delay {delay} ms"
+        );
     }
     let err = running.wait().await.unwrap_err();
-    assert!(matches!(err, Error::Transport(TransportError::Io(_))), "{err}");
+    assert!(
+        matches!(err, Error::Transport(TransportError::Io(_))),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -183,9 +205,14 @@ async fn next_attempt_after_connect_failure_reaches_a_router_that_came_up() {
         .jitter(Jitter::none());
     let mut events = component.events();
     let running = component.start();
-    next_event(&mut events, |e| matches!(e, LifecycleEvent::ConnectFailed { .. })).await;
+    next_event(&mut events, |e| {
+        matches!(e, LifecycleEvent::ConnectFailed { .. })
+    })
+    .await;
     // The router comes up while the component waits its first backoff delay.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     let _router = FakeRouter::serve(listener, Behavior::default());
     match next_event(&mut events, |e| matches!(e, LifecycleEvent::Waiting { .. })).await {
         LifecycleEvent::Waiting { delay, attempt, .. } => {
@@ -197,7 +224,12 @@ async fn next_attempt_after_connect_failure_reaches_a_router_that_came_up() {
     next_event(&mut events, |e| matches!(e, LifecycleEvent::Ready { .. })).await;
     let out = running
         .session()
-        .call("test.echo", vec![Value::from("up")], Dict::new(), CallOptions::default())
+        .call(
+            "test.echo",
+            vec![Value::from("up")],
+            Dict::new(),
+            CallOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(out.args, vec![Value::from("up")]);
@@ -216,7 +248,10 @@ async fn no_retry_after_authentication_failure() {
         .jitter(Jitter::none());
     let err = component.start().wait().await.unwrap_err();
     assert!(err.is_authentication_failure(), "{err}");
-    assert!(err.to_string().contains("wamp.error.not_authorized"), "{err}");
+    assert!(
+        err.to_string().contains("wamp.error.not_authorized"),
+        "{err}"
+    );
     // Exactly one connection was made.
     let mut connections = 0;
     while let Ok(seen) = router.seen.try_recv() {
@@ -272,15 +307,28 @@ async fn oversize_incoming_message_is_refused_from_the_header() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::ConnectionLost), "{err}");
-    match next_event(&mut events, |e| matches!(e, LifecycleEvent::Disconnected { .. })).await {
+    match next_event(&mut events, |e| {
+        matches!(e, LifecycleEvent::Disconnected { .. })
+    })
+    .await
+    {
         LifecycleEvent::Disconnected { reason, .. } => {
-            assert!(reason.contains("1048576 bytes exceeds the transport limit of 65536"), "{reason}")
+            assert!(
+                reason.contains("1048576 bytes exceeds the transport limit of 65536"),
+                "{reason}"
+            )
         }
         other => panic!("{other:?}"),
     }
     let err = running.wait().await.unwrap_err();
     assert!(
-        matches!(err, Error::Transport(TransportError::MessageTooLarge { size: 1048576, limit: 65536 })),
+        matches!(
+            err,
+            Error::Transport(TransportError::MessageTooLarge {
+                size: 1048576,
+                limit: 65536
+            })
+        ),
         "{err}"
     );
 }
@@ -293,18 +341,28 @@ async fn oversize_outgoing_message_fails_only_that_request() {
         ..Behavior::default()
     })
     .await;
-    let session = Session::connect(&transport(&router.url), session_config()).await.unwrap();
+    let session = Session::connect(&transport(&router.url), session_config())
+        .await
+        .unwrap();
     let big = Value::from("x".repeat(2000));
     let err = session
         .call("test.echo", vec![big], Dict::new(), CallOptions::default())
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Transport(TransportError::MessageTooLarge { limit: 1024, .. })),
+        matches!(
+            err,
+            Error::Transport(TransportError::MessageTooLarge { limit: 1024, .. })
+        ),
         "{err}"
     );
     let ok = session
-        .call("test.echo", vec![Value::from(7)], Dict::new(), CallOptions::default())
+        .call(
+            "test.echo",
+            vec![Value::from(7)],
+            Dict::new(),
+            CallOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(ok.args, vec![Value::from(7)]);
@@ -314,7 +372,9 @@ async fn oversize_outgoing_message_fails_only_that_request() {
 #[tokio::test]
 async fn call_timeout_sends_cancel_with_the_configured_mode() {
     let mut router = FakeRouter::start(Behavior::default()).await;
-    let session = Session::connect(&transport(&router.url), session_config()).await.unwrap();
+    let session = Session::connect(&transport(&router.url), session_config())
+        .await
+        .unwrap();
     let options = CallOptions {
         timeout: Some(Duration::from_millis(300)),
         cancel_mode: CancelMode::KillNoWait,
@@ -325,12 +385,23 @@ async fn call_timeout_sends_cancel_with_the_configured_mode() {
         .call("test.never", vec![], Dict::new(), options)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout(d) if d == Duration::from_millis(300)), "{err}");
+    assert!(
+        matches!(err, Error::Timeout(d) if d == Duration::from_millis(300)),
+        "{err}"
+    );
     assert!(started.elapsed() >= Duration::from_millis(300));
     let (_, call) = router.next_message(code::CALL).await;
     let (_, cancel) = router.next_message(code::CANCEL).await;
     match (call, cancel) {
-        (Message::Call { request, options, .. }, Message::Cancel { request: cancelled, options: cancel_options }) => {
+        (
+            Message::Call {
+                request, options, ..
+            },
+            Message::Cancel {
+                request: cancelled,
+                options: cancel_options,
+            },
+        ) => {
             assert_eq!(request, cancelled);
             assert_eq!(options.get("timeout"), Some(&Value::from(300u64)));
             assert_eq!(cancel_options.get("mode"), Some(&Value::from("killnowait")));
@@ -338,23 +409,32 @@ async fn call_timeout_sends_cancel_with_the_configured_mode() {
         other => panic!("{other:?}"),
     }
     // The session is still usable.
-    assert!(session
-        .call("test.echo", vec![], Dict::new(), CallOptions::default())
-        .await
-        .is_ok());
+    assert!(
+        session
+            .call("test.echo", vec![], Dict::new(), CallOptions::default())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn dropping_a_call_future_cancels_the_call() {
     let mut router = FakeRouter::start(Behavior::default()).await;
-    let session = Session::connect(&transport(&router.url), session_config()).await.unwrap();
+    let session = Session::connect(&transport(&router.url), session_config())
+        .await
+        .unwrap();
     let s = session.clone();
-    let call = tokio::spawn(async move { s.call("test.never", vec![], Dict::new(), CallOptions::default()).await });
+    let call = tokio::spawn(async move {
+        s.call("test.never", vec![], Dict::new(), CallOptions::default())
+            .await
+    });
     router.next_message(code::CALL).await;
     call.abort();
     let (_, cancel) = router.next_message(code::CANCEL).await;
     match cancel {
-        Message::Cancel { options, .. } => assert_eq!(options.get("mode"), Some(&Value::from("kill"))),
+        Message::Cancel { options, .. } => {
+            assert_eq!(options.get("mode"), Some(&Value::from("kill")))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -367,7 +447,10 @@ async fn requests_fail_fast_while_not_connected() {
         .jitter(Jitter::none());
     let mut events = component.events();
     let running = component.start();
-    next_event(&mut events, |e| matches!(e, LifecycleEvent::ConnectFailed { .. })).await;
+    next_event(&mut events, |e| {
+        matches!(e, LifecycleEvent::ConnectFailed { .. })
+    })
+    .await;
     let session = running.session();
     let err = session
         .call("test.echo", vec![], Dict::new(), CallOptions::default())
@@ -414,7 +497,16 @@ async fn reconnection_reestablishes_registrations_and_subscriptions_with_options
         let (j, sub) = router.next_message(code::SUBSCRIBE).await;
         assert_eq!(j, connection);
         match (reg, sub) {
-            (Message::Register { procedure, options, .. }, Message::Subscribe { topic, options: sub_options, .. }) => {
+            (
+                Message::Register {
+                    procedure, options, ..
+                },
+                Message::Subscribe {
+                    topic,
+                    options: sub_options,
+                    ..
+                },
+            ) => {
                 assert_eq!(procedure, "test.proc.");
                 assert_eq!(options.get("match"), Some(&Value::from("prefix")));
                 assert_eq!(options.get("invoke"), Some(&Value::from("roundrobin")));
@@ -427,7 +519,10 @@ async fn reconnection_reestablishes_registrations_and_subscriptions_with_options
         next_event(&mut events, |e| matches!(e, LifecycleEvent::Ready { .. })).await;
         // Break the connection; the component reconnects.
         router.kick_all();
-        next_event(&mut events, |e| matches!(e, LifecycleEvent::Disconnected { .. })).await;
+        next_event(&mut events, |e| {
+            matches!(e, LifecycleEvent::Disconnected { .. })
+        })
+        .await;
     }
     running.shutdown().await.unwrap();
 }
@@ -456,9 +551,15 @@ async fn backoff_resets_only_after_a_stable_session() {
     next_event(&mut events, |e| matches!(e, LifecycleEvent::Ready { .. })).await;
     tokio::time::sleep(Duration::from_millis(3500)).await;
     router.kick_all();
-    next_event(&mut events, |e| matches!(e, LifecycleEvent::Disconnected { .. })).await;
+    next_event(&mut events, |e| {
+        matches!(e, LifecycleEvent::Disconnected { .. })
+    })
+    .await;
     let next = next_event(&mut events, |e| {
-        matches!(e, LifecycleEvent::Waiting { .. } | LifecycleEvent::Connected { .. })
+        matches!(
+            e,
+            LifecycleEvent::Waiting { .. } | LifecycleEvent::Connected { .. }
+        )
     })
     .await;
     assert!(matches!(next, LifecycleEvent::Connected { .. }), "{next:?}");
@@ -476,11 +577,19 @@ async fn transports_are_tried_in_turn() {
         .jitter(Jitter::none());
     let mut events = component.events();
     let running = component.start();
-    match next_event(&mut events, |e| matches!(e, LifecycleEvent::ConnectFailed { .. })).await {
+    match next_event(&mut events, |e| {
+        matches!(e, LifecycleEvent::ConnectFailed { .. })
+    })
+    .await
+    {
         LifecycleEvent::ConnectFailed { url, .. } => assert_eq!(url, dead),
         other => panic!("{other:?}"),
     }
-    match next_event(&mut events, |e| matches!(e, LifecycleEvent::Connected { .. })).await {
+    match next_event(&mut events, |e| {
+        matches!(e, LifecycleEvent::Connected { .. })
+    })
+    .await
+    {
         LifecycleEvent::Connected { url } => assert_eq!(url, router.url),
         other => panic!("{other:?}"),
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use wamp_client::{
-    CallOptions, Component, Error, InvocationResult, Jitter, LifecycleEvent, PublishOptions, RegisterOptions,
-    RetryPolicy, Session, SubscribeOptions, TransportConfig,
+    CallOptions, Component, Error, InvocationResult, Jitter, LifecycleEvent, PublishOptions,
+    RegisterOptions, RetryPolicy, Session, SubscribeOptions, TransportConfig,
 };
 use wamp_proto::auth::ClientAuth;
 use wamp_proto::session::SessionConfig;
@@ -38,28 +38,46 @@ async fn check_service(url: &str, events: &mut mpsc::UnboundedReceiver<Value>, r
     let transport = TransportConfig::new(url).with_serializer(Serializer::Json);
     let client = tokio::time::timeout(
         WAIT,
-        Session::connect(&transport, SessionConfig::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous())),
+        Session::connect(
+            &transport,
+            SessionConfig::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous()),
+        ),
     )
     .await
     .expect("connect in time")
     .expect("client joins");
     let out = client
-        .call("test.restart.echo", vec![Value::from(round)], Dict::new(), CallOptions::with_timeout(WAIT))
+        .call(
+            "test.restart.echo",
+            vec![Value::from(round)],
+            Dict::new(),
+            CallOptions::with_timeout(WAIT),
+        )
         .await
         .expect("echo call");
     assert_eq!(out.args, vec![Value::from(round)]);
     client
-        .publish("test.restart.topic", vec![Value::from(round)], Dict::new(), PublishOptions::acknowledged())
+        .publish(
+            "test.restart.topic",
+            vec![Value::from(round)],
+            Dict::new(),
+            PublishOptions::acknowledged(),
+        )
         .await
         .expect("publish");
-    let got = tokio::time::timeout(WAIT, events.recv()).await.expect("event in time").expect("event");
+    let got = tokio::time::timeout(WAIT, events.recv())
+        .await
+        .expect("event in time")
+        .expect("event");
     assert_eq!(got, Value::from(round));
     client.leave().await.expect("leave");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn component_survives_router_restart() {
-    let mut router = tokio::task::spawn_blocking(tk::Crossbar::start).await.expect("router starts");
+    let mut router = tokio::task::spawn_blocking(tk::Crossbar::start)
+        .await
+        .expect("router starts");
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
     let retry = RetryPolicy {
         max_retries: -1,
@@ -76,18 +94,28 @@ async fn component_survives_router_restart() {
         )
         .jitter(Jitter::none())
         .stable_after(Duration::from_secs(1))
-        .register("test.restart.echo", RegisterOptions::default(), |inv| async move {
-            Ok(InvocationResult::new(inv.args, inv.kwargs))
-        })
-        .subscribe("test.restart.topic", SubscribeOptions::default(), move |ev| {
-            let tx = events_tx.clone();
-            async move {
-                let _ = tx.send(ev.args.first().cloned().unwrap_or(Value::Null));
-            }
-        });
+        .register(
+            "test.restart.echo",
+            RegisterOptions::default(),
+            |inv| async move { Ok(InvocationResult::new(inv.args, inv.kwargs)) },
+        )
+        .subscribe(
+            "test.restart.topic",
+            SubscribeOptions::default(),
+            move |ev| {
+                let tx = events_tx.clone();
+                async move {
+                    let _ = tx.send(ev.args.first().cloned().unwrap_or(Value::Null));
+                }
+            },
+        );
     let mut lifecycle = component.events();
     let running = component.start();
-    match next_event(&mut lifecycle, |e| matches!(e, LifecycleEvent::Ready { .. })).await {
+    match next_event(&mut lifecycle, |e| {
+        matches!(e, LifecycleEvent::Ready { .. })
+    })
+    .await
+    {
         LifecycleEvent::Ready { failures, .. } => assert!(failures.is_empty(), "{failures:?}"),
         _ => unreachable!(),
     }
@@ -101,28 +129,45 @@ async fn component_survives_router_restart() {
     })
     .await
     .unwrap();
-    next_event(&mut lifecycle, |e| matches!(e, LifecycleEvent::Disconnected { .. })).await;
+    next_event(&mut lifecycle, |e| {
+        matches!(e, LifecycleEvent::Disconnected { .. })
+    })
+    .await;
     let asked = Instant::now();
     let err = running
         .session()
-        .call("test.restart.echo", vec![], Dict::new(), CallOptions::default())
+        .call(
+            "test.restart.echo",
+            vec![],
+            Dict::new(),
+            CallOptions::default(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotConnected), "{err}");
-    assert!(asked.elapsed() < Duration::from_secs(1), "fail fast, not wait for a reconnect");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "fail fast, not wait for a reconnect"
+    );
 
     // The component keeps trying with growing delays (capped at 2 s).
     let mut delays = Vec::new();
     while delays.len() < 3 {
-        if let LifecycleEvent::Waiting { delay, .. } =
-            next_event(&mut lifecycle, |e| matches!(e, LifecycleEvent::Waiting { .. })).await
+        if let LifecycleEvent::Waiting { delay, .. } = next_event(&mut lifecycle, |e| {
+            matches!(e, LifecycleEvent::Waiting { .. })
+        })
+        .await
         {
             delays.push(delay);
         }
     }
     assert_eq!(
         delays,
-        vec![Duration::from_millis(200), Duration::from_millis(300), Duration::from_millis(450)]
+        vec![
+            Duration::from_millis(200),
+            Duration::from_millis(300),
+            Duration::from_millis(450)
+        ]
     );
 
     // Router comes back on the same ports.
@@ -132,8 +177,15 @@ async fn component_survives_router_restart() {
     })
     .await
     .unwrap();
-    match next_event(&mut lifecycle, |e| matches!(e, LifecycleEvent::Ready { .. })).await {
-        LifecycleEvent::Ready { session_id, failures } => {
+    match next_event(&mut lifecycle, |e| {
+        matches!(e, LifecycleEvent::Ready { .. })
+    })
+    .await
+    {
+        LifecycleEvent::Ready {
+            session_id,
+            failures,
+        } => {
             assert!(failures.is_empty(), "{failures:?}");
             assert_ne!(session_id, first_session);
         }
@@ -143,7 +195,12 @@ async fn component_survives_router_restart() {
     // The component's own handle works again too.
     let out = running
         .session()
-        .call("test.restart.echo", vec![Value::from("self")], Dict::new(), CallOptions::with_timeout(WAIT))
+        .call(
+            "test.restart.echo",
+            vec![Value::from("self")],
+            Dict::new(),
+            CallOptions::with_timeout(WAIT),
+        )
         .await
         .expect("call through the component's handle");
     assert_eq!(out.args, vec![Value::from("self")]);

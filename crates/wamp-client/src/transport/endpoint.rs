@@ -61,7 +61,10 @@ impl Endpoint {
                 .filter(|h| !h.is_empty())
                 .ok_or_else(|| invalid("missing host"))?;
             // IPv6 literals come back bracketed; the socket layer wants them bare.
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
             let port = parsed
                 .port()
                 .or(default_port)
@@ -86,7 +89,9 @@ impl Endpoint {
             }
             "rs+unix" | "unix" => {
                 if parsed.host_str().is_some_and(|h| !h.is_empty()) {
-                    return Err(invalid("a unix socket URL has no host: use rs+unix:///absolute/path"));
+                    return Err(invalid(
+                        "a unix socket URL has no host: use rs+unix:///absolute/path",
+                    ));
                 }
                 let path = parsed.path();
                 if path.is_empty() || path == "/" {
@@ -116,7 +121,12 @@ mod tests {
     fn parses_websocket_urls() {
         let ep = Endpoint::parse("ws://127.0.0.1:8080/ws").unwrap();
         match ep {
-            Endpoint::WebSocket { host, port, tls, url } => {
+            Endpoint::WebSocket {
+                host,
+                port,
+                tls,
+                url,
+            } => {
                 assert_eq!(host, "127.0.0.1");
                 assert_eq!(port, 8080);
                 assert!(!tls);
@@ -125,7 +135,14 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         let ep = Endpoint::parse("wss://example.com/ws").unwrap();
-        assert!(matches!(ep, Endpoint::WebSocket { port: 443, tls: true, .. }));
+        assert!(matches!(
+            ep,
+            Endpoint::WebSocket {
+                port: 443,
+                tls: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -164,7 +181,10 @@ mod tests {
             "not a url",
         ] {
             let err = Endpoint::parse(url).unwrap_err();
-            assert!(matches!(err, TransportError::InvalidUrl { .. }), "{url}: {err}");
+            assert!(
+                matches!(err, TransportError::InvalidUrl { .. }),
+                "{url}: {err}"
+            );
         }
     }
 }

@@ -207,8 +207,9 @@ impl Connection {
                 let msg = if self.serializer.is_binary() {
                     WsMessage::Binary(bytes.into())
                 } else {
-                    let text = String::from_utf8(bytes)
-                        .map_err(|_| TransportError::Protocol("JSON message is not UTF-8".into()))?;
+                    let text = String::from_utf8(bytes).map_err(|_| {
+                        TransportError::Protocol("JSON message is not UTF-8".into())
+                    })?;
                     WsMessage::Text(text.into())
                 };
                 ws.send(msg).await.map_err(Into::into)
@@ -221,7 +222,10 @@ impl Connection {
         use futures_util::SinkExt;
         match &mut self.framing {
             Framing::RawSocket(rs) => rs.write_frame(FrameType::Ping, &payload).await,
-            Framing::WebSocket(ws) => ws.send(WsMessage::Ping(payload.into())).await.map_err(Into::into),
+            Framing::WebSocket(ws) => ws
+                .send(WsMessage::Ping(payload.into()))
+                .await
+                .map_err(Into::into),
         }
     }
 
@@ -230,7 +234,10 @@ impl Connection {
         use futures_util::SinkExt;
         match &mut self.framing {
             Framing::RawSocket(rs) => rs.write_frame(FrameType::Pong, &payload).await,
-            Framing::WebSocket(ws) => ws.send(WsMessage::Pong(payload.into())).await.map_err(Into::into),
+            Framing::WebSocket(ws) => ws
+                .send(WsMessage::Pong(payload.into()))
+                .await
+                .map_err(Into::into),
         }
     }
 
@@ -263,17 +270,26 @@ async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, TransportError>
     Ok(tcp)
 }
 
-async fn connect_endpoint(config: &TransportConfig, endpoint: Endpoint) -> Result<Connection, TransportError> {
+async fn connect_endpoint(
+    config: &TransportConfig,
+    endpoint: Endpoint,
+) -> Result<Connection, TransportError> {
     let max_in = config.max_message_size;
     match endpoint {
-        Endpoint::WebSocket { url, host, port, tls } => {
+        Endpoint::WebSocket {
+            url,
+            host,
+            port,
+            tls,
+        } => {
             let tcp = connect_tcp(&host, port).await?;
             let stream = if tls {
                 config.tls.connect(&host, tcp).await?
             } else {
                 Stream::Tcp(tcp)
             };
-            let (ws, serializer) = websocket::handshake(stream, &url, &config.serializers, max_in).await?;
+            let (ws, serializer) =
+                websocket::handshake(stream, &url, &config.serializers, max_in).await?;
             Ok(Connection {
                 framing: Framing::WebSocket(Box::new(ws)),
                 serializer,
@@ -297,12 +313,17 @@ async fn connect_endpoint(config: &TransportConfig, endpoint: Endpoint) -> Resul
     }
 }
 
-async fn rawsocket_over(mut stream: Stream, config: &TransportConfig) -> Result<Connection, TransportError> {
+async fn rawsocket_over(
+    mut stream: Stream,
+    config: &TransportConfig,
+) -> Result<Connection, TransportError> {
     let serializer = config.serializers[0];
     let max_in = config.max_message_size.min(rawsocket::MAX_LENGTH_LIMIT - 1);
     let router_max = rawsocket::handshake(&mut stream, max_in, serializer.rawsocket_id()).await?;
     // The router's announced limit is a power of two up to 2^24; a frame length is at most 2^24-1.
-    let max_out = router_max.min(rawsocket::MAX_LENGTH_LIMIT - 1).min(config.max_message_size);
+    let max_out = router_max
+        .min(rawsocket::MAX_LENGTH_LIMIT - 1)
+        .min(config.max_message_size);
     Ok(Connection {
         framing: Framing::RawSocket(RawSocket::new(stream, max_in, max_out)),
         serializer,

@@ -113,7 +113,12 @@ pub fn length_from_exponent(exp: u8) -> usize {
 
 /// The client's handshake bytes.
 pub fn client_handshake(max_len: usize, serializer_id: u8) -> [u8; 4] {
-    [MAGIC, (length_exponent(max_len) << 4) | (serializer_id & 0x0F), 0, 0]
+    [
+        MAGIC,
+        (length_exponent(max_len) << 4) | (serializer_id & 0x0F),
+        0,
+        0,
+    ]
 }
 
 /// Parses the router's handshake reply: the router's maximum message length on success.
@@ -127,7 +132,9 @@ pub fn parse_handshake_reply(reply: [u8; 4], serializer_id: u8) -> Result<usize,
     let serializer = reply[1] & 0x0F;
     let high = reply[1] >> 4;
     if serializer == 0 {
-        return Err(TransportError::HandshakeRefused(HandshakeRefusal::from_code(high)));
+        return Err(TransportError::HandshakeRefused(
+            HandshakeRefusal::from_code(high),
+        ));
     }
     if serializer != serializer_id {
         return Err(TransportError::Protocol(format!(
@@ -150,12 +157,16 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     max_len: usize,
     serializer_id: u8,
 ) -> Result<usize, TransportError> {
-    stream.write_all(&client_handshake(max_len, serializer_id)).await?;
+    stream
+        .write_all(&client_handshake(max_len, serializer_id))
+        .await?;
     stream.flush().await?;
     let mut reply = [0u8; 4];
     stream.read_exact(&mut reply).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            TransportError::Protocol("router closed the connection during the RawSocket handshake".into())
+            TransportError::Protocol(
+                "router closed the connection during the RawSocket handshake".into(),
+            )
         } else {
             TransportError::Io(e)
         }
@@ -191,7 +202,10 @@ pub fn decode_frame(buf: &mut BytesMut, max_len: usize) -> Result<Option<Frame>,
     let kind = FrameType::from_code(buf[0] & 0x07)?;
     let len = (usize::from(buf[1]) << 16) | (usize::from(buf[2]) << 8) | usize::from(buf[3]);
     if len > max_len {
-        return Err(TransportError::MessageTooLarge { size: len, limit: max_len });
+        return Err(TransportError::MessageTooLarge {
+            size: len,
+            limit: max_len,
+        });
     }
     if buf.len() < HEADER_LEN + len {
         // Reserve for the rest of this frame only; the length was checked above.
@@ -250,7 +264,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawSocket<S> {
     }
 
     /// Writes one frame and flushes it.
-    pub async fn write_frame(&mut self, kind: FrameType, payload: &[u8]) -> Result<(), TransportError> {
+    pub async fn write_frame(
+        &mut self,
+        kind: FrameType,
+        payload: &[u8],
+    ) -> Result<(), TransportError> {
         if kind == FrameType::Message && payload.len() > self.max_out {
             return Err(TransportError::MessageTooLarge {
                 size: payload.len(),
@@ -294,7 +312,10 @@ mod tests {
 
     #[test]
     fn handshake_reply_success_and_errors() {
-        assert_eq!(parse_handshake_reply([0x7F, 0xF3, 0, 0], 3).unwrap(), 1 << 24);
+        assert_eq!(
+            parse_handshake_reply([0x7F, 0xF3, 0, 0], 3).unwrap(),
+            1 << 24
+        );
         let err = parse_handshake_reply([0x7F, 0x10, 0, 0], 3).unwrap_err();
         assert!(matches!(
             err,
@@ -324,13 +345,31 @@ mod tests {
         buf.extend_from_slice(&frame_header(FrameType::Pong, 2).unwrap());
         buf.extend_from_slice(b"x");
         let f = decode_frame(&mut buf, 100).unwrap().unwrap();
-        assert_eq!(f, Frame { kind: FrameType::Message, payload: b"abc".to_vec() });
+        assert_eq!(
+            f,
+            Frame {
+                kind: FrameType::Message,
+                payload: b"abc".to_vec()
+            }
+        );
         let f = decode_frame(&mut buf, 100).unwrap().unwrap();
-        assert_eq!(f, Frame { kind: FrameType::Ping, payload: vec![] });
+        assert_eq!(
+            f,
+            Frame {
+                kind: FrameType::Ping,
+                payload: vec![]
+            }
+        );
         assert_eq!(decode_frame(&mut buf, 100).unwrap(), None);
         buf.extend_from_slice(b"y");
         let f = decode_frame(&mut buf, 100).unwrap().unwrap();
-        assert_eq!(f, Frame { kind: FrameType::Pong, payload: b"xy".to_vec() });
+        assert_eq!(
+            f,
+            Frame {
+                kind: FrameType::Pong,
+                payload: b"xy".to_vec()
+            }
+        );
         assert!(buf.is_empty());
     }
 
@@ -339,16 +378,28 @@ mod tests {
         let mut buf = BytesMut::new();
         buf.extend_from_slice(&[0, 0x10, 0, 0]); // 1 MiB announced, nothing else sent
         let err = decode_frame(&mut buf, 1000).unwrap_err();
-        assert!(matches!(err, TransportError::MessageTooLarge { size: 0x100000, limit: 1000 }));
+        assert!(matches!(
+            err,
+            TransportError::MessageTooLarge {
+                size: 0x100000,
+                limit: 1000
+            }
+        ));
         assert!(buf.capacity() < 0x100000);
     }
 
     #[test]
     fn reserved_frame_bits_are_rejected() {
         let mut buf = BytesMut::from(&[0x03u8, 0, 0, 0][..]);
-        assert!(matches!(decode_frame(&mut buf, 10), Err(TransportError::Protocol(_))));
+        assert!(matches!(
+            decode_frame(&mut buf, 10),
+            Err(TransportError::Protocol(_))
+        ));
         let mut buf = BytesMut::from(&[0x80u8, 0, 0, 0][..]);
-        assert!(matches!(decode_frame(&mut buf, 10), Err(TransportError::Protocol(_))));
+        assert!(matches!(
+            decode_frame(&mut buf, 10),
+            Err(TransportError::Protocol(_))
+        ));
     }
 
     #[test]
@@ -363,7 +414,9 @@ mod tests {
         let mut ra = RawSocket::new(a, 1024, 1024);
         let mut rb = RawSocket::new(b, 1024, 4);
         let writer = tokio::spawn(async move {
-            ra.write_frame(FrameType::Message, &[7u8; 100]).await.unwrap();
+            ra.write_frame(FrameType::Message, &[7u8; 100])
+                .await
+                .unwrap();
             ra.write_frame(FrameType::Ping, b"p").await.unwrap();
             ra
         });

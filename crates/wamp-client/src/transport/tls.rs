@@ -29,9 +29,13 @@ impl TlsOptions {
         match &self.ca_file {
             Some(path) => {
                 let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| TransportError::Tls(format!("cannot read CA file {}: {e}", path.display())))?
+                    .map_err(|e| {
+                        TransportError::Tls(format!("cannot read CA file {}: {e}", path.display()))
+                    })?
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| TransportError::Tls(format!("bad PEM in CA file {}: {e}", path.display())))?;
+                    .map_err(|e| {
+                        TransportError::Tls(format!("bad PEM in CA file {}: {e}", path.display()))
+                    })?;
                 if certs.is_empty() {
                     return Err(TransportError::Tls(format!(
                         "CA file {} holds no certificate",
@@ -54,11 +58,12 @@ impl TlsOptions {
                 }
             }
         }
-        let config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TransportError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| TransportError::Tls(e.to_string()))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         Ok(Arc::new(config))
     }
 

@@ -22,7 +22,10 @@ pub fn offered_subprotocols(serializers: &[Serializer]) -> String {
 }
 
 /// The serializer the router chose, from its `Sec-WebSocket-Protocol` answer.
-pub fn chosen_serializer(answer: Option<&str>, offered: &[Serializer]) -> Result<Serializer, TransportError> {
+pub fn chosen_serializer(
+    answer: Option<&str>,
+    offered: &[Serializer],
+) -> Result<Serializer, TransportError> {
     let answer = answer.map(str::trim).unwrap_or_default();
     offered
         .iter()
@@ -51,7 +54,8 @@ pub async fn handshake(
     let config = WebSocketConfig::default()
         .max_message_size(Some(max_message_size))
         .max_frame_size(Some(max_message_size));
-    let (ws, response) = tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
+    let (ws, response) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
     let answer = response
         .headers()
         .get(SUBPROTOCOL_HEADER)
@@ -71,7 +75,10 @@ mod tests {
             offered_subprotocols(&offered),
             "wamp.2.cbor, wamp.2.msgpack, wamp.2.json"
         );
-        assert_eq!(chosen_serializer(Some("wamp.2.msgpack"), &offered).unwrap(), Serializer::MsgPack);
+        assert_eq!(
+            chosen_serializer(Some("wamp.2.msgpack"), &offered).unwrap(),
+            Serializer::MsgPack
+        );
         assert!(matches!(
             chosen_serializer(None, &offered),
             Err(TransportError::NoSubprotocol { .. })

@@ -77,10 +77,18 @@ impl FakeRouter {
         let task = tokio::spawn(async move {
             let mut index = 0usize;
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let _ = seen_tx.send(Seen::Connected(index, Instant::now()));
                 let behavior = b.lock().unwrap().clone();
-                tokio::spawn(serve_connection(index, stream, behavior, seen_tx.clone(), k.subscribe()));
+                tokio::spawn(serve_connection(
+                    index,
+                    stream,
+                    behavior,
+                    seen_tx.clone(),
+                    k.subscribe(),
+                ));
                 index += 1;
             }
         });
@@ -184,7 +192,8 @@ async fn serve_connection(
             r = stream.read_exact(&mut header) => if r.is_err() { return },
             _ = kick.recv() => return,
         }
-        let len = (usize::from(header[1]) << 16) | (usize::from(header[2]) << 8) | usize::from(header[3]);
+        let len =
+            (usize::from(header[1]) << 16) | (usize::from(header[2]) << 8) | usize::from(header[3]);
         let mut payload = vec![0u8; len];
         if stream.read_exact(&mut payload).await.is_err() {
             return;
@@ -200,20 +209,31 @@ async fn serve_connection(
             2 => continue,
             _ => {}
         }
-        let msg = Serializer::Json.decode(&payload).expect("client sent valid JSON WAMP");
+        let msg = Serializer::Json
+            .decode(&payload)
+            .expect("client sent valid JSON WAMP");
         let _ = seen.send(Seen::Message(index, msg.clone()));
         next_id += 1;
         let reply = match msg {
             Message::Hello { .. } => match &behavior.abort_reason {
                 Some(reason) => Some(Message::Abort {
-                    details: Dict::from_iter([("message".to_string(), Value::from("denied by the fake router"))]),
+                    details: Dict::from_iter([(
+                        "message".to_string(),
+                        Value::from("denied by the fake router"),
+                    )]),
                     reason: reason.clone(),
                 }),
                 None => Some(Message::Welcome {
                     session: 4242 + index as u64,
                     details: Dict::from_iter([
                         ("authid".to_string(), Value::from("fake")),
-                        ("roles".to_string(), Value::Dict(Dict::from_iter([("broker".to_string(), Value::Dict(Dict::new())), ("dealer".to_string(), Value::Dict(Dict::new()))]))),
+                        (
+                            "roles".to_string(),
+                            Value::Dict(Dict::from_iter([
+                                ("broker".to_string(), Value::Dict(Dict::new())),
+                                ("dealer".to_string(), Value::Dict(Dict::new())),
+                            ])),
+                        ),
                     ]),
                 }),
             },
@@ -225,7 +245,9 @@ async fn serve_connection(
                 request,
                 subscription: next_id,
             }),
-            Message::Publish { request, options, .. } => options
+            Message::Publish {
+                request, options, ..
+            } => options
                 .get("acknowledge")
                 .and_then(Value::as_bool)
                 .unwrap_or(false)
