@@ -43,7 +43,11 @@ pub enum PayloadError {
 
 /// Encodes a value as CBOR the way the reference's `cbor2.dumps` does for the same data model:
 /// maps keep their (serialisation) order, byte strings stay byte strings (use
-/// `serde_bytes`-style types or `ciborium::Value::Bytes`), integers use the shortest form.
+/// `serialize_bytes`-style types or `ciborium::Value::Bytes`), integers use the shortest form
+/// and integers of 2^64 and above become tag-2 bignums.
+///
+/// One difference that any CBOR decoder (including `cbor2`) absorbs: floats are written in the
+/// shortest width that keeps their value (`cbor2` always writes float64).
 pub fn to_cbor<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, PayloadError> {
     let mut out = Vec::new();
     ciborium::into_writer(value, &mut out).map_err(|e| PayloadError::Encode(e.to_string()))?;
@@ -140,6 +144,25 @@ mod tests {
         let wire = seal_with_nonce(&key, &[3; 24], b"");
         assert_eq!(wire.len(), OVERHEAD);
         assert_eq!(open(&key, &wire).unwrap(), b"");
+    }
+
+    #[test]
+    fn big_integers_become_bignums_like_cbor2() {
+        // spec §2.4: 35e18 goes out as c2 49 01e5b8fa8fe2ac0000
+        let cbor = to_cbor(&35_000_000_000_000_000_000u128).unwrap();
+        assert_eq!(
+            cbor,
+            alloy_primitives::hex::decode("c24901e5b8fa8fe2ac0000").unwrap()
+        );
+        assert_eq!(
+            from_cbor::<u128>(&cbor).unwrap(),
+            35_000_000_000_000_000_000u128
+        );
+        assert_eq!(to_cbor(&1u64).unwrap(), [0x01]);
+        assert!(matches!(
+            from_cbor::<u64>(b"\xff"),
+            Err(PayloadError::Decode(_))
+        ));
     }
 
     #[test]
