@@ -1,2 +1,49 @@
-//! xbr-chain: see the crate README section in the project README.
+//! # xbr-chain
+//!
+//! The XBR contracts on Ethereum, through alloy:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`bindings`] | `sol!` bindings generated from the committed ABIs in `contracts-abi/` |
+//! | [`addresses`] | [`ContractAddresses`] from configuration, `XBR_DEBUG_*_ADDR` overrides, address files |
+//! | [`gateway`] | [`Gateway`]: the JSON-RPC connection with timeouts and locally signing providers |
+//! | [`blockchain`] | [`SimpleBlockchain`]: balances, member/market/domain/channel status, transactions |
+//! | [`deploy`] | dev-chain deployment of the seven contracts from the pinned wheel's bytecode |
+//! | [`bootstrap`] | a complete market (members, market, joins, payment and paying channels) from a description |
+//!
+//! Transactions are always signed locally (alloy's local signer behind a wallet filler); the node
+//! only needs to be a standard JSON-RPC endpoint — `eth_sendTransaction` is never used.
+//!
+//! ## TLS
+//! The HTTP transport is reqwest with **rustls and the ring crypto provider**: no OpenSSL at
+//! build or run time (static Docker images, any distro), and ring builds far faster than
+//! aws-lc-rs (no C/CMake toolchain step) on small CI machines. If the application installed a
+//! rustls default provider before connecting, that one is used instead.
+//!
+//! ## Bounded waits
+//! Every request has a connect and a request timeout ([`ConnectOptions`]), and receipts are
+//! awaited with a timeout, so a stopped or unreachable node is an error
+//! ([`ChainError::Unreachable`]: "cannot reach Ethereum at <url>"), never a hang.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod addresses;
+pub mod bindings;
+pub mod blockchain;
+pub mod bootstrap;
+pub mod deploy;
+pub mod error;
+pub mod gateway;
+pub mod types;
+
+pub use addresses::{AddressConfigError, ContractAddresses, ContractSlot};
+pub use alloy_primitives::{Address, B128, U256};
+pub use blockchain::{CreateMarket, OpenChannel, SimpleBlockchain};
+pub use bootstrap::{BootstrappedChannel, BootstrappedMarket, MarketDescription, bootstrap};
+pub use deploy::{ContractBytecode, Deployment, deploy};
+pub use error::{ChainError, Result};
+pub use gateway::{ConnectOptions, Gateway};
+pub use types::{
+    ActorType, Balances, ChainInfo, ChannelInfo, ChannelState, ChannelType, DomainState,
+    DomainStatus, MarketStatus, MemberLevel, MemberStatus,
+};

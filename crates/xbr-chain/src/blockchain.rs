@@ -1,0 +1,540 @@
+//! [`SimpleBlockchain`]: what the reference's `SimpleBlockchain` promises (balances, member,
+//! market, domain and channel status, the EIP-712 verifying values), working against today's
+//! contracts, plus the transactions a market operator and its members send.
+
+use alloy_primitives::{Address, B128, Bytes, U256};
+use alloy_provider::DynProvider;
+use alloy_rpc_types_eth::TransactionReceipt;
+use xbr_core::eth::EthPrivateKey;
+
+use crate::addresses::ContractAddresses;
+use crate::bindings::{XBRChannel, XBRDomain, XBRMarket, XBRNetwork, XBRToken};
+use crate::error::{ChainError, Result};
+use crate::gateway::{ConnectOptions, Gateway};
+use crate::types::{
+    ActorType, Balances, ChainInfo, ChannelClosing, ChannelInfo, ChannelState, ChannelType,
+    DomainState, DomainStatus, MarketStatus, MemberLevel, MemberStatus,
+};
+
+/// Parameters of `XBRMarket.createMarket` (the coin is always the network's XBR token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateMarket {
+    /// The new market's id (must not exist yet).
+    pub market_id: B128,
+    /// Terms multihash (may be empty).
+    pub terms: String,
+    /// Metadata multihash (may be empty).
+    pub meta: String,
+    /// The market maker's address (may work for one market only).
+    pub maker: Address,
+    /// Security a provider deposits when joining.
+    pub provider_security: U256,
+    /// Security a consumer deposits when joining.
+    pub consumer_security: U256,
+    /// Market fee as a fraction of the token's total supply.
+    pub market_fee: U256,
+}
+
+/// Arguments of `XBRChannel.openChannel`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenChannel {
+    /// Payment or paying.
+    pub ctype: ChannelType,
+    /// Block number at which `signature` was made (≤ the current block, ≥ current − 1440).
+    pub opened_at: u64,
+    /// The market.
+    pub market_id: B128,
+    /// The new channel's id.
+    pub channel_id: B128,
+    /// The buyer (payment) or seller (paying) member; the signer of `signature`.
+    pub actor: Address,
+    /// The actor's off-chain delegate.
+    pub delegate: Address,
+    /// The market's maker.
+    pub marketmaker: Address,
+    /// Payment channel: the market owner; paying channel: the actor.
+    pub recipient: Address,
+    /// Tokens to lock (taken from the actor for payment, from the maker for paying channels).
+    pub amount: U256,
+    /// The actor's 65-byte EIP-712 `EIP712ChannelOpen` signature.
+    pub signature: Vec<u8>,
+}
+
+/// The XBR contracts on one chain, read and written through a [`Gateway`].
+#[derive(Debug, Clone)]
+pub struct SimpleBlockchain {
+    gateway: Gateway,
+    addresses: ContractAddresses,
+}
+
+impl SimpleBlockchain {
+    /// Connects to `gateway_url` with default timeouts; see [`Gateway::connect_with`].
+    pub async fn connect(
+        gateway_url: &str,
+        addresses: ContractAddresses,
+    ) -> Result<(Self, ChainInfo)> {
+        Self::connect_with(gateway_url, addresses, ConnectOptions::default()).await
+    }
+
+    /// Connects to `gateway_url` and returns the chain id and block number seen.
+    pub async fn connect_with(
+        gateway_url: &str,
+        addresses: ContractAddresses,
+        options: ConnectOptions,
+    ) -> Result<(Self, ChainInfo)> {
+        let (gateway, info) = Gateway::connect_with(gateway_url, options).await?;
+        Ok((Self::new(gateway, addresses), info))
+    }
+
+    /// Uses an existing connection.
+    pub fn new(gateway: Gateway, addresses: ContractAddresses) -> Self {
+        Self { gateway, addresses }
+    }
+
+    /// The connection.
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The contract addresses in use.
+    pub fn addresses(&self) -> &ContractAddresses {
+        &self.addresses
+    }
+
+    fn provider(&self) -> &DynProvider {
+        self.gateway.provider()
+    }
+
+    fn token(&self) -> XBRToken::XBRTokenInstance<DynProvider> {
+        XBRToken::new(self.addresses.token, self.provider().clone())
+    }
+
+    fn network(&self) -> XBRNetwork::XBRNetworkInstance<DynProvider> {
+        XBRNetwork::new(self.addresses.network, self.provider().clone())
+    }
+
+    fn market(&self) -> XBRMarket::XBRMarketInstance<DynProvider> {
+        XBRMarket::new(self.addresses.market, self.provider().clone())
+    }
+
+    fn domain(&self) -> XBRDomain::XBRDomainInstance<DynProvider> {
+        XBRDomain::new(self.addresses.domain, self.provider().clone())
+    }
+
+    fn channels(&self) -> XBRChannel::XBRChannelInstance<DynProvider> {
+        XBRChannel::new(self.addresses.channel, self.provider().clone())
+    }
+
+    // ---- reads -------------------------------------------------------------------------
+
+    /// ETH (wei) and XBR (base units) held by `address`.
+    pub async fn balances(&self, address: Address) -> Result<Balances> {
+        let eth = self.gateway.eth_balance(address).await?;
+        let xbr = self.xbr_balance(address).await?;
+        Ok(Balances { eth, xbr })
+    }
+
+    /// `XBRToken.balanceOf(address)`.
+    pub async fn xbr_balance(&self, address: Address) -> Result<U256> {
+        let c = self.addresses.token;
+        self.token()
+            .balanceOf(address)
+            .call()
+            .await
+            .map_err(|e| self.gateway.contract_error("XBRToken.balanceOf", c, e))
+    }
+
+    /// `XBRToken.allowance(owner, spender)`.
+    pub async fn xbr_allowance(&self, owner: Address, spender: Address) -> Result<U256> {
+        let c = self.addresses.token;
+        self.token()
+            .allowance(owner, spender)
+            .call()
+            .await
+            .map_err(|e| self.gateway.contract_error("XBRToken.allowance", c, e))
+    }
+
+    /// `XBRToken.totalSupply()`.
+    pub async fn xbr_total_supply(&self) -> Result<U256> {
+        let c = self.addresses.token;
+        self.token()
+            .totalSupply()
+            .call()
+            .await
+            .map_err(|e| self.gateway.contract_error("XBRToken.totalSupply", c, e))
+    }
+
+    /// The member entry of `address` in `XBRNetwork.members`, or `None` if not registered.
+    pub async fn member_status(&self, address: Address) -> Result<Option<MemberStatus>> {
+        let c = self.addresses.network;
+        let m = self
+            .network()
+            .members(address)
+            .call()
+            .await
+            .map_err(|e| self.gateway.contract_error("XBRNetwork.members", c, e))?;
+        let level = MemberLevel::from(m.level);
+        if level == MemberLevel::Null {
+            return Ok(None);
+        }
+        Ok(Some(MemberStatus {
+            registered: m.registered,
+            eula: m.eula,
+            profile: m.profile,
+            level,
+        }))
+    }
+
+    /// `XBRNetwork.eula()`: the EULA multihash members must agree to when registering.
+    pub async fn eula(&self) -> Result<String> {
+        let c = self.addresses.network;
+        self.network()
+            .eula()
+            .call()
+            .await
+            .map_err(|e| self.gateway.contract_error("XBRNetwork.eula", c, e))
+    }
+
+    /// `XBRNetwork.verifyingChain()`: the EIP-712 `chainId` of every channel signature.
+    pub async fn verifying_chain(&self) -> Result<U256> {
+        let c = self.addresses.network;
+        self.network().verifyingChain().call().await.map_err(|e| {
+            self.gateway
+                .contract_error("XBRNetwork.verifyingChain", c, e)
+        })
+    }
+
+    /// [`SimpleBlockchain::verifying_chain`] as a `u64` (what EIP-712 message builders take).
+    pub async fn verifying_chain_id(&self) -> Result<u64> {
+        let id = self.verifying_chain().await?;
+        u64::try_from(id).map_err(|_| ChainError::BadReturnData {
+            call: "XBRNetwork.verifyingChain".into(),
+            contract: self.addresses.network,
+            reason: format!("chain id {id} does not fit in 64 bits"),
+        })
+    }
+
+    /// `XBRNetwork.verifyingContract()`: the EIP-712 `verifyingContract` of every channel signature.
+    pub async fn verifying_contract(&self) -> Result<Address> {
+        let c = self.addresses.network;
+        self.network()
+            .verifyingContract()
+            .call()
+            .await
+            .map_err(|e| {
+                self.gateway
+                    .contract_error("XBRNetwork.verifyingContract", c, e)
+            })
+    }
+
+    /// The market `market_id` from `XBRMarket.markets`, or `None` if it does not exist.
+    pub async fn market_status(&self, market_id: B128) -> Result<Option<MarketStatus>> {
+        let c = self.addresses.market;
+        let m = self
+            .market()
+            .markets(market_id)
+            .call()
+            .await
+            .map_err(|e| self.gateway.contract_error("XBRMarket.markets", c, e))?;
+        if m.owner.is_zero() {
+            return Ok(None);
+        }
+        Ok(Some(MarketStatus {
+            market_id,
+            created: m.created,
+            seq: m.seq,
+            owner: m.owner,
+            coin: m.coin,
+            terms: m.terms,
+            meta: m.meta,
+            maker: m.maker,
+            provider_security: m.providerSecurity,
+            consumer_security: m.consumerSecurity,
+            market_fee: m.marketFee,
+        }))
+    }
+
+    /// `XBRMarket.getMarketOwner(market_id)`, `None` for an unknown market.
+    pub async fn market_owner(&self, market_id: B128) -> Result<Option<Address>> {
+        let c = self.addresses.market;
+        let owner = self
+            .market()
+            .getMarketOwner(market_id)
+            .call()
+            .await
+            .map_err(|e| {
+                self.gateway
+                    .contract_error("XBRMarket.getMarketOwner", c, e)
+            })?;
+        Ok((!owner.is_zero()).then_some(owner))
+    }
+
+    /// `XBRMarket.marketsByMaker(maker)`: the market this maker works for, if any.
+    pub async fn markets_by_maker(&self, maker: Address) -> Result<Option<B128>> {
+        let c = self.addresses.market;
+        let id = self
+            .market()
+            .marketsByMaker(maker)
+            .call()
+            .await
+            .map_err(|e| {
+                self.gateway
+                    .contract_error("XBRMarket.marketsByMaker", c, e)
+            })?;
+        Ok((!id.is_zero()).then_some(id))
+    }
+
+    /// `XBRMarket.isActor(market_id, actor, actor_type)`.
+    pub async fn is_actor(
+        &self,
+        market_id: B128,
+        actor: Address,
+        actor_type: ActorType,
+    ) -> Result<bool> {
+        let c = self.addresses.market;
+        self.market()
+            .isActor(market_id, actor, actor_type.as_u8())
+            .call()
+            .await
+            .map_err(|e| self.gateway.contract_error("XBRMarket.isActor", c, e))
+    }
+
+    /// The domain `domain_id` from `XBRDomain.domains`, or `None` if it does not exist.
+    pub async fn domain_status(&self, domain_id: B128) -> Result<Option<DomainStatus>> {
+        let c = self.addresses.domain;
+        let d = self
+            .domain()
+            .domains(domain_id)
+            .call()
+            .await
+            .map_err(|e| self.gateway.contract_error("XBRDomain.domains", c, e))?;
+        let status = match d.status {
+            0 => return Ok(None),
+            1 => DomainState::Active,
+            2 => DomainState::Closed,
+            other => DomainState::Unknown(other),
+        };
+        Ok(Some(DomainStatus {
+            status,
+            created: d.created,
+            seq: d.seq,
+            owner: d.owner,
+            key: d.key.0,
+            license: d.license,
+            terms: d.terms,
+            meta: d.meta,
+        }))
+    }
+
+    /// The channel `channel_id` from `XBRChannel.channels` and `channelClosingStates`, or `None`.
+    pub async fn channel(&self, channel_id: B128) -> Result<Option<ChannelInfo>> {
+        let c = self.addresses.channel;
+        let ch = self
+            .channels()
+            .channels(channel_id)
+            .call()
+            .await
+            .map_err(|e| self.gateway.contract_error("XBRChannel.channels", c, e))?;
+        if ch.actor.is_zero() {
+            return Ok(None);
+        }
+        let cs = self
+            .channels()
+            .channelClosingStates(channel_id)
+            .call()
+            .await
+            .map_err(|e| {
+                self.gateway
+                    .contract_error("XBRChannel.channelClosingStates", c, e)
+            })?;
+        Ok(Some(ChannelInfo {
+            channel_id,
+            ctype: ChannelType::from(ch.ctype),
+            state: ChannelState::from(cs.state),
+            created: ch.created,
+            seq: ch.seq,
+            market_id: ch.marketId,
+            actor: ch.actor,
+            delegate: ch.delegate,
+            marketmaker: ch.marketmaker,
+            recipient: ch.recipient,
+            amount: ch.amount,
+            signature: ch.signature.to_vec(),
+            closing: ChannelClosing {
+                closing_at: cs.closingAt,
+                closing_seq: cs.closingSeq,
+                closing_balance: cs.closingBalance,
+                closed_at: cs.closedAt,
+                closed_seq: cs.closedSeq,
+                closed_balance: cs.closedBalance,
+            },
+        }))
+    }
+
+    // ---- transactions (signed locally by the given key, awaited for their receipt) -------
+
+    /// `XBRToken.transfer(to, amount)` from `from`.
+    pub async fn transfer_xbr(
+        &self,
+        from: &EthPrivateKey,
+        to: Address,
+        amount: U256,
+    ) -> Result<TransactionReceipt> {
+        let call = "XBRToken.transfer";
+        let token = XBRToken::new(self.addresses.token, self.gateway.signing_provider(from));
+        let pending = token
+            .transfer(to, amount)
+            .send()
+            .await
+            .map_err(|e| self.gateway.contract_error(call, self.addresses.token, e))?;
+        self.gateway.confirm(call, pending).await
+    }
+
+    /// `XBRToken.approve(spender, amount)` from `owner`.
+    pub async fn approve_xbr(
+        &self,
+        owner: &EthPrivateKey,
+        spender: Address,
+        amount: U256,
+    ) -> Result<TransactionReceipt> {
+        let call = "XBRToken.approve";
+        let token = XBRToken::new(self.addresses.token, self.gateway.signing_provider(owner));
+        let pending = token
+            .approve(spender, amount)
+            .send()
+            .await
+            .map_err(|e| self.gateway.contract_error(call, self.addresses.token, e))?;
+        self.gateway.confirm(call, pending).await
+    }
+
+    /// `XBRNetwork.registerMember(XBRNetwork.eula(), profile)` from `member`.
+    pub async fn register_member(
+        &self,
+        member: &EthPrivateKey,
+        profile: &str,
+    ) -> Result<TransactionReceipt> {
+        let call = "XBRNetwork.registerMember";
+        let eula = self.eula().await?;
+        let network = XBRNetwork::new(
+            self.addresses.network,
+            self.gateway.signing_provider(member),
+        );
+        let pending = network
+            .registerMember(eula, profile.to_owned())
+            .send()
+            .await
+            .map_err(|e| self.gateway.contract_error(call, self.addresses.network, e))?;
+        self.gateway.confirm(call, pending).await
+    }
+
+    /// `XBRMarket.createMarket(...)` from `owner` (a registered member), coin = XBR token.
+    pub async fn create_market(
+        &self,
+        owner: &EthPrivateKey,
+        market: &CreateMarket,
+    ) -> Result<TransactionReceipt> {
+        let call = "XBRMarket.createMarket";
+        let contract = XBRMarket::new(self.addresses.market, self.gateway.signing_provider(owner));
+        let pending = contract
+            .createMarket(
+                market.market_id,
+                self.addresses.token,
+                market.terms.clone(),
+                market.meta.clone(),
+                market.maker,
+                market.provider_security,
+                market.consumer_security,
+                market.market_fee,
+            )
+            .send()
+            .await
+            .map_err(|e| self.gateway.contract_error(call, self.addresses.market, e))?;
+        self.gateway.confirm(call, pending).await
+    }
+
+    /// `XBRMarket.joinMarket(market_id, actor_type, meta)` from `member`. A non-zero security
+    /// must have been approved to `XBRMarket` first (see [`SimpleBlockchain::approve_xbr`]).
+    pub async fn join_market(
+        &self,
+        member: &EthPrivateKey,
+        market_id: B128,
+        actor_type: ActorType,
+        meta: &str,
+    ) -> Result<TransactionReceipt> {
+        let call = "XBRMarket.joinMarket";
+        let contract = XBRMarket::new(self.addresses.market, self.gateway.signing_provider(member));
+        let pending = contract
+            .joinMarket(market_id, actor_type.as_u8(), meta.to_owned())
+            .send()
+            .await
+            .map_err(|e| self.gateway.contract_error(call, self.addresses.market, e))?;
+        self.gateway.confirm(call, pending).await
+    }
+
+    /// `XBRChannel.openChannel(...)` sent by `sender`: the buyer or the market maker for a
+    /// payment channel, the market maker or owner for a paying channel. The funding party must
+    /// have approved `XBRChannel` for `amount`.
+    pub async fn open_channel(
+        &self,
+        sender: &EthPrivateKey,
+        open: &OpenChannel,
+    ) -> Result<TransactionReceipt> {
+        let call = "XBRChannel.openChannel";
+        let contract = XBRChannel::new(
+            self.addresses.channel,
+            self.gateway.signing_provider(sender),
+        );
+        let pending = contract
+            .openChannel(
+                open.ctype.as_u8(),
+                U256::from(open.opened_at),
+                open.market_id,
+                open.channel_id,
+                open.actor,
+                open.delegate,
+                open.marketmaker,
+                open.recipient,
+                open.amount,
+                Bytes::copy_from_slice(&open.signature),
+            )
+            .send()
+            .await
+            .map_err(|e| self.gateway.contract_error(call, self.addresses.channel, e))?;
+        self.gateway.confirm(call, pending).await
+    }
+
+    /// `XBRChannel.closeChannel(...)` sent by `sender` with the delegate's and the market
+    /// maker's EIP-712 `EIP712ChannelClose` signatures over the same data.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn close_channel(
+        &self,
+        sender: &EthPrivateKey,
+        channel_id: B128,
+        close_at: u64,
+        closing_seq: u32,
+        balance: U256,
+        is_final: bool,
+        delegate_signature: &[u8],
+        marketmaker_signature: &[u8],
+    ) -> Result<TransactionReceipt> {
+        let call = "XBRChannel.closeChannel";
+        let contract = XBRChannel::new(
+            self.addresses.channel,
+            self.gateway.signing_provider(sender),
+        );
+        let pending = contract
+            .closeChannel(
+                channel_id,
+                U256::from(close_at),
+                closing_seq,
+                balance,
+                is_final,
+                Bytes::copy_from_slice(delegate_signature),
+                Bytes::copy_from_slice(marketmaker_signature),
+            )
+            .send()
+            .await
+            .map_err(|e| self.gateway.contract_error(call, self.addresses.channel, e))?;
+        self.gateway.confirm(call, pending).await
+    }
+}
