@@ -83,9 +83,17 @@ python_call() { # procedure int...
 say "round trip 1: Autobahn|Python calls xbrd.demo.add2(2, 3) through the router"
 python_call xbrd.demo.add2 2 3
 
-if [[ -f crates/wamp-client/src/bin/wamp.rs ]]; then
+# xbrd's wamp CLI: a `wamp` binary target of crates/wamp-client, once it exists.
+have_wamp_cli() {
+    [[ -f crates/wamp-client/src/bin/wamp.rs ]] || [[ -f crates/wamp-client/src/bin/wamp/main.rs ]] ||
+        grep -Eq '^name = "wamp"' crates/wamp-client/Cargo.toml
+}
+
+if have_wamp_cli; then
     say "building xbrd's wamp command-line client (release)"
-    cargo build --release --quiet -p wamp-client --bin wamp
+    features=()
+    grep -Eq '^cli = ' crates/wamp-client/Cargo.toml && features=(--features cli)
+    cargo build --release --quiet -p wamp-client --bin wamp "${features[@]}"
     WAMP=${CARGO_TARGET_DIR:-target}/release/wamp
 
     say "round trip 2: xbrd's wamp CLI calls the Python backend: xbrd.demo.add2(20, 22)"
@@ -103,7 +111,7 @@ if [[ -f crates/wamp-client/src/bin/wamp.rs ]]; then
     done
     python_call xbrd.demo.mul2 6 7
 else
-    say "round trip 2: PENDING: xbrd's wamp CLI (crates/wamp-client/src/bin/wamp.rs) does not exist yet"
+    say "round trip 2: PENDING: xbrd's wamp CLI (bin target wamp of crates/wamp-client) does not exist yet"
     echo "When it does, this step runs: wamp call --url $WS_URL --realm $REALM xbrd.demo.add2 20 22"
 fi
 
