@@ -398,6 +398,67 @@ async fn ping_detects_frozen_router(router: &tk::Crossbar) {
     );
 }
 
+/// A result larger than the client's WebSocket limit fails the connection with a clear error
+/// (tungstenite's frame/message limit), not an allocation of the whole message.
+async fn oversize_incoming_on_websocket(router: &tk::Crossbar) {
+    let callee = connect(&router.ws_url, Serializer::Cbor).await;
+    let reg = callee
+        .register(
+            "test.features.big",
+            RegisterOptions::default(),
+            |_inv| async move {
+                Ok(InvocationResult::args(vec![Value::bytes(vec![
+                    7u8;
+                    200_000
+                ])]))
+            },
+        )
+        .await
+        .expect("register big");
+    let component = Component::new(tk::REALM_ANONYMOUS, ClientAuth::anonymous())
+        .transport(
+            TransportConfig::new(router.ws_url.clone())
+                .with_serializer(Serializer::Cbor)
+                .with_max_message_size(64 * 1024)
+                .with_retry(RetryPolicy {
+                    max_retries: 0,
+                    ..RetryPolicy::default()
+                }),
+        )
+        .jitter(Jitter::none());
+    let mut events = component.events();
+    let running = component.start();
+    loop {
+        match step("ready", events.recv()).await.expect("events") {
+            LifecycleEvent::Ready { .. } => break,
+            LifecycleEvent::Stopped { reason } => panic!("component stopped: {reason}"),
+            _ => {}
+        }
+    }
+    let err = step(
+        "big call",
+        running.session().call(
+            "test.features.big",
+            vec![],
+            Dict::new(),
+            CallOptions::default(),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::ConnectionLost), "{err}");
+    let err = step("component end", running.wait()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport(TransportError::MessageTooLarge { limit: 65536, .. })
+        ),
+        "{err}"
+    );
+    reg.unregister().await.expect("unregister");
+    callee.leave().await.expect("leave");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn advanced_features_on_crossbar() {
     let router = tokio::task::spawn_blocking(tk::Crossbar::start)
@@ -417,6 +478,7 @@ async fn advanced_features_on_crossbar() {
             s.leave().await.expect("leave");
         }
     }
+    oversize_incoming_on_websocket(&router).await;
     ping_detects_frozen_router(&router).await;
     drop(router);
 }

@@ -9,8 +9,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use wamp_proto::message::code;
@@ -146,7 +146,11 @@ impl Drop for FakeRouter {
     }
 }
 
-async fn write_frame(stream: &mut TcpStream, kind: u8, payload: &[u8]) -> std::io::Result<()> {
+async fn write_frame<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    kind: u8,
+    payload: &[u8],
+) -> std::io::Result<()> {
     let len = payload.len() as u32;
     stream
         .write_all(&[kind, (len >> 16) as u8, (len >> 8) as u8, len as u8])
@@ -155,14 +159,15 @@ async fn write_frame(stream: &mut TcpStream, kind: u8, payload: &[u8]) -> std::i
     stream.flush().await
 }
 
-async fn send(stream: &mut TcpStream, msg: &Message) -> std::io::Result<()> {
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, msg: &Message) -> std::io::Result<()> {
     let bytes = Serializer::Json.encode(msg).expect("encode");
     write_frame(stream, 0, &bytes).await
 }
 
-async fn serve_connection(
+/// Serves one connection (any byte stream, e.g. TLS over TCP) as the fake router.
+pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     index: usize,
-    mut stream: TcpStream,
+    mut stream: S,
     behavior: Behavior,
     seen: mpsc::UnboundedSender<Seen>,
     mut kick: broadcast::Receiver<()>,
