@@ -1,6 +1,67 @@
 //! xbrd: the XBR data-market daemon.
+//!
+//! Exit codes: 0 success; 1 runtime failure; 2 invalid configuration or usage.
 #![deny(unsafe_code)]
 
-fn main() {
-    println!("xbrd {}", env!("CARGO_PKG_VERSION"));
+use std::process::ExitCode;
+
+use clap::Parser;
+use xbrd::cli::{Cli, Command, ConfigCommand};
+use xbrd::config::{self, ConfigError};
+
+/// Exit code for configuration and usage errors.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = if e.downcast_ref::<ConfigError>().is_some() {
+                EXIT_CONFIG
+            } else {
+                1
+            };
+            eprintln!("xbrd: error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run(arg) => {
+            let cfg = config::load(&arg.config)?;
+            xbrd::logging::init(&cfg.log);
+            runtime()?.block_on(xbrd::run::run(cfg))
+        }
+        Command::Config(ConfigCommand::Check(arg)) => {
+            let cfg = config::load(&arg.config)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&xbrd::run::effective_config(&cfg))?
+            );
+            eprintln!("xbrd: configuration {} is valid", arg.config.display());
+            Ok(())
+        }
+        Command::Keygen(args) => {
+            let out = xbrd::keygen::keygen(&args)?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        Command::Status(args) => {
+            let status = runtime()?.block_on(xbrd::status::status(&args))?;
+            println!("{}", serde_json::to_string_pretty(&status)?);
+            Ok(())
+        }
+        Command::Health(args) => runtime()?.block_on(xbrd::status::health(args.admin)),
+        Command::Chain(cmd) => runtime()?.block_on(xbrd::chain_cli::run(cmd)),
+    }
 }

@@ -1,0 +1,166 @@
+//! Command-line interface (clap derive).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// xbrd: the XBR data-market daemon (seller, buyer or market maker on a WAMP router and an XBR chain).
+#[derive(Debug, Parser)]
+#[command(name = "xbrd", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the role the configuration names.
+    Run(ConfigArg),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Generate an Ethereum key and a WAMP-cryptosign key (files created with mode 0600).
+    Keygen(KeygenArgs),
+    /// XBR contracts on chain: deploy, bootstrap a dev market, read balances and membership.
+    #[command(subcommand)]
+    Chain(ChainCommand),
+    /// Show the status of a running daemon (reads its admin API).
+    Status(StatusArgs),
+    /// Exit 0 when a running daemon answers `GET /health` (for container health checks).
+    Health(HealthArgs),
+}
+
+/// `xbrd health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Admin API address.
+    #[arg(long, value_name = "ADDR", env = "XBRD__ADMIN__LISTEN", default_value = crate::config::DEFAULT_ADMIN_LISTEN)]
+    pub admin: SocketAddr,
+}
+
+/// `-c FILE`.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The TOML configuration file.
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "XBRD_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// `xbrd config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration (file + environment) and print the effective settings without secrets.
+    Check(ConfigArg),
+}
+
+/// `xbrd keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Directory to write `<name>.priv` (0600) and `<name>.pub` into.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Base name of the key files.
+    #[arg(short, long, default_value = "xbrd")]
+    pub name: String,
+    /// Derive from a BIP-39 mnemonic read from this file (mode 0600) instead of generating random keys.
+    #[arg(long, value_name = "FILE")]
+    pub mnemonic_file: Option<PathBuf>,
+    /// Account index for derivation: Ethereum `m/44'/60'/0'/0/<index>`, cryptosign `m/44'/655'/0'/0/<index>`.
+    #[arg(long, default_value_t = 0, requires = "mnemonic_file")]
+    pub index: u32,
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where the chain is (for `xbrd chain …`).
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Read the gateway and contract addresses from this daemon configuration.
+    #[arg(short = 'c', long = "config", value_name = "FILE", conflicts_with_all = ["gateway", "contracts_file"])]
+    pub config: Option<PathBuf>,
+    /// Ethereum JSON-RPC URL.
+    #[arg(long, value_name = "URL", env = "XBRD_GATEWAY")]
+    pub gateway: Option<String>,
+    /// Contract addresses file written by `xbrd chain deploy`.
+    #[arg(long, value_name = "FILE")]
+    pub contracts_file: Option<PathBuf>,
+}
+
+/// `xbrd chain …`.
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Deploy the XBR contracts (dev chains) and write their addresses to a file.
+    Deploy {
+        /// Ethereum JSON-RPC URL.
+        #[arg(long, value_name = "URL", env = "XBRD_GATEWAY")]
+        gateway: String,
+        /// Deployer key file (mode 0600).
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+        /// Directory holding the contracts' bytecode (`<Contract>.bin`, as `scripts/xbr-contracts.sh bytecode`
+        /// writes; default `$XBRD_PEERS_DIR/contracts`).
+        #[arg(long, value_name = "DIR", env = "XBRD_CONTRACTS_DIR")]
+        bytecode: Option<PathBuf>,
+        /// Where to write the addresses: a TOML `[ethereum.contracts]` table for `ethereum.contracts_file`
+        /// (an `XBR_DEBUG_*_ADDR` env file is written beside it with the extension `.env`).
+        #[arg(long, value_name = "FILE", default_value = "contracts.toml")]
+        out: PathBuf,
+    },
+    /// Bootstrap a dev market (members, market, channels) from a description file.
+    Bootstrap {
+        /// Where the chain is.
+        #[command(flatten)]
+        gateway: GatewayArgs,
+        /// The market description (TOML: market_id, owner, maker, members, channels).
+        #[arg(long, value_name = "FILE")]
+        market: PathBuf,
+        /// Key file (mode 0600) of the account that funds members with ETH and XBR (e.g. the deployer).
+        #[arg(long, value_name = "FILE")]
+        funder_key_file: PathBuf,
+    },
+    /// ETH and XBR balance of an address.
+    Balance {
+        /// The address (0x + 40 hex digits).
+        address: String,
+        /// Where the chain is.
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+    /// Membership status of an address in the XBR network.
+    Member {
+        /// The address (0x + 40 hex digits).
+        address: String,
+        /// Where the chain is.
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+}
+
+/// `xbrd status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Daemon configuration (gives the admin address and token file).
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "XBRD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Admin API address, when no configuration is given.
+    #[arg(long, value_name = "ADDR", conflicts_with = "config")]
+    pub admin: Option<SocketAddr>,
+    /// Admin token file, when no configuration is given.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

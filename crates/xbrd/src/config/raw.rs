@@ -1,0 +1,163 @@
+//! The configuration as written (TOML + environment), before validation. Every field is optional here so that
+//! validation, not deserialisation, reports what is missing, naming the field.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// Accepts a TOML integer, float or string where a number or amount is expected (env values arrive as strings).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string, e.g. `"35 XBR"`, `"10s"` or `"-1"`.
+    Text(String),
+}
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub role: Option<String>,
+    pub realm: Option<String>,
+    #[serde(default)]
+    pub transports: Vec<RawTransport>,
+    #[serde(default)]
+    pub authentication: RawAuthentication,
+    #[serde(default)]
+    pub ethereum: RawEthereum,
+    #[serde(default)]
+    pub market: RawMarket,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub admin: RawAdmin,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+/// One `[[transports]]` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTransport {
+    pub url: Option<String>,
+    pub serializer: Option<String>,
+    pub max_retries: Option<Scalar>,
+    pub initial_retry_delay: Option<Scalar>,
+    pub retry_delay_growth: Option<Scalar>,
+    pub retry_delay_jitter: Option<Scalar>,
+    pub max_retry_delay: Option<Scalar>,
+}
+
+/// `[authentication]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthentication {
+    pub method: Option<String>,
+    pub authid: Option<String>,
+    pub authrole: Option<String>,
+    pub ticket_file: Option<String>,
+    pub secret_file: Option<String>,
+    pub private_key_file: Option<String>,
+    #[serde(default)]
+    pub authextra: BTreeMap<String, serde_json::Value>,
+}
+
+/// `[ethereum]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEthereum {
+    pub gateway: Option<String>,
+    pub private_key_file: Option<String>,
+    /// Inline key: meant for the environment (`XBR_SELLER_PRIVKEY`, `XBRD__ETHEREUM__PRIVATE_KEY`), not files.
+    pub private_key: Option<String>,
+    pub contracts_file: Option<String>,
+    #[serde(default)]
+    pub contracts: RawContracts,
+}
+
+/// `[ethereum.contracts]` (also the shape of a contracts file).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct RawContracts {
+    #[serde(alias = "XBRToken", alias = "xbrtoken")]
+    pub token: Option<String>,
+    #[serde(alias = "XBRNetwork", alias = "xbrnetwork")]
+    pub network: Option<String>,
+    #[serde(alias = "XBRDomain", alias = "xbrdomain")]
+    pub domain: Option<String>,
+    #[serde(alias = "XBRCatalog", alias = "xbrcatalog")]
+    pub catalog: Option<String>,
+    #[serde(alias = "XBRMarket", alias = "xbrmarket")]
+    pub market: Option<String>,
+    #[serde(alias = "XBRChannel", alias = "xbrchannel")]
+    pub channel: Option<String>,
+    #[serde(alias = "XBRTypes", alias = "xbrtypes")]
+    pub types: Option<String>,
+    /// Anything else the deploy step writes (chain id, deployer, …) is ignored.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// `[market]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMarket {
+    pub maker: Option<String>,
+    pub member: Option<String>,
+    pub market_id: Option<String>,
+    pub max_price: Option<Scalar>,
+    #[serde(default)]
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub apis: Vec<RawApiOffer>,
+    pub sample_feed: Option<RawSampleFeed>,
+}
+
+/// One `[[market.apis]]` offer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiOffer {
+    pub api_id: Option<String>,
+    pub prefix: Option<String>,
+    pub price: Option<Scalar>,
+    pub rotation_interval: Option<Scalar>,
+    pub rotation_count: Option<Scalar>,
+    #[serde(default)]
+    pub categories: BTreeMap<String, String>,
+}
+
+/// `[market.sample_feed]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSampleFeed {
+    pub enabled: Option<bool>,
+    pub api_id: Option<String>,
+    pub interval: Option<Scalar>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub state_dir: Option<String>,
+    pub path: Option<String>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<String>,
+    pub token_file: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}

@@ -1,0 +1,273 @@
+//! `xbrd run`: the daemon's life — state directory and admin token, admin API, store, chain probe, WAMP
+//! component and role, systemd notify, and an orderly stop on SIGTERM/SIGINT.
+//!
+//! One [`CancellationToken`] flows down to every task. Stop order: stop accepting work (rotation, feeds),
+//! leave the WAMP session with GOODBYE, close (flush) the store, stop the admin API — bounded by
+//! [`STOP_BUDGET`].
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::dto::ChainView;
+use crate::admin::{self, AdminState, RoleSlot};
+use crate::config::{AuthMethod, Config, Secret, secret::read_text_secret};
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::ports::ChainApi;
+use crate::{service, wiring};
+
+/// The whole stop sequence must finish within this (systemd's default stop timeout is far longer; the
+/// product promises 5 s).
+pub const STOP_BUDGET: Duration = Duration::from_millis(4500);
+
+/// How often the chain is probed for `/ready`.
+pub const CHAIN_PROBE_PERIOD: Duration = Duration::from_secs(5);
+
+/// The effective configuration as JSON, without secrets (`xbrd config check`, logs).
+pub fn effective_config(cfg: &Config) -> serde_json::Value {
+    let delegate = xbr_core::eth::EthPrivateKey::from_bytes(cfg.ethereum.private_key.expose())
+        .map(|k| k.address().to_checksum(None))
+        .unwrap_or_else(|_| "invalid key".into());
+    let addr = |a: Option<alloy_primitives::Address>| a.map(|a| a.to_checksum(None));
+    json!({
+        "role": cfg.role,
+        "realm": cfg.realm,
+        "transports": cfg.transports,
+        "authentication": {
+            "method": cfg.authentication.method.name(),
+            "authid": cfg.authentication.authid,
+            "authrole": cfg.authentication.authrole,
+            "credential": match cfg.authentication.method { AuthMethod::Anonymous => "none", _ => "loaded (not shown)" },
+        },
+        "ethereum": {
+            "gateway": cfg.ethereum.gateway.as_str(),
+            "delegate_address": delegate,
+            "contracts": {
+                "token": addr(cfg.ethereum.contracts.token),
+                "network": addr(cfg.ethereum.contracts.network),
+                "domain": addr(cfg.ethereum.contracts.domain),
+                "catalog": addr(cfg.ethereum.contracts.catalog),
+                "market": addr(cfg.ethereum.contracts.market),
+                "channel": addr(cfg.ethereum.contracts.channel),
+            },
+        },
+        "market": {
+            "maker": addr(cfg.market.maker),
+            "member": addr(cfg.market.member),
+            "market_id": cfg.market.market_id.as_ref().map(crate::config::format_uuid),
+            "max_price": cfg.market.max_price.map(|p| p.to_string()),
+            "topics": cfg.market.topics,
+            "apis": cfg.market.apis,
+            "sample_feed": cfg.market.sample_feed.map(|f| json!({
+                "api_id": crate::config::format_uuid(&f.api_id),
+                "interval_secs": f.interval.as_secs_f64(),
+            })),
+        },
+        "store": cfg.store,
+        "admin": cfg.admin,
+        "log": cfg.log,
+    })
+}
+
+/// Creates the state directory (0700) if needed.
+fn ensure_state_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create state directory {}", dir.display()))
+}
+
+/// Reads the admin token, creating a random one (0600) when the file does not exist yet.
+pub fn ensure_admin_token(path: &Path) -> anyhow::Result<Secret<String>> {
+    if !path.exists() {
+        let mut raw = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
+        let token = zeroize::Zeroizing::new(hex::encode(raw));
+        if let Some(parent) = path.parent() {
+            ensure_state_dir(parent)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot create admin token file {}", path.display()))?;
+        std::io::Write::write_all(&mut f, format!("{}\n", token.as_str()).as_bytes())?;
+        tracing::info!(path = %path.display(), "created admin token file");
+    }
+    Ok(read_text_secret(path)?)
+}
+
+/// Probes the chain until `stop`, recording the result for `/ready` and `/v1/status`.
+async fn probe_chain(chain: Arc<dyn ChainApi>, health: Arc<Health>, stop: CancellationToken) {
+    let mut was_reachable = None;
+    loop {
+        let view = match tokio::time::timeout(Duration::from_secs(4), chain.head()).await {
+            Ok(Ok(head)) => ChainView {
+                reachable: true,
+                chain_id: Some(head.chain_id),
+                block: Some(head.block),
+                error: None,
+            },
+            Ok(Err(e)) => ChainView {
+                reachable: false,
+                chain_id: None,
+                block: None,
+                error: Some(e),
+            },
+            Err(_) => ChainView {
+                reachable: false,
+                chain_id: None,
+                block: None,
+                error: Some("chain probe timed out".into()),
+            },
+        };
+        if was_reachable != Some(view.reachable) {
+            match &view.error {
+                None => tracing::info!(
+                    chain_id = view.chain_id,
+                    block = view.block,
+                    "chain reachable"
+                ),
+                Some(e) => tracing::warn!(error = %e, "chain not reachable"),
+            }
+            was_reachable = Some(view.reachable);
+        }
+        health.set_chain(view);
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(CHAIN_PROBE_PERIOD) => {}
+        }
+    }
+}
+
+/// Sends READY=1 once the store is open and the session joined (and a STATUS line on every change).
+async fn notify_when_ready(health: Arc<Health>, stop: CancellationToken) {
+    let mut notified = false;
+    loop {
+        let changed = health.changed();
+        let up = health.store_open() && health.session().is_some();
+        if up && !notified {
+            let s = health.session().map(|s| s.session_id).unwrap_or_default();
+            service::notify_ready(&format!("joined, session {s}"));
+            tracing::info!(session_id = s, "ready");
+            notified = true;
+        } else if notified {
+            service::notify_status(if up {
+                "joined"
+            } else {
+                "waiting for the WAMP session"
+            });
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = changed => {}
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT (→ `Ok`) or a fatal error.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    tracing::info!(role = %cfg.role, realm = %cfg.realm, config = %cfg.source.display(), version = env!("CARGO_PKG_VERSION"), "starting");
+    ensure_state_dir(&cfg.store.state_dir)?;
+    let token = ensure_admin_token(&cfg.admin.token_file)?;
+    let shutdown = CancellationToken::new();
+    let health = Arc::new(Health::default());
+    let metrics = Arc::new(Metrics::new());
+    let role_slot = Arc::new(RoleSlot::default());
+
+    let chain = wiring::connect_chain(&cfg).context("cannot set up the Ethereum client")?;
+
+    let listener = admin::bind(cfg.admin.listen)
+        .await
+        .with_context(|| format!("cannot listen on admin.listen = {}", cfg.admin.listen))?;
+    let admin_state = Arc::new(AdminState {
+        role: cfg.role,
+        realm: cfg.realm.clone(),
+        store_path: cfg.store.path.display().to_string(),
+        token,
+        health: health.clone(),
+        metrics: metrics.clone(),
+        role_api: role_slot.clone(),
+        chain: Some(chain.clone()),
+        started,
+        shutdown: shutdown.clone(),
+    });
+    tracing::info!(listen = %cfg.admin.listen, "admin API listening");
+    let admin_task = tokio::spawn(admin::serve(listener, admin_state, shutdown.clone()));
+
+    tokio::spawn(probe_chain(chain.clone(), health.clone(), shutdown.clone()));
+    tokio::spawn(notify_when_ready(health.clone(), shutdown.clone()));
+    let watchdog = service::spawn_watchdog(shutdown.clone());
+
+    let store = wiring::open_store(&cfg)
+        .await
+        .context("cannot open the store")?;
+    health.set_store_open(true);
+    tracing::info!(path = %cfg.store.path.display(), "store open");
+
+    let mut component = wiring::start(wiring::Context {
+        cfg: &cfg,
+        store: store.clone(),
+        chain,
+        health: health.clone(),
+        metrics,
+        role_slot: role_slot.clone(),
+        shutdown: shutdown.clone(),
+    })
+    .await?;
+
+    let outcome = tokio::select! {
+        sig = service::stop_signal() => {
+            let sig = sig.context("cannot install signal handlers")?;
+            tracing::info!(signal = sig, "stopping");
+            Ok(())
+        }
+        reason = component.stopped() => Err(anyhow::anyhow!("the WAMP component stopped: {reason}")),
+    };
+
+    // Orderly stop within the budget.
+    service::notify_stopping();
+    let deadline = Instant::now() + STOP_BUDGET;
+    shutdown.cancel();
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(
+        left.saturating_sub(Duration::from_millis(1000)),
+        component.shutdown(),
+    )
+    .await
+    {
+        Ok(Ok(())) => tracing::info!("left the WAMP session"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "leaving the WAMP session failed"),
+        Err(_) => tracing::warn!("leaving the WAMP session timed out"),
+    }
+    role_slot.clear();
+    health.set_session(None);
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(
+        left.saturating_sub(Duration::from_millis(300)),
+        wiring::close_store(store),
+    )
+    .await
+    {
+        Ok(Ok(())) => tracing::info!("store closed"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "closing the store failed"),
+        Err(_) => tracing::warn!("closing the store timed out"),
+    }
+    health.set_store_open(false);
+    let left = deadline.saturating_duration_since(Instant::now());
+    let _ = tokio::time::timeout(left, admin_task).await;
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    tracing::info!(uptime_secs = started.elapsed().as_secs(), "stopped");
+    outcome
+}

@@ -1,0 +1,270 @@
+//! Static checks of the deployment files (no Docker engine or systemd here): the systemd unit's keys and
+//! hardening, the Dockerfile's stages, user and health check, and the compose file's services, health
+//! checks, users and ports; the configs they name exist and pass `xbrd config check` with the environment
+//! the compose file gives them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `Key=Value` lines of a unit file, per section; repeated keys keep every value.
+fn parse_unit(text: &str) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    let mut section = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = s.to_owned();
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("not a Key=Value line: {line}"));
+        out.entry(section.clone())
+            .or_default()
+            .entry(k.trim().to_owned())
+            .or_default()
+            .push(v.trim().to_owned());
+    }
+    out
+}
+
+#[test]
+fn systemd_unit_is_notify_and_hardened() {
+    let text = std::fs::read_to_string(repo().join("deploy/systemd/xbrd@.service")).unwrap();
+    let unit = parse_unit(&text);
+    let svc = &unit["Service"];
+    let one = |k: &str| -> &str {
+        svc.get(k)
+            .and_then(|v| v.last())
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("[Service] {k} missing"))
+    };
+    assert_eq!(one("Type"), "notify");
+    assert_eq!(one("NoNewPrivileges"), "yes");
+    assert_eq!(one("ProtectSystem"), "strict");
+    assert_eq!(one("PrivateTmp"), "yes");
+    assert_eq!(one("ProtectHome"), "yes");
+    assert_eq!(one("CapabilityBoundingSet"), "", "no capabilities at all");
+    let families: Vec<&str> = one("RestrictAddressFamilies").split_whitespace().collect();
+    assert!(
+        families.contains(&"AF_UNIX"),
+        "AF_UNIX is needed for NOTIFY_SOCKET"
+    );
+    assert!(families.contains(&"AF_INET") && families.contains(&"AF_INET6"));
+    assert!(one("StateDirectory").starts_with("xbrd/"));
+    assert!(one("EnvironmentFile").contains("%i"));
+    assert!(!one("WatchdogSec").is_empty());
+    assert_eq!(
+        one("RestartPreventExitStatus"),
+        "2",
+        "config errors (exit 2) are not restarted"
+    );
+    assert_eq!(one("KillSignal"), "SIGTERM");
+    let exec: Vec<&str> = one("ExecStart").split_whitespace().collect();
+    assert_eq!(&exec[1..3], &["run", "-c"], "{exec:?}");
+    assert!(exec[3].contains("%i"));
+    // The unit's command line is one the binary accepts.
+    let o = Command::new(BIN).args(["run", "--help"]).output().unwrap();
+    assert!(o.status.success());
+    assert!(unit["Install"]["WantedBy"].contains(&"multi-user.target".to_string()));
+}
+
+#[test]
+fn dockerfile_is_multi_stage_non_root_with_health_check() {
+    let text = std::fs::read_to_string(repo().join("deploy/docker/Dockerfile")).unwrap();
+    let instr: Vec<(String, String)> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            l.split_once(' ')
+                .map(|(a, b)| (a.to_uppercase(), b.to_owned()))
+        })
+        .collect();
+    let froms: Vec<&String> = instr
+        .iter()
+        .filter(|(i, _)| i == "FROM")
+        .map(|(_, a)| a)
+        .collect();
+    assert!(froms.len() >= 2, "multi-stage: {froms:?}");
+    assert!(
+        instr
+            .iter()
+            .any(|(i, a)| i == "COPY" && a.starts_with("--from=build")),
+        "runtime copies from the build stage"
+    );
+    let user = instr
+        .iter()
+        .rev()
+        .find(|(i, _)| i == "USER")
+        .map(|(_, a)| a.as_str())
+        .expect("USER");
+    let uid = user.split(':').next().unwrap();
+    assert!(uid != "0" && uid != "root", "non-root user: {user}");
+    let hc = text.find("HEALTHCHECK").expect("HEALTHCHECK");
+    assert!(
+        text[hc..].contains("\"health\""),
+        "health check uses `xbrd health`"
+    );
+    assert!(text.contains("cargo build --release --locked -p xbrd"));
+    // `xbrd health` exists and fails when nothing listens (a free port).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = Command::new(BIN)
+        .args(["health", "--admin", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
+
+fn yaml(path: &Path) -> serde_norway::Value {
+    let mut v: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v.apply_merge().unwrap();
+    // Nested merges (environment: <<: *xbrd-env) need a second pass per service.
+    if let Some(services) = v.get_mut("services").and_then(|s| s.as_mapping_mut()) {
+        for (_, svc) in services.iter_mut() {
+            svc.apply_merge().unwrap();
+            for key in ["environment", "depends_on"] {
+                if let Some(m) = svc.get_mut(key) {
+                    m.apply_merge().unwrap();
+                }
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn compose_market_is_complete_and_checked() {
+    let c = yaml(&repo().join("deploy/compose.yaml"));
+    let services = c["services"].as_mapping().unwrap();
+    let names: Vec<&str> = services.keys().map(|k| k.as_str().unwrap()).collect();
+    for want in [
+        "ganache",
+        "crossbar",
+        "market-setup",
+        "maker",
+        "seller",
+        "buyer",
+    ] {
+        assert!(names.contains(&want), "service {want} in {names:?}");
+    }
+    for s in ["ganache", "crossbar"] {
+        let test = &c["services"][s]["healthcheck"]["test"];
+        assert!(
+            test.as_sequence().is_some_and(|t| t.len() >= 2),
+            "{s} has a health check"
+        );
+    }
+    let state_dir = tempfile::tempdir().unwrap();
+    let contracts = state_dir.path().join("contracts.toml");
+    // The shape `xbrd chain deploy` writes (xbr-chain's ContractAddresses::to_toml).
+    std::fs::write(
+        &contracts,
+        "[ethereum.contracts]\ntoken = \"0xCfEB869F69431e42cdB54A4F4f105C19C080A601\"\nnetwork = \"0x254dffcd3277C0b1660F6d42EFbB754edaBAbC2B\"\n\
+         domain = \"0xC89Ce4735882C9F0f0FE26686c53074E09B0D550\"\ncatalog = \"0xD833215cBcc3f914bD1C9ece3EE7BF8B14f841bb\"\n\
+         market = \"0x9561C133DD8580860B6b7E504bC5Aa500f0f06a7\"\nchannel = \"0xe982E462b094850F12AF94d21D470e21bE9D0E9C\"\n",
+    )
+    .unwrap();
+    for s in ["maker", "seller", "buyer"] {
+        let svc = &c["services"][s];
+        assert_eq!(
+            svc["user"].as_str(),
+            Some("10001:10001"),
+            "{s} runs as the non-root user"
+        );
+        assert_eq!(
+            svc["read_only"].as_bool(),
+            Some(true),
+            "{s} has a read-only root fs"
+        );
+        let ports = svc["ports"].as_sequence().unwrap();
+        assert!(
+            ports
+                .iter()
+                .all(|p| p.as_str().unwrap().starts_with("127.0.0.1:")),
+            "{s}: admin published on loopback only"
+        );
+        assert_eq!(
+            svc["depends_on"]["market-setup"]["condition"].as_str(),
+            Some("service_completed_successfully")
+        );
+        let cmd: Vec<&str> = svc["command"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(&cmd[..2], &["run", "-c"]);
+        let cfg = repo()
+            .join("config")
+            .join(Path::new(cmd[2]).strip_prefix("/etc/xbrd").unwrap());
+        // The container's environment, with its paths mapped onto this machine.
+        let mut cmd = Command::new(BIN);
+        cmd.args(["config", "check", "-c", cfg.to_str().unwrap()])
+            .env_clear();
+        for (k, v) in svc["environment"].as_mapping().unwrap() {
+            let (k, v) = (k.as_str().unwrap(), v.as_str().unwrap());
+            let v = match k {
+                "XBRD__ETHEREUM__CONTRACTS_FILE" => contracts.to_str().unwrap(),
+                "XBRD__STORE__STATE_DIR" => state_dir.path().to_str().unwrap(),
+                _ => v,
+            };
+            cmd.env(k, v);
+        }
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{s}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let eff: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(eff["transports"][0]["url"], "ws://crossbar:8080/ws", "{s}");
+        assert_eq!(eff["ethereum"]["gateway"], "http://ganache:8545/", "{s}");
+        assert_eq!(
+            eff["ethereum"]["contracts"]["token"], "0xCfEB869F69431e42cdB54A4F4f105C19C080A601",
+            "{s}: the deploy file wins"
+        );
+        let admin = eff["admin"]["listen"].as_str().unwrap();
+        let published = svc["ports"][0].as_str().unwrap();
+        assert!(
+            published.ends_with(&admin[admin.rfind(':').unwrap()..]),
+            "{s}: publishes its admin port {admin}"
+        );
+    }
+    let setup: Vec<&str> = c["services"]["market-setup"]["command"][0]
+        .as_str()
+        .unwrap()
+        .lines()
+        .collect();
+    assert!(
+        setup.iter().any(|l| l.contains("xbrd chain deploy"))
+            && setup.iter().any(|l| l.contains("xbrd chain bootstrap"))
+    );
+    assert!(repo().join("config/dev-market.toml").exists());
+}
+
+#[test]
+fn dev_market_description_is_valid() {
+    let text = std::fs::read_to_string(repo().join("config/dev-market.toml")).unwrap();
+    let desc: xbr_chain::MarketDescription = toml::from_str(&text).unwrap();
+    desc.validate().unwrap();
+    assert_eq!(desc.channels.len(), 2);
+    assert_eq!(
+        desc.maker.key.address().to_checksum(None),
+        "0x3E5e9111Ae8eB78Fe1CC3bb8915d5D461F3Ef9A9"
+    );
+}
