@@ -23,6 +23,9 @@ use crate::types::{
 /// [`crate::Component`] follows the component across reconnects. While no session is joined every
 /// request fails at once with [`Error::NotConnected`].
 ///
+/// A session made by [`Session::connect`] lives until [`Session::leave`] or until the connection
+/// fails; dropping the handles does not close it.
+///
 /// ```no_run
 /// use wamp_client::{CallOptions, Session, TransportConfig};
 /// use wamp_proto::auth::ClientAuth;

@@ -596,3 +596,42 @@ async fn transports_are_tried_in_turn() {
     next_event(&mut events, |e| matches!(e, LifecycleEvent::Ready { .. })).await;
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn shutdown_says_goodbye_and_stops() {
+    let mut router = FakeRouter::start(Behavior::default()).await;
+    let component = Component::new("realm1", ClientAuth::anonymous())
+        .transport(transport(&router.url))
+        .jitter(Jitter::none());
+    let mut events = component.events();
+    let running = component.start();
+    next_event(&mut events, |e| matches!(e, LifecycleEvent::Ready { .. })).await;
+    let session = running.session();
+    assert!(session.is_connected());
+    running.shutdown().await.expect("clean shutdown");
+    let (_, goodbye) = router.next_message(code::GOODBYE).await;
+    match goodbye {
+        Message::Goodbye { reason, .. } => assert_eq!(reason, "wamp.close.normal"),
+        other => panic!("{other:?}"),
+    }
+    match next_event(&mut events, |e| matches!(e, LifecycleEvent::Left { .. })).await {
+        LifecycleEvent::Left { reason } => assert_eq!(reason, "wamp.close.goodbye_and_out"),
+        other => panic!("{other:?}"),
+    }
+    next_event(&mut events, |e| matches!(e, LifecycleEvent::Stopped { .. })).await;
+    // The handle outlives the component and fails fast.
+    let err = session
+        .call("test.echo", vec![], Dict::new(), CallOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotConnected), "{err}");
+    // No reconnect after a shutdown.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut reconnects = 0;
+    while let Ok(seen) = router.seen.try_recv() {
+        if matches!(seen, Seen::Connected(..)) {
+            reconnects += 1;
+        }
+    }
+    assert_eq!(reconnects, 0);
+}
