@@ -721,8 +721,20 @@ impl Driver {
                 if self.invocations.remove(&invocation).is_none() {
                     return;
                 }
-                self.session
-                    .yield_result(invocation, r.args, r.kwargs, false)
+                // A result the serializer cannot carry would leave the caller waiting: the
+                // session forgets the invocation before the YIELD is encoded. Answer with an
+                // error instead.
+                match unencodable(self.conn.serializer(), &r.args, &r.kwargs) {
+                    None => self
+                        .session
+                        .yield_result(invocation, r.args, r.kwargs, false),
+                    Some(why) => self.session.yield_error(
+                        invocation,
+                        "wamp.error.invalid_argument",
+                        vec![Value::from(format!("result cannot be serialized: {why}"))],
+                        Dict::new(),
+                    ),
+                }
             }
             YieldOutcome::Final(Err(e)) => {
                 if self.invocations.remove(&invocation).is_none() {
@@ -1069,9 +1081,50 @@ pub(crate) fn fail_command(cmd: Command) {
     }
 }
 
+/// Why a payload cannot be encoded with `serializer`, if it cannot (bignums in MsgPack,
+/// non-finite floats in JSON).
+fn unencodable(serializer: Serializer, args: &[Value], kwargs: &Dict) -> Option<&'static str> {
+    fn walk(serializer: Serializer, v: &Value) -> Option<&'static str> {
+        match v {
+            Value::BigUInt(_) if serializer == Serializer::MsgPack => {
+                Some("integer beyond u64 in MsgPack")
+            }
+            Value::Float(f) if serializer == Serializer::Json && !f.is_finite() => {
+                Some("non-finite float in JSON")
+            }
+            Value::List(items) => items.iter().find_map(|i| walk(serializer, i)),
+            Value::Dict(map) => map.values().find_map(|i| walk(serializer, i)),
+            _ => None,
+        }
+    }
+    args.iter()
+        .chain(kwargs.values())
+        .find_map(|v| walk(serializer, v))
+}
+
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unencodable_payloads_are_found() {
+        let big = Value::from_u128(35_000_000_000_000_000_000);
+        let nested = vec![Value::List(vec![Value::Dict(Dict::from_iter([(
+            "x".to_string(),
+            big,
+        )]))])];
+        assert!(unencodable(Serializer::MsgPack, &nested, &Dict::new()).is_some());
+        assert!(unencodable(Serializer::Cbor, &nested, &Dict::new()).is_none());
+        assert!(unencodable(Serializer::Json, &nested, &Dict::new()).is_none());
+        let nan = Dict::from_iter([("f".to_string(), Value::Float(f64::NAN))]);
+        assert!(unencodable(Serializer::Json, &[], &nan).is_some());
+        assert!(unencodable(Serializer::Cbor, &[], &nan).is_none());
     }
 }
