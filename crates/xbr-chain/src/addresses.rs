@@ -268,12 +268,12 @@ impl ContractAddresses {
         let body = toml::to_string(&Root {
             ethereum: Ethereum { contracts: self },
         })
-        .unwrap_or_else(|_| self.to_toml_fallback());
+        .unwrap_or_else(|_| self.hand_written_toml());
         format!("# XBR contract addresses (written by xbr-chain deploy)\n{body}")
     }
 
     // Only used if the TOML serializer ever refused six strings; keeps to_toml infallible.
-    fn to_toml_fallback(&self) -> String {
+    fn hand_written_toml(&self) -> String {
         let mut out = String::from("[ethereum.contracts]\n");
         for slot in ContractSlot::ALL {
             let _ = writeln!(
@@ -487,6 +487,25 @@ mod tests {
             .with_env_overrides(|name| map.get(name).cloned())
             .unwrap();
         assert_eq!(got, deployed());
+    }
+
+    #[test]
+    fn write_files_writes_both_forms() {
+        let dir = std::env::temp_dir().join(format!("xbr-chain-addr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (toml_path, env_path) = (dir.join("contracts.toml"), dir.join("contracts.env"));
+        deployed().write_files(&toml_path, &env_path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&toml_path).unwrap(),
+            deployed().to_toml()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&env_path).unwrap(),
+            deployed().to_env_file()
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(leftovers.len(), 2, "no temporary files left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

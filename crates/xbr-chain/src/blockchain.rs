@@ -382,12 +382,10 @@ impl SimpleBlockchain {
     ) -> Result<TransactionReceipt> {
         let call = "XBRToken.transfer";
         let token = XBRToken::new(self.addresses.token, self.gateway.signing_provider(from));
-        let pending = token
-            .transfer(to, amount)
-            .send()
+        let builder = token.transfer(to, amount);
+        self.gateway
+            .send_call(call, self.addresses.token, from, builder)
             .await
-            .map_err(|e| self.gateway.contract_error(call, self.addresses.token, e))?;
-        self.gateway.confirm(call, pending).await
     }
 
     /// `XBRToken.approve(spender, amount)` from `owner`.
@@ -399,12 +397,10 @@ impl SimpleBlockchain {
     ) -> Result<TransactionReceipt> {
         let call = "XBRToken.approve";
         let token = XBRToken::new(self.addresses.token, self.gateway.signing_provider(owner));
-        let pending = token
-            .approve(spender, amount)
-            .send()
+        let builder = token.approve(spender, amount);
+        self.gateway
+            .send_call(call, self.addresses.token, owner, builder)
             .await
-            .map_err(|e| self.gateway.contract_error(call, self.addresses.token, e))?;
-        self.gateway.confirm(call, pending).await
     }
 
     /// `XBRNetwork.registerMember(XBRNetwork.eula(), profile)` from `member`.
@@ -419,12 +415,10 @@ impl SimpleBlockchain {
             self.addresses.network,
             self.gateway.signing_provider(member),
         );
-        let pending = network
-            .registerMember(eula, profile.to_owned())
-            .send()
+        let builder = network.registerMember(eula, profile.to_owned());
+        self.gateway
+            .send_call(call, self.addresses.network, member, builder)
             .await
-            .map_err(|e| self.gateway.contract_error(call, self.addresses.network, e))?;
-        self.gateway.confirm(call, pending).await
     }
 
     /// `XBRMarket.createMarket(...)` from `owner` (a registered member), coin = XBR token.
@@ -435,21 +429,19 @@ impl SimpleBlockchain {
     ) -> Result<TransactionReceipt> {
         let call = "XBRMarket.createMarket";
         let contract = XBRMarket::new(self.addresses.market, self.gateway.signing_provider(owner));
-        let pending = contract
-            .createMarket(
-                market.market_id,
-                self.addresses.token,
-                market.terms.clone(),
-                market.meta.clone(),
-                market.maker,
-                market.provider_security,
-                market.consumer_security,
-                market.market_fee,
-            )
-            .send()
+        let builder = contract.createMarket(
+            market.market_id,
+            self.addresses.token,
+            market.terms.clone(),
+            market.meta.clone(),
+            market.maker,
+            market.provider_security,
+            market.consumer_security,
+            market.market_fee,
+        );
+        self.gateway
+            .send_call(call, self.addresses.market, owner, builder)
             .await
-            .map_err(|e| self.gateway.contract_error(call, self.addresses.market, e))?;
-        self.gateway.confirm(call, pending).await
     }
 
     /// `XBRMarket.joinMarket(market_id, actor_type, meta)` from `member`. A non-zero security
@@ -463,12 +455,10 @@ impl SimpleBlockchain {
     ) -> Result<TransactionReceipt> {
         let call = "XBRMarket.joinMarket";
         let contract = XBRMarket::new(self.addresses.market, self.gateway.signing_provider(member));
-        let pending = contract
-            .joinMarket(market_id, actor_type.as_u8(), meta.to_owned())
-            .send()
+        let builder = contract.joinMarket(market_id, actor_type.as_u8(), meta.to_owned());
+        self.gateway
+            .send_call(call, self.addresses.market, member, builder)
             .await
-            .map_err(|e| self.gateway.contract_error(call, self.addresses.market, e))?;
-        self.gateway.confirm(call, pending).await
     }
 
     /// `XBRChannel.openChannel(...)` sent by `sender`: the buyer or the market maker for a
@@ -484,23 +474,21 @@ impl SimpleBlockchain {
             self.addresses.channel,
             self.gateway.signing_provider(sender),
         );
-        let pending = contract
-            .openChannel(
-                open.ctype.as_u8(),
-                U256::from(open.opened_at),
-                open.market_id,
-                open.channel_id,
-                open.actor,
-                open.delegate,
-                open.marketmaker,
-                open.recipient,
-                open.amount,
-                Bytes::copy_from_slice(&open.signature),
-            )
-            .send()
+        let builder = contract.openChannel(
+            open.ctype.as_u8(),
+            U256::from(open.opened_at),
+            open.market_id,
+            open.channel_id,
+            open.actor,
+            open.delegate,
+            open.marketmaker,
+            open.recipient,
+            open.amount,
+            Bytes::copy_from_slice(&open.signature),
+        );
+        self.gateway
+            .send_call(call, self.addresses.channel, sender, builder)
             .await
-            .map_err(|e| self.gateway.contract_error(call, self.addresses.channel, e))?;
-        self.gateway.confirm(call, pending).await
     }
 
     /// `XBRChannel.closeChannel(...)` sent by `sender` with the delegate's and the market
@@ -522,19 +510,17 @@ impl SimpleBlockchain {
             self.addresses.channel,
             self.gateway.signing_provider(sender),
         );
-        let pending = contract
-            .closeChannel(
-                channel_id,
-                U256::from(close_at),
-                closing_seq,
-                balance,
-                is_final,
-                Bytes::copy_from_slice(delegate_signature),
-                Bytes::copy_from_slice(marketmaker_signature),
-            )
-            .send()
+        let builder = contract.closeChannel(
+            channel_id,
+            U256::from(close_at),
+            closing_seq,
+            balance,
+            is_final,
+            Bytes::copy_from_slice(delegate_signature),
+            Bytes::copy_from_slice(marketmaker_signature),
+        );
+        self.gateway
+            .send_call(call, self.addresses.channel, sender, builder)
             .await
-            .map_err(|e| self.gateway.contract_error(call, self.addresses.channel, e))?;
-        self.gateway.confirm(call, pending).await
     }
 }

@@ -18,7 +18,6 @@ use std::collections::HashSet;
 
 use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B128, U256};
-use alloy_provider::Provider;
 use alloy_rpc_types_eth::TransactionRequest;
 use serde::{Deserialize, Deserializer};
 use xbr_core::eip712::{EIP712ChannelOpen, sign_typed};
@@ -401,15 +400,11 @@ async fn fund(
         return Ok(());
     }
     if !eth.is_zero() {
-        let gateway = chain.gateway();
-        let call = "send ETH";
         let tx = TransactionRequest::default().with_to(to).with_value(eth);
-        let pending = gateway
-            .signing_provider(funder)
-            .send_transaction(tx)
-            .await
-            .map_err(|e| gateway.rpc_error(call, e))?;
-        gateway.confirm(call, pending).await?;
+        chain
+            .gateway()
+            .send_transaction("send ETH", funder, tx)
+            .await?;
     }
     if !xbr.is_zero() {
         chain.transfer_xbr(funder, to, xbr).await?;

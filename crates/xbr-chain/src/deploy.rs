@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, Bytes, hex};
-use alloy_provider::Provider;
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::SolConstructor;
 use xbr_core::eth::EthPrivateKey;
@@ -74,7 +73,9 @@ impl UnlinkedBytecode {
                 &without_placeholder[pos..(pos + 40).min(without_placeholder.len())]
             )));
         }
-        if digits.len() % 2 != 0 || !without_placeholder.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !digits.len().is_multiple_of(2)
+            || !without_placeholder.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return Err(bad("not an even number of hex digits".into()));
         }
         Ok(Self {
@@ -180,15 +181,13 @@ pub async fn deploy(
     organization: Address,
     code: &ContractBytecode,
 ) -> Result<Deployment> {
-    let provider = gateway.signing_provider(deployer);
-
-    let types = deploy_one(gateway, &provider, "XBRTypes", code.types.unlinked()?).await?;
+    let types = deploy_one(gateway, deployer, "XBRTypes", code.types.unlinked()?).await?;
     let linked = |c: &UnlinkedBytecode| c.link(types);
 
-    let token = deploy_one(gateway, &provider, "XBRToken", linked(&code.token)?).await?;
+    let token = deploy_one(gateway, deployer, "XBRToken", linked(&code.token)?).await?;
     let network = deploy_one(
         gateway,
-        &provider,
+        deployer,
         "XBRNetwork",
         with_args(
             linked(&code.network)?,
@@ -201,7 +200,7 @@ pub async fn deploy(
     .await?;
     let domain = deploy_one(
         gateway,
-        &provider,
+        deployer,
         "XBRDomain",
         with_args(
             linked(&code.domain)?,
@@ -213,7 +212,7 @@ pub async fn deploy(
     .await?;
     let catalog = deploy_one(
         gateway,
-        &provider,
+        deployer,
         "XBRCatalog",
         with_args(
             linked(&code.catalog)?,
@@ -225,7 +224,7 @@ pub async fn deploy(
     .await?;
     let market = deploy_one(
         gateway,
-        &provider,
+        deployer,
         "XBRMarket",
         with_args(
             linked(&code.market)?,
@@ -238,7 +237,7 @@ pub async fn deploy(
     .await?;
     let channel = deploy_one(
         gateway,
-        &provider,
+        deployer,
         "XBRChannel",
         with_args(
             linked(&code.channel)?,
@@ -267,7 +266,7 @@ fn with_args<C: SolConstructor>(code: Bytes, args: &C) -> Bytes {
 
 async fn deploy_one(
     gateway: &Gateway,
-    provider: &alloy_provider::DynProvider,
+    deployer: &EthPrivateKey,
     name: &str,
     code: Bytes,
 ) -> Result<Address> {
@@ -275,11 +274,7 @@ async fn deploy_one(
     let tx = TransactionRequest::default()
         .with_deploy_code(code)
         .with_gas_limit(DEPLOY_GAS_LIMIT);
-    let pending = provider
-        .send_transaction(tx)
-        .await
-        .map_err(|e| gateway.rpc_error(&call, e))?;
-    let receipt = gateway.confirm(&call, pending).await?;
+    let receipt = gateway.send_transaction(&call, deployer, tx).await?;
     let address = receipt
         .contract_address
         .ok_or_else(|| ChainError::DeployFailed {

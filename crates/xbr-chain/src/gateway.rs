@@ -1,13 +1,16 @@
 //! The JSON-RPC connection to an Ethereum node: HTTP client with timeouts, read provider,
 //! locally signing providers, and the mapping of transport/contract errors to [`ChainError`].
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use alloy_contract::{CallBuilder, CallDecoder};
 use alloy_network::EthereumWallet;
 use alloy_primitives::{Address, B256, U256};
 use alloy_provider::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder};
 use alloy_rpc_client::RpcClient;
-use alloy_rpc_types_eth::TransactionReceipt;
+use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{Revert, SolError};
 use alloy_transport::{RpcError, TransportErrorKind};
@@ -51,6 +54,26 @@ pub struct Gateway {
     provider: DynProvider,
     chain_id: u64,
     options: ConnectOptions,
+    senders: SenderLocks,
+}
+
+/// One async lock per sending address: a transaction is filled (nonce = the node's pending
+/// count) and submitted under its sender's lock, so concurrent sends from one key never reuse
+/// a nonce. Only submission is serialised; receipts are awaited outside the lock.
+#[derive(Debug, Clone, Default)]
+struct SenderLocks(Arc<Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl SenderLocks {
+    async fn lock(&self, sender: Address) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            map.entry(sender).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
 }
 
 impl Gateway {
@@ -93,6 +116,7 @@ impl Gateway {
             provider,
             chain_id: 0,
             options,
+            senders: SenderLocks::default(),
         };
         let info = gateway.chain_info().await?;
         gateway.chain_id = info.chain_id;
@@ -175,6 +199,48 @@ impl Gateway {
             .wallet(wallet)
             .connect_client(self.client.clone())
             .erased()
+    }
+
+    /// Sends `tx` signed by `key` (nonce, gas, fees and chain id filled by the provider) and
+    /// waits for its receipt; see [`Gateway::confirm`].
+    pub async fn send_transaction(
+        &self,
+        call: &str,
+        key: &EthPrivateKey,
+        tx: TransactionRequest,
+    ) -> Result<TransactionReceipt> {
+        let provider = self.signing_provider(key);
+        let pending = {
+            let _sending = self.senders.lock(key.address()).await;
+            provider
+                .send_transaction(tx)
+                .await
+                .map_err(|e| self.rpc_error(call, e))?
+        };
+        self.confirm(call, pending).await
+    }
+
+    /// Sends a contract call built on a [`Gateway::signing_provider`] of `key` and waits for
+    /// its receipt. `contract` names the callee in errors.
+    pub async fn send_call<P, D>(
+        &self,
+        call: &str,
+        contract: Address,
+        key: &EthPrivateKey,
+        builder: CallBuilder<P, D>,
+    ) -> Result<TransactionReceipt>
+    where
+        P: Provider,
+        D: CallDecoder,
+    {
+        let pending = {
+            let _sending = self.senders.lock(key.address()).await;
+            builder
+                .send()
+                .await
+                .map_err(|e| self.contract_error(call, contract, e))?
+        };
+        self.confirm(call, pending).await
     }
 
     /// Waits (bounded by [`ConnectOptions::receipt_timeout`]) for the receipt of a sent

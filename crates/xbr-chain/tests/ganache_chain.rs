@@ -66,6 +66,31 @@ async fn deployer_holds_supply_and_transfers_move_exact_amounts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_from_one_key_all_land() {
+    // Six transfers from the deployer at once: each must get its own nonce.
+    let d = deployed_chain().await;
+    let mut tasks = Vec::new();
+    for i in 1..=6 {
+        let chain = d.chain.clone();
+        let sender = d.deployer.clone();
+        tasks.push(tokio::spawn(async move {
+            chain
+                .transfer_xbr(&sender, key(i).address(), xbr(i as u64))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    for i in 1..=6 {
+        assert_eq!(
+            d.chain.xbr_balance(key(i).address()).await.unwrap(),
+            xbr(i as u64)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn member_status_appears_after_register_member() {
     let d = deployed_chain().await;
     let chain = &d.chain;
