@@ -3,7 +3,7 @@
 //!
 //! Each contract lives in its own module because every ABI brings its own copy of the
 //! `XBRTypes` enums it uses. `XBRTypes` itself is a library with only pure helper functions; it
-//! is deployed (see [`crate::deploy`]) but has no binding.
+//! is deployed (see [`mod@crate::deploy`]) but has no binding.
 #![allow(missing_docs, clippy::too_many_arguments)]
 
 /// `XBRToken` (ERC20).

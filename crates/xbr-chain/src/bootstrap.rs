@@ -195,7 +195,7 @@ pub struct BootstrappedChannel {
     pub opened_now: bool,
 }
 
-/// What [`bootstrap`] set up.
+/// What [`bootstrap()`] set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootstrappedMarket {
     /// The market id.

@@ -1,7 +1,7 @@
 //! Dev-chain deployment of the XBR contracts from the pinned wheel's bytecode.
 //!
 //! `scripts/xbr-contracts.sh bytecode DIR` writes `DIR/<Contract>.bin` (hex, with the library
-//! placeholder `__XBRTypes______________________________`). [`deploy`] deploys `XBRTypes`,
+//! placeholder `__XBRTypes______________________________`). [`deploy()`] deploys `XBRTypes`,
 //! links its address into the other six, then deploys `XBRToken()`,
 //! `XBRNetwork(token, organization)`, `XBRDomain(network)`, `XBRCatalog(network)`,
 //! `XBRMarket(network, catalog)` and `XBRChannel(market)` — the reference's migration order.
@@ -163,7 +163,7 @@ impl ContractBytecode {
     }
 }
 
-/// Where [`deploy`] put the contracts.
+/// Where [`deploy()`] put the contracts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deployment {
     /// The `XBRTypes` library.

@@ -84,7 +84,7 @@ impl Gateway {
 
     /// Connects to the node at `url` (http or https) and reads its chain id and block number.
     ///
-    /// Fails with [`ChainError::Unreachable`] ("cannot reach Ethereum at <url>") if the node does
+    /// Fails with [`ChainError::Unreachable`] (`cannot reach Ethereum at <url>`) if the node does
     /// not answer within the configured timeouts.
     pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<(Self, ChainInfo)> {
         let parsed: reqwest::Url = url.parse().map_err(|e| ChainError::InvalidUrl {

@@ -8,8 +8,8 @@
 //! | [`addresses`] | [`ContractAddresses`] from configuration, `XBR_DEBUG_*_ADDR` overrides, address files |
 //! | [`gateway`] | [`Gateway`]: the JSON-RPC connection with timeouts and locally signing providers |
 //! | [`blockchain`] | [`SimpleBlockchain`]: balances, member/market/domain/channel status, transactions |
-//! | [`deploy`] | dev-chain deployment of the seven contracts from the pinned wheel's bytecode |
-//! | [`bootstrap`] | a complete market (members, market, joins, payment and paying channels) from a description |
+//! | [`mod@deploy`] | dev-chain deployment of the seven contracts from the pinned wheel's bytecode |
+//! | [`mod@bootstrap`] | a complete market (members, market, joins, payment and paying channels) from a description |
 //!
 //! Transactions are always signed locally (alloy's local signer behind a wallet filler); the node
 //! only needs to be a standard JSON-RPC endpoint — `eth_sendTransaction` is never used.
@@ -23,7 +23,7 @@
 //! ## Bounded waits
 //! Every request has a connect and a request timeout ([`ConnectOptions`]), and receipts are
 //! awaited with a timeout, so a stopped or unreachable node is an error
-//! ([`ChainError::Unreachable`]: "cannot reach Ethereum at <url>"), never a hang.
+//! ([`ChainError::Unreachable`]: `cannot reach Ethereum at <url>`), never a hang.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
