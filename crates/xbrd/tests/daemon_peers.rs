@@ -53,7 +53,7 @@ rotation_interval = "10s"
 listen = "{admin}"
 [log]
 format = "json"
-level = "debug"
+level = "xbrd=debug,info"
 "#
         ),
     )

@@ -112,7 +112,7 @@ pub enum Serializer {
 /// One transport (Autobahn Component `transports=` entry).
 #[derive(Debug, Clone, Serialize)]
 pub struct Transport {
-    /// `ws://`, `wss://`, `rs://`, `rss://` or `unix://` URL.
+    /// `ws://`, `wss://`, `rs://`, `rss://` or `rs+unix:///path` URL.
     pub url: url::Url,
     /// Serializer to offer.
     pub serializer: Serializer,

@@ -187,15 +187,14 @@ fn parse_role(raw: Option<&str>) -> Result<Role, ConfigError> {
 
 fn parse_transport(i: usize, t: &RawTransport) -> Result<Transport, ConfigError> {
     let f = |name: &str| format!("transports[{i}].{name}");
-    const URL_FORM: &str =
-        "a router URL with scheme ws, wss, rs, rss or unix (e.g. \"ws://127.0.0.1:8080/ws\")";
+    const URL_FORM: &str = "a router URL with scheme ws, wss, rs, rss or rs+unix (e.g. \"ws://127.0.0.1:8080/ws\", \"rs+unix:///run/crossbar.sock\")";
     let raw_url = t
         .url
         .as_deref()
         .ok_or_else(|| missing(f("url"), URL_FORM))?;
     let url = url::Url::parse(raw_url.trim())
         .map_err(|_| invalid(f("url"), URL_FORM, format!("{raw_url:?}")))?;
-    if !matches!(url.scheme(), "ws" | "wss" | "rs" | "rss" | "unix") {
+    if !matches!(url.scheme(), "ws" | "wss" | "rs" | "rss" | "rs+unix") {
         return Err(invalid(f("url"), URL_FORM, format!("{raw_url:?}")));
     }
     let serializer = match t.serializer.as_deref().map(str::trim) {
