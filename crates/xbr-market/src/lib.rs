@@ -10,6 +10,8 @@
 //! | [`store`] | [`store::MakerStore`], [`store::SellerStore`], [`store::BuyerStore`]; in-memory and SQLite |
 //! | [`wire`] | WAMP payload ↔ typed requests/results in the reference's order and types |
 //! | [`peer`] | [`peer::Caller`]/[`peer::Publisher`] (the transport seam) and [`peer::MakerClient`] |
+//! | [`adapter`] | the roles on a wamp-client session ([`adapter::session`]) |
+//! | [`chain`] | [`maker::MakerChain`] over xbr-chain |
 //! | [`local`] | an in-process bus for tests and benchmarks |
 //! | [`interfaces`] | the reference's interfaces (IMarketMaker, IProvider, ISeller, IBuyer, IConsumer) |
 //!
@@ -19,6 +21,7 @@
 
 pub mod adapter;
 pub mod buyer;
+pub mod chain;
 pub mod error;
 pub mod interfaces;
 pub mod local;

@@ -98,8 +98,8 @@ pub struct ChainClose {
 pub trait MakerChain: Send + Sync + 'static {
     /// Current block number.
     fn block_number(&self) -> BoxFuture<'_, MarketResult<u64>>;
-    /// All channels opened in a market.
-    fn market_channels(&self, market_oid: Oid) -> BoxFuture<'_, MarketResult<Vec<ChainChannel>>>;
+    /// A channel as recorded on chain (`None` if it does not exist).
+    fn channel(&self, channel_oid: Oid) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>>;
     /// Submits `openChannel` (approving the amount first for a paying channel); the opened
     /// channel and the transaction hash.
     fn open_channel(
@@ -235,15 +235,17 @@ impl MarketMaker {
         Ok(blocking(&self.store, move |s| s.insert_channel(&ch)).await?)
     }
 
-    /// Reads the market's channels from the chain and mirrors the new ones; how many were new.
-    pub async fn sync_channels(&self) -> MarketResult<usize> {
+    /// Reads the given channels from the chain and mirrors those of this market and maker that
+    /// are new (seq 1, remaining = amount); how many were new. Unknown ids are skipped.
+    pub async fn sync_channels(&self, channel_oids: &[Oid]) -> MarketResult<usize> {
         let chain = self
             .chain
             .as_ref()
             .ok_or_else(|| MarketError::new(uri::CHAIN_ERROR, "no chain configured"))?;
         let mut new = 0;
-        for c in chain.market_channels(self.cfg.market_oid).await? {
-            if c.market_oid == self.cfg.market_oid
+        for oid in channel_oids {
+            if let Some(c) = chain.channel(*oid).await?
+                && c.market_oid == self.cfg.market_oid
                 && c.marketmaker == self.address
                 && self.mirror_channel(&c).await?
             {
@@ -774,6 +776,7 @@ impl MarketMaker {
         })
         .await?;
         let mut transaction = [0u8; 32];
+        let mut new_state = ChannelState::Closing;
         if let Some(chain) = &self.chain {
             let tx = chain
                 .close_channel(ChainClose {
@@ -788,8 +791,12 @@ impl MarketMaker {
                 .await?;
             transaction = tx;
             close.closed_tx = Some(tx);
+            // A final close settles on chain at once.
+            if req.closing_is_final {
+                new_state = ChannelState::Closed;
+            }
             blocking(&self.store, move |s| {
-                s.close_channel(&oid, ChannelState::Closing, ChannelState::Closing, &close)
+                s.close_channel(&oid, ChannelState::Closing, new_state, &close)
             })
             .await?;
         }
@@ -797,7 +804,7 @@ impl MarketMaker {
             transaction,
             market_oid: self.cfg.market_oid,
             channel_oid: oid,
-            state: ChannelState::Closing as u64,
+            state: new_state as u64,
             balance: req.closing_balance,
             seq: req.closing_seq,
             is_final: req.closing_is_final,

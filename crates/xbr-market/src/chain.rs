@@ -1,0 +1,136 @@
+//! [`MakerChain`] over xbr-chain's [`SimpleBlockchain`]: channel reads, `openChannel` (approving
+//! the amount first for paying channels, which the maker funds) and `closeChannel`, each signed
+//! locally with the maker's key.
+
+use xbr_chain::{B128, ChannelType as ChainType, OpenChannel, SimpleBlockchain};
+use xbr_core::eth::EthPrivateKey;
+
+use crate::error::{MarketError, MarketResult, uri};
+use crate::maker::{ChainChannel, ChainClose, MakerChain};
+use crate::peer::BoxFuture;
+use crate::types::{ChannelType, Oid};
+use crate::wire::OpenChannelRequest;
+
+/// The maker's chain access.
+pub struct XbrChain {
+    chain: SimpleBlockchain,
+    key: EthPrivateKey,
+}
+
+impl XbrChain {
+    /// Submits transactions from `key` (the market maker's).
+    pub fn new(chain: SimpleBlockchain, key: EthPrivateKey) -> Self {
+        Self { chain, key }
+    }
+}
+
+fn chain_err(e: xbr_chain::ChainError) -> MarketError {
+    MarketError::new(uri::CHAIN_ERROR, e.to_string())
+}
+
+impl MakerChain for XbrChain {
+    fn block_number(&self) -> BoxFuture<'_, MarketResult<u64>> {
+        Box::pin(async move { self.chain.gateway().block_number().await.map_err(chain_err) })
+    }
+
+    fn channel(&self, channel_oid: Oid) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>> {
+        Box::pin(async move {
+            let Some(c) = self
+                .chain
+                .channel(B128::from(channel_oid))
+                .await
+                .map_err(chain_err)?
+            else {
+                return Ok(None);
+            };
+            let channel_type = match c.ctype {
+                ChainType::Payment => ChannelType::Payment,
+                ChainType::Paying => ChannelType::Paying,
+                ChainType::Unknown(_) => return Ok(None),
+            };
+            Ok(Some(ChainChannel {
+                channel_oid,
+                channel_type,
+                market_oid: c.market_id.0,
+                open_at: u64::try_from(c.created).unwrap_or(u64::MAX),
+                actor: c.actor,
+                delegate: c.delegate,
+                marketmaker: c.marketmaker,
+                recipient: c.recipient,
+                amount: c.amount,
+                timeout: 0,
+            }))
+        })
+    }
+
+    fn open_channel(
+        &self,
+        req: OpenChannelRequest,
+    ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>> {
+        Box::pin(async move {
+            let ctype = match req.channel_type {
+                ChannelType::Payment => ChainType::Payment,
+                ChannelType::Paying => ChainType::Paying,
+            };
+            if req.channel_type == ChannelType::Paying {
+                let spender = self.chain.addresses().channel;
+                self.chain
+                    .approve_xbr(&self.key, spender, req.amount)
+                    .await
+                    .map_err(chain_err)?;
+            }
+            let open = OpenChannel {
+                ctype,
+                opened_at: req.current_block_number,
+                market_id: B128::from(req.market_oid),
+                channel_id: B128::from(req.channel_oid),
+                actor: req.member,
+                delegate: req.delegate,
+                marketmaker: req.marketmaker,
+                recipient: req.recipient,
+                amount: req.amount,
+                signature: req.signature.clone(),
+            };
+            let receipt = self
+                .chain
+                .open_channel(&self.key, &open)
+                .await
+                .map_err(chain_err)?;
+            let opened = ChainChannel {
+                channel_oid: req.channel_oid,
+                channel_type: req.channel_type,
+                market_oid: req.market_oid,
+                open_at: req.current_block_number,
+                actor: req.member,
+                delegate: req.delegate,
+                marketmaker: req.marketmaker,
+                recipient: req.recipient,
+                amount: req.amount,
+                timeout: 0,
+            };
+            Ok((receipt.transaction_hash.0, opened))
+        })
+    }
+
+    fn close_channel(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>> {
+        Box::pin(async move {
+            let seq = u32::try_from(close.seq)
+                .map_err(|_| MarketError::new(uri::INVALID_TRANSACTION, "seq exceeds uint32"))?;
+            let receipt = self
+                .chain
+                .close_channel(
+                    &self.key,
+                    B128::from(close.channel_oid),
+                    close.close_at,
+                    seq,
+                    close.balance,
+                    close.is_final,
+                    &close.delegate_signature,
+                    &close.marketmaker_signature,
+                )
+                .await
+                .map_err(chain_err)?;
+            Ok(receipt.transaction_hash.0)
+        })
+    }
+}

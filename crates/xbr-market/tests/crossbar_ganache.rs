@@ -1,0 +1,402 @@
+//! The market end to end on the real peers: ganache with the XBR contracts (deployed and
+//! bootstrapped by xbr-chain) and Crossbar.io; maker, seller and buyer as separate WAMP sessions
+//! with SQLite stores. The seller and the buyer are restarted mid-stream.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{B128, U256};
+use tokio::sync::mpsc;
+use wamp_client::{PublishOptions, Session, TransportConfig};
+use wamp_proto::auth::ClientAuth;
+use wamp_proto::session::SessionConfig;
+use wamp_proto::{Dict, Serializer, Value};
+use xbr_chain::{
+    ChannelState as ChainState, ContractBytecode, Gateway, MarketDescription, SimpleBlockchain,
+    bootstrap, deploy,
+};
+use xbr_core::at_rest::Kek;
+use xbr_core::eip712::{EIP712ChannelOpen, sign_typed};
+use xbr_core::eth::EthPrivateKey;
+use xbr_core::keyseries::RotationPolicy;
+use xbr_market::adapter::event_args;
+use xbr_market::adapter::session::{SessionPeer, register_maker, register_seller, subscribe_buyer};
+use xbr_market::chain::XbrChain;
+use xbr_market::peer::{Caller, MakerClient, Publisher};
+use xbr_market::sig::Domain;
+use xbr_market::types::{ChannelType, SaleStatus};
+use xbr_market::wire::OpenChannelRequest;
+use xbr_market::{
+    ApiSpec, Buyer, BuyerConfig, BuyerStore, MakerConfig, MakerStore, MarketError, MarketMaker,
+    Seller, SellerConfig, SellerStore, SqliteStore,
+};
+use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
+
+const KEYS: [&str; 7] = [
+    "4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d",
+    "6cbed15c793ce57650b9877cf6fa156fbef513c4e6134f022a85b1ffdd59b2a1",
+    "6370fd033278c143179d81c5526140625662b8daa446c22ee2d73db3707e620c",
+    "646f1ce2fdad0e6deeeb5c7e8e5543bdde65e86029e2fd9fc169899c440a7913",
+    "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743",
+    "395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3536a33ab8a4fd",
+    "e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a52",
+];
+const MARKET: [u8; 16] = [0xa1; 16];
+const PAYMENT: [u8; 16] = [0xb1; 16];
+const PAYING: [u8; 16] = [0xc1; 16];
+const API: [u8; 16] = [0x62; 16];
+const TOPIC: &str = "io.crossbar.example.data";
+
+fn key(i: usize) -> EthPrivateKey {
+    EthPrivateKey::from_hex(KEYS[i]).unwrap()
+}
+
+fn xbr(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+fn description() -> MarketDescription {
+    let json = serde_json::json!({
+        "market_id": format!("0x{}", "a1".repeat(16)),
+        "owner": { "key": KEYS[1], "xbr": xbr(100).to_string() },
+        "maker": { "key": KEYS[6], "xbr": xbr(5000).to_string() },
+        "members": [
+            { "key": KEYS[2], "actor": "provider", "xbr": xbr(1000).to_string() },
+            { "key": KEYS[3], "actor": "consumer", "xbr": xbr(2000).to_string() }
+        ],
+        "channels": [
+            { "channel_id": format!("0x{}", "b1".repeat(16)), "kind": "payment",
+              "member": key(3).address(), "delegate": key(5).address(), "amount": xbr(500).to_string() },
+            { "channel_id": format!("0x{}", "c1".repeat(16)), "kind": "paying",
+              "member": key(2).address(), "delegate": key(4).address(), "amount": xbr(1000).to_string() }
+        ]
+    });
+    serde_json::from_value(json).unwrap()
+}
+
+async fn session(router: &Crossbar, serializer: Serializer) -> Session {
+    let transport = TransportConfig::new(router.ws_url.clone()).with_serializer(serializer);
+    Session::connect(
+        &transport,
+        SessionConfig::new(REALM_MARKET, ClientAuth::anonymous()),
+    )
+    .await
+    .unwrap()
+}
+
+fn payload(i: u64) -> Value {
+    let mut d = Dict::new();
+    d.insert("data".into(), Value::from("xbrd-seller"));
+    d.insert("counter".into(), Value::from(i));
+    Value::Dict(d)
+}
+
+fn maker_client(s: &Session) -> MakerClient {
+    let peer: Arc<dyn Caller> =
+        Arc::new(SessionPeer::new(s.clone(), Some(Duration::from_secs(30))));
+    MakerClient::new(peer)
+}
+
+async fn start_seller(router: &Crossbar, store: Arc<dyn SellerStore>) -> (Session, Seller) {
+    let s = session(router, Serializer::Cbor).await;
+    let peer = Arc::new(SessionPeer::new(s.clone(), Some(Duration::from_secs(30))));
+    let events: Arc<dyn Publisher> = peer.clone();
+    let cfg = SellerConfig::new(key(6).address(), key(4), Kek::from_bytes([3; 32]));
+    let seller = Seller::new(cfg, store, maker_client(&s), events);
+    seller
+        .add(ApiSpec {
+            api_id: API,
+            prefix: "io.crossbar.example".into(),
+            price: xbr(35),
+            policy: RotationPolicy::Count(5),
+            categories: None,
+        })
+        .unwrap();
+    register_seller(&s, &seller).await.unwrap();
+    seller.start().await.unwrap();
+    (s, seller)
+}
+
+async fn start_buyer(
+    router: &Crossbar,
+    serializer: Serializer,
+    store: Arc<dyn BuyerStore>,
+) -> (
+    Session,
+    Buyer,
+    mpsc::UnboundedReceiver<Result<Value, MarketError>>,
+) {
+    let s = session(router, serializer).await;
+    let cfg = BuyerConfig {
+        market_maker: key(6).address(),
+        key: key(5),
+        max_price: xbr(100),
+        kek: Kek::from_bytes([5; 32]),
+        auto_close: true,
+    };
+    let buyer = Buyer::new(cfg, store, maker_client(&s));
+    buyer.start().await.unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    subscribe_buyer(
+        &s,
+        TOPIC,
+        buyer.clone(),
+        Arc::new(move |r| drop(tx.send(r))),
+    )
+    .await
+    .unwrap();
+    (s, buyer, rx)
+}
+
+async fn publish(
+    s: &Session,
+    seller: &Seller,
+    i: u64,
+) -> (Vec<u8>, &'static str, Vec<u8>, [u8; 16]) {
+    let (key_id, enc, ct) = seller.wrap(&API, TOPIC, &payload(i)).await.unwrap();
+    s.publish(
+        TOPIC,
+        event_args(&key_id, enc, ct.clone()),
+        Dict::new(),
+        PublishOptions::acknowledged(),
+    )
+    .await
+    .unwrap();
+    (key_id.to_vec(), enc, ct, key_id)
+}
+
+async fn receive(
+    rx: &mut mpsc::UnboundedReceiver<Result<Value, MarketError>>,
+    n: usize,
+) -> Vec<Value> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let r = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("event in time")
+            .unwrap();
+        got.push(r.unwrap());
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn market_on_crossbar_and_ganache_survives_restarts() {
+    // Chain: deploy + bootstrap.
+    let ganache = Ganache::start();
+    let (gateway, _) = Gateway::connect(&ganache.url).await.unwrap();
+    let code = ContractBytecode::load(&xbrd_testkit::contracts_dir()).unwrap();
+    let deployment = deploy(&gateway, &key(0), key(0).address(), &code)
+        .await
+        .unwrap();
+    let chain = SimpleBlockchain::new(gateway, deployment.contracts);
+    let market = bootstrap(&chain, &key(0), &description()).await.unwrap();
+    let router = Crossbar::start();
+    let dir = tempfile::tempdir().unwrap();
+
+    // Market maker: its own session, SQLite store, channels mirrored from the chain.
+    let maker_session = session(&router, Serializer::Cbor).await;
+    let maker_peer = Arc::new(SessionPeer::new(
+        maker_session.clone(),
+        Some(Duration::from_secs(30)),
+    ));
+    let maker_store: Arc<dyn MakerStore> =
+        Arc::new(SqliteStore::open(dir.path().join("maker.db")).unwrap());
+    let domain = Domain {
+        chain_id: market.verifying_chain_id,
+        verifying_contract: market.verifying_contract,
+    };
+    let cfg = MakerConfig {
+        key: key(6),
+        market_oid: MARKET,
+        market_owner: market.owner,
+        domain,
+        chain: ganache.chain_id,
+        contracts: Default::default(),
+        eula_url: String::new(),
+        eula_hash: chain.eula().await.unwrap(),
+    };
+    let maker_chain = Arc::new(XbrChain::new(chain.clone(), key(6)));
+    let maker = Arc::new(MarketMaker::new(
+        cfg,
+        maker_store.clone(),
+        maker_peer.clone(),
+        maker_peer.clone(),
+        Some(maker_chain),
+    ));
+    assert_eq!(
+        maker
+            .sync_channels(&[PAYMENT, PAYING, [0xee; 16]])
+            .await
+            .unwrap(),
+        2
+    );
+    register_maker(&maker_session, maker.clone()).await.unwrap();
+
+    // Seller (CBOR) and buyer (JSON: big integers travel as bare JSON integers).
+    let seller_db = dir.path().join("seller.db");
+    let buyer_db = dir.path().join("buyer.db");
+    let (seller_session, seller) =
+        start_seller(&router, Arc::new(SqliteStore::open(&seller_db).unwrap())).await;
+    let (buyer_session, buyer, mut rx) = start_buyer(
+        &router,
+        Serializer::Json,
+        Arc::new(SqliteStore::open(&buyer_db).unwrap()),
+    )
+    .await;
+
+    let mut sent = Vec::new();
+    for i in 0..15u64 {
+        sent.push(publish(&seller_session, &seller, i).await);
+    }
+    let got = receive(&mut rx, 15).await;
+    let mut counters: Vec<u64> = got
+        .iter()
+        .map(|v| v.as_dict().unwrap()["counter"].as_u64().unwrap())
+        .collect();
+    counters.sort();
+    assert_eq!(counters, (0..15).collect::<Vec<_>>());
+
+    // Restart the seller and the buyer (new sessions, new instances, same stores).
+    seller.stop();
+    seller_session.leave().await.unwrap();
+    buyer_session.leave().await.unwrap();
+    drop((seller, buyer, rx));
+    let (seller_session, seller) =
+        start_seller(&router, Arc::new(SqliteStore::open(&seller_db).unwrap())).await;
+    let buyer_store: Arc<dyn BuyerStore> = Arc::new(SqliteStore::open(&buyer_db).unwrap());
+    let (buyer_session, buyer, mut rx) =
+        start_buyer(&router, Serializer::Cbor, buyer_store.clone()).await;
+    let sales_before = maker_store.sales().unwrap().len();
+    // Old events decrypt without buying again.
+    for (i, (_, enc, ct, key_id)) in sent.iter().enumerate() {
+        assert_eq!(
+            buyer.unwrap(key_id, enc, ct).await.unwrap(),
+            payload(i as u64)
+        );
+    }
+    assert_eq!(maker_store.sales().unwrap().len(), sales_before);
+    for i in 15..30u64 {
+        sent.push(publish(&seller_session, &seller, i).await);
+    }
+    let got = receive(&mut rx, 15).await;
+    assert_eq!(got.len(), 15);
+
+    // ≥ 3 rotations, each key bought exactly once, every sale completed.
+    let keys: BTreeSet<[u8; 16]> = sent.iter().map(|e| e.3).collect();
+    assert!(keys.len() >= 4, "{} keys", keys.len());
+    let sales = maker_store.sales().unwrap();
+    assert!(sales.iter().all(|s| s.status == SaleStatus::Completed));
+    let sold: BTreeSet<[u8; 16]> = sales.iter().map(|s| s.key_id).collect();
+    assert_eq!(sold.len(), sales.len(), "no key bought twice");
+    assert_eq!(sold, keys);
+    let n = sales.len() as u64;
+
+    // Balances: payment and paying fell by keys × price, seq advanced by the sales; the three
+    // stores and the maker's answers over WAMP agree.
+    let probe = session(&router, Serializer::Cbor).await;
+    let client = maker_client(&probe);
+    let payment = client
+        .get_balance(ChannelType::Payment, &PAYMENT)
+        .await
+        .unwrap();
+    let paying = client
+        .get_balance(ChannelType::Paying, &PAYING)
+        .await
+        .unwrap();
+    assert_eq!(
+        (payment.seq, payment.remaining, payment.inflight),
+        (1 + n, xbr(500) - xbr(35) * U256::from(n), U256::ZERO)
+    );
+    assert_eq!(
+        (paying.seq, paying.remaining, paying.inflight),
+        (1 + n, xbr(1000) - xbr(35) * U256::from(n), U256::ZERO)
+    );
+    let b = buyer.channel().await.unwrap();
+    assert_eq!((b.seq, b.balance), (payment.seq, payment.remaining));
+    let s = seller.channel().unwrap();
+    assert_eq!((s.seq, s.balance), (paying.seq, paying.remaining));
+    let seller_store = SqliteStore::open(&seller_db).unwrap();
+    assert_eq!(
+        SellerStore::seller_sales(&seller_store).unwrap().len() as u64,
+        n
+    );
+    assert_eq!(buyer_store.purchases().unwrap().len() as u64, n);
+    let active = client
+        .get_active_channel(ChannelType::Payment, &key(5).address())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(active.channel_oid, PAYMENT);
+
+    // A second payment channel opened through the maker (ChannelOpen verified, openChannel sent).
+    let block = chain.gateway().block_number().await.unwrap();
+    let amount = xbr(50);
+    chain
+        .approve_xbr(&key(3), chain.addresses().channel, amount)
+        .await
+        .unwrap();
+    let second = [0xb2; 16];
+    let open = EIP712ChannelOpen::new(
+        domain.chain_id,
+        domain.verifying_contract,
+        1,
+        block,
+        MARKET,
+        second,
+        key(3).address(),
+        key(5).address(),
+        key(6).address(),
+        market.owner,
+        amount,
+    );
+    let req = OpenChannelRequest {
+        member: key(3).address(),
+        market_oid: MARKET,
+        channel_oid: second,
+        verifying_chain_id: domain.chain_id,
+        current_block_number: block,
+        verifying_contract: domain.verifying_contract,
+        channel_type: ChannelType::Payment,
+        delegate: key(5).address(),
+        marketmaker: key(6).address(),
+        recipient: market.owner,
+        amount,
+        signature: sign_typed(&key(3), &open).to_vec(),
+    };
+    let peer: Arc<dyn Caller> = Arc::new(SessionPeer::new(probe.clone(), None));
+    peer.call("xbr.marketmaker.open_channel", req.to_args(), Dict::new())
+        .await
+        .unwrap();
+    let on_chain = chain.channel(B128::from(second)).await.unwrap().unwrap();
+    assert_eq!(
+        (on_chain.amount, on_chain.state),
+        (amount, ChainState::Open)
+    );
+    let mirrored = client
+        .get_balance(ChannelType::Payment, &second)
+        .await
+        .unwrap();
+    assert_eq!((mirrored.seq, mirrored.remaining), (1, amount));
+
+    // The buyer closes its payment channel: the maker verifies, counter-signs and the contract
+    // accepts both signatures.
+    buyer.close_channel().await.unwrap();
+    let closed = chain.channel(B128::from(PAYMENT)).await.unwrap().unwrap();
+    // A final close settles at once: the buyer gets the remaining, the market owner the rest.
+    assert_eq!(closed.state, ChainState::Closed);
+    assert_eq!(u64::from(closed.closing.closed_seq), 1 + n);
+    assert_eq!(
+        closed.closing.closed_balance,
+        xbr(500) - xbr(35) * U256::from(n)
+    );
+    let mirrored = maker_store.channel(&PAYMENT).unwrap().unwrap();
+    assert_eq!(mirrored.state, xbr_market::types::ChannelState::Closed);
+    assert!(mirrored.close.unwrap().closed_tx.is_some());
+
+    seller.stop();
+    for s in [seller_session, buyer_session, probe, maker_session] {
+        s.leave().await.unwrap();
+    }
+}
