@@ -21,12 +21,21 @@ fn target(args: &StatusArgs) -> anyhow::Result<(SocketAddr, PathBuf)> {
     }
 }
 
+/// An HTTP client for the local admin API.
+///
+/// reqwest is built with rustls but without a bundled crypto provider (xbr-chain picks ring on
+/// purpose), so the process-wide provider is installed first; a later install is a no-op.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// Fetches the status.
 pub async fn status(args: &StatusArgs) -> anyhow::Result<StatusView> {
     let (addr, token_file) = target(args)?;
     let token = read_text_secret(&token_file)?;
     let url = format!("http://{addr}/v1/status");
-    let resp = reqwest::Client::new()
+    let resp = http_client()
         .get(&url)
         .bearer_auth(token.expose())
         .timeout(std::time::Duration::from_secs(5))
@@ -51,7 +60,7 @@ pub async fn health(admin: SocketAddr) -> anyhow::Result<()> {
         admin
     };
     let url = format!("http://{addr}/health");
-    let resp = reqwest::Client::new()
+    let resp = http_client()
         .get(&url)
         .timeout(std::time::Duration::from_secs(3))
         .send()

@@ -139,7 +139,7 @@ fn get(d: &Daemon, path: &str, token: Option<&str>) -> Result<(u16, serde_json::
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut req = reqwest::Client::new()
+        let mut req = xbrd::status::http_client()
             .get(format!("http://{}{path}", d.admin))
             .timeout(Duration::from_secs(5));
         if let Some(t) = token {
