@@ -382,14 +382,20 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
 
     // The buyer closes its payment channel: the maker verifies, counter-signs and the contract
     // accepts both signatures.
+    let member_before = chain.xbr_balance(key(3).address()).await.unwrap();
     buyer.close_channel().await.unwrap();
     let closed = chain.channel(B128::from(PAYMENT)).await.unwrap().unwrap();
-    // A final close settles at once: the buyer gets the remaining, the market owner the rest.
+    // A final close settles at once. XBRChannel records the last state in closingSeq /
+    // closingBalance (it never writes closedSeq / closedBalance) and refunds the remaining
+    // balance to the member.
+    let remaining = xbr(500) - xbr(35) * U256::from(n);
     assert_eq!(closed.state, ChainState::Closed);
-    assert_eq!(u64::from(closed.closing.closed_seq), 1 + n);
+    assert_ne!(closed.closing.closed_at, U256::ZERO);
+    assert_eq!(u64::from(closed.closing.closing_seq), 1 + n);
+    assert_eq!(closed.closing.closing_balance, remaining);
     assert_eq!(
-        closed.closing.closed_balance,
-        xbr(500) - xbr(35) * U256::from(n)
+        chain.xbr_balance(key(3).address()).await.unwrap(),
+        member_before + remaining
     );
     let mirrored = maker_store.channel(&PAYMENT).unwrap().unwrap();
     assert_eq!(mirrored.state, xbr_market::types::ChannelState::Closed);
