@@ -2,7 +2,7 @@
 //! market, domain and channel status, the EIP-712 verifying values), working against today's
 //! contracts, plus the transactions a market operator and its members send.
 
-use alloy_primitives::{Address, B128, Bytes, U256};
+use alloy_primitives::{Address, B128, B256, Bytes, U256};
 use alloy_provider::DynProvider;
 use alloy_rpc_types_eth::TransactionReceipt;
 use xbr_core::eth::EthPrivateKey;
@@ -12,8 +12,8 @@ use crate::bindings::{XBRChannel, XBRDomain, XBRMarket, XBRNetwork, XBRToken};
 use crate::error::{ChainError, Result};
 use crate::gateway::{ConnectOptions, Gateway};
 use crate::types::{
-    ActorType, Balances, ChainInfo, ChannelClosing, ChannelInfo, ChannelState, ChannelType,
-    DomainState, DomainStatus, MarketStatus, MemberLevel, MemberStatus,
+    ActorType, Balances, ChainInfo, ChannelClosing, ChannelInfo, ChannelOpened, ChannelState,
+    ChannelType, DomainState, DomainStatus, MarketStatus, MemberLevel, MemberStatus,
 };
 
 /// Parameters of `XBRMarket.createMarket` (the coin is always the network's XBR token).
@@ -371,6 +371,46 @@ impl SimpleBlockchain {
         }))
     }
 
+    /// The channels opened in `market_id` between `from_block` and `to_block` (inclusive), from
+    /// the `XBRChannel.Opened` logs, in chain order.
+    pub async fn opened_channels(
+        &self,
+        market_id: B128,
+        from_block: u64,
+        to_block: u64,
+    ) -> Result<Vec<ChannelOpened>> {
+        // An indexed `bytes16` topic is the value left-aligned in 32 bytes.
+        let mut market_topic = B256::ZERO;
+        market_topic[..16].copy_from_slice(market_id.as_slice());
+        let logs = self
+            .channels()
+            .Opened_filter()
+            .topic1(market_topic)
+            .from_block(from_block)
+            .to_block(to_block)
+            .query()
+            .await
+            .map_err(|e| {
+                self.gateway
+                    .contract_error("XBRChannel.Opened logs", self.addresses.channel, e)
+            })?;
+        Ok(logs
+            .into_iter()
+            .map(|(event, log)| channel_opened(event, log.block_number))
+            .collect())
+    }
+
+    /// The channels a transaction opened, from the `XBRChannel.Opened` logs in its receipt.
+    pub fn opened_in(&self, receipt: &TransactionReceipt) -> Vec<ChannelOpened> {
+        receipt
+            .logs()
+            .iter()
+            .filter(|log| log.address() == self.addresses.channel)
+            .filter_map(|log| log.log_decode::<XBRChannel::Opened>().ok())
+            .map(|log| channel_opened(log.inner.data, receipt.block_number))
+            .collect()
+    }
+
     // ---- transactions (signed locally by the given key, awaited for their receipt) -------
 
     /// `XBRToken.transfer(to, amount)` from `from`.
@@ -522,5 +562,19 @@ impl SimpleBlockchain {
         self.gateway
             .send_call(call, self.addresses.channel, sender, builder)
             .await
+    }
+}
+
+fn channel_opened(event: XBRChannel::Opened, block_number: Option<u64>) -> ChannelOpened {
+    ChannelOpened {
+        channel_id: event.channelId,
+        market_id: event.marketId,
+        ctype: ChannelType::from(event.ctype),
+        actor: event.actor,
+        delegate: event.delegate,
+        marketmaker: event.marketmaker,
+        recipient: event.recipient,
+        amount: event.amount,
+        block_number,
     }
 }

@@ -44,6 +44,6 @@ pub use deploy::{ContractBytecode, Deployment, deploy};
 pub use error::{ChainError, Result};
 pub use gateway::{ConnectOptions, Gateway};
 pub use types::{
-    ActorType, Balances, ChainInfo, ChannelInfo, ChannelState, ChannelType, DomainState,
-    DomainStatus, MarketStatus, MemberLevel, MemberStatus,
+    ActorType, Balances, ChainInfo, ChannelInfo, ChannelOpened, ChannelState, ChannelType,
+    DomainState, DomainStatus, MarketStatus, MemberLevel, MemberStatus,
 };

@@ -337,6 +337,29 @@ pub struct ChannelInfo {
     pub closing: ChannelClosing,
 }
 
+/// A channel as announced by the `XBRChannel.Opened` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelOpened {
+    /// The channel id.
+    pub channel_id: B128,
+    /// The market.
+    pub market_id: B128,
+    /// Payment or paying.
+    pub ctype: ChannelType,
+    /// The buyer (payment) or seller (paying) member.
+    pub actor: Address,
+    /// The off-chain delegate that may spend/earn on this channel.
+    pub delegate: Address,
+    /// The market maker.
+    pub marketmaker: Address,
+    /// The on-chain payout recipient.
+    pub recipient: Address,
+    /// Tokens locked in the channel.
+    pub amount: U256,
+    /// The block the event was mined in (`None` for a pending log).
+    pub block_number: Option<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

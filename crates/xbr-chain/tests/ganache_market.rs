@@ -137,6 +137,43 @@ async fn bootstrapped_market_reads_back_from_the_contracts() {
     assert_eq!(paying.recipient, seller);
     assert_eq!(paying.amount, xbr(1500));
 
+    // The Opened logs of this market announce both channels, in the order they were opened;
+    // another market's id finds none.
+    let head = chain.gateway().block_number().await.unwrap();
+    let opened = chain.opened_channels(market_id, 0, head).await.unwrap();
+    let ids: Vec<B128> = opened.iter().map(|o| o.channel_id).collect();
+    assert_eq!(ids, vec![B128::from(PAYMENT), B128::from(PAYING)]);
+    for (o, info) in opened.iter().zip([&payment, &paying]) {
+        assert_eq!(
+            (
+                o.market_id,
+                o.ctype,
+                o.actor,
+                o.delegate,
+                o.marketmaker,
+                o.recipient,
+                o.amount
+            ),
+            (
+                info.market_id,
+                info.ctype,
+                info.actor,
+                info.delegate,
+                info.marketmaker,
+                info.recipient,
+                info.amount
+            )
+        );
+        assert!(o.block_number.unwrap() <= head);
+    }
+    assert!(
+        chain
+            .opened_channels(B128::from([0xee; 16]), 0, head)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // The stored ChannelOpen signatures recover to the actors (xbr-core agrees with the contract).
     for (info, actor) in [(&payment, buyer), (&paying, seller)] {
         let msg = EIP712ChannelOpen::new(

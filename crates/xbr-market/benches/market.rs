@@ -1,5 +1,6 @@
 //! Market benchmarks over a real Crossbar.io router on loopback (WebSocket + CBOR), maker, seller
-//! and buyer as separate sessions, in-memory stores:
+//! and buyer as separate sessions, each with a durable SQLite store (`synchronous=FULL`; set
+//! `XBRD_BENCH_STORE=memory` to compare with in-memory stores):
 //! * `purchase/unwrap_new_key`: the full purchase of a new key (`unwrap` of an event under a key
 //!   the buyer does not hold: get_quote, buy_key → sell → receipt, unseal, decrypt). Besides
 //!   criterion's estimate, p50/p99 of every measured purchase are printed.
@@ -28,6 +29,7 @@ use xbr_market::sig::Domain;
 use xbr_market::types::{ChannelType, U256};
 use xbr_market::{
     ApiSpec, Buyer, BuyerConfig, MakerConfig, MarketMaker, MemoryStore, Seller, SellerConfig,
+    SqliteStore,
 };
 use xbrd_testkit::{Crossbar, REALM_MARKET};
 
@@ -56,7 +58,47 @@ fn client(s: &Session) -> MakerClient {
     MakerClient::new(c)
 }
 
+/// The stores of one role: SQLite files in `dir` unless `XBRD_BENCH_STORE=memory`.
+struct Stores {
+    dir: tempfile::TempDir,
+    memory: bool,
+}
+
+impl Stores {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            memory: std::env::var("XBRD_BENCH_STORE").as_deref() == Ok("memory"),
+        }
+    }
+
+    fn maker(&self) -> Arc<dyn xbr_market::MakerStore> {
+        if self.memory {
+            Arc::new(MemoryStore::new())
+        } else {
+            Arc::new(SqliteStore::open(self.dir.path().join("maker.db")).unwrap())
+        }
+    }
+
+    fn seller(&self) -> Arc<dyn xbr_market::SellerStore> {
+        if self.memory {
+            Arc::new(MemoryStore::new())
+        } else {
+            Arc::new(SqliteStore::open(self.dir.path().join("seller.db")).unwrap())
+        }
+    }
+
+    fn buyer(&self) -> Arc<dyn xbr_market::BuyerStore> {
+        if self.memory {
+            Arc::new(MemoryStore::new())
+        } else {
+            Arc::new(SqliteStore::open(self.dir.path().join("buyer.db")).unwrap())
+        }
+    }
+}
+
 struct Market {
+    _stores: Stores,
     _sessions: Vec<Session>,
     seller_session: Session,
     seller: Seller,
@@ -68,6 +110,11 @@ struct Market {
 }
 
 async fn market(router: &Crossbar) -> Market {
+    let stores = Stores::new();
+    eprintln!(
+        "stores: {}",
+        if stores.memory { "in memory" } else { "SQLite" }
+    );
     let big = U256::from(10u64).pow(U256::from(30u64));
     let maker_session = session(router).await;
     let peer = Arc::new(SessionPeer::new(maker_session.clone(), None));
@@ -86,7 +133,7 @@ async fn market(router: &Crossbar) -> Market {
     };
     let maker = Arc::new(MarketMaker::new(
         cfg,
-        Arc::new(MemoryStore::new()),
+        stores.maker(),
         peer.clone(),
         peer,
         None,
@@ -115,7 +162,7 @@ async fn market(router: &Crossbar) -> Market {
     let events: Arc<dyn Publisher> = Arc::new(SessionPeer::new(seller_session.clone(), None));
     let seller = Seller::new(
         SellerConfig::new(key(KEY6).address(), key(KEY4), Kek::from_bytes([1; 32])),
-        Arc::new(MemoryStore::new()),
+        stores.seller(),
         client(&seller_session),
         events,
     );
@@ -147,7 +194,7 @@ async fn market(router: &Crossbar) -> Market {
             kek: Kek::from_bytes([2; 32]),
             auto_close: false,
         },
-        Arc::new(MemoryStore::new()),
+        stores.buyer(),
         client(&buyer_session),
     );
     buyer.start().await.unwrap();
@@ -167,6 +214,7 @@ async fn market(router: &Crossbar) -> Market {
     .await
     .unwrap();
     Market {
+        _stores: stores,
         _sessions: vec![maker_session, buyer_session],
         seller_session,
         seller,

@@ -2,7 +2,7 @@
 //! the amount first for paying channels, which the maker funds) and `closeChannel`, each signed
 //! locally with the maker's key.
 
-use xbr_chain::{B128, ChannelType as ChainType, OpenChannel, SimpleBlockchain};
+use xbr_chain::{B128, ChannelOpened, ChannelType as ChainType, OpenChannel, SimpleBlockchain};
 use xbr_core::eth::EthPrivateKey;
 
 use crate::error::{MarketError, MarketResult, uri};
@@ -26,6 +26,27 @@ impl XbrChain {
 
 fn chain_err(e: xbr_chain::ChainError) -> MarketError {
     MarketError::new(uri::CHAIN_ERROR, e.to_string())
+}
+
+/// The market's view of an `Opened` event (`None` for a channel type this market does not know).
+fn from_opened(o: &ChannelOpened) -> Option<ChainChannel> {
+    let channel_type = match o.ctype {
+        ChainType::Payment => ChannelType::Payment,
+        ChainType::Paying => ChannelType::Paying,
+        ChainType::Unknown(_) => return None,
+    };
+    Some(ChainChannel {
+        channel_oid: o.channel_id.0,
+        channel_type,
+        market_oid: o.market_id.0,
+        open_at: o.block_number.unwrap_or_default(),
+        actor: o.actor,
+        delegate: o.delegate,
+        marketmaker: o.marketmaker,
+        recipient: o.recipient,
+        amount: o.amount,
+        timeout: 0,
+    })
 }
 
 impl MakerChain for XbrChain {
@@ -96,19 +117,44 @@ impl MakerChain for XbrChain {
                 .open_channel(&self.key, &open)
                 .await
                 .map_err(chain_err)?;
-            let opened = ChainChannel {
-                channel_oid: req.channel_oid,
-                channel_type: req.channel_type,
-                market_oid: req.market_oid,
-                open_at: req.current_block_number,
-                actor: req.member,
-                delegate: req.delegate,
-                marketmaker: req.marketmaker,
-                recipient: req.recipient,
-                amount: req.amount,
-                timeout: 0,
-            };
+            // Record what the contract announced, not what was asked for.
+            let opened = self
+                .chain
+                .opened_in(&receipt)
+                .iter()
+                .find(|o| o.channel_id.0 == req.channel_oid)
+                .and_then(from_opened)
+                .ok_or_else(|| {
+                    MarketError::new(
+                        uri::CHAIN_ERROR,
+                        "openChannel succeeded but its receipt has no Opened event",
+                    )
+                })?;
             Ok((receipt.transaction_hash.0, opened))
+        })
+    }
+
+    fn opened_channels(
+        &self,
+        market_oid: Oid,
+        from_block: u64,
+    ) -> BoxFuture<'_, MarketResult<(Vec<ChainChannel>, u64)>> {
+        Box::pin(async move {
+            let head = self
+                .chain
+                .gateway()
+                .block_number()
+                .await
+                .map_err(chain_err)?;
+            if from_block > head {
+                return Ok((Vec::new(), from_block));
+            }
+            let opened = self
+                .chain
+                .opened_channels(B128::from(market_oid), from_block, head)
+                .await
+                .map_err(chain_err)?;
+            Ok((opened.iter().filter_map(from_opened).collect(), head + 1))
         })
     }
 

@@ -75,6 +75,15 @@ pub struct ChainChannel {
     pub timeout: u64,
 }
 
+/// What [`MarketMaker::scan_channels`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelScan {
+    /// Channels mirrored for the first time.
+    pub new: usize,
+    /// The block to scan from next time.
+    pub next_block: u64,
+}
+
 /// A close to submit on chain (`XBRChannel.closeChannel`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainClose {
@@ -108,6 +117,13 @@ pub trait MakerChain: Send + Sync + 'static {
     ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>>;
     /// Submits `closeChannel`; the transaction hash.
     fn close_channel(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>>;
+    /// The channels opened in `market_oid` from block `from_block` up to the chain head
+    /// (`XBRChannel.Opened` logs), and the block to scan from next time.
+    fn opened_channels(
+        &self,
+        market_oid: Oid,
+        from_block: u64,
+    ) -> BoxFuture<'_, MarketResult<(Vec<ChainChannel>, u64)>>;
 }
 
 /// The market maker role.
@@ -253,6 +269,30 @@ impl MarketMaker {
             }
         }
         Ok(new)
+    }
+
+    /// Scans the chain's `Opened` logs of this market from `from_block` and mirrors the channels
+    /// brokered by this maker that are new (seq 1, remaining = amount), including those opened
+    /// without it (e.g. by a member directly on chain). Returns how many were new and the block
+    /// to scan from next; call it at start with 0 and then periodically.
+    pub async fn scan_channels(&self, from_block: u64) -> MarketResult<ChannelScan> {
+        let chain = self
+            .chain
+            .as_ref()
+            .ok_or_else(|| MarketError::new(uri::CHAIN_ERROR, "no chain configured"))?;
+        let (opened, next_block) = chain
+            .opened_channels(self.cfg.market_oid, from_block)
+            .await?;
+        let mut new = 0;
+        for c in opened
+            .iter()
+            .filter(|c| c.market_oid == self.cfg.market_oid && c.marketmaker == self.address)
+        {
+            if self.mirror_channel(c).await? {
+                new += 1;
+            }
+        }
+        Ok(ChannelScan { new, next_block })
     }
 
     // ------------------------------------------------------------------ status / config
