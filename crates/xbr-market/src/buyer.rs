@@ -56,6 +56,9 @@ struct Active {
     closed: bool,
 }
 
+/// Called after a purchase is persisted.
+pub type PurchaseHook = Arc<dyn Fn(&Purchase) + Send + Sync>;
+
 struct BuyerInner {
     cfg: BuyerConfig,
     address: Address,
@@ -65,6 +68,7 @@ struct BuyerInner {
     keys: Mutex<HashMap<Oid, Slot>>,
     /// The payment channel; held for the whole of a purchase (one purchase in flight).
     active: tokio::sync::Mutex<Option<Active>>,
+    purchase_hook: Mutex<Option<PurchaseHook>>,
 }
 
 /// The buyer role (cheap to clone).
@@ -109,8 +113,18 @@ impl Buyer {
                 maker,
                 keys: Mutex::new(HashMap::new()),
                 active: tokio::sync::Mutex::new(None),
+                purchase_hook: Mutex::new(None),
             }),
         }
+    }
+
+    /// Installs a hook called after every persisted purchase (metrics, logs).
+    pub fn set_purchase_hook(&self, hook: PurchaseHook) {
+        *self
+            .inner
+            .purchase_hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(hook);
     }
 
     /// The buyer delegate address.
@@ -383,7 +397,16 @@ impl Buyer {
             buyer_signature: signature,
             maker_signature: receipt.signature,
         };
+        let recorded = purchase.clone();
         blocking(&inner.store, move |s| s.record_purchase(&purchase)).await?;
+        let hook = inner
+            .purchase_hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            hook(&recorded);
+        }
         active.channel.seq = seq;
         active.channel.balance = balance;
         debug!(seq, remaining = %balance, "key bought");

@@ -94,6 +94,25 @@ struct SellerState {
     started: bool,
 }
 
+/// Called after a new key is persisted and its offer attempted: `(api_id, key_id, offered)`.
+pub type RotationHook = Arc<dyn Fn(&Oid, &Oid, bool) + Send + Sync>;
+
+/// Called after a sale is persisted.
+pub type SaleHook = Arc<dyn Fn(&SellerSale) + Send + Sync>;
+
+/// One API's key series as [`Seller::api_keys`] reports it.
+#[derive(Clone, Debug)]
+pub struct ApiKeys {
+    /// The API.
+    pub spec: ApiSpec,
+    /// The key new payloads are encrypted with, once started.
+    pub current_key_id: Option<Oid>,
+    /// When the next interval rotation is due.
+    pub next_rotation_at: Option<SystemTime>,
+    /// Every key of the series held in memory (id, created), oldest first.
+    pub keys: Vec<(Oid, SystemTime)>,
+}
+
 struct SellerInner {
     cfg: SellerConfig,
     address: Address,
@@ -104,6 +123,8 @@ struct SellerInner {
     state: Mutex<SellerState>,
     sale_lock: tokio::sync::Mutex<()>,
     timer: Mutex<Option<JoinHandle<()>>>,
+    rotation_hook: Mutex<Option<RotationHook>>,
+    sale_hook: Mutex<Option<SaleHook>>,
 }
 
 /// The seller role (cheap to clone).
@@ -154,8 +175,76 @@ impl Seller {
                 state: Mutex::new(SellerState::default()),
                 sale_lock: tokio::sync::Mutex::new(()),
                 timer: Mutex::new(None),
+                rotation_hook: Mutex::new(None),
+                sale_hook: Mutex::new(None),
             }),
         }
+    }
+
+    /// Installs a hook called after every key rotation (metrics, logs).
+    pub fn set_rotation_hook(&self, hook: RotationHook) {
+        *self
+            .inner
+            .rotation_hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// Installs a hook called after every persisted sale (metrics, logs).
+    pub fn set_sale_hook(&self, hook: SaleHook) {
+        *self
+            .inner
+            .sale_hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// Whether [`Seller::start`] succeeded and [`Seller::stop`] was not called since.
+    pub fn is_started(&self) -> bool {
+        self.state().started
+    }
+
+    /// The APIs added, in api-id order, with their key series.
+    pub fn api_keys(&self) -> Vec<ApiKeys> {
+        let st = self.state();
+        let mut v: Vec<ApiKeys> = st
+            .apis
+            .values()
+            .map(|e| {
+                let mut keys: Vec<(Oid, SystemTime)> = e
+                    .series
+                    .keys()
+                    .map(|k| (k.key_id.0, k.created_at))
+                    .collect();
+                keys.sort_by_key(|k| k.1);
+                ApiKeys {
+                    spec: e.spec.clone(),
+                    current_key_id: e.series.current_key_id().map(|k| k.0),
+                    next_rotation_at: e.series.next_rotation_at(),
+                    keys,
+                }
+            })
+            .collect();
+        v.sort_by_key(|a| a.spec.api_id);
+        v
+    }
+
+    /// Rotates the key of `api_id` now: the new key is persisted, offered and announced like a
+    /// scheduled rotation. Returns the new key id.
+    pub async fn rotate_now(&self, api_id: &Oid) -> MarketResult<Oid> {
+        let r = {
+            let mut st = self.state();
+            if !st.started {
+                return Err(MarketError::new(uri::NOT_STARTED, "seller not started"));
+            }
+            let entry = st.apis.get_mut(api_id).ok_or_else(|| {
+                MarketError::no_such_object(format!("no such api {}", Hex(api_id)))
+            })?;
+            entry.series.rotate(SystemTime::now(), &mut OsRng)
+        };
+        let key_id = r.key_id.0;
+        self.on_rotation(r).await?;
+        Ok(key_id)
     }
 
     fn state(&self) -> MutexGuard<'_, SellerState> {
@@ -438,6 +527,14 @@ impl Seller {
             warn!(error = %e, "rotation event not published");
         }
         debug!(key_id = %Hex(&key_id), offered, "key rotated");
+        let hook = inner
+            .rotation_hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            hook(&r.api_id, &key_id, offered);
+        }
         Ok(())
     }
 
@@ -601,7 +698,16 @@ impl Seller {
             maker_signature: req.signature.clone(),
             seller_signature: signature.clone(),
         };
+        let recorded = sale.clone();
         blocking(&inner.store, move |s| s.record_sale(&sale)).await?;
+        let hook = inner
+            .sale_hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            hook(&recorded);
+        }
         {
             let mut st = self.state();
             if let Some(c) = st.channel.as_mut() {

@@ -16,7 +16,8 @@ use crate::config::{AuthMethod, Config, Serializer, Transport};
 use crate::health::Health;
 use crate::metrics::Metrics;
 
-fn json_to_value(v: &serde_json::Value) -> Value {
+/// A JSON value as a WAMP value (integers stay integers).
+pub fn json_to_value(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),

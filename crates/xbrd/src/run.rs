@@ -197,14 +197,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         health: health.clone(),
         metrics: metrics.clone(),
         role_api: role_slot.clone(),
-        chain: Some(chain.clone()),
+        chain: Some(chain.clone() as Arc<dyn ChainApi>),
         started,
         shutdown: shutdown.clone(),
     });
     tracing::info!(listen = %cfg.admin.listen, "admin API listening");
     let admin_task = tokio::spawn(admin::serve(listener, admin_state, shutdown.clone()));
 
-    tokio::spawn(probe_chain(chain.clone(), health.clone(), shutdown.clone()));
+    tokio::spawn(probe_chain(
+        chain.clone() as Arc<dyn ChainApi>,
+        health.clone(),
+        shutdown.clone(),
+    ));
     tokio::spawn(notify_when_ready(health.clone(), shutdown.clone()));
     let watchdog = service::spawn_watchdog(shutdown.clone());
 

@@ -11,7 +11,7 @@ use crate::chain::Chain;
 use crate::config::Config;
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::ports::ChainApi;
+use crate::roles::{RoleContext, Roles};
 
 /// The open store, shared by the role.
 pub type Store = Arc<SqliteStore>;
@@ -47,7 +47,7 @@ pub async fn close_store(store: Store) -> anyhow::Result<()> {
 }
 
 /// The chain client for the configuration (connects lazily).
-pub fn connect_chain(cfg: &Config) -> anyhow::Result<Arc<dyn ChainApi>> {
+pub fn connect_chain(cfg: &Config) -> anyhow::Result<Arc<Chain>> {
     Ok(Chain::new(cfg))
 }
 
@@ -58,7 +58,7 @@ pub struct Context<'a> {
     /// The open store.
     pub store: Store,
     /// The chain.
-    pub chain: Arc<dyn ChainApi>,
+    pub chain: Arc<Chain>,
     /// Readiness inputs.
     pub health: Arc<Health>,
     /// Metrics.
@@ -73,6 +73,7 @@ pub struct Context<'a> {
 pub struct Running {
     component: wamp_client::component::RunningComponent,
     follow: tokio::task::JoinHandle<String>,
+    roles: Roles,
 }
 
 impl Running {
@@ -85,8 +86,10 @@ impl Running {
         }
     }
 
-    /// Leaves the session (GOODBYE) and stops reconnecting; the lifecycle log sees the leave.
+    /// Stops the role's timers and feeds, then leaves the session (GOODBYE) and stops
+    /// reconnecting; the lifecycle log sees the leave.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.roles.stop().await;
         let result = self.component.shutdown().await.map_err(anyhow::Error::from);
         let mut follow = self.follow;
         if tokio::time::timeout(std::time::Duration::from_millis(500), &mut follow)
@@ -99,12 +102,33 @@ impl Running {
     }
 }
 
-/// Starts the WAMP component with the role.
+/// Starts the WAMP component and the role on it (attached after every join, see [`crate::roles`]).
 pub async fn start(ctx: Context<'_>) -> anyhow::Result<Running> {
     let component = crate::component::build(ctx.cfg);
     let events = component.events();
-    let _ = (&ctx.store, &ctx.chain, &ctx.role_slot);
+    let role_events = component.events();
     let running = component.start();
+    let driver = crate::roles::driver(RoleContext {
+        cfg: ctx.cfg.clone(),
+        store: ctx.store.clone(),
+        chain: ctx.chain.clone(),
+        metrics: ctx.metrics.clone(),
+        session: running.session(),
+    });
+    let driver = match driver {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = running.shutdown().await;
+            return Err(e.context(format!("cannot set up the {} role", ctx.cfg.role)));
+        }
+    };
+    let roles = Roles::spawn(
+        driver,
+        running.session(),
+        role_events,
+        ctx.role_slot.clone(),
+        ctx.shutdown.clone(),
+    );
     let follow = tokio::spawn(crate::component::follow(
         events,
         ctx.cfg.realm.clone(),
@@ -114,5 +138,6 @@ pub async fn start(ctx: Context<'_>) -> anyhow::Result<Running> {
     Ok(Running {
         component: running,
         follow,
+        roles,
     })
 }

@@ -81,6 +81,7 @@ impl RoleApi for FakeRole {
                     channel_seq: id + 1,
                     balance: "0".into(),
                     counterparty: None,
+                    status: None,
                     time_ms: 0,
                 })
                 .collect();

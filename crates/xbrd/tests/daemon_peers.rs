@@ -3,95 +3,17 @@
 //! `NOTIFY_SOCKET` only after the join; SIGTERM leaves the session with a GOODBYE the router answers and
 //! the process exits 0 within 5 s.
 
-use std::os::unix::fs::PermissionsExt;
+mod common;
+
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
-
-const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
-const SELLER_KEY: &str = "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn write_config(dir: &Path, router: &str, gateway: &str, admin: &str) -> std::path::PathBuf {
-    let key = dir.join("seller.key");
-    std::fs::write(&key, SELLER_KEY).unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let p = dir.join("seller.toml");
-    std::fs::write(
-        &p,
-        format!(
-            r#"role = "seller"
-realm = "{REALM_MARKET}"
-[[transports]]
-url = "{router}"
-initial_retry_delay = 0.2
-max_retry_delay = 0.5
-[ethereum]
-gateway = "{gateway}"
-private_key_file = "seller.key"
-[ethereum.contracts]
-token = "0x254dffcd3277C0b1660F6d42EFbB754edaBAbC2B"
-network = "0xC89Ce4735882C9F0f0FE26686c53074E09B0D550"
-[market]
-maker = "0x3E5e9111Ae8eB78Fe1CC3bb8915d5D461F3Ef9A9"
-[[market.apis]]
-api_id = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04"
-prefix = "io.crossbar.example"
-price = "35 XBR"
-rotation_interval = "10s"
-[admin]
-listen = "{admin}"
-[log]
-format = "json"
-level = "xbrd=debug,info"
-"#
-        ),
-    )
-    .unwrap();
-    p
-}
+use common::{SELLER_KEY, free_admin, wait_for, write_seller_config};
+use xbrd_testkit::{Crossbar, Ganache};
 
 fn ready_status(admin: &str) -> Option<(u16, serde_json::Value)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let resp = xbrd::status::http_client()
-            .get(format!("http://{admin}/ready"))
-            .timeout(Duration::from_secs(3))
-            .send()
-            .await
-            .ok()?;
-        let s = resp.status().as_u16();
-        Some((s, resp.json().await.unwrap_or_default()))
-    })
-}
-
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    common::request(admin, "GET", "/ready", None, None).ok()
 }
 
 #[test]
@@ -101,22 +23,18 @@ fn ready_follows_the_router_notify_after_join_and_sigterm_says_goodbye() {
     router.stop();
 
     let dir = tempfile::tempdir().unwrap();
-    let admin = format!("127.0.0.1:{}", free_port());
-    let cfg = write_config(dir.path(), &router.ws_url, &chain.url, &admin);
+    let admin = free_admin();
+    let cfg = write_seller_config(dir.path(), &router.ws_url, &chain.url, &admin);
     let notify_path = dir.path().join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
     notify
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let log_path = dir.path().join("xbrd.log");
-    let child = Command::new(BIN)
-        .args(["run", "-c", cfg.to_str().unwrap()])
-        .env("NOTIFY_SOCKET", &notify_path)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut daemon = Kill(child);
+    let mut daemon = common::spawn(&cfg, &admin, |c| {
+        c.env("NOTIFY_SOCKET", &notify_path)
+            .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()));
+    });
 
     // Router down: the admin API answers, /ready is 503 because the session is not joined.
     wait_for("the admin API", Duration::from_secs(30), || {
@@ -154,7 +72,7 @@ fn ready_follows_the_router_notify_after_join_and_sigterm_says_goodbye() {
     assert!(got.contains("STATUS=joined, session "), "{got}");
 
     // SIGTERM: GOODBYE answered by the router, exit 0 within 5 s, STOPPING=1 sent.
-    let pid = daemon.0.id().to_string();
+    let pid = daemon.child.id().to_string();
     let t0 = Instant::now();
     assert!(
         Command::new("kill")
@@ -164,7 +82,7 @@ fn ready_follows_the_router_notify_after_join_and_sigterm_says_goodbye() {
             .success()
     );
     let status = loop {
-        if let Some(s) = daemon.0.try_wait().unwrap() {
+        if let Some(s) = daemon.child.try_wait().unwrap() {
             break s;
         }
         assert!(t0.elapsed() < Duration::from_secs(10), "no exit");

@@ -371,6 +371,10 @@ impl MakerStore for MemoryStore {
     fn sales(&self) -> StoreResult<Vec<Sale>> {
         Ok(self.lock().sales.clone())
     }
+
+    fn all_channels(&self) -> StoreResult<Vec<Channel>> {
+        Ok(self.lock().channels.clone())
+    }
 }
 
 impl SellerStore for MemoryStore {

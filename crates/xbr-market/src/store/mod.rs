@@ -112,6 +112,13 @@ pub trait MakerStore: Send + Sync + 'static {
     fn sale(&self, tx_id: &Oid) -> StoreResult<Option<Sale>>;
     /// All sales, oldest first.
     fn sales(&self) -> StoreResult<Vec<Sale>>;
+    /// Every mirrored channel, oldest first.
+    fn all_channels(&self) -> StoreResult<Vec<Channel>>;
+    /// A page of sales, oldest first: at most `limit` with a cursor greater than `after`, each
+    /// with its cursor (its 1-based position among all sales, oldest first).
+    fn sales_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Sale)>> {
+        Ok(page(self.sales()?, after, limit))
+    }
 }
 
 /// The seller's durable state: keys (wrapped), its paying channel mirror, its sales.
@@ -131,6 +138,10 @@ pub trait SellerStore: Send + Sync + 'static {
     fn record_sale(&self, sale: &SellerSale) -> StoreResult<()>;
     /// All sales, oldest first.
     fn seller_sales(&self) -> StoreResult<Vec<SellerSale>>;
+    /// A page of sales, oldest first, with cursors (see [`MakerStore::sales_page`]).
+    fn seller_sales_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, SellerSale)>> {
+        Ok(page(self.seller_sales()?, after, limit))
+    }
 }
 
 /// The buyer's durable state: its payment channel mirror and bought keys (wrapped).
@@ -147,6 +158,21 @@ pub trait BuyerStore: Send + Sync + 'static {
     fn purchase(&self, key_id: &Oid) -> StoreResult<Option<Purchase>>;
     /// All bought keys, oldest first.
     fn purchases(&self) -> StoreResult<Vec<Purchase>>;
+    /// A page of purchases, oldest first, with cursors (see [`MakerStore::sales_page`]).
+    fn purchases_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Purchase)>> {
+        Ok(page(self.purchases()?, after, limit))
+    }
+}
+
+/// Numbers `items` 1, 2, … (oldest first) and keeps at most `limit` of those numbered above `after`.
+fn page<T>(items: Vec<T>, after: u64, limit: usize) -> Vec<(u64, T)> {
+    items
+        .into_iter()
+        .zip(1u64..)
+        .filter(|(_, n)| *n > after)
+        .take(limit)
+        .map(|(t, n)| (n, t))
+        .collect()
 }
 
 /// Runs a synchronous store call on tokio's blocking pool.

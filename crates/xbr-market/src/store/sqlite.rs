@@ -637,6 +637,14 @@ impl MakerStore for SqliteStore {
         let rows = st.query_map([], sale_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn all_channels(&self) -> StoreResult<Vec<Channel>> {
+        let conn = self.lock();
+        let sql = format!("SELECT {CHANNEL_COLS} FROM mm_channel ORDER BY timestamp, rowid");
+        let mut st = conn.prepare_cached(&sql)?;
+        let rows = st.query_map([], channel_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 // ------------------------------------------------------------------ seller / buyer channels

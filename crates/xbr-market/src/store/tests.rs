@@ -309,6 +309,22 @@ fn maker_suite(s: &dyn MakerStore) {
     // No sale on a closing channel.
     let s4 = sale(4, 4, xbr(395), 4, xbr(895), xbr(35));
     assert!(matches!(s.begin_sale(&s4), Err(StoreError::Conflict(_))));
+    // Every channel, oldest first; sales page by cursor.
+    let all: Vec<Oid> = s
+        .all_channels()
+        .unwrap()
+        .iter()
+        .map(|c| c.channel_oid)
+        .collect();
+    assert_eq!(all, vec![PAYMENT, PAYING]);
+    let sales = s.sales().unwrap();
+    assert!(sales.len() >= 2, "{}", sales.len());
+    let first = s.sales_page(0, 1).unwrap();
+    assert_eq!(first, vec![(1, sales[0].clone())]);
+    let rest = s.sales_page(first[0].0, 100).unwrap();
+    assert_eq!(rest.len(), sales.len() - 1);
+    assert_eq!(rest[0], (2, sales[1].clone()));
+    assert!(s.sales_page(sales.len() as u64, 10).unwrap().is_empty());
 }
 
 fn seller_suite(s: &dyn SellerStore) {
@@ -361,6 +377,8 @@ fn seller_suite(s: &dyn SellerStore) {
     // A free key moves seq only.
     s.record_sale(&sale_of(3, U256::ZERO, xbr(965))).unwrap();
     assert_eq!(s.seller_sales().unwrap().len(), 2);
+    let page = s.seller_sales_page(1, 10).unwrap();
+    assert_eq!(page, vec![(2, sale_of(3, U256::ZERO, xbr(965)))]);
     // Switching channel deactivates the old one.
     let other = LocalChannel {
         channel_oid: [7; 16],
@@ -406,7 +424,9 @@ fn buyer_suite(s: &dyn BuyerStore) {
     assert_eq!(s.purchase(&p.key_id).unwrap().unwrap(), p);
     let ch = s.buyer_channel().unwrap().unwrap();
     assert_eq!((ch.seq, ch.balance), (2, xbr(465)));
-    assert_eq!(s.purchases().unwrap(), vec![p]);
+    assert_eq!(s.purchases().unwrap(), vec![p.clone()]);
+    assert_eq!(s.purchases_page(0, 5).unwrap(), vec![(1, p)]);
+    assert!(s.purchases_page(1, 5).unwrap().is_empty());
 }
 
 #[test]

@@ -173,6 +173,10 @@ pub struct TransactionView {
     pub balance: String,
     /// Counterparty address.
     pub counterparty: Option<String>,
+    /// Market maker sales: `completed`, `inflight` or `failed` (absent for sellers and buyers, whose
+    /// records are all completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     /// Time (Unix ms).
     pub time_ms: u64,
 }

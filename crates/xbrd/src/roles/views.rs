@@ -1,0 +1,196 @@
+//! Role records → admin API bodies, and WAMP values ↔ JSON.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::Address;
+use wamp_proto::Value;
+use xbr_market::MarketError;
+use xbr_market::error::uri;
+use xbr_market::types::{Channel, ChannelState, ChannelType, LocalChannel};
+
+use crate::admin::dto::{ChannelView, TransactionPage, TransactionQuery, TransactionView};
+use crate::admin::error::ApiError;
+use crate::config::format_uuid;
+
+/// Default page size of `/v1/transactions`.
+pub const DEFAULT_PAGE: u32 = 100;
+
+/// A WAMP value as JSON: byte strings become `0x`-hex strings, big integers decimal strings.
+pub fn value_to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Int(i) => (*i).into(),
+        Value::UInt(u) => (*u).into(),
+        Value::BigUInt(be) => alloy_primitives::U256::try_from_be_slice(be).map_or_else(
+            || serde_json::Value::String(format!("0x{}", hex::encode(be))),
+            |n| serde_json::Value::String(n.to_string()),
+        ),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::Str(s) => s.clone().into(),
+        Value::Bytes(b) => format!("0x{}", hex::encode(b)).into(),
+        Value::List(l) => l.iter().map(value_to_json).collect(),
+        Value::Dict(d) => d
+            .iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    }
+}
+
+/// Unix milliseconds of a time (0 before the epoch).
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Checksummed address.
+pub fn addr(a: &Address) -> String {
+    a.to_checksum(None)
+}
+
+/// The channel type's API name.
+pub fn channel_type(t: ChannelType) -> &'static str {
+    match t {
+        ChannelType::Payment => "payment",
+        ChannelType::Paying => "paying",
+    }
+}
+
+/// The channel state's API name.
+pub fn channel_state(s: ChannelState) -> &'static str {
+    match s {
+        ChannelState::None => "none",
+        ChannelState::Open => "open",
+        ChannelState::Closing => "closing",
+        ChannelState::Closed => "closed",
+        ChannelState::Failed => "failed",
+    }
+}
+
+/// A maker-side channel.
+pub fn maker_channel(c: &Channel) -> ChannelView {
+    ChannelView {
+        channel_oid: format_uuid(&c.channel_oid),
+        channel_type: channel_type(c.channel_type).into(),
+        state: channel_state(c.state).into(),
+        actor: addr(&c.actor),
+        delegate: addr(&c.delegate),
+        recipient: addr(&c.recipient),
+        amount: c.amount.to_string(),
+        remaining: c.remaining.to_string(),
+        inflight: c.inflight.to_string(),
+        seq: c.seq,
+    }
+}
+
+/// A seller's or buyer's channel: off-chain seq/remaining from its own store, the rest from the
+/// chain when it answered (else `unknown`/empty).
+pub fn local_channel(
+    c: &LocalChannel,
+    ty: ChannelType,
+    on_chain: Option<&xbr_chain::ChannelInfo>,
+) -> ChannelView {
+    let state = match on_chain.map(|i| i.state) {
+        Some(xbr_chain::ChannelState::Open) => "open",
+        Some(xbr_chain::ChannelState::Closing) => "closing",
+        Some(xbr_chain::ChannelState::Closed) => "closed",
+        Some(_) => "failed",
+        None => "unknown",
+    };
+    ChannelView {
+        channel_oid: format_uuid(&c.channel_oid),
+        channel_type: channel_type(ty).into(),
+        state: state.into(),
+        actor: on_chain.map(|i| addr(&i.actor)).unwrap_or_default(),
+        delegate: on_chain.map(|i| addr(&i.delegate)).unwrap_or_default(),
+        recipient: on_chain.map(|i| addr(&i.recipient)).unwrap_or_default(),
+        amount: on_chain.map(|i| i.amount.to_string()).unwrap_or_default(),
+        remaining: c.balance.to_string(),
+        inflight: "0".into(),
+        seq: c.seq,
+    }
+}
+
+/// `(after, limit)` of a query.
+pub fn page_bounds(q: &TransactionQuery) -> (u64, usize) {
+    (
+        q.after.unwrap_or(0),
+        q.limit.unwrap_or(DEFAULT_PAGE) as usize,
+    )
+}
+
+/// A page with its continuation cursor (present when the page is full).
+pub fn page(items: Vec<TransactionView>, limit: usize) -> TransactionPage {
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|t| t.id))
+        .flatten();
+    TransactionPage { items, next }
+}
+
+/// Nanoseconds → milliseconds.
+pub fn ns_to_ms(ns: u64) -> u64 {
+    ns / 1_000_000
+}
+
+/// A role error as an admin API error.
+pub fn market_api_error(e: MarketError) -> ApiError {
+    if e.is(uri::NO_SUCH_OBJECT) {
+        ApiError::not_found(e.message)
+    } else if e.is(uri::INVALID_ARGUMENT) {
+        ApiError::bad_request(e.message)
+    } else if e.is(uri::NOT_STARTED) {
+        ApiError::not_ready(e.message)
+    } else if e.uri.starts_with("wamp.error.") || e.uri.starts_with("xbr.error.transport") {
+        ApiError::wamp(format!("{}: {}", e.uri, e.message))
+    } else {
+        ApiError::internal(format!("{}: {}", e.uri, e.message))
+    }
+}
+
+/// A store error as an admin API error.
+pub fn store_api_error(e: xbr_market::store::StoreError) -> ApiError {
+    ApiError::internal(format!("store: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_become_json() {
+        let mut d = wamp_proto::Dict::new();
+        d.insert("n".into(), Value::from(3u64));
+        d.insert("b".into(), Value::Bytes(vec![1, 2]));
+        d.insert(
+            "big".into(),
+            Value::BigUInt(vec![1, 0, 0, 0, 0, 0, 0, 0, 0]),
+        );
+        d.insert("l".into(), Value::List(vec![Value::Null, Value::from("x")]));
+        assert_eq!(
+            value_to_json(&Value::Dict(d)),
+            serde_json::json!({"n": 3, "b": "0x0102", "big": "18446744073709551616", "l": [null, "x"]})
+        );
+    }
+
+    #[test]
+    fn full_pages_have_a_cursor() {
+        let t = |id| TransactionView {
+            id,
+            kind: "sale".into(),
+            key_id: String::new(),
+            amount: "0".into(),
+            channel_oid: String::new(),
+            channel_seq: 0,
+            balance: "0".into(),
+            counterparty: None,
+            status: None,
+            time_ms: 0,
+        };
+        assert_eq!(page(vec![t(1), t(2)], 2).next, Some(2));
+        assert_eq!(page(vec![t(1)], 2).next, None);
+    }
+}

@@ -1,0 +1,492 @@
+//! The three roles as real `xbrd run` processes on the real peers: ganache with the XBR contracts
+//! (deployed and bootstrapped with xbr-chain) and Crossbar.io. The seller publishes through
+//! `POST /v1/publish`, the buyer buys the keys through the maker and streams the decrypted payloads
+//! on `GET /v1/events`; the off-chain balances of all three agree with each other and with the
+//! channel amounts on chain; a key rotates on request; SIGTERM stops all three with exit 0.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::BufRead as _;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B128, U256};
+use common::{Daemon, free_admin, wait_for, write_key};
+use xbr_chain::{
+    ContractAddresses, ContractBytecode, Gateway, MarketDescription, SimpleBlockchain, bootstrap,
+    deploy,
+};
+use xbr_core::eth::EthPrivateKey;
+use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
+
+/// Ganache's deterministic accounts 0..=6.
+const KEYS: [&str; 7] = [
+    "4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d",
+    "6cbed15c793ce57650b9877cf6fa156fbef513c4e6134f022a85b1ffdd59b2a1",
+    "6370fd033278c143179d81c5526140625662b8daa446c22ee2d73db3707e620c",
+    "646f1ce2fdad0e6deeeb5c7e8e5543bdde65e86029e2fd9fc169899c440a7913",
+    "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743",
+    "395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3536a33ab8a4fd",
+    "e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a52",
+];
+const MAKER: usize = 6;
+const PROVIDER: usize = 2;
+const CONSUMER: usize = 3;
+const SELLER: usize = 4;
+const BUYER: usize = 5;
+const PAYMENT: [u8; 16] = [0xb1; 16];
+const PAYING: [u8; 16] = [0xc1; 16];
+const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
+const FEED_API: &str = "8a1f2b3c-4d5e-4f60-8172-839405a6b7c8";
+const PRICE_XBR: u64 = 35;
+
+fn key(i: usize) -> EthPrivateKey {
+    EthPrivateKey::from_hex(KEYS[i]).unwrap()
+}
+
+fn xbr(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+fn uuid(b: &[u8; 16]) -> String {
+    xbrd::config::format_uuid(b)
+}
+
+fn description() -> MarketDescription {
+    serde_json::from_value(serde_json::json!({
+        "market_id": format!("0x{}", "a1".repeat(16)),
+        "owner": { "key": KEYS[1], "xbr": xbr(100).to_string() },
+        "maker": { "key": KEYS[MAKER], "xbr": xbr(5000).to_string() },
+        "members": [
+            { "key": KEYS[PROVIDER], "actor": "provider", "xbr": xbr(1000).to_string() },
+            { "key": KEYS[CONSUMER], "actor": "consumer", "xbr": xbr(2000).to_string() }
+        ],
+        "channels": [
+            { "channel_id": format!("0x{}", "b1".repeat(16)), "kind": "payment",
+              "member": key(CONSUMER).address(), "delegate": key(BUYER).address(), "amount": xbr(500).to_string() },
+            { "channel_id": format!("0x{}", "c1".repeat(16)), "kind": "paying",
+              "member": key(PROVIDER).address(), "delegate": key(SELLER).address(), "amount": xbr(1000).to_string() }
+        ]
+    }))
+    .unwrap()
+}
+
+/// The parts every role's config shares.
+fn common_toml(
+    role: &str,
+    router: &str,
+    gateway: &str,
+    c: &ContractAddresses,
+    admin: &str,
+) -> String {
+    format!(
+        r#"role = "{role}"
+realm = "{REALM_MARKET}"
+[[transports]]
+url = "{router}"
+serializer = "cbor"
+initial_retry_delay = 0.2
+max_retry_delay = 1
+[ethereum]
+gateway = "{gateway}"
+private_key_file = "{role}.key"
+[ethereum.contracts]
+token = "{}"
+network = "{}"
+domain = "{}"
+catalog = "{}"
+market = "{}"
+channel = "{}"
+[admin]
+listen = "{admin}"
+[log]
+format = "json"
+level = "xbrd=debug,xbr_market=debug,info"
+"#,
+        c.token, c.network, c.domain, c.catalog, c.market, c.channel
+    )
+}
+
+fn start_role(dir: &Path, role: &str, key_index: usize, toml: String, admin: &str) -> Daemon {
+    let role_dir = dir.join(role);
+    std::fs::create_dir_all(&role_dir).unwrap();
+    write_key(&role_dir, &format!("{role}.key"), KEYS[key_index]);
+    let cfg = role_dir.join(format!("{role}.toml"));
+    std::fs::write(&cfg, toml).unwrap();
+    let log = std::fs::File::create(role_dir.join("xbrd.log")).unwrap();
+    let d = common::spawn(&cfg, admin, |c| {
+        c.stderr(log);
+    });
+    d.wait_up(Duration::from_secs(30));
+    d
+}
+
+fn log_of(d: &Daemon) -> String {
+    std::fs::read_to_string(d.dir.join("xbrd.log")).unwrap_or_default()
+}
+
+/// Streams `GET /v1/events` of `d` into a channel of `(key_id, payload)` (a thread of its own).
+fn follow_events(d: &Daemon) -> mpsc::Receiver<serde_json::Value> {
+    let (tx, rx) = mpsc::channel();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let url = format!("http://{}/v1/events", d.admin);
+    let token = d.token();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut resp = xbrd::status::http_client()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 200);
+            let _ = ready_tx.send(());
+            let mut buf = Vec::new();
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                buf.extend_from_slice(&chunk);
+                while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+                    let block: Vec<u8> = buf.drain(..end + 2).collect();
+                    let mut is_payload = false;
+                    for line in block.lines() {
+                        let line = line.unwrap();
+                        if line == "event: payload" {
+                            is_payload = true;
+                        } else if let Some(data) = line.strip_prefix("data: ")
+                            && is_payload
+                            && tx.send(serde_json::from_str(data).unwrap()).is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("SSE stream open");
+    rx
+}
+
+fn channel_of<'a>(view: &'a serde_json::Value, oid: &[u8; 16]) -> &'a serde_json::Value {
+    view.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel_oid"] == uuid(oid))
+        .unwrap_or_else(|| panic!("no channel {} in {view}", uuid(oid)))
+}
+
+fn metric(d: &Daemon, name: &str) -> f64 {
+    let text = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            xbrd::status::http_client()
+                .get(format!("http://{}/metrics", d.admin))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or_else(|| panic!("no metric {name} in {text}"))
+}
+
+fn terminate(d: &mut Daemon) {
+    d.signal("TERM");
+    let (code, took) = d.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{}", log_of(d));
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+}
+
+#[test]
+fn maker_seller_and_buyer_trade_through_xbrd_run() {
+    // Chain: the XBR contracts, a market with a payment (buyer) and a paying (seller) channel.
+    let ganache = Ganache::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let chain = rt.block_on(async {
+        let (gateway, _) = Gateway::connect(&ganache.url).await.unwrap();
+        let code = ContractBytecode::load(&xbrd_testkit::contracts_dir()).unwrap();
+        let deployment = deploy(&gateway, &key(0), key(0).address(), &code)
+            .await
+            .unwrap();
+        let chain = SimpleBlockchain::new(gateway, deployment.contracts);
+        bootstrap(&chain, &key(0), &description()).await.unwrap();
+        chain
+    });
+    let contracts = *chain.addresses();
+    let router = Crossbar::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (maker_admin, seller_admin, buyer_admin) = (free_admin(), free_admin(), free_admin());
+    let maker_address = key(MAKER).address().to_checksum(None);
+
+    let maker_toml = common_toml(
+        "marketmaker",
+        &router.ws_url,
+        &ganache.url,
+        &contracts,
+        &maker_admin,
+    );
+    let seller_toml = common_toml(
+        "seller",
+        &router.ws_url,
+        &ganache.url,
+        &contracts,
+        &seller_admin,
+    ) + &format!(
+        r#"[market]
+maker = "{maker_address}"
+member = "{}"
+[[market.apis]]
+api_id = "{API}"
+prefix = "io.crossbar.example"
+price = "{PRICE_XBR} XBR"
+rotation_count = 3
+[[market.apis]]
+api_id = "{FEED_API}"
+prefix = "io.crossbar.sample"
+price = "1 XBR"
+rotation_count = 2
+[market.sample_feed]
+api_id = "{FEED_API}"
+interval = "200ms"
+"#,
+        key(PROVIDER).address()
+    );
+    let buyer_toml = common_toml(
+        "buyer",
+        &router.ws_url,
+        &ganache.url,
+        &contracts,
+        &buyer_admin,
+    ) + &format!(
+        r#"[market]
+maker = "{maker_address}"
+member = "{}"
+max_price = "100 XBR"
+topics = ["io.crossbar.example"]
+"#,
+        key(CONSUMER).address()
+    );
+
+    // Seller and buyer first: they wait (retrying) until the maker is up.
+    let mut seller = start_role(dir.path(), "seller", SELLER, seller_toml, &seller_admin);
+    let mut buyer = start_role(dir.path(), "buyer", BUYER, buyer_toml, &buyer_admin);
+    let mut maker = start_role(dir.path(), "marketmaker", MAKER, maker_toml, &maker_admin);
+    for d in [&maker, &seller, &buyer] {
+        wait_for("the role to run", Duration::from_secs(90), || {
+            d.get("/v1/channels", Some(&d.token()))
+                .is_ok_and(|(s, _)| s == 200)
+        });
+    }
+    let maker_channels = maker.v1("/channels");
+    assert_eq!(
+        maker_channels.as_array().unwrap().len(),
+        2,
+        "{maker_channels}"
+    );
+
+    // Publish through the seller; the buyer streams what it decrypted.
+    let events = follow_events(&buyer);
+    let mut published = Vec::new();
+    for i in 0..7u64 {
+        let payload =
+            serde_json::json!({ "n": i, "text": format!("hello {i}"), "nested": { "ok": true } });
+        let (s, r) = seller.post("/publish", &serde_json::json!({ "payload": payload }));
+        assert_eq!(s, 200, "{r}");
+        assert_eq!(r["topic"], "io.crossbar.example");
+        assert!(r["publication"].as_u64().is_some(), "{r}");
+        published.push((r["key_id"].as_str().unwrap().to_owned(), payload));
+    }
+    // Rotate on request: a new current key, used by the next publication.
+    let before = seller.v1("/keys");
+    let api_before = before["apis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["api_id"] == API)
+        .unwrap()
+        .clone();
+    let (s, rotated) = seller.post(&format!("/keys/{API}/rotate"), &serde_json::json!({}));
+    assert_eq!(s, 200, "{rotated}");
+    assert_ne!(rotated["current_key_id"], api_before["current_key_id"]);
+    assert_eq!(
+        rotated["rotations"].as_u64().unwrap(),
+        api_before["rotations"].as_u64().unwrap() + 1
+    );
+    let payload = serde_json::json!({ "n": 7, "text": "after rotation" });
+    let (s, r) = seller.post("/publish", &serde_json::json!({ "payload": payload }));
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["key_id"], rotated["current_key_id"]);
+    published.push((r["key_id"].as_str().unwrap().to_owned(), payload));
+
+    let mut got = Vec::new();
+    while got.len() < published.len() {
+        let ev = events
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!("only {} events; buyer log:\n{}", got.len(), log_of(&buyer))
+            });
+        assert_eq!(ev["topic"], "io.crossbar.example");
+        got.push((
+            ev["key_id"].as_str().unwrap().to_owned(),
+            ev["payload"].clone(),
+        ));
+    }
+    let sort = |v: &mut Vec<(String, serde_json::Value)>| {
+        v.sort_by_key(|(_, p)| p["n"].as_u64().unwrap());
+    };
+    sort(&mut got);
+    sort(&mut published);
+    assert_eq!(
+        got, published,
+        "decrypted payloads equal what was published"
+    );
+
+    // Each key was bought once: keys × price left both channels.
+    let keys: BTreeSet<&str> = published.iter().map(|(k, _)| k.as_str()).collect();
+    let n = keys.len() as u64;
+    assert!(n >= 3, "{n} keys");
+    wait_for("the purchases on record", Duration::from_secs(10), || {
+        buyer.v1("/transactions")["items"].as_array().unwrap().len() as u64 == n
+    });
+    let purchases = buyer.v1("/transactions");
+    let bought: BTreeSet<&str> = purchases["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            assert_eq!(t["kind"], "purchase");
+            assert_eq!(t["amount"], xbr(PRICE_XBR).to_string());
+            t["key_id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(bought, keys);
+    let page = buyer.v1("/transactions?limit=1&after=1");
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["id"], 2);
+    assert_eq!(page["next"], 2);
+    let sales = seller.v1("/transactions");
+    assert_eq!(
+        sales["items"].as_array().unwrap().len() as u64,
+        n,
+        "{sales}"
+    );
+    let maker_sales = maker.v1("/transactions");
+    let completed = maker_sales["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "completed")
+        .count() as u64;
+    assert_eq!(completed, n, "{maker_sales}");
+
+    let spent = xbr(PRICE_XBR) * U256::from(n);
+    let buyer_b = buyer.v1("/balances");
+    let seller_b = seller.v1("/balances");
+    let maker_c = maker.v1("/channels");
+    let payment = channel_of(&buyer_b["channels"], &PAYMENT);
+    let paying = channel_of(&seller_b["channels"], &PAYING);
+    assert_eq!(
+        payment["remaining"],
+        (xbr(500) - spent).to_string(),
+        "{buyer_b}"
+    );
+    assert_eq!(
+        paying["remaining"],
+        (xbr(1000) - spent).to_string(),
+        "{seller_b}"
+    );
+    assert_eq!(payment["seq"], 1 + n);
+    assert_eq!(paying["seq"], 1 + n);
+    for (mine, oid) in [(payment, &PAYMENT), (paying, &PAYING)] {
+        let theirs = channel_of(&maker_c, oid);
+        assert_eq!(mine["remaining"], theirs["remaining"], "maker agrees");
+        assert_eq!(mine["seq"], theirs["seq"]);
+        assert_eq!(theirs["inflight"], "0");
+        let on_chain = rt
+            .block_on(chain.channel(B128::from(*oid)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(mine["amount"], on_chain.amount.to_string(), "chain amount");
+        assert_eq!(theirs["amount"], on_chain.amount.to_string());
+        assert_eq!(mine["state"], "open");
+    }
+    // On-chain balances of the daemon's own addresses are shown too.
+    let delegate: Address = key(BUYER).address();
+    let shown = buyer_b["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["label"] == "delegate")
+        .unwrap();
+    assert_eq!(shown["address"], delegate.to_checksum(None));
+    let eth = rt.block_on(chain.gateway().eth_balance(delegate)).unwrap();
+    assert_eq!(shown["eth"], eth.to_string());
+
+    // Keys: offers placed for every key sold, the feed's API rotating on its own.
+    let keys_view = seller.v1("/keys");
+    let apis = keys_view["apis"].as_array().unwrap();
+    let main = apis.iter().find(|a| a["api_id"] == API).unwrap();
+    let offers: BTreeSet<&str> = main["offers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    assert!(keys.is_subset(&offers), "{main}");
+    wait_for(
+        "the sample feed to rotate keys",
+        Duration::from_secs(30),
+        || {
+            seller.v1("/keys")["apis"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["api_id"] == FEED_API && a["rotations"].as_u64().unwrap() >= 2)
+        },
+    );
+
+    // Bad api ids: 4xx with a JSON error.
+    let (s, e) = seller.post(
+        "/keys/00000000-0000-0000-0000-000000000000/rotate",
+        &serde_json::json!({}),
+    );
+    assert_eq!(s, 404, "{e}");
+    assert_eq!(e["error"]["code"], "not_found");
+    let (s, e) = seller.post("/keys/not-a-uuid/rotate", &serde_json::json!({}));
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["code"], "bad_request");
+    let (s, e) = buyer.post(&format!("/keys/{API}/rotate"), &serde_json::json!({}));
+    assert_eq!(s, 409, "{e}");
+
+    // Metrics moved.
+    assert_eq!(metric(&buyer, "xbrd_purchases_total"), n as f64);
+    assert_eq!(metric(&seller, "xbrd_sales_total"), n as f64);
+    assert_eq!(metric(&maker, "xbrd_sales_total"), n as f64);
+    assert!(metric(&seller, "xbrd_key_rotations_total") >= (n + 2) as f64);
+
+    for d in [&mut buyer, &mut seller, &mut maker] {
+        terminate(d);
+        let log = log_of(d);
+        assert!(log.contains("store closed"), "{log}");
+        for k in KEYS {
+            assert!(!log.contains(k), "no secret in the log");
+        }
+    }
+}
