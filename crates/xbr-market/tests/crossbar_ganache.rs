@@ -23,10 +23,11 @@ use xbr_core::keyseries::RotationPolicy;
 use xbr_market::adapter::event_args;
 use xbr_market::adapter::session::{SessionPeer, register_maker, register_seller, subscribe_buyer};
 use xbr_market::chain::XbrChain;
+use xbr_market::error::uri;
 use xbr_market::peer::{Caller, MakerClient, Publisher};
-use xbr_market::sig::Domain;
+use xbr_market::sig::{self, Domain};
 use xbr_market::types::{ChannelType, SaleStatus};
-use xbr_market::wire::OpenChannelRequest;
+use xbr_market::wire::{BuyKeyRequest, OpenChannelRequest};
 use xbr_market::{
     ApiSpec, Buyer, BuyerConfig, BuyerStore, MakerConfig, MakerStore, MarketError, MarketMaker,
     Seller, SellerConfig, SellerStore, SqliteStore,
@@ -332,7 +333,8 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
 
     // A second payment channel opened through the maker (ChannelOpen verified, openChannel sent).
     let block = chain.gateway().block_number().await.unwrap();
-    let amount = xbr(50);
+    // Less than one key's price: it serves the insufficient-balance rejection below.
+    let amount = xbr(20);
     chain
         .approve_xbr(&key(3), chain.addresses().channel, amount)
         .await
@@ -381,6 +383,92 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
     assert_eq!((mirrored.seq, mirrored.remaining), (1, amount));
     // Already mirrored from the receipt's Opened event: a log scan adds nothing.
     assert_eq!(maker.scan_channels(0).await.unwrap().new, 0);
+
+    // Rejections through the router: each carries the reference URI and leaves every store and
+    // the maker's view untouched.
+    let view = async |ty, oid: [u8; 16]| {
+        let bal = client.get_balance(ty, &oid).await.unwrap();
+        (bal.seq, bal.remaining, bal.inflight)
+    };
+    let snapshot = async || {
+        let b = buyer.channel().await.unwrap();
+        let s = seller.channel().unwrap();
+        (
+            view(ChannelType::Payment, PAYMENT).await,
+            view(ChannelType::Paying, PAYING).await,
+            view(ChannelType::Payment, second).await,
+            maker_store.sales().unwrap().len(),
+            (b.seq, b.balance),
+            (s.seq, s.balance),
+        )
+    };
+    let before = snapshot().await;
+    let offered = maker_store
+        .query_offers(&Default::default())
+        .unwrap()
+        .last()
+        .unwrap()
+        .key_id;
+    let (seq, remaining) = (payment.seq + 1, payment.remaining - xbr(35));
+    let request = |channel: [u8; 16], seq: u64, balance: U256, signer: usize, delegate: usize| {
+        BuyKeyRequest {
+            delegate: key(delegate).address(),
+            buyer_pubkey: [1; 32],
+            key_id: offered,
+            channel_oid: channel,
+            channel_seq: seq,
+            amount: xbr(35),
+            balance,
+            signature: domain
+                .sign(&key(signer), &sig::off_chain(MARKET, channel, seq, balance))
+                .unwrap(),
+        }
+    };
+    let rejected = async |req: BuyKeyRequest| client.buy_key(&req).await.unwrap_err().uri;
+    assert_eq!(
+        rejected(request(PAYMENT, seq, remaining, 4, 5)).await,
+        uri::INVALID_SIGNATURE
+    );
+    assert_eq!(
+        rejected(request(PAYMENT, seq + 1, remaining, 5, 5)).await,
+        uri::UNEXPECTED_CHANNEL_SEQ
+    );
+    assert_eq!(
+        rejected(request(PAYMENT, seq, remaining + U256::from(1u64), 5, 5)).await,
+        uri::UNEXPECTED_CHANNEL_BALANCE
+    );
+    let mut unknown = request(PAYMENT, seq, remaining, 5, 5);
+    unknown.key_id = [0xee; 16];
+    assert_eq!(rejected(unknown).await, uri::NO_SUCH_OBJECT);
+    // The seller delegate spending the buyer's channel (validly signed by itself).
+    assert_eq!(
+        rejected(request(PAYMENT, seq, remaining, 4, 4)).await,
+        uri::UNEXPECTED_DELEGATE_ADR
+    );
+    // 20 XBR cannot pay a 35 XBR key.
+    assert_eq!(
+        rejected(request(second, 2, U256::ZERO, 5, 5)).await,
+        uri::INSUFFICIENT_PAYMENT_BALANCE
+    );
+    // A buyer whose max price is below the offer refuses before paying anything.
+    let cheap = Buyer::new(
+        BuyerConfig {
+            market_maker: key(6).address(),
+            key: key(5),
+            max_price: xbr(10),
+            kek: Kek::from_bytes([6; 32]),
+            auto_close: false,
+        },
+        Arc::new(xbr_market::MemoryStore::new()),
+        maker_client(&probe),
+    );
+    cheap.start().await.unwrap();
+    let (_, enc, ct, key_id) = sent.last().unwrap();
+    assert_eq!(
+        cheap.unwrap(key_id, enc, ct).await.unwrap_err().uri,
+        uri::MAX_PRICE_EXCEEDED
+    );
+    assert_eq!(snapshot().await, before);
 
     // The buyer closes its payment channel: the maker verifies, counter-signs and the contract
     // accepts both signatures.
