@@ -230,7 +230,7 @@ fn maker_seller_and_buyer_trade_through_xbrd_run() {
         chain
     });
     let contracts = *chain.addresses();
-    let router = Crossbar::start();
+    let mut router = Crossbar::start();
     let dir = tempfile::tempdir().unwrap();
     let (maker_admin, seller_admin, buyer_admin) = (free_admin(), free_admin(), free_admin());
     let maker_address = key(MAKER).address().to_checksum(None);
@@ -481,6 +481,95 @@ topics = ["io.crossbar.example"]
     assert_eq!(metric(&maker, "xbrd_sales_total"), n as f64);
     assert!(metric(&seller, "xbrd_key_rotations_total") >= (n + 2) as f64);
 
+    // The router crashes and comes back: every role re-registers / re-subscribes and trading
+    // goes on over the same stores.
+    router.kill();
+    router.restart();
+    for d in [&maker, &seller, &buyer] {
+        wait_for("the role to re-attach", Duration::from_secs(90), || {
+            log_of(d).matches("market role attached").count() >= 2
+        });
+    }
+    let events = follow_events(&buyer);
+    let (s, rotated) = seller.post(&format!("/keys/{API}/rotate"), &serde_json::json!({}));
+    assert_eq!(s, 200, "{rotated}");
+    // Two payloads under the new key (rotation_count = 3 leaves one use for after the restart).
+    let mut more = Vec::new();
+    for i in 100..102u64 {
+        let payload = serde_json::json!({ "n": i });
+        let (s, r) = seller.post("/publish", &serde_json::json!({ "payload": payload }));
+        assert_eq!(s, 200, "{r}");
+        more.push((r["key_id"].as_str().unwrap().to_owned(), payload));
+    }
+    let mut got = Vec::new();
+    while got.len() < more.len() {
+        let ev = events
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("after the router restart; buyer log:\n{}", log_of(&buyer)));
+        got.push((
+            ev["key_id"].as_str().unwrap().to_owned(),
+            ev["payload"].clone(),
+        ));
+    }
+    sort(&mut got);
+    assert_eq!(got, more);
+    let n2 = n + more
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<BTreeSet<_>>()
+        .len() as u64;
+    wait_for("the new purchases", Duration::from_secs(10), || {
+        buyer.v1("/transactions")["items"].as_array().unwrap().len() as u64 == n2
+    });
+
+    // The buyer restarts: its keys and channel state come back from its store; a payload under a
+    // key it holds decrypts without buying again, and all three views still agree.
+    terminate(&mut buyer);
+    let buyer_dir = buyer.dir.clone();
+    drop(buyer);
+    let buyer = common::spawn(&buyer_dir.join("buyer.toml"), &buyer_admin, |c| {
+        c.stderr(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(buyer_dir.join("xbrd.log"))
+                .unwrap(),
+        );
+    });
+    buyer.wait_up(Duration::from_secs(30));
+    wait_for("the restarted buyer", Duration::from_secs(60), || {
+        buyer
+            .get("/v1/channels", Some(&buyer.token()))
+            .is_ok_and(|(s, _)| s == 200)
+    });
+    let events = follow_events(&buyer);
+    let payload = serde_json::json!({ "n": 200 });
+    let (s, r) = seller.post("/publish", &serde_json::json!({ "payload": payload }));
+    assert_eq!(s, 200, "{r}");
+    let ev = events.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!(ev["payload"], payload);
+    assert_eq!(ev["key_id"], r["key_id"]);
+    assert_eq!(r["key_id"], more[0].0, "published under a key the buyer holds");
+    assert_eq!(
+        buyer.v1("/transactions")["items"].as_array().unwrap().len() as u64,
+        n2,
+        "no key bought twice"
+    );
+    let spent = xbr(PRICE_XBR) * U256::from(n2);
+    let payment = buyer.v1("/channels")[0].clone();
+    assert_eq!(payment["remaining"], (xbr(500) - spent).to_string());
+    assert_eq!(payment["seq"], 1 + n2);
+    let maker_c = maker.v1("/channels");
+    assert_eq!(
+        channel_of(&maker_c, &PAYMENT)["remaining"],
+        payment["remaining"]
+    );
+    assert_eq!(
+        channel_of(&maker_c, &PAYING)["remaining"],
+        channel_of(&seller.v1("/channels"), &PAYING)["remaining"]
+    );
+    assert_eq!(metric(&maker, "xbrd_sales_total"), n2 as f64);
+
+    let mut buyer = buyer;
     for d in [&mut buyer, &mut seller, &mut maker] {
         terminate(d);
         let log = log_of(d);

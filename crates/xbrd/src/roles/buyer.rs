@@ -205,7 +205,7 @@ impl RoleApi for BuyerApi {
         Box::pin(async move {
             let local = match self.buyer.channel().await {
                 Some(c) => Some(c),
-                None => blocking(&self.store, |s| BuyerStore::buyer_channel(s))
+                None => blocking(&self.store, BuyerStore::buyer_channel)
                     .await
                     .map_err(store_api_error)?,
             };

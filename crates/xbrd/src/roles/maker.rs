@@ -294,7 +294,7 @@ impl RoleApi for MakerApi {
 
     fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, ApiError>> {
         Box::pin(async move {
-            let all = blocking(&self.store, |s| MakerStore::all_channels(s))
+            let all = blocking(&self.store, MakerStore::all_channels)
                 .await
                 .map_err(store_api_error)?;
             Ok(all.iter().map(views::maker_channel).collect())

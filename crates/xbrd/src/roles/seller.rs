@@ -225,7 +225,7 @@ impl SellerApi {
     }
 
     async fn keys_view(&self) -> Result<Vec<ApiKeysView>, ApiError> {
-        let stored = blocking(&self.store, |s| SellerStore::seller_keys(s))
+        let stored = blocking(&self.store, SellerStore::seller_keys)
             .await
             .map_err(store_api_error)?;
         Ok(self
@@ -340,7 +340,7 @@ impl RoleApi for SellerApi {
         Box::pin(async move {
             let local = match self.seller.channel() {
                 Some(c) => Some(c),
-                None => blocking(&self.store, |s| SellerStore::seller_channel(s))
+                None => blocking(&self.store, SellerStore::seller_channel)
                     .await
                     .map_err(store_api_error)?,
             };
