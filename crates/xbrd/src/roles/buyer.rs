@@ -79,6 +79,7 @@ impl BuyerDriver {
         let m = ctx.metrics.clone();
         buyer.set_purchase_hook(Arc::new(move |p| {
             m.purchases.inc();
+            m.set_balance(&format_uuid(&p.channel_oid), "channel_remaining", p.balance);
             tracing::info!(
                 key_id = %format_uuid(&p.key_id),
                 amount = %p.amount,

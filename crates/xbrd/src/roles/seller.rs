@@ -63,7 +63,12 @@ pub struct SellerDriver {
     registered_on: Mutex<Option<u64>>,
     feed_cfg: Option<SampleFeed>,
     feed: Mutex<Option<JoinHandle<()>>>,
+    resync: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// How often the seller looks for keys whose offer the maker has not accepted yet (it was down or
+/// unreachable at the rotation) and restarts to place them.
+pub const RESYNC_PERIOD: Duration = Duration::from_secs(15);
 
 /// The admin API's view of the seller.
 pub struct SellerApi {
@@ -113,6 +118,7 @@ impl SellerDriver {
             registered_on: Mutex::new(None),
             feed_cfg: cfg.market.sample_feed,
             feed: Mutex::new(None),
+            resync: Mutex::new(None),
         })
     }
 
@@ -124,6 +130,42 @@ impl SellerDriver {
         }
         let api = Arc::clone(&self.api);
         *slot = Some(tokio::spawn(sample_feed(api, feed)));
+    }
+
+    fn start_resync(&self) {
+        let mut slot = self.resync.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(tokio::spawn(resync(Arc::clone(&self.api))));
+        }
+    }
+}
+
+/// Re-places offers the maker missed: when a stored key of a configured API is not offered, runs
+/// `Seller::start` again (which re-reads the channel and offers every unoffered key).
+async fn resync(api: Arc<SellerApi>) {
+    loop {
+        tokio::time::sleep(RESYNC_PERIOD).await;
+        if !api.seller.is_started() || !api.session.is_connected() {
+            continue;
+        }
+        let keys = match blocking(&api.store, SellerStore::seller_keys).await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the seller's keys");
+                continue;
+            }
+        };
+        let missed = keys
+            .iter()
+            .filter(|k| !k.offered && api.apis.iter().any(|a| a.api_id == k.api_id))
+            .count();
+        if missed == 0 {
+            continue;
+        }
+        tracing::info!(missed, "offers not accepted yet; placing them again");
+        if let Err(e) = api.seller.start().await {
+            tracing::warn!(error = %e, "offers not placed");
+        }
     }
 }
 
@@ -141,6 +183,11 @@ fn install_hooks(seller: &Seller, metrics: &Arc<Metrics>) {
     let m = Arc::clone(metrics);
     seller.set_sale_hook(Arc::new(move |sale| {
         m.sales.inc();
+        m.set_balance(
+            &format_uuid(&sale.channel_oid),
+            "channel_remaining",
+            sale.balance,
+        );
         tracing::info!(
             key_id = %format_uuid(&sale.key_id),
             amount = %sale.amount,
@@ -200,6 +247,7 @@ impl RoleDriver for SellerDriver {
                 .map_err(|e| anyhow::anyhow!("seller start: {e}"))?;
             tracing::info!(%remaining, "selling");
             self.start_feed();
+            self.start_resync();
             Ok(())
         })
     }
@@ -209,8 +257,10 @@ impl RoleDriver for SellerDriver {
     }
 
     fn stop(&self) {
-        if let Some(t) = self.feed.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            t.abort();
+        for task in [&self.feed, &self.resync] {
+            if let Some(t) = task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                t.abort();
+            }
         }
         self.api.seller.stop();
     }
