@@ -108,12 +108,21 @@ def cmd_balances(run, args):
     for role, port in ports(args).items():
         b = admin_get(run, role, port, "/v1/balances")
         if "addresses" not in b:
-            lines.append(f"  {role}: balances unavailable ({b.get('error')})")
+            err = b.get("error")
+            if isinstance(err, dict):
+                err = err.get("message", err)
+            lines.append(f"  {role}: not available yet ({err})")
             continue
         parts = [f"{a.get('label') or 'address'} {a['address'][:10]}… {xbr(a['xbr'])}" for a in b["addresses"]]
         for c in b.get("channels", []):
+            try:
+                moved = xbr(int(c["amount"]) - int(c["remaining"]))
+            except (KeyError, ValueError):
+                moved = "?"
+            verb = "spent" if c["channel_type"] == "payment" else "paid out"
             parts.append(
-                f"{c['channel_type']} channel {xbr(c['remaining'])} of {xbr(c['amount'])} left (seq {c['seq']})"
+                f"{c['channel_type']} channel {verb} {moved}, {xbr(c['remaining'])} of {xbr(c['amount'])} left"
+                f" (seq {c['seq']})"
             )
         lines.append(f"  {role}: " + "; ".join(parts))
     print("balances:\n" + "\n".join(lines), file=sys.stderr)
