@@ -184,6 +184,20 @@ impl Gateway {
             .map_err(|e| self.rpc_error("eth_blockNumber", e))
     }
 
+    /// Mines `blocks` empty blocks (`evm_mine`; dev chains such as ganache only), e.g. to move
+    /// the head past a signature's validity window in tests.
+    pub async fn dev_mine(&self, blocks: u64) -> Result<()> {
+        #[derive(Clone, Debug, serde::Serialize)]
+        struct MineOptions {
+            blocks: u64,
+        }
+        self.provider
+            .raw_request::<_, serde::de::IgnoredAny>("evm_mine".into(), (MineOptions { blocks },))
+            .await
+            .map_err(|e| self.rpc_error("evm_mine", e))?;
+        Ok(())
+    }
+
     /// ETH balance in wei (`eth_getBalance` at the latest block).
     pub async fn eth_balance(&self, address: Address) -> Result<U256> {
         self.provider

@@ -416,8 +416,14 @@ impl Buyer {
     async fn close_locked(&self, active: &mut Active) -> MarketResult<()> {
         let inner = &self.inner;
         let ch = &active.channel;
+        // Sign the close at a recent block: the contract accepts `closeAt` only within
+        // PRESIGNED_TXN_MAX_AGE blocks of the head (the reference's fixed 1 expires at block 1441).
+        let close_at = match inner.maker.get_block_number().await? {
+            0 => OFF_CHAIN_CLOSE_AT,
+            block => block,
+        };
         let state = SignedState {
-            close_at: OFF_CHAIN_CLOSE_AT,
+            close_at,
             market_oid: ch.market_oid,
             channel_oid: ch.channel_oid,
             seq: ch.seq,
@@ -428,7 +434,7 @@ impl Buyer {
         let req = CloseChannelRequest {
             channel_oid: ch.channel_oid,
             verifying_chain_id: active.domain.chain_id,
-            current_block_number: OFF_CHAIN_CLOSE_AT,
+            current_block_number: close_at,
             verifying_contract: active.domain.verifying_contract,
             closing_balance: ch.balance,
             closing_seq: ch.seq,

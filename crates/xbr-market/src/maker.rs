@@ -6,7 +6,9 @@
 //! channel and that `channel_seq`/`balance` continue the stored state; a failed sale rolls back
 //! seq and balances of both channels in one transaction; free keys can be quoted and bought;
 //! revocation is persisted; `query_offers` is implemented; a seller without a paying channel gets
-//! `xbr.error.insufficient_paying_balance`, not a crash; close always counter-signs.
+//! `xbr.error.insufficient_paying_balance`, not a crash; close always counter-signs; an exhausted
+//! paying channel is closed with the seller's counter-signature and settled on chain; closes are
+//! signed at the current block (the reference's `closeAt = 1` expires at block 1441).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -26,8 +28,8 @@ use crate::types::{
 };
 use crate::wire::{
     self, Args, Balance, BuyKeyRequest, BuyReceipt, CloseChannelRequest, CloseChannelResult,
-    MakerConfigInfo, OpenChannelRequest, Payload, PlaceOfferRequest, Quote, SellReceipt,
-    SellRequest, result1, v_bytes,
+    MakerConfigInfo, OpenChannelRequest, Payload, PlaceOfferRequest, ProviderCloseReceipt,
+    ProviderCloseRequest, Quote, SellReceipt, SellRequest, result1, v_bytes,
 };
 
 /// Static configuration of a market maker.
@@ -535,21 +537,27 @@ impl MarketMaker {
             ));
         }
 
-        // The seller's paying channel; one sale at a time on it.
+        // The seller's paying channel (one that can earn the price, else any open one, which
+        // is then closed below); one sale at a time on it.
         let seller = offer.seller;
-        let paying_oid = blocking(&self.store, move |s| {
+        let open_paying: Vec<Channel> = blocking(&self.store, move |s| {
             s.channels_by_delegate(&seller, ChannelType::Paying)
         })
         .await?
         .into_iter()
-        .find(|c| c.state == ChannelState::Open && !c.remaining.is_zero())
-        .map(|c| c.channel_oid)
-        .ok_or_else(|| {
-            MarketError::new(
-                uri::INSUFFICIENT_PAYING_BALANCE,
-                "seller has no active paying channel",
-            )
-        })?;
+        .filter(|c| c.state == ChannelState::Open)
+        .collect();
+        let paying_oid = open_paying
+            .iter()
+            .find(|c| c.remaining >= price)
+            .or(open_paying.first())
+            .map(|c| c.channel_oid)
+            .ok_or_else(|| {
+                MarketError::new(
+                    uri::INSUFFICIENT_PAYING_BALANCE,
+                    "seller has no active paying channel",
+                )
+            })?;
         let paying_lock = self.lock_for(&paying_oid);
         let _paying_guard = paying_lock.lock().await;
         let paying = blocking(&self.store, move |s| s.channel(&paying_oid))
@@ -564,6 +572,12 @@ impl MarketMaker {
                 vec![v_bytes(&paying_oid)],
             )
             .await;
+            if let Err(e) = self
+                .close_paying_channel(&paying, &offer.seller_authid)
+                .await
+            {
+                warn!(channel = %Hex(&paying_oid), error = %e, "paying channel auto-close failed");
+            }
             return Err(MarketError::new(
                 uri::INSUFFICIENT_PAYING_BALANCE,
                 "paying channel cannot earn the price",
@@ -801,11 +815,73 @@ impl MarketMaker {
             ));
         }
         let mm_sig = domain.sign(&self.cfg.key, &state)?;
+        self.settle_close(&ch, &state, req.delegate_signature, mm_sig)
+            .await
+    }
+
+    /// Final close of a seller's exhausted paying channel (spec §3A.3 step 3, working): the maker
+    /// signs the close of the current state at the current block, the seller counter-signs
+    /// through `xbr.provider.<authid>.close_channel`, and the close is settled like any other.
+    /// Called with the paying channel's lock held.
+    async fn close_paying_channel(
+        &self,
+        paying: &Channel,
+        seller_authid: &str,
+    ) -> MarketResult<CloseChannelResult> {
+        let close_at = match self.block_number().await {
+            0 => sig::OFF_CHAIN_CLOSE_AT,
+            block => block,
+        };
+        let state = SignedState {
+            close_at,
+            market_oid: self.cfg.market_oid,
+            channel_oid: paying.channel_oid,
+            seq: paying.seq,
+            balance: paying.remaining,
+            is_final: true,
+        };
+        let mm_sig = self.cfg.domain.sign(&self.cfg.key, &state)?;
+        let req = ProviderCloseRequest {
+            market_maker_adr: self.address,
+            channel_oid: paying.channel_oid,
+            channel_seq: paying.seq,
+            channel_balance: paying.remaining,
+            channel_is_final: true,
+            marketmaker_signature: mm_sig.clone(),
+            close_at,
+        };
+        let procedure = format!("xbr.provider.{seller_authid}.close_channel");
+        let r = self
+            .providers
+            .call(&procedure, req.to_args(), Dict::new())
+            .await?;
+        let receipt = ProviderCloseReceipt::from_value(wire::first(&r))?;
+        self.cfg.domain.verify(
+            &state,
+            &receipt.signature,
+            &paying.delegate,
+            "seller delegate",
+        )?;
+        self.settle_close(paying, &state, receipt.signature, mm_sig)
+            .await
+    }
+
+    /// Records a close signed by the channel's delegate and the maker: marks the channel
+    /// closing, submits `closeChannel` (with a chain configured; a final close settles at once),
+    /// records the outcome and publishes the closing events. Called with the channel's lock held.
+    async fn settle_close(
+        &self,
+        ch: &Channel,
+        state: &SignedState,
+        delegate_signature: Vec<u8>,
+        mm_sig: Vec<u8>,
+    ) -> MarketResult<CloseChannelResult> {
+        let oid = ch.channel_oid;
         let mut close = ChannelClose {
-            seq: req.closing_seq,
-            balance: req.closing_balance,
-            is_final: req.closing_is_final,
-            delegate_signature: req.delegate_signature.clone(),
+            seq: state.seq,
+            balance: state.balance,
+            is_final: state.is_final,
+            delegate_signature: delegate_signature.clone(),
             marketmaker_signature: Some(mm_sig.clone()),
             closing_at: now_ns(),
             closed_tx: None,
@@ -821,18 +897,18 @@ impl MarketMaker {
             let tx = chain
                 .close_channel(ChainClose {
                     channel_oid: oid,
-                    close_at: req.current_block_number,
-                    seq: req.closing_seq,
-                    balance: req.closing_balance,
-                    is_final: req.closing_is_final,
-                    delegate_signature: req.delegate_signature.clone(),
+                    close_at: state.close_at,
+                    seq: state.seq,
+                    balance: state.balance,
+                    is_final: state.is_final,
+                    delegate_signature,
                     marketmaker_signature: mm_sig,
                 })
                 .await?;
             transaction = tx;
             close.closed_tx = Some(tx);
             // A final close settles on chain at once.
-            if req.closing_is_final {
+            if state.is_final {
                 new_state = ChannelState::Closed;
             }
             blocking(&self.store, move |s| {
@@ -845,9 +921,9 @@ impl MarketMaker {
             market_oid: self.cfg.market_oid,
             channel_oid: oid,
             state: new_state as u64,
-            balance: req.closing_balance,
-            seq: req.closing_seq,
-            is_final: req.closing_is_final,
+            balance: state.balance,
+            seq: state.seq,
+            is_final: state.is_final,
         };
         let topic = format!(
             "xbr.marketmaker.on_{}_channel_closing",
@@ -868,9 +944,9 @@ impl MarketMaker {
                 let topic = format!("xbr.provider.{}.on_channel_closed", o.seller_authid);
                 let args = vec![
                     v_bytes(&oid),
-                    Value::from(req.closing_seq),
-                    wire::v_u256_bytes(&req.closing_balance),
-                    Value::Bool(req.closing_is_final),
+                    Value::from(state.seq),
+                    wire::v_u256_bytes(&state.balance),
+                    Value::Bool(state.is_final),
                 ];
                 self.publish(&topic, args).await;
             }

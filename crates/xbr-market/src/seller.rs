@@ -26,7 +26,7 @@ use xbr_core::{DataKey, KeyId};
 
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{MakerClient, Publisher, now_ns};
-use crate::sig::{self, ChannelState as SignedState, Domain, OFF_CHAIN_CLOSE_AT};
+use crate::sig::{self, ChannelState as SignedState, Domain};
 use crate::store::{SellerStore, blocking};
 use crate::types::{Address, ChannelType, Hex, LocalChannel, Oid, SellerKey, SellerSale, U256};
 use crate::wire::{
@@ -767,7 +767,7 @@ impl Seller {
             ));
         }
         let state = SignedState {
-            close_at: OFF_CHAIN_CLOSE_AT,
+            close_at: req.close_at,
             market_oid: channel.market_oid,
             channel_oid: channel.channel_oid,
             seq: req.channel_seq,

@@ -1150,7 +1150,9 @@ impl CloseChannelResult {
     }
 }
 
-/// `xbr.provider.<id>.close_channel` arguments (spec §2.5).
+/// `xbr.provider.<id>.close_channel` arguments (spec §2.5), plus an optional 7th positional
+/// argument of ours: `close_at`, the block number the maker signed the close with (the reference
+/// signs `closeAt = 1`, which the contract accepts only up to block 1441). Absent, it is 1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderCloseRequest {
     /// Market maker address.
@@ -1165,24 +1167,35 @@ pub struct ProviderCloseRequest {
     pub channel_is_final: bool,
     /// Maker's ChannelClose signature.
     pub marketmaker_signature: Vec<u8>,
+    /// `closeAt` of the signed close (block number).
+    pub close_at: u64,
 }
 
 impl ProviderCloseRequest {
-    /// Positional args.
+    /// Positional args (the 7th, `close_at`, only when it is not the reference's 1).
     pub fn to_args(&self) -> Vec<Value> {
-        vec![
+        let mut args = vec![
             v_bytes(self.market_maker_adr.as_slice()),
             v_bytes(&self.channel_oid),
             Value::from(self.channel_seq),
             v_u256_bytes(&self.channel_balance),
             Value::Bool(self.channel_is_final),
             v_bytes(&self.marketmaker_signature),
-        ]
+        ];
+        if self.close_at != crate::sig::OFF_CHAIN_CLOSE_AT {
+            args.push(Value::from(self.close_at));
+        }
+        args
     }
 
     /// Parses positional args.
     pub fn from_args(args: &[Value]) -> MarketResult<Self> {
-        let a = Args::new("close_channel", args, 6, 6)?;
+        let a = Args::new("close_channel", args, 6, 7)?;
+        let close_at = if args.len() == 7 {
+            a.seq(6, "close_at")?
+        } else {
+            crate::sig::OFF_CHAIN_CLOSE_AT
+        };
         Ok(Self {
             market_maker_adr: a.address(0, "market_maker_adr")?,
             channel_oid: a.bytes(1, "channel_oid")?,
@@ -1190,6 +1203,7 @@ impl ProviderCloseRequest {
             channel_balance: a.u256(3, "channel_balance")?,
             channel_is_final: a.bool(4, "channel_is_final")?,
             marketmaker_signature: a.sig(5, "marketmaker_signature")?,
+            close_at,
         })
     }
 }
@@ -1237,6 +1251,37 @@ impl ProviderCloseReceipt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_close_carries_close_at_only_when_not_the_reference_one() {
+        let mut req = ProviderCloseRequest {
+            market_maker_adr: Address::repeat_byte(6),
+            channel_oid: [0xc1; 16],
+            channel_seq: 7,
+            channel_balance: U256::from(5u64),
+            channel_is_final: true,
+            marketmaker_signature: vec![0x1b; 65],
+            close_at: crate::sig::OFF_CHAIN_CLOSE_AT,
+        };
+        // The reference's six arguments, read back with closeAt = 1.
+        assert_eq!(req.to_args().len(), 6);
+        assert_eq!(
+            ProviderCloseRequest::from_args(&req.to_args()).unwrap(),
+            req
+        );
+        req.close_at = 2048;
+        assert_eq!(req.to_args().len(), 7);
+        assert_eq!(
+            ProviderCloseRequest::from_args(&req.to_args()).unwrap(),
+            req
+        );
+        let mut bad = req.to_args();
+        bad[6] = Value::from("soon");
+        let e = ProviderCloseRequest::from_args(&bad).unwrap_err();
+        assert_eq!(e.uri, crate::error::uri::INVALID_ARGUMENT);
+        bad.push(Value::Null);
+        assert!(ProviderCloseRequest::from_args(&bad).is_err());
+    }
 
     #[test]
     fn amounts_accept_bytes_ints_and_bignums() {

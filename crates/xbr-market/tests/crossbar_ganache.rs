@@ -47,7 +47,13 @@ const MARKET: [u8; 16] = [0xa1; 16];
 const PAYMENT: [u8; 16] = [0xb1; 16];
 const PAYING: [u8; 16] = [0xc1; 16];
 const API: [u8; 16] = [0x62; 16];
+/// A second API whose keys cost more than the paying channel holds at the end.
+const API2: [u8; 16] = [0x63; 16];
 const TOPIC: &str = "io.crossbar.example.data";
+/// The buyer's payment channel.
+const PAYMENT_XBR: u64 = 2000;
+/// The seller's paying channel: enough for the stream's keys at 35 XBR, not for a 300 XBR key.
+const PAYING_XBR: u64 = 400;
 
 fn key(i: usize) -> EthPrivateKey {
     EthPrivateKey::from_hex(KEYS[i]).unwrap()
@@ -64,13 +70,13 @@ fn description() -> MarketDescription {
         "maker": { "key": KEYS[6], "xbr": xbr(5000).to_string() },
         "members": [
             { "key": KEYS[2], "actor": "provider", "xbr": xbr(1000).to_string() },
-            { "key": KEYS[3], "actor": "consumer", "xbr": xbr(2000).to_string() }
+            { "key": KEYS[3], "actor": "consumer", "xbr": xbr(3000).to_string() }
         ],
         "channels": [
             { "channel_id": format!("0x{}", "b1".repeat(16)), "kind": "payment",
-              "member": key(3).address(), "delegate": key(5).address(), "amount": xbr(500).to_string() },
+              "member": key(3).address(), "delegate": key(5).address(), "amount": xbr(PAYMENT_XBR).to_string() },
             { "channel_id": format!("0x{}", "c1".repeat(16)), "kind": "paying",
-              "member": key(2).address(), "delegate": key(4).address(), "amount": xbr(1000).to_string() }
+              "member": key(2).address(), "delegate": key(4).address(), "amount": xbr(PAYING_XBR).to_string() }
         ]
     });
     serde_json::from_value(json).unwrap()
@@ -111,6 +117,15 @@ async fn start_seller(router: &Crossbar, store: Arc<dyn SellerStore>) -> (Sessio
             prefix: "io.crossbar.example".into(),
             price: xbr(35),
             policy: RotationPolicy::Count(5),
+            categories: None,
+        })
+        .unwrap();
+    seller
+        .add(ApiSpec {
+            api_id: API2,
+            prefix: "io.crossbar.example".into(),
+            price: xbr(300),
+            policy: RotationPolicy::Count(100),
             categories: None,
         })
         .unwrap();
@@ -308,11 +323,15 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
         .unwrap();
     assert_eq!(
         (payment.seq, payment.remaining, payment.inflight),
-        (1 + n, xbr(500) - xbr(35) * U256::from(n), U256::ZERO)
+        (
+            1 + n,
+            xbr(PAYMENT_XBR) - xbr(35) * U256::from(n),
+            U256::ZERO
+        )
     );
     assert_eq!(
         (paying.seq, paying.remaining, paying.inflight),
-        (1 + n, xbr(1000) - xbr(35) * U256::from(n), U256::ZERO)
+        (1 + n, xbr(PAYING_XBR) - xbr(35) * U256::from(n), U256::ZERO)
     );
     let b = buyer.channel().await.unwrap();
     assert_eq!((b.seq, b.balance), (payment.seq, payment.remaining));
@@ -472,13 +491,77 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
 
     // The buyer closes its payment channel: the maker verifies, counter-signs and the contract
     // accepts both signatures.
+    // Past block 1441 the reference's fixed closeAt = 1 is refused on chain
+    // (INVALID_CHANNEL_BLOCK_NUMBER); both closes below sign at the current block.
+    chain.gateway().dev_mine(1500).await.unwrap();
+    assert!(chain.gateway().block_number().await.unwrap() > 1441);
+
+    // A key the seller's paying channel cannot earn: the maker closes the paying channel (the
+    // seller counter-signs through its close_channel, closeChannel settles on chain) and refuses
+    // the purchase; the payment channel is untouched.
+    let (big_key, _, _) = seller.wrap(&API2, TOPIC, &payload(99)).await.unwrap();
+    let paying_before = client
+        .get_balance(ChannelType::Paying, &PAYING)
+        .await
+        .unwrap();
+    assert!(paying_before.remaining < xbr(300));
+    let payment_before = client
+        .get_balance(ChannelType::Payment, &PAYMENT)
+        .await
+        .unwrap();
+    let (seq, balance) = (payment_before.seq + 1, payment_before.remaining - xbr(300));
+    let big = BuyKeyRequest {
+        delegate: key(5).address(),
+        buyer_pubkey: [1; 32],
+        key_id: big_key,
+        channel_oid: PAYMENT,
+        channel_seq: seq,
+        amount: xbr(300),
+        balance,
+        signature: domain
+            .sign(&key(5), &sig::off_chain(MARKET, PAYMENT, seq, balance))
+            .unwrap(),
+    };
+    assert_eq!(
+        client.buy_key(&big).await.unwrap_err().uri,
+        uri::INSUFFICIENT_PAYING_BALANCE
+    );
+    let paying_closed = chain.channel(B128::from(PAYING)).await.unwrap().unwrap();
+    assert_eq!(paying_closed.state, ChainState::Closed);
+    assert_eq!(
+        (
+            u64::from(paying_closed.closing.closing_seq),
+            paying_closed.closing.closing_balance
+        ),
+        (paying_before.seq, paying_before.remaining)
+    );
+    let mirrored = maker_store.channel(&PAYING).unwrap().unwrap();
+    assert_eq!(mirrored.state, xbr_market::types::ChannelState::Closed);
+    assert!(mirrored.close.unwrap().closed_tx.is_some());
+    let payment_after = client
+        .get_balance(ChannelType::Payment, &PAYMENT)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            payment_after.seq,
+            payment_after.remaining,
+            payment_after.inflight
+        ),
+        (
+            payment_before.seq,
+            payment_before.remaining,
+            payment_before.inflight
+        )
+    );
+
     let member_before = chain.xbr_balance(key(3).address()).await.unwrap();
     buyer.close_channel().await.unwrap();
     let closed = chain.channel(B128::from(PAYMENT)).await.unwrap().unwrap();
     // A final close settles at once. XBRChannel records the last state in closingSeq /
     // closingBalance (it never writes closedSeq / closedBalance) and refunds the remaining
     // balance to the member.
-    let remaining = xbr(500) - xbr(35) * U256::from(n);
+    let remaining = xbr(PAYMENT_XBR) - xbr(35) * U256::from(n);
     assert_eq!(closed.state, ChainState::Closed);
     assert_ne!(closed.closing.closed_at, U256::ZERO);
     assert_eq!(u64::from(closed.closing.closing_seq), 1 + n);
