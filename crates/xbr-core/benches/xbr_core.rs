@@ -137,6 +137,14 @@ fn payload_benches(c: &mut Criterion<CpuTime>) {
                 .unwrap()
         })
     });
+    // What the seller does: nonces from the thread-local CSPRNG instead of a getrandom call.
+    g.bench_function("wrap_cbor_bytes_thread_rng", |b| {
+        b.iter(|| {
+            series
+                .encrypt_cbor(black_box(&cbor), now, &mut rand::thread_rng())
+                .unwrap()
+        })
+    });
     g.bench_function("wrap_value", |b| {
         b.iter(|| series.encrypt(black_box(&value), now, &mut OsRng).unwrap())
     });

@@ -603,9 +603,10 @@ impl Seller {
             let entry = st.apis.get_mut(api_id).ok_or_else(|| {
                 MarketError::invalid_argument(format!("wrap: unknown api {}", Hex(api_id)))
             })?;
+            // Nonces from the thread-local CSPRNG (seeded from the OS): no system call per event.
             entry
                 .series
-                .encrypt_cbor(cbor, SystemTime::now(), &mut OsRng)
+                .encrypt_cbor(cbor, SystemTime::now(), &mut rand::thread_rng())
                 .map_err(|e| MarketError::runtime(format!("wrap: {e}")))?
         };
         if let Some(r) = wrapped.rotation {
