@@ -176,6 +176,7 @@ async fn notify_when_ready(health: Arc<Health>, stop: CancellationToken) {
 /// Runs the daemon until SIGTERM/SIGINT (→ `Ok`) or a fatal error.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let started = Instant::now();
+    let mut signals = service::StopSignals::install().context("cannot install signal handlers")?;
     tracing::info!(role = %cfg.role, realm = %cfg.realm, config = %cfg.source.display(), version = env!("CARGO_PKG_VERSION"), "starting");
     ensure_state_dir(&cfg.store.state_dir)?;
     let token = ensure_admin_token(&cfg.admin.token_file)?;
@@ -230,8 +231,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     .await?;
 
     let outcome = tokio::select! {
-        sig = service::stop_signal() => {
-            let sig = sig.context("cannot install signal handlers")?;
+        sig = signals.recv() => {
             tracing::info!(signal = sig, "stopping");
             Ok(())
         }

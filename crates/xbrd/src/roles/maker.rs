@@ -167,7 +167,8 @@ impl MakerDriver {
         for name in MAKER_PROCEDURES {
             let maker = Arc::clone(maker);
             let metrics = self.metrics.clone();
-            self.session
+            let registered = self
+                .session
                 .register(
                     &format!("{MAKER_PREFIX}{name}"),
                     RegisterOptions::default(),
@@ -196,8 +197,15 @@ impl MakerDriver {
                         }
                     },
                 )
-                .await
-                .with_context(|| format!("cannot register {MAKER_PREFIX}{name}"))?;
+                .await;
+            match registered {
+                Ok(_) => {}
+                Err(e) if super::already_registered(&e) => {}
+                Err(e) => {
+                    return Err(anyhow::Error::from(e)
+                        .context(format!("cannot register {MAKER_PREFIX}{name}")));
+                }
+            }
         }
         Ok(())
     }

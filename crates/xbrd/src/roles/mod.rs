@@ -68,6 +68,12 @@ pub trait RoleDriver: Send + Sync {
     fn stop(&self);
 }
 
+/// Whether a registration failed only because this session already holds it (a retried attach
+/// after a partial failure).
+pub fn already_registered(e: &wamp_client::Error) -> bool {
+    e.wamp_uri() == Some("wamp.error.procedure_already_exists")
+}
+
 /// What every role needs.
 pub struct RoleContext {
     /// Configuration.
@@ -218,6 +224,21 @@ mod tests {
             data_key_kek(&key).as_bytes(),
             data_key_kek(&[8; 32]).as_bytes()
         );
+    }
+
+    #[test]
+    fn only_an_existing_registration_counts_as_registered() {
+        let err = |uri: &str| {
+            wamp_client::Error::Wamp(Box::new(wamp_client::WampError {
+                uri: uri.into(),
+                args: Vec::new(),
+                kwargs: Default::default(),
+                details: Default::default(),
+            }))
+        };
+        assert!(already_registered(&err("wamp.error.procedure_already_exists")));
+        assert!(!already_registered(&err("wamp.error.not_authorized")));
+        assert!(!already_registered(&wamp_client::Error::NotConnected));
     }
 
     #[test]

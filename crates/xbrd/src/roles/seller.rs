@@ -9,14 +9,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
-use wamp_client::PublishOptions;
 use wamp_client::session::Session;
+use wamp_client::{InvocationError, InvocationResult, PublishOptions, RegisterOptions};
 use wamp_proto::Dict;
 use xbr_chain::B128;
 use xbr_core::eth::EthPrivateKey;
 use xbr_market::adapter::event_args;
-use xbr_market::adapter::session::register_seller;
-use xbr_market::peer::{MakerClient, Publisher};
+use xbr_market::peer::{MakerClient, Publisher, error_args};
 use xbr_market::store::blocking;
 use xbr_market::types::ChannelType;
 use xbr_market::{ApiSpec, Seller, SellerConfig, SellerStore};
@@ -132,6 +131,45 @@ impl SellerDriver {
         *slot = Some(tokio::spawn(sample_feed(api, feed)));
     }
 
+    /// Registers `sell` and `close_channel` (those already held by this session are kept).
+    async fn register(&self) -> anyhow::Result<()> {
+        let seller = &self.api.seller;
+        for (name, uri) in [
+            ("sell", seller.sell_uri()),
+            ("close_channel", seller.close_channel_uri()),
+        ] {
+            let s = seller.clone();
+            let registered = self
+                .api
+                .session
+                .register(&uri, RegisterOptions::default(), move |inv| {
+                    let s = s.clone();
+                    async move {
+                        s.dispatch(name, &inv.args)
+                            .await
+                            .map(|(args, kwargs)| InvocationResult::new(args, kwargs))
+                            .map_err(|e| {
+                                tracing::debug!(procedure = name, error = %e, "call failed");
+                                InvocationError::with_payload(
+                                    e.uri.to_string(),
+                                    error_args(&e),
+                                    Dict::new(),
+                                )
+                            })
+                    }
+                })
+                .await;
+            match registered {
+                Ok(_) => {}
+                Err(e) if super::already_registered(&e) => {}
+                Err(e) => {
+                    return Err(anyhow::Error::from(e).context(format!("cannot register {uri}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn start_resync(&self) {
         let mut slot = self.resync.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
@@ -233,9 +271,7 @@ impl RoleDriver for SellerDriver {
         Box::pin(async move {
             let registered = *self.registered_on.lock().unwrap_or_else(|e| e.into_inner());
             if registered != Some(session_id) {
-                register_seller(&self.api.session, &self.api.seller)
-                    .await
-                    .context("cannot register the seller's procedures")?;
+                self.register().await?;
                 *self.registered_on.lock().unwrap_or_else(|e| e.into_inner()) = Some(session_id);
                 tracing::info!(provider_id = %self.api.seller.provider_id(), "registered sell and close_channel");
             }
