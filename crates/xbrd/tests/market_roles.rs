@@ -548,7 +548,10 @@ topics = ["io.crossbar.example"]
     let ev = events.recv_timeout(Duration::from_secs(60)).unwrap();
     assert_eq!(ev["payload"], payload);
     assert_eq!(ev["key_id"], r["key_id"]);
-    assert_eq!(r["key_id"], more[0].0, "published under a key the buyer holds");
+    assert_eq!(
+        r["key_id"], more[0].0,
+        "published under a key the buyer holds"
+    );
     assert_eq!(
         buyer.v1("/transactions")["items"].as_array().unwrap().len() as u64,
         n2,

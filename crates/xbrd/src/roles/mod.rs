@@ -236,7 +236,9 @@ mod tests {
                 details: Default::default(),
             }))
         };
-        assert!(already_registered(&err("wamp.error.procedure_already_exists")));
+        assert!(already_registered(&err(
+            "wamp.error.procedure_already_exists"
+        )));
         assert!(!already_registered(&err("wamp.error.not_authorized")));
         assert!(!already_registered(&wamp_client::Error::NotConnected));
     }
