@@ -2,7 +2,9 @@
 //! (deployed and bootstrapped with xbr-chain) and Crossbar.io. The seller publishes through
 //! `POST /v1/publish`, the buyer buys the keys through the maker and streams the decrypted payloads
 //! on `GET /v1/events`; the off-chain balances of all three agree with each other and with the
-//! channel amounts on chain; a key rotates on request; SIGTERM stops all three with exit 0.
+//! channel amounts on chain; a key rotates on request; the router crashes and comes back, the
+//! buyer and the maker restart (the maker missing a rotation meanwhile) and trading goes on from
+//! the stores; SIGTERM stops all three with exit 0.
 
 mod common;
 
@@ -203,6 +205,32 @@ fn metric(d: &Daemon, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no metric {name} in {text}"))
 }
 
+/// Stops a role with SIGTERM and starts it again (see [`respawn`]).
+fn restart(mut d: Daemon, role: &str) -> Daemon {
+    terminate(&mut d);
+    respawn(d, role)
+}
+
+/// Starts a stopped role again on the same config, store and log; waits until it runs.
+fn respawn(d: Daemon, role: &str) -> Daemon {
+    let dir = d.dir.clone();
+    let admin = d.admin.clone();
+    drop(d);
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("xbrd.log"))
+        .unwrap();
+    let d = common::spawn(&dir.join(format!("{role}.toml")), &admin, |c| {
+        c.stderr(log);
+    });
+    d.wait_up(Duration::from_secs(30));
+    wait_for("the restarted role", Duration::from_secs(60), || {
+        d.get("/v1/channels", Some(&d.token()))
+            .is_ok_and(|(s, _)| s == 200)
+    });
+    d
+}
+
 fn terminate(d: &mut Daemon) {
     d.signal("TERM");
     let (code, took) = d.wait_exit(Duration::from_secs(10));
@@ -286,7 +314,7 @@ topics = ["io.crossbar.example"]
 
     // Seller and buyer first: they wait (retrying) until the maker is up.
     let mut seller = start_role(dir.path(), "seller", SELLER, seller_toml, &seller_admin);
-    let mut buyer = start_role(dir.path(), "buyer", BUYER, buyer_toml, &buyer_admin);
+    let buyer = start_role(dir.path(), "buyer", BUYER, buyer_toml, &buyer_admin);
     let mut maker = start_role(dir.path(), "marketmaker", MAKER, maker_toml, &maker_admin);
     for d in [&maker, &seller, &buyer] {
         wait_for("the role to run", Duration::from_secs(90), || {
@@ -524,23 +552,7 @@ topics = ["io.crossbar.example"]
 
     // The buyer restarts: its keys and channel state come back from its store; a payload under a
     // key it holds decrypts without buying again, and all three views still agree.
-    terminate(&mut buyer);
-    let buyer_dir = buyer.dir.clone();
-    drop(buyer);
-    let buyer = common::spawn(&buyer_dir.join("buyer.toml"), &buyer_admin, |c| {
-        c.stderr(
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(buyer_dir.join("xbrd.log"))
-                .unwrap(),
-        );
-    });
-    buyer.wait_up(Duration::from_secs(30));
-    wait_for("the restarted buyer", Duration::from_secs(60), || {
-        buyer
-            .get("/v1/channels", Some(&buyer.token()))
-            .is_ok_and(|(s, _)| s == 200)
-    });
+    let buyer = restart(buyer, "buyer");
     let events = follow_events(&buyer);
     let payload = serde_json::json!({ "n": 200 });
     let (s, r) = seller.post("/publish", &serde_json::json!({ "payload": payload }));
@@ -572,7 +584,64 @@ topics = ["io.crossbar.example"]
     );
     assert_eq!(metric(&maker, "xbrd_sales_total"), n2 as f64);
 
-    let mut buyer = buyer;
+    // The maker is down while the seller rotates: the offer cannot be placed then. The maker
+    // restarts from its store, the seller places the missed offer, and the new key sells.
+    terminate(&mut maker);
+    let (s, rotated) = seller.post(&format!("/keys/{API}/rotate"), &serde_json::json!({}));
+    assert_eq!(s, 200, "{rotated}");
+    let missed = rotated["current_key_id"].as_str().unwrap().to_owned();
+    assert!(
+        !rotated["offers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == &missed),
+        "{rotated}"
+    );
+    let maker = respawn(maker, "marketmaker");
+    wait_for("the missed offer", Duration::from_secs(60), || {
+        seller.v1("/keys")["apis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["offers"].as_array().unwrap().iter().any(|o| o == &missed))
+    });
+    let payload = serde_json::json!({ "n": 300 });
+    let (s, r) = seller.post("/publish", &serde_json::json!({ "payload": payload }));
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["key_id"], missed.as_str());
+    let ev = events.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!((&ev["payload"], &ev["key_id"]), (&payload, &r["key_id"]));
+    let n3 = n2 + 1;
+    wait_for(
+        "the purchase after the maker restart",
+        Duration::from_secs(10),
+        || buyer.v1("/transactions")["items"].as_array().unwrap().len() as u64 == n3,
+    );
+    let maker_c = maker.v1("/channels");
+    let spent = xbr(PRICE_XBR) * U256::from(n3);
+    assert_eq!(
+        channel_of(&maker_c, &PAYMENT)["remaining"],
+        (xbr(500) - spent).to_string()
+    );
+    assert_eq!(channel_of(&maker_c, &PAYMENT)["seq"], 1 + n3);
+    assert_eq!(
+        channel_of(&maker_c, &PAYING)["remaining"],
+        channel_of(&seller.v1("/channels"), &PAYING)["remaining"]
+    );
+    assert_eq!(
+        buyer.v1("/channels")[0]["remaining"],
+        (xbr(500) - spent).to_string()
+    );
+    let completed = maker.v1("/transactions?limit=1000")["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "completed")
+        .count() as u64;
+    assert_eq!(completed, n3);
+
+    let (mut buyer, mut maker) = (buyer, maker);
     for d in [&mut buyer, &mut seller, &mut maker] {
         terminate(d);
         let log = log_of(d);
