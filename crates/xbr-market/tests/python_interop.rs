@@ -24,7 +24,9 @@ use wamp_client::{PublishOptions, Session, TransportConfig};
 use wamp_proto::auth::ClientAuth;
 use wamp_proto::session::SessionConfig;
 use wamp_proto::{Dict, Serializer, Value};
-use xbr_chain::{ContractBytecode, Gateway, MarketDescription, SimpleBlockchain, bootstrap, deploy};
+use xbr_chain::{
+    ContractBytecode, Gateway, MarketDescription, SimpleBlockchain, bootstrap, deploy,
+};
 use xbr_core::at_rest::Kek;
 use xbr_core::eth::EthPrivateKey;
 use xbr_core::keyseries::RotationPolicy;
@@ -218,7 +220,38 @@ fn seq_remaining(v: &serde_json::Value) -> (u64, U256) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
+async fn python_buyer_on_cbor_and_python_seller_on_json_trade_through_the_rust_maker() {
+    trade(Serializers {
+        python_buyer: "cbor",
+        rust_seller: Serializer::Json,
+        python_seller: "json",
+        rust_buyer: Serializer::Cbor,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_buyer_on_json_and_python_seller_on_cbor_trade_through_the_rust_maker() {
+    trade(Serializers {
+        python_buyer: "json",
+        rust_seller: Serializer::Cbor,
+        python_seller: "cbor",
+        rust_buyer: Serializer::Json,
+    })
+    .await;
+}
+
+/// The serializer of each trader's session (the maker's is CBOR). Crossbar translates between
+/// them, so each pair also crosses serializers: big integers go out as CBOR bignums or bare
+/// JSON integers, byte strings as CBOR bytes or JSON `"\0"` + base64.
+struct Serializers {
+    python_buyer: &'static str,
+    rust_seller: Serializer,
+    python_seller: &'static str,
+    rust_buyer: Serializer,
+}
+
+async fn trade(ser: Serializers) {
     // Chain: deploy + bootstrap (market, members, one payment and one paying channel).
     let ganache = Ganache::start();
     let (gateway, _) = Gateway::connect(&ganache.url).await.unwrap();
@@ -273,7 +306,10 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
             .get_balance(ChannelType::Paying, &PAYING)
             .await
             .unwrap();
-        assert_eq!((payment.inflight, paying.inflight), (U256::ZERO, U256::ZERO));
+        assert_eq!(
+            (payment.inflight, paying.inflight),
+            (U256::ZERO, U256::ZERO)
+        );
         (
             (payment.seq, payment.remaining),
             (paying.seq, paying.remaining),
@@ -284,7 +320,7 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
     // ---------------------------------------------------------- 1. Rust seller → Python buyer
     let seller_db = dir.path().join("seller.db");
     let seller_store = Arc::new(SqliteStore::open(&seller_db).unwrap());
-    let seller_session = session(&router, Serializer::Cbor).await;
+    let seller_session = session(&router, ser.rust_seller).await;
     let seller_peer = Arc::new(SessionPeer::new(
         seller_session.clone(),
         Some(Duration::from_secs(30)),
@@ -309,7 +345,7 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
     seller.start().await.unwrap();
 
     let buyer_key = KEYS[5];
-    let mut py_buyer = spawn_trader(&router, "buyer", "cbor", &["--key", buyer_key]);
+    let mut py_buyer = spawn_trader(&router, "buyer", ser.python_buyer, &["--key", buyer_key]);
     let ready = lines_until(&mut py_buyer, "READY", PEER_START);
     assert_eq!(
         seq_remaining(&ready.last().unwrap().doc),
@@ -350,7 +386,10 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
     // Balances: both channels fell by exactly keys × price, seq advanced by the sales; the Python
     // buyer's local state, our maker's and our seller's agree.
     let ((pay_seq, pay_rem), (paying_seq, paying_rem)) = balances().await;
-    assert_eq!((pay_seq, pay_rem), (1 + n_a, xbr(PAYMENT_XBR) - price * U256::from(n_a)));
+    assert_eq!(
+        (pay_seq, pay_rem),
+        (1 + n_a, xbr(PAYMENT_XBR) - price * U256::from(n_a))
+    );
     assert_eq!(
         (paying_seq, paying_rem),
         (1 + n_a, xbr(PAYING_XBR) - price * U256::from(n_a))
@@ -363,7 +402,10 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
     assert_eq!((s.seq, s.balance), (paying_seq, paying_rem));
     let seller_sales = SellerStore::seller_sales(seller_store.as_ref()).unwrap();
     assert_eq!(
-        seller_sales.iter().map(|s| s.key_id).collect::<BTreeSet<_>>(),
+        seller_sales
+            .iter()
+            .map(|s| s.key_id)
+            .collect::<BTreeSet<_>>(),
         keys_a
     );
     assert_eq!(seller_sales.len() as u64, n_a);
@@ -382,7 +424,12 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
         assert_eq!(s.buyer_delegate, key(5).address());
         let state = sig::off_chain(MARKET, PAYMENT, s.payment_seq, s.payment_remaining);
         domain
-            .verify(&state, &s.buyer_signature, &key(5).address(), "python buyer")
+            .verify(
+                &state,
+                &s.buyer_signature,
+                &key(5).address(),
+                "python buyer",
+            )
             .unwrap();
     }
 
@@ -392,7 +439,7 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
     seller_session.leave().await.unwrap();
     let buyer_store: Arc<dyn BuyerStore> =
         Arc::new(SqliteStore::open(dir.path().join("buyer.db")).unwrap());
-    let buyer_session = session(&router, Serializer::Json).await;
+    let buyer_session = session(&router, ser.rust_buyer).await;
     let buyer = Buyer::new(
         BuyerConfig {
             market_maker: key(6).address(),
@@ -421,7 +468,7 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
     let mut py_seller = spawn_trader(
         &router,
         "seller",
-        "json",
+        ser.python_seller,
         &[
             "--key", KEYS[4], "--api-id", &api, "--prefix", PREFIX, "--price", &price_wei,
             "--count", &every,
@@ -481,16 +528,16 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
         let i = i as u64 + 1;
         assert_eq!(s["channel_seq"].as_u64(), Some(paying_seq + i));
         assert_eq!(json_u256(&s["amount"]), price);
-        assert_eq!(
-            json_u256(&s["balance"]),
-            paying_rem - price * U256::from(i)
-        );
+        assert_eq!(json_u256(&s["balance"]), paying_rem - price * U256::from(i));
     }
 
     // Both channels fell by all keys × price; every view agrees: maker, Rust buyer (store and
     // memory), Python seller (local and its balance() call).
     let ((pay_seq, pay_rem), (paying_seq, paying_rem)) = balances().await;
-    assert_eq!((pay_seq, pay_rem), (1 + n, xbr(PAYMENT_XBR) - price * U256::from(n)));
+    assert_eq!(
+        (pay_seq, pay_rem),
+        (1 + n, xbr(PAYMENT_XBR) - price * U256::from(n))
+    );
     assert_eq!(
         (paying_seq, paying_rem),
         (1 + n, xbr(PAYING_XBR) - price * U256::from(n))
@@ -510,7 +557,10 @@ async fn python_xbr_buyer_and_seller_trade_through_the_rust_maker() {
     // recover to its delegate over the paying states recorded.
     let sales = maker_store.sales().unwrap();
     assert_eq!(sales.len() as u64, n);
-    let sales_b: Vec<_> = sales.iter().filter(|s| keys_b.contains(&s.key_id)).collect();
+    let sales_b: Vec<_> = sales
+        .iter()
+        .filter(|s| keys_b.contains(&s.key_id))
+        .collect();
     assert_eq!(sales_b.len() as u64, n_b);
     for s in sales_b {
         assert_eq!(s.status, SaleStatus::Completed);

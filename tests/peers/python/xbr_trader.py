@@ -18,8 +18,8 @@ seller
     price in base units, a new key every C encryptions), prints ``READY``, then encrypts and
     publishes N payloads ``{"data": "py-seller", "counter": i}`` to TOPIC (acknowledged), each
     printed as ``PUBLISHED``. Every key the market maker buys through ``sell`` is printed as
-    ``SOLD``. When every key it published under has been sold it prints ``BALANCE`` and ``DONE``
-    and leaves.
+    ``SOLD``. When every key it published under has been sold and the market maker has settled
+    the last sale (nothing in flight) it prints ``BALANCE`` and ``DONE``, and leaves.
 
 Any failure prints ``FATAL {"error": ...}`` and exits non-zero. Output lines are ``TAG <json>``,
 byte strings as {"$bytes": "<hex>"}, integers beyond 63 bits (token amounts in base units) as
@@ -174,8 +174,8 @@ async def run_buyer(session, opts):
 
 async def run_seller(session, opts):
     sold = {}
-    all_sold = asyncio.Event()
     published_keys = set()
+    progress = asyncio.Event()
 
     def on_sold(receipt):
         sold[receipt["key_id"]] = receipt
@@ -183,8 +183,7 @@ async def run_seller(session, opts):
             "SOLD",
             {k: receipt[k] for k in ("key_id", "channel_seq", "amount", "balance", "delegate", "signature")},
         )
-        if opts.events and published_keys and published_keys <= set(sold):
-            all_sold.set()
+        progress.set()
 
     seller = AsyncioSeller(bytes.fromhex(opts.maker[2:]), bytes.fromhex(opts.key), on_sold=on_sold)
     series = seller.add(bytes.fromhex(opts.api_id), opts.prefix, opts.price, count=opts.count)
@@ -195,10 +194,21 @@ async def run_seller(session, opts):
         published_keys.add(key_id)
         await session.publish(opts.topic, key_id, enc_ser, ciphertext, options=PublishOptions(acknowledge=True))
         emit("PUBLISHED", {"key_id": key_id, "counter": i})
-    if published_keys <= set(sold):
-        all_sold.set()
-    await asyncio.wait_for(all_sold.wait(), opts.timeout)
-    bal = await seller.balance()
+
+    async def settled():
+        # Every key published under is sold, and the market maker has completed the last sale
+        # (nothing in flight on the paying channel, its seq is ours).
+        while True:
+            if published_keys <= set(sold):
+                bal = await seller.balance()
+                if as_int(bal["inflight"]) == 0 and bal["seq"] == seller._seq:
+                    return bal
+                await asyncio.sleep(0.05)
+            else:
+                progress.clear()
+                await progress.wait()
+
+    bal = await asyncio.wait_for(settled(), opts.timeout)
     emit(
         "BALANCE",
         {
