@@ -1,0 +1,326 @@
+//! README command (1), the local market, run as a test: `scripts/demo.sh --once` on free ports with a
+//! temporary run directory and this build's `xbrd` (`XBRD_BIN`). The script starts ganache (deploy +
+//! dev-market bootstrap), Crossbar.io and three `xbrd run` processes, waits for the buyer to receive
+//! decrypted events, prints a summary JSON (admin API answers of every daemon, and balances read
+//! straight from the chain by JSON-RPC), and stops everything. The test checks from that summary that
+//! the buyer holds decrypted events of keys it bought, that `/v1/balances` matches the chain, and that
+//! the channels' off-chain state is consistent with the keys bought and sold × the price.
+//!
+//! Whatever happens, every process the script started is stopped: on drop the script gets SIGTERM
+//! (its trap stops its process groups) and then `scripts/peers.sh stop --dir <run dir>` stops any
+//! recorded process still alive.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::U256;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
+/// Decrypted events the buyer must hold.
+const EVENTS: usize = 5;
+/// How long the whole script may take (peers start slowly on a loaded machine).
+const SCRIPT_LIMIT: Duration = Duration::from_secs(600);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `n` distinct free ports on 127.0.0.1 (all listeners are held until every port is picked).
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// Wraps the command in `setpriv --pdeathsig TERM` where that works, so the script is told to stop
+/// even if this test process dies without running destructors.
+fn command(program: &str) -> Command {
+    let pdeathsig = Command::new("setpriv")
+        .args(["--pdeathsig", "TERM", "--", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if pdeathsig {
+        let mut c = Command::new("setpriv");
+        c.args(["--pdeathsig", "TERM", "--", program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// The running script; stops it and everything it recorded on drop.
+struct Demo {
+    child: Child,
+    run_dir: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Demo {
+    fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the demo script") {
+                return Some(status);
+            }
+            if start.elapsed() >= limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", &self.child.id().to_string()])
+                .status();
+            if self.wait(Duration::from_secs(90)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+        // Anything still recorded in the run directory (e.g. after a SIGKILL of the script).
+        let _ = Command::new("bash")
+            .arg(repo_root().join("scripts/peers.sh"))
+            .args(["stop", "--dir"])
+            .arg(&self.run_dir)
+            .env("XBRD_STOP_TIMEOUT", "5")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn u256(v: &Value, what: &str) -> U256 {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: expected a decimal string, got {v}"));
+    U256::from_str(s).unwrap_or_else(|e| panic!("{what}: {s:?} is not a decimal amount: {e}"))
+}
+
+fn array<'a>(v: &'a Value, what: &str) -> &'a Vec<Value> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("{what}: expected an array, got {v}"))
+}
+
+/// The transactions of one kind (`purchase` or `sale`) a daemon lists.
+fn transactions<'a>(role: &'a Value, kind: &str) -> Vec<&'a Value> {
+    array(&role["transactions"]["items"], "transactions.items")
+        .iter()
+        .filter(|t| t["kind"] == kind)
+        .collect()
+}
+
+/// The channel of a type in a daemon's `/v1/balances`.
+fn channel<'a>(role: &'a Value, ctype: &str) -> &'a Value {
+    array(&role["balances"]["channels"], "balances.channels")
+        .iter()
+        .find(|c| c["channel_type"] == ctype)
+        .unwrap_or_else(|| panic!("no {ctype} channel in {}", role["balances"]))
+}
+
+/// The channel amounts of the dev market description, by channel id (lowercase hex, no 0x).
+fn described_channels() -> BTreeMap<String, U256> {
+    let text = std::fs::read_to_string(repo_root().join("config/dev-market.toml")).unwrap();
+    let desc: toml::Table = toml::from_str(&text).unwrap();
+    desc["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let id = c["channel_id"].as_str().unwrap().trim_start_matches("0x");
+            let amount = U256::from_str(c["amount"].as_str().unwrap()).unwrap();
+            (id.to_ascii_lowercase(), amount)
+        })
+        .collect()
+}
+
+fn hex_id(id: &Value) -> String {
+    id.as_str()
+        .unwrap_or_default()
+        .trim_start_matches("0x")
+        .replace('-', "")
+        .to_ascii_lowercase()
+}
+
+#[test]
+fn the_demo_runs_a_market_the_buyer_decrypts_and_balances_match_chain_and_channels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run_dir = tmp.path().join("run");
+    let ports = free_ports(6);
+    let stdout_path = tmp.path().join("demo.out");
+    let stderr_path = tmp.path().join("demo.err");
+
+    let mut cmd = command("bash");
+    cmd.arg(repo_root().join("scripts/demo.sh"))
+        .arg("--once")
+        .current_dir(repo_root())
+        .env("XBRD_BIN", BIN)
+        .env("XBRD_DEMO_DIR", &run_dir)
+        .env("XBRD_GANACHE_PORT", ports[0].to_string())
+        .env("XBRD_CROSSBAR_WS_PORT", ports[1].to_string())
+        .env("XBRD_CROSSBAR_RS_PORT", ports[2].to_string())
+        .env("XBRD_MAKER_ADMIN_PORT", ports[3].to_string())
+        .env("XBRD_SELLER_ADMIN_PORT", ports[4].to_string())
+        .env("XBRD_BUYER_ADMIN_PORT", ports[5].to_string())
+        .env("XBRD_DEMO_EVENTS", EVENTS.to_string())
+        .env("XBRD_DEMO_TIMEOUT", "240")
+        .stdin(Stdio::null())
+        .stdout(File::create(&stdout_path).unwrap())
+        .stderr(File::create(&stderr_path).unwrap());
+    if let Some(peers) = std::env::var_os("XBRD_PEERS_DIR") {
+        cmd.env("XBRD_PEERS_DIR", peers);
+    }
+    let mut demo = Demo {
+        child: cmd.spawn().expect("spawn scripts/demo.sh"),
+        run_dir: run_dir.clone(),
+        stderr_path,
+    };
+
+    let status = demo.wait(SCRIPT_LIMIT);
+    let log = demo.stderr();
+    let status = status
+        .unwrap_or_else(|| panic!("demo.sh --once still running after {SCRIPT_LIMIT:?}:\n{log}"));
+    assert!(status.success(), "demo.sh --once failed ({status}):\n{log}");
+    assert!(
+        log.contains("stopping everything the demo started"),
+        "{log}"
+    );
+    let out = std::fs::read_to_string(&stdout_path).unwrap();
+    let summary: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("the summary is not JSON ({e}):\n{out}\n{log}"));
+    let roles = &summary["roles"];
+    let price = u256(&summary["price"], "price");
+    assert_eq!(
+        price,
+        U256::from(35u64) * U256::from(10u64).pow(U256::from(18u64))
+    );
+
+    // Every process the script recorded is gone.
+    for name in [
+        "ganache",
+        "crossbar",
+        "marketmaker",
+        "seller",
+        "buyer",
+        "buyer-events",
+    ] {
+        assert!(
+            !run_dir.join(format!("{name}.pid")).exists(),
+            "{name} still recorded after the script stopped"
+        );
+    }
+
+    // The buyer holds decrypted events, each under a key it bought.
+    let buyer = &roles["buyer"];
+    let events = array(&summary["events"]["items"], "events.items");
+    assert!(events.len() >= EVENTS, "{} decrypted events", events.len());
+    let purchases = transactions(buyer, "purchase");
+    let bought: BTreeSet<String> = purchases.iter().map(|t| hex_id(&t["key_id"])).collect();
+    for ev in events {
+        let topic = ev["topic"].as_str().unwrap_or_default();
+        assert!(
+            topic.starts_with("io.crossbar.example"),
+            "event topic {topic}"
+        );
+        assert!(!ev["payload"].is_null(), "event without payload: {ev}");
+        assert!(
+            bought.contains(&hex_id(&ev["key_id"])),
+            "event decrypted with key {} the buyer never bought ({bought:?})",
+            ev["key_id"]
+        );
+    }
+
+    // /v1/balances of every daemon: the addresses' ETH and XBR are what the chain says.
+    let chain = &summary["chain"];
+    for (name, role) in roles.as_object().unwrap() {
+        let addresses = array(&role["balances"]["addresses"], &format!("{name} balances"));
+        assert!(
+            !addresses.is_empty(),
+            "{name}: no addresses in /v1/balances"
+        );
+        for a in addresses {
+            let on_chain = &chain[a["address"].as_str().unwrap()];
+            assert_eq!(
+                a["xbr"], on_chain["xbr"],
+                "{name}: XBR of {a} vs chain {on_chain}"
+            );
+            assert_eq!(
+                a["eth"], on_chain["eth"],
+                "{name}: ETH of {a} vs chain {on_chain}"
+            );
+        }
+    }
+
+    // Channels: deposits as bootstrapped; what left the buyer's payment channel is keys bought × price;
+    // what left the maker's paying channel to the seller is keys sold × price.
+    let described = described_channels();
+    let payment = channel(buyer, "payment");
+    let deposit = u256(&payment["amount"], "payment.amount");
+    assert_eq!(
+        Some(&deposit),
+        described.get(&hex_id(&payment["channel_oid"]))
+    );
+    let remaining = u256(&payment["remaining"], "payment.remaining");
+    assert!(
+        remaining < deposit,
+        "the buyer's payment channel has not moved"
+    );
+    assert_eq!(
+        deposit - remaining,
+        price * U256::from(purchases.len()),
+        "payment channel spent vs {} purchases",
+        purchases.len()
+    );
+    let last = purchases.iter().max_by_key(|t| t["id"].as_u64()).unwrap();
+    assert_eq!(
+        last["balance"], payment["remaining"],
+        "last purchase balance"
+    );
+
+    let seller = &roles["seller"];
+    let sales = transactions(seller, "sale");
+    assert!(!sales.is_empty(), "the seller sold nothing");
+    let paying = channel(seller, "paying");
+    let paying_deposit = u256(&paying["amount"], "paying.amount");
+    assert_eq!(
+        Some(&paying_deposit),
+        described.get(&hex_id(&paying["channel_oid"]))
+    );
+    assert_eq!(
+        paying_deposit - u256(&paying["remaining"], "paying.remaining"),
+        price * U256::from(sales.len()),
+        "paying channel earned vs {} sales",
+        sales.len()
+    );
+
+    // The maker sees both channels in the same state as their owners.
+    let maker_channels = array(&roles["marketmaker"]["channels"], "marketmaker channels");
+    for own in [payment, paying] {
+        let seen = maker_channels
+            .iter()
+            .find(|c| c["channel_oid"] == own["channel_oid"])
+            .unwrap_or_else(|| panic!("the maker does not list channel {}", own["channel_oid"]));
+        assert_eq!(seen["remaining"], own["remaining"], "{seen} vs {own}");
+        assert_eq!(seen["seq"], own["seq"], "{seen} vs {own}");
+    }
+}
