@@ -31,8 +31,7 @@ REPO_ROOT=$PWD
 source scripts/lib/env.sh
 
 usage() {
-    sed -n '9,13s/^# \{0,1\}//p' "$0"
-    printf 'Environment variables are described at the top of %s.\n' "$0"
+    sed -n '9,26s/^# \{0,1\}//p' "$0"
 }
 
 ONCE=0
