@@ -8,6 +8,9 @@
 //! 2. The Python seller takes over the same paying channel and sells to our Rust buyer (on the
 //!    payment channel the Python buyer used): it verifies our maker's sell signatures (XBRSIG4),
 //!    our maker verifies its receipts (XBRSIG6), our buyer unseals its keys and decrypts.
+//! 3. A Python buyer that meets a key it cannot pay auto-closes its payment channel with the
+//!    reference's `close_channel` (final, `closeAt = 1`); our maker verifies, counter-signs and
+//!    settles it on chain.
 //!
 //! The Python side raises (and the script prints `FATAL`) on any signature, seq or balance it
 //! does not accept; the Rust side refuses in the same cases. The signatures the maker stored
@@ -18,14 +21,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::U256;
+use alloy_primitives::{B128, U256};
 use tokio::sync::mpsc;
 use wamp_client::{PublishOptions, Session, TransportConfig};
 use wamp_proto::auth::ClientAuth;
 use wamp_proto::session::SessionConfig;
 use wamp_proto::{Dict, Serializer, Value};
 use xbr_chain::{
-    ContractBytecode, Gateway, MarketDescription, SimpleBlockchain, bootstrap, deploy,
+    ChannelState as ChainState, ContractBytecode, Gateway, MarketDescription, SimpleBlockchain,
+    bootstrap, deploy,
 };
 use xbr_core::at_rest::Kek;
 use xbr_core::eth::EthPrivateKey;
@@ -65,6 +69,9 @@ const API_RS: Oid = [0x62; 16];
 const API_PY: [u8; 16] = [
     0x62, 0x7f, 0x1b, 0x5c, 0x58, 0xc2, 0x43, 0xb1, 0x84, 0x22, 0xa3, 0x4f, 0x7d, 0x3f, 0x5a, 0x04,
 ];
+/// Phase 3: a key the buyer can pay and one it cannot.
+const API_CHEAP: Oid = [0x65; 16];
+const API_DEAR: Oid = [0x66; 16];
 const PREFIX: &str = "io.crossbar.example";
 const TOPIC: &str = "io.crossbar.example.data";
 const PRICE_XBR: u64 = 35;
@@ -192,9 +199,15 @@ fn json_payload(v: &serde_json::Value) -> Value {
     payload(v["data"].as_str().unwrap(), v["counter"].as_u64().unwrap())
 }
 
-fn spawn_trader(router: &Crossbar, role: &str, serializer: &str, extra: &[&str]) -> PythonPeer {
+fn spawn_trader(
+    router: &Crossbar,
+    role: &str,
+    serializer: &str,
+    events: u64,
+    extra: &[&str],
+) -> PythonPeer {
     let maker = key(6).address().to_string();
-    let events = EVENTS.to_string();
+    let events = events.to_string();
     let mut args = vec![
         role,
         "--url",
@@ -261,6 +274,7 @@ async fn trade(ser: Serializers) {
         .unwrap();
     let chain = SimpleBlockchain::new(gateway, deployment.contracts);
     let market = bootstrap(&chain, &key(0), &description()).await.unwrap();
+    let member_before = chain.xbr_balance(key(3).address()).await.unwrap();
     let router = Crossbar::start();
     let dir = tempfile::tempdir().unwrap();
 
@@ -345,7 +359,13 @@ async fn trade(ser: Serializers) {
     seller.start().await.unwrap();
 
     let buyer_key = KEYS[5];
-    let mut py_buyer = spawn_trader(&router, "buyer", ser.python_buyer, &["--key", buyer_key]);
+    let mut py_buyer = spawn_trader(
+        &router,
+        "buyer",
+        ser.python_buyer,
+        EVENTS,
+        &["--key", buyer_key],
+    );
     let ready = lines_until(&mut py_buyer, "READY", PEER_START);
     assert_eq!(
         seq_remaining(&ready.last().unwrap().doc),
@@ -469,6 +489,7 @@ async fn trade(ser: Serializers) {
         &router,
         "seller",
         ser.python_seller,
+        EVENTS,
         &[
             "--key", KEYS[4], "--api-id", &api, "--prefix", PREFIX, "--price", &price_wei,
             "--count", &every,
@@ -575,7 +596,115 @@ async fn trade(ser: Serializers) {
             .unwrap();
     }
 
-    for s in [buyer_session, probe, maker_session] {
+    // ---------------------------------------------------------- 3. Python buyer auto-close
+    // A fresh Python buyer buys one more key from a Rust seller, then meets a key it cannot pay:
+    // it signs a final close of its payment channel (the reference's 8-argument close_channel,
+    // closeAt = 1) and our maker counter-signs and settles it on chain.
+    buyer_session.leave().await.unwrap();
+    let seller_session = session(&router, ser.rust_seller).await;
+    let seller_peer = Arc::new(SessionPeer::new(
+        seller_session.clone(),
+        Some(Duration::from_secs(30)),
+    ));
+    let events: Arc<dyn Publisher> = seller_peer.clone();
+    let seller = Seller::new(
+        SellerConfig::new(key(6).address(), key(4), Kek::from_bytes([4; 32])),
+        Arc::new(xbr_market::MemoryStore::new()),
+        maker_client(&seller_session),
+        events,
+    );
+    let too_dear = pay_rem; // more than the channel holds after one more key
+    for (api_id, price, every) in [(API_CHEAP, price, 100), (API_DEAR, too_dear, 100)] {
+        seller
+            .add(ApiSpec {
+                api_id,
+                prefix: PREFIX.into(),
+                price,
+                policy: RotationPolicy::Count(every),
+                categories: None,
+            })
+            .unwrap();
+    }
+    register_seller(&seller_session, &seller).await.unwrap();
+    seller.start().await.unwrap();
+    let max_price = too_dear.to_string();
+    let mut py_buyer = spawn_trader(
+        &router,
+        "buyer",
+        ser.python_buyer,
+        2,
+        &[
+            "--key",
+            buyer_key,
+            "--max-price",
+            &max_price,
+            "--keep-going",
+        ],
+    );
+    let ready = lines_until(&mut py_buyer, "READY", PEER_START);
+    assert_eq!(
+        seq_remaining(&ready.last().unwrap().doc),
+        (pay_seq, pay_rem)
+    );
+    let mut sent = Vec::new();
+    for (i, api) in [API_CHEAP, API_DEAR].iter().enumerate() {
+        let p = payload("xbrd-seller", 100 + i as u64);
+        let (key_id, enc, ct) = seller.wrap(api, TOPIC, &p).await.unwrap();
+        seller_session
+            .publish(
+                TOPIC,
+                event_args(&key_id, enc, ct),
+                Dict::new(),
+                PublishOptions::acknowledged(),
+            )
+            .await
+            .unwrap();
+        sent.push((key_id, p));
+    }
+    let out = lines_until(&mut py_buyer, "DONE", PEER_RUN);
+    assert!(py_buyer.wait(Duration::from_secs(30)).success());
+    let decrypted: Vec<(Oid, Value)> = tagged(&out, "PAYLOAD")
+        .into_iter()
+        .map(|p| (json_bytes(&p["key_id"]), json_payload(&p["payload"])))
+        .collect();
+    assert_eq!(decrypted, sent[..1]);
+    let refused = tagged(&out, "UNWRAP_ERROR");
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["error"], "xbr.error.channel_closed");
+    assert_eq!(json_bytes::<16>(&refused[0]["key_id"]), sent[1].0);
+    let (close_seq, close_balance) = (pay_seq + 1, pay_rem - price);
+    assert_eq!(
+        seq_remaining(tagged(&out, "BALANCE")[0]),
+        (close_seq, close_balance)
+    );
+
+    // Settled on chain at the Python buyer's last state; the member got the rest back.
+    let closed = chain.channel(B128::from(PAYMENT)).await.unwrap().unwrap();
+    assert_eq!(closed.state, ChainState::Closed);
+    assert_eq!(
+        (
+            u64::from(closed.closing.closing_seq),
+            closed.closing.closing_balance
+        ),
+        (close_seq, close_balance)
+    );
+    assert_eq!(
+        chain.xbr_balance(key(3).address()).await.unwrap(),
+        member_before + close_balance
+    );
+    let mirrored = maker_store.channel(&PAYMENT).unwrap().unwrap();
+    assert_eq!(mirrored.state, xbr_market::types::ChannelState::Closed);
+    let close = mirrored.close.unwrap();
+    assert!(close.closed_tx.is_some());
+    assert_eq!(
+        (close.seq, close.balance, close.is_final),
+        (close_seq, close_balance, true)
+    );
+    // The dear key was never sold.
+    assert_eq!(maker_store.sales().unwrap().len() as u64, n + 1);
+
+    seller.stop();
+    for s in [seller_session, probe, maker_session] {
         s.leave().await.unwrap();
     }
 }

@@ -2,7 +2,7 @@
 
 Usage:
     xbr_trader.py buyer  --url URL --realm REALM --serializer S --maker ADR --key HEX
-                         --topic TOPIC --events N [--max-price WEI]
+                         --topic TOPIC --events N [--max-price WEI] [--keep-going]
     xbr_trader.py seller --url URL --realm REALM --serializer S --maker ADR --key HEX
                          --topic TOPIC --events N --api-id HEX --prefix URI --price WEI --count C
 
@@ -10,8 +10,9 @@ buyer
     Starts `xbr.SimpleBuyer` (buyer delegate key HEX, market maker address ADR), subscribes to
     TOPIC and prints ``READY``. Every event ``(key_id, enc_ser, ciphertext)`` is unwrapped by the
     SimpleBuyer, which buys unknown keys from the market maker; each payload is printed as
-    ``PAYLOAD``. After N payloads it prints ``BALANCE`` (its local seq/remaining and the market
-    maker's ``get_payment_channel_balance``) and ``DONE``, and leaves.
+    ``PAYLOAD`` (with --keep-going an unwrap error is printed as ``UNWRAP_ERROR`` and counts as an
+    event; without it, it is fatal). After N events it prints ``BALANCE`` (its local
+    seq/remaining and the market maker's ``get_payment_channel_balance``) and ``DONE``, and leaves.
 
 seller
     Starts `xbr.SimpleSeller` (seller delegate key HEX) with one key series (API id, URI prefix,
@@ -157,7 +158,13 @@ async def run_buyer(session, opts):
     emit("READY", {"remaining": remaining, "seq": buyer._seq})
     for _ in range(opts.events):
         key_id, enc_ser, ciphertext = await asyncio.wait_for(events.get(), opts.timeout)
-        payload = await buyer.unwrap(key_id, enc_ser, ciphertext)
+        try:
+            payload = await buyer.unwrap(key_id, enc_ser, ciphertext)
+        except ApplicationError as e:
+            if not opts.keep_going:
+                raise
+            emit("UNWRAP_ERROR", dict(error_doc(e), key_id=key_id))
+            continue
         emit("PAYLOAD", {"key_id": key_id, "payload": payload})
     bal = await buyer.balance()
     emit(
@@ -232,6 +239,7 @@ def parse_args(argv):
     p.add_argument("--topic", required=True)
     p.add_argument("--events", type=int, required=True)
     p.add_argument("--max-price", type=int, default=100 * 10**18)
+    p.add_argument("--keep-going", action="store_true", help="buyer: print unwrap errors and go on")
     p.add_argument("--api-id")
     p.add_argument("--prefix")
     p.add_argument("--price", type=int)
