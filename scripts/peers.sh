@@ -16,13 +16,14 @@
 #   XBRD_CROSSBAR_RS_PORT  RawSocket TCP port of a started Crossbar (default 8081)
 #   XBRD_GANACHE_PORT      JSON-RPC port of a started ganache (default 8545)
 #   XBRD_STOP_TIMEOUT      seconds between SIGTERM and SIGKILL on stop (default 15)
+#   XBRD_PEER_READY_TIMEOUT seconds a started peer may take to open its ports (default 180)
 set -euo pipefail
 
 readonly CROSSBAR_VERSION=26.10.1
 readonly AUTOBAHN_VERSION=26.10.2
 readonly GANACHE_VERSION=7.9.2
 readonly XBR_VERSION=26.10.1
-readonly READY_TIMEOUT=60
+readonly READY_TIMEOUT=${XBRD_PEER_READY_TIMEOUT:-180}
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly REPO_ROOT
