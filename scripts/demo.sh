@@ -410,6 +410,7 @@ cat >&2 <<EOF
     curl -s -H "Authorization: Bearer \$XBRD_SELLER_TOKEN" \$XBRD_SELLER_URL/v1/keys        # seller: keys and offers
     curl -s -H "Authorization: Bearer \$XBRD_MAKER_TOKEN" \$XBRD_MAKER_URL/v1/channels      # maker: both channels
     curl -s \$XBRD_BUYER_URL/metrics
+    tail -f $RUN/buyer.log                                                        # one line per decrypted event
 EOF
 
 BUYER_TOKEN=$(tr -d '[:space:]' <"$RUN/buyer/admin.token")

@@ -251,6 +251,18 @@ fn the_demo_runs_a_market_the_buyer_decrypts_and_balances_match_chain_and_channe
         );
     }
 
+    // The buyer's log shows them too (the run directory given to the script is kept).
+    let buyer_log = std::fs::read_to_string(run_dir.join("buyer.log")).unwrap();
+    for ev in events {
+        let payload = serde_json::to_string(&ev["payload"]).unwrap();
+        assert!(
+            buyer_log
+                .lines()
+                .any(|l| l.contains("decrypted event") && l.contains(&payload)),
+            "{payload} not in the buyer's log"
+        );
+    }
+
     // /v1/balances of every daemon: the addresses' ETH and XBR are what the chain says.
     let chain = &summary["chain"];
     for (name, role) in roles.as_object().unwrap() {
