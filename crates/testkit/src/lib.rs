@@ -39,7 +39,7 @@ mod python;
 pub use crossbar::{Crossbar, default_crossbar_config};
 pub use ganache::Ganache;
 pub use net::free_port;
-pub use paths::{contracts_dir, peers_dir, python, repo_root};
+pub use paths::{contracts_dir, manifest_dir, peers_dir, python, repo_root};
 pub use python::PythonPeer;
 
 /// Realm open to anonymous clients, everything allowed.

@@ -1,10 +1,22 @@
 //! Where the repository and the installed peers are.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The workspace root (the directory holding the workspace `Cargo.toml`).
+/// The manifest directory of the package under test: the runtime `CARGO_MANIFEST_DIR` that
+/// cargo and nextest set for every test process, else the one this crate was compiled in. The
+/// runtime value comes first because cargo reuses compiled test binaries when the checkout moves
+/// (a shared build cache), and a compile-time path would then point into the old checkout.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// The workspace root (the directory holding the workspace `Cargo.toml`), found above
+/// [`manifest_dir`].
 pub fn repo_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest_dir = manifest_dir();
     let root = manifest_dir
         .ancestors()
         .find(|dir| dir.join("Cargo.lock").is_file() && dir.join("crates").is_dir())

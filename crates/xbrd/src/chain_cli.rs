@@ -123,6 +123,13 @@ async fn deploy(
     bytecode: Option<PathBuf>,
     out: &Path,
 ) -> anyhow::Result<serde_json::Value> {
+    // The file is read back as `ethereum.contracts_file`, whose format follows the extension.
+    if out.extension().and_then(|e| e.to_str()) != Some("toml") {
+        anyhow::bail!(
+            "--out {}: the addresses are written as TOML, so the file name must end in .toml",
+            out.display()
+        );
+    }
     let deployer = eth_key(key_file)?;
     let dir = bytecode.unwrap_or_else(default_bytecode_dir);
     let code = ContractBytecode::load(&dir).with_context(|| {

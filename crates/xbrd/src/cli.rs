@@ -105,7 +105,7 @@ pub enum ChainCommand {
         /// writes; default `$XBRD_PEERS_DIR/contracts`).
         #[arg(long, value_name = "DIR", env = "XBRD_CONTRACTS_DIR")]
         bytecode: Option<PathBuf>,
-        /// Where to write the addresses: a TOML `[ethereum.contracts]` table for `ethereum.contracts_file`
+        /// Where to write the addresses (a `.toml` name): a TOML `[ethereum.contracts]` table for `ethereum.contracts_file`
         /// (an `XBR_DEBUG_*_ADDR` env file is written beside it with the extension `.env`).
         #[arg(long, value_name = "FILE", default_value = "contracts.toml")]
         out: PathBuf,

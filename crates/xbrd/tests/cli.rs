@@ -11,9 +11,7 @@ const SELLER_KEY: &str = "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7
 const SELLER_ADDR: &str = "0xd03ea8624C8C5987235048901fB614fDcA89b117";
 
 fn repo_config(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../config")
-        .join(name)
+    xbrd_testkit::repo_root().join("config").join(name)
 }
 
 fn xbrd(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -424,4 +422,28 @@ fn keygen_writes_private_files_0600() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--force"));
+}
+
+#[test]
+fn chain_deploy_refuses_an_addresses_file_it_could_not_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path(), "deployer.key", SELLER_KEY, 0o600);
+    let out = dir.path().join("contracts.json");
+    let o = xbrd(
+        &[
+            "chain",
+            "deploy",
+            "--gateway",
+            "http://127.0.0.1:9",
+            "--key-file",
+            key.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("must end in .toml"), "{e}");
+    assert!(!out.exists());
 }

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ const EVENTS: usize = 5;
 const SCRIPT_LIMIT: Duration = Duration::from_secs(540);
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    xbrd_testkit::repo_root()
 }
 
 /// `n` distinct free ports on 127.0.0.1 (all listeners are held until every port is picked).

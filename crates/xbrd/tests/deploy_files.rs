@@ -10,7 +10,7 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    xbrd_testkit::repo_root()
 }
 
 /// `Key=Value` lines of a unit file, per section; repeated keys keep every value.
