@@ -14,6 +14,19 @@ use crate::net;
 use crate::paths;
 use crate::process::{self, ManagedProcess};
 
+/// The private keys of ganache's deterministic accounts 0..=6 (the dev mnemonic "myth like
+/// bonus …", spec §4.5). Public knowledge: for dev chains only. 0 deploys, 1 owns the market,
+/// 2 and 3 are the provider and consumer members, 4 and 5 their delegates, 6 the market maker.
+pub const GANACHE_KEYS: [&str; 7] = [
+    "4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d",
+    "6cbed15c793ce57650b9877cf6fa156fbef513c4e6134f022a85b1ffdd59b2a1",
+    "6370fd033278c143179d81c5526140625662b8daa446c22ee2d73db3707e620c",
+    "646f1ce2fdad0e6deeeb5c7e8e5543bdde65e86029e2fd9fc169899c440a7913",
+    "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743",
+    "395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3536a33ab8a4fd",
+    "e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a52",
+];
+
 const PORT_ATTEMPTS: usize = 3;
 
 /// A running ganache 7 chain on 127.0.0.1: deterministic wallet

@@ -37,7 +37,7 @@ mod process;
 mod python;
 
 pub use crossbar::{Crossbar, default_crossbar_config};
-pub use ganache::Ganache;
+pub use ganache::{GANACHE_KEYS, Ganache};
 pub use net::free_port;
 pub use paths::{contracts_dir, manifest_dir, peers_dir, python, repo_root};
 pub use python::PythonPeer;

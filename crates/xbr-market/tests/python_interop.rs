@@ -52,15 +52,7 @@ const PEER_RUN: Duration = Duration::from_secs(180);
 
 /// Ganache's deterministic accounts 0..6 (spec §4.5): 4 = seller delegate, 5 = buyer delegate,
 /// 6 = market maker `0x3E5e…F9A9`.
-const KEYS: [&str; 7] = [
-    "4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d",
-    "6cbed15c793ce57650b9877cf6fa156fbef513c4e6134f022a85b1ffdd59b2a1",
-    "6370fd033278c143179d81c5526140625662b8daa446c22ee2d73db3707e620c",
-    "646f1ce2fdad0e6deeeb5c7e8e5543bdde65e86029e2fd9fc169899c440a7913",
-    "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743",
-    "395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3536a33ab8a4fd",
-    "e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a52",
-];
+const KEYS: [&str; 7] = xbrd_testkit::GANACHE_KEYS;
 const MARKET: Oid = [0xa1; 16];
 const PAYMENT: Oid = [0xb1; 16];
 const PAYING: Oid = [0xc1; 16];

@@ -17,7 +17,7 @@ use xbr_market::store::blocking;
 use xbr_market::types::ChannelType;
 use xbr_market::{Buyer, BuyerConfig, BuyerStore};
 
-use super::seller::on_chain;
+use super::seller::own_channel;
 use super::views::{self, store_api_error};
 use super::{RoleContext, RoleDriver, data_key_kek};
 use crate::admin::dto::{
@@ -210,15 +210,7 @@ impl RoleApi for BuyerApi {
                     .await
                     .map_err(store_api_error)?,
             };
-            let Some(c) = local else {
-                return Ok(Vec::new());
-            };
-            let on_chain = on_chain(&self.chain, &c.channel_oid).await;
-            Ok(vec![views::local_channel(
-                &c,
-                ChannelType::Payment,
-                on_chain.as_ref(),
-            )])
+            Ok(own_channel(&self.chain, local, ChannelType::Payment).await)
         })
     }
 

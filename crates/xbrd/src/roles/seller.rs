@@ -17,7 +17,7 @@ use xbr_core::eth::EthPrivateKey;
 use xbr_market::adapter::event_args;
 use xbr_market::peer::{MakerClient, Publisher, error_args};
 use xbr_market::store::blocking;
-use xbr_market::types::ChannelType;
+use xbr_market::types::{ChannelType, LocalChannel};
 use xbr_market::{ApiSpec, Seller, SellerConfig, SellerStore};
 
 use super::views::{self, market_api_error, store_api_error};
@@ -430,15 +430,7 @@ impl RoleApi for SellerApi {
                     .await
                     .map_err(store_api_error)?,
             };
-            let Some(c) = local else {
-                return Ok(Vec::new());
-            };
-            let on_chain = on_chain(&self.chain, &c.channel_oid).await;
-            Ok(vec![views::local_channel(
-                &c,
-                ChannelType::Paying,
-                on_chain.as_ref(),
-            )])
+            Ok(own_channel(&self.chain, local, ChannelType::Paying).await)
         })
     }
 
@@ -487,6 +479,19 @@ pub async fn on_chain(chain: &Chain, channel_oid: &[u8; 16]) -> Option<xbr_chain
         .await
         .ok()
         .flatten()
+}
+
+/// A seller's or buyer's own channel (none before it has one) as a view, with the chain's record.
+pub async fn own_channel(
+    chain: &Chain,
+    local: Option<LocalChannel>,
+    ty: ChannelType,
+) -> Vec<ChannelView> {
+    let Some(c) = local else {
+        return Vec::new();
+    };
+    let on_chain = on_chain(chain, &c.channel_oid).await;
+    vec![views::local_channel(&c, ty, on_chain.as_ref())]
 }
 
 #[cfg(test)]
