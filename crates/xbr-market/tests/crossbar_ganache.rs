@@ -8,34 +8,28 @@ use std::time::Duration;
 
 use alloy_primitives::{B128, U256};
 use tokio::sync::mpsc;
-use wamp_client::{PublishOptions, Session, TransportConfig};
-use wamp_proto::auth::ClientAuth;
-use wamp_proto::session::SessionConfig;
+use wamp_client::{PublishOptions, Session};
 use wamp_proto::{Dict, Serializer, Value};
-use xbr_chain::{
-    ChannelState as ChainState, ContractBytecode, Gateway, MarketDescription, SimpleBlockchain,
-    bootstrap, deploy,
-};
+use xbr_chain::{ChannelState as ChainState, MarketDescription};
 use xbr_core::at_rest::Kek;
 use xbr_core::eip712::{EIP712ChannelOpen, sign_typed};
-use xbr_core::eth::EthPrivateKey;
 use xbr_core::keyseries::RotationPolicy;
 use xbr_market::adapter::event_args;
 use xbr_market::adapter::session::{SessionPeer, register_maker, register_seller, subscribe_buyer};
-use xbr_market::chain::XbrChain;
 use xbr_market::error::uri;
-use xbr_market::peer::{Caller, MakerClient, Publisher};
-use xbr_market::sig::{self, Domain};
+use xbr_market::peer::{Caller, Publisher};
+use xbr_market::sig;
 use xbr_market::types::{ChannelType, SaleStatus};
 use xbr_market::wire::{BuyKeyRequest, OpenChannelRequest};
 use xbr_market::{
-    ApiSpec, Buyer, BuyerConfig, BuyerStore, MakerConfig, MakerStore, MarketError, MarketMaker,
-    Seller, SellerConfig, SellerStore, SqliteStore,
+    ApiSpec, Buyer, BuyerConfig, BuyerStore, MarketError, Seller, SellerConfig, SellerStore,
+    SqliteStore,
 };
-use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
+use xbrd_testkit::{Crossbar, GANACHE_KEYS};
 
-const KEYS: [&str; 7] = xbrd_testkit::GANACHE_KEYS;
-const MARKET: [u8; 16] = [0xa1; 16];
+mod real_peers;
+use real_peers::{ChainMarket, MARKET, Maker, key, maker_client, session, xbr};
+
 const PAYMENT: [u8; 16] = [0xb1; 16];
 const PAYING: [u8; 16] = [0xc1; 16];
 const API: [u8; 16] = [0x62; 16];
@@ -47,22 +41,14 @@ const PAYMENT_XBR: u64 = 2000;
 /// The seller's paying channel: enough for the stream's keys at 35 XBR, not for a 300 XBR key.
 const PAYING_XBR: u64 = 400;
 
-fn key(i: usize) -> EthPrivateKey {
-    EthPrivateKey::from_hex(KEYS[i]).unwrap()
-}
-
-fn xbr(n: u64) -> U256 {
-    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
-
 fn description() -> MarketDescription {
     let json = serde_json::json!({
         "market_id": format!("0x{}", "a1".repeat(16)),
-        "owner": { "key": KEYS[1], "xbr": xbr(100).to_string() },
-        "maker": { "key": KEYS[6], "xbr": xbr(5000).to_string() },
+        "owner": { "key": GANACHE_KEYS[1], "xbr": xbr(100).to_string() },
+        "maker": { "key": GANACHE_KEYS[6], "xbr": xbr(5000).to_string() },
         "members": [
-            { "key": KEYS[2], "actor": "provider", "xbr": xbr(1000).to_string() },
-            { "key": KEYS[3], "actor": "consumer", "xbr": xbr(3000).to_string() }
+            { "key": GANACHE_KEYS[2], "actor": "provider", "xbr": xbr(1000).to_string() },
+            { "key": GANACHE_KEYS[3], "actor": "consumer", "xbr": xbr(3000).to_string() }
         ],
         "channels": [
             { "channel_id": format!("0x{}", "b1".repeat(16)), "kind": "payment",
@@ -74,27 +60,11 @@ fn description() -> MarketDescription {
     serde_json::from_value(json).unwrap()
 }
 
-async fn session(router: &Crossbar, serializer: Serializer) -> Session {
-    let transport = TransportConfig::new(router.ws_url.clone()).with_serializer(serializer);
-    Session::connect(
-        &transport,
-        SessionConfig::new(REALM_MARKET, ClientAuth::anonymous()),
-    )
-    .await
-    .unwrap()
-}
-
 fn payload(i: u64) -> Value {
     let mut d = Dict::new();
     d.insert("data".into(), Value::from("xbrd-seller"));
     d.insert("counter".into(), Value::from(i));
     Value::Dict(d)
-}
-
-fn maker_client(s: &Session) -> MakerClient {
-    let peer: Arc<dyn Caller> =
-        Arc::new(SessionPeer::new(s.clone(), Some(Duration::from_secs(30))));
-    MakerClient::new(peer)
 }
 
 async fn start_seller(router: &Crossbar, store: Arc<dyn SellerStore>) -> (Session, Seller) {
@@ -192,47 +162,17 @@ async fn receive(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn market_on_crossbar_and_ganache_survives_restarts() {
     // Chain: deploy + bootstrap.
-    let ganache = Ganache::start();
-    let (gateway, _) = Gateway::connect(&ganache.url).await.unwrap();
-    let code = ContractBytecode::load(&xbrd_testkit::contracts_dir()).unwrap();
-    let deployment = deploy(&gateway, &key(0), key(0).address(), &code)
-        .await
-        .unwrap();
-    let chain = SimpleBlockchain::new(gateway, deployment.contracts);
-    let market = bootstrap(&chain, &key(0), &description()).await.unwrap();
+    let cm = ChainMarket::start(&description()).await;
+    let (chain, market, domain) = (cm.chain.clone(), cm.market.clone(), cm.domain());
     let router = Crossbar::start();
     let dir = tempfile::tempdir().unwrap();
 
     // Market maker: its own session, SQLite store, channels mirrored from the chain.
-    let maker_session = session(&router, Serializer::Cbor).await;
-    let maker_peer = Arc::new(SessionPeer::new(
-        maker_session.clone(),
-        Some(Duration::from_secs(30)),
-    ));
-    let maker_store: Arc<dyn MakerStore> =
-        Arc::new(SqliteStore::open(dir.path().join("maker.db")).unwrap());
-    let domain = Domain {
-        chain_id: market.verifying_chain_id,
-        verifying_contract: market.verifying_contract,
-    };
-    let cfg = MakerConfig {
-        key: key(6),
-        market_oid: MARKET,
-        market_owner: market.owner,
-        domain,
-        chain: ganache.chain_id,
-        contracts: Default::default(),
-        eula_url: String::new(),
-        eula_hash: chain.eula().await.unwrap(),
-    };
-    let maker_chain = Arc::new(XbrChain::new(chain.clone(), key(6)));
-    let maker = Arc::new(MarketMaker::new(
-        cfg,
-        maker_store.clone(),
-        maker_peer.clone(),
-        maker_peer.clone(),
-        Some(maker_chain),
-    ));
+    let Maker {
+        session: maker_session,
+        store: maker_store,
+        maker,
+    } = Maker::start(&router, &cm, &dir.path().join("maker.db")).await;
     // The bootstrap opened both channels directly on chain: the maker finds them in the
     // Opened logs; a second scan from where the first stopped finds nothing new.
     let scan = maker.scan_channels(0).await.unwrap();

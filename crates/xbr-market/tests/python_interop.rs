@@ -23,37 +23,32 @@ use std::time::Duration;
 
 use alloy_primitives::{B128, U256};
 use tokio::sync::mpsc;
-use wamp_client::{PublishOptions, Session, TransportConfig};
-use wamp_proto::auth::ClientAuth;
-use wamp_proto::session::SessionConfig;
+use wamp_client::PublishOptions;
 use wamp_proto::{Dict, Serializer, Value};
-use xbr_chain::{
-    ChannelState as ChainState, ContractBytecode, Gateway, MarketDescription, SimpleBlockchain,
-    bootstrap, deploy,
-};
+use xbr_chain::{ChannelState as ChainState, MarketDescription};
 use xbr_core::at_rest::Kek;
-use xbr_core::eth::EthPrivateKey;
 use xbr_core::keyseries::RotationPolicy;
 use xbr_market::adapter::event_args;
 use xbr_market::adapter::session::{SessionPeer, register_maker, register_seller, subscribe_buyer};
-use xbr_market::chain::XbrChain;
-use xbr_market::peer::{Caller, MakerClient, Publisher};
-use xbr_market::sig::{self, Domain};
+use xbr_market::peer::Publisher;
+use xbr_market::sig;
 use xbr_market::types::{ChannelType, Oid, SaleStatus};
 use xbr_market::{
-    ApiSpec, Buyer, BuyerConfig, BuyerStore, MakerConfig, MakerStore, MarketError, MarketMaker,
-    Seller, SellerConfig, SellerStore, SqliteStore,
+    ApiSpec, Buyer, BuyerConfig, BuyerStore, MarketError, Seller, SellerConfig, SellerStore,
+    SqliteStore,
 };
-use xbrd_testkit::{Crossbar, Ganache, PythonPeer, REALM_MARKET};
+use xbrd_testkit::{Crossbar, GANACHE_KEYS, PythonPeer, REALM_MARKET};
+
+mod real_peers;
+use real_peers::{ChainMarket, MARKET, Maker, key, maker_client, session, xbr};
 
 const TRADER: &str = "tests/peers/python/xbr_trader.py";
 const PEER_START: Duration = Duration::from_secs(120);
 const PEER_RUN: Duration = Duration::from_secs(180);
 
-/// Ganache's deterministic accounts 0..6 (spec §4.5): 4 = seller delegate, 5 = buyer delegate,
-/// 6 = market maker `0x3E5e…F9A9`.
-const KEYS: [&str; 7] = xbrd_testkit::GANACHE_KEYS;
-const MARKET: Oid = [0xa1; 16];
+/// Ganache's deterministic accounts (spec §4.5, [`GANACHE_KEYS`]): 4 = seller delegate,
+/// 5 = buyer delegate, 6 = market maker `0x3E5e…F9A9`.
+const KEYS: [&str; 7] = GANACHE_KEYS;
 const PAYMENT: Oid = [0xb1; 16];
 const PAYING: Oid = [0xc1; 16];
 /// The Rust seller's API and the Python seller's (the reference examples' api id).
@@ -72,14 +67,6 @@ const PAYING_XBR: u64 = 1000;
 /// Events per direction; a new key every 5 encryptions on both sides.
 const EVENTS: u64 = 20;
 const ROTATE_EVERY: u64 = 5;
-
-fn key(i: usize) -> EthPrivateKey {
-    EthPrivateKey::from_hex(KEYS[i]).unwrap()
-}
-
-fn xbr(n: u64) -> U256 {
-    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
 
 fn description() -> MarketDescription {
     let json = serde_json::json!({
@@ -102,22 +89,6 @@ fn description() -> MarketDescription {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-async fn session(router: &Crossbar, serializer: Serializer) -> Session {
-    let transport = TransportConfig::new(router.ws_url.clone()).with_serializer(serializer);
-    Session::connect(
-        &transport,
-        SessionConfig::new(REALM_MARKET, ClientAuth::anonymous()),
-    )
-    .await
-    .unwrap()
-}
-
-fn maker_client(s: &Session) -> MakerClient {
-    let peer: Arc<dyn Caller> =
-        Arc::new(SessionPeer::new(s.clone(), Some(Duration::from_secs(30))));
-    MakerClient::new(peer)
 }
 
 fn payload(data: &str, i: u64) -> Value {
@@ -258,47 +229,18 @@ struct Serializers {
 
 async fn trade(ser: Serializers) {
     // Chain: deploy + bootstrap (market, members, one payment and one paying channel).
-    let ganache = Ganache::start();
-    let (gateway, _) = Gateway::connect(&ganache.url).await.unwrap();
-    let code = ContractBytecode::load(&xbrd_testkit::contracts_dir()).unwrap();
-    let deployment = deploy(&gateway, &key(0), key(0).address(), &code)
-        .await
-        .unwrap();
-    let chain = SimpleBlockchain::new(gateway, deployment.contracts);
-    let market = bootstrap(&chain, &key(0), &description()).await.unwrap();
+    let cm = ChainMarket::start(&description()).await;
+    let (chain, domain) = (cm.chain.clone(), cm.domain());
     let member_before = chain.xbr_balance(key(3).address()).await.unwrap();
     let router = Crossbar::start();
     let dir = tempfile::tempdir().unwrap();
 
     // Our market maker (CBOR session, SQLite store, channels mirrored from the chain).
-    let maker_session = session(&router, Serializer::Cbor).await;
-    let maker_peer = Arc::new(SessionPeer::new(
-        maker_session.clone(),
-        Some(Duration::from_secs(30)),
-    ));
-    let maker_store: Arc<dyn MakerStore> =
-        Arc::new(SqliteStore::open(dir.path().join("maker.db")).unwrap());
-    let domain = Domain {
-        chain_id: market.verifying_chain_id,
-        verifying_contract: market.verifying_contract,
-    };
-    let cfg = MakerConfig {
-        key: key(6),
-        market_oid: MARKET,
-        market_owner: market.owner,
-        domain,
-        chain: ganache.chain_id,
-        contracts: Default::default(),
-        eula_url: String::new(),
-        eula_hash: chain.eula().await.unwrap(),
-    };
-    let maker = Arc::new(MarketMaker::new(
-        cfg,
-        maker_store.clone(),
-        maker_peer.clone(),
-        maker_peer.clone(),
-        Some(Arc::new(XbrChain::new(chain.clone(), key(6)))),
-    ));
+    let Maker {
+        session: maker_session,
+        store: maker_store,
+        maker,
+    } = Maker::start(&router, &cm, &dir.path().join("maker.db")).await;
     assert_eq!(maker.scan_channels(0).await.unwrap().new, 2);
     register_maker(&maker_session, maker.clone()).await.unwrap();
     let probe = session(&router, Serializer::Cbor).await;

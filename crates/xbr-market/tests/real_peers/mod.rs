@@ -1,0 +1,139 @@
+//! Shared set-up of the real-peer market tests: ganache with the XBR contracts deployed and a
+//! market bootstrapped by xbr-chain, sessions on Crossbar.io, and our market maker on its own
+//! session with a SQLite store.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::U256;
+use wamp_client::{Session, TransportConfig};
+use wamp_proto::Serializer;
+use wamp_proto::auth::ClientAuth;
+use wamp_proto::session::SessionConfig;
+use xbr_chain::{
+    BootstrappedMarket, ContractBytecode, Gateway, MarketDescription, SimpleBlockchain, bootstrap,
+    deploy,
+};
+use xbr_core::eth::EthPrivateKey;
+use xbr_market::adapter::session::SessionPeer;
+use xbr_market::chain::XbrChain;
+use xbr_market::peer::{Caller, MakerClient};
+use xbr_market::sig::Domain;
+use xbr_market::types::Oid;
+use xbr_market::{MakerConfig, MakerStore, MarketMaker, SqliteStore};
+use xbrd_testkit::{Crossbar, GANACHE_KEYS, Ganache, REALM_MARKET};
+
+/// The market the descriptions create.
+pub const MARKET: Oid = [0xa1; 16];
+
+/// Ganache's deterministic account `i` (0 deploys, 6 is the market maker).
+pub fn key(i: usize) -> EthPrivateKey {
+    EthPrivateKey::from_hex(GANACHE_KEYS[i]).unwrap()
+}
+
+/// `n` XBR in base units (18 decimals).
+pub fn xbr(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// An anonymous session on the market realm.
+pub async fn session(router: &Crossbar, serializer: Serializer) -> Session {
+    let transport = TransportConfig::new(router.ws_url.clone()).with_serializer(serializer);
+    Session::connect(
+        &transport,
+        SessionConfig::new(REALM_MARKET, ClientAuth::anonymous()),
+    )
+    .await
+    .unwrap()
+}
+
+/// Typed calls to the maker over `s`.
+pub fn maker_client(s: &Session) -> MakerClient {
+    let peer: Arc<dyn Caller> =
+        Arc::new(SessionPeer::new(s.clone(), Some(Duration::from_secs(30))));
+    MakerClient::new(peer)
+}
+
+/// ganache with a fresh deployment (by account 0) and the described market bootstrapped.
+pub struct ChainMarket {
+    /// The chain process (stopped on drop).
+    pub ganache: Ganache,
+    /// The contracts.
+    pub chain: SimpleBlockchain,
+    /// What the bootstrap created.
+    pub market: BootstrappedMarket,
+}
+
+impl ChainMarket {
+    /// Starts ganache, deploys the contracts and bootstraps `description`.
+    pub async fn start(description: &MarketDescription) -> Self {
+        let ganache = Ganache::start();
+        let (gateway, _) = Gateway::connect(&ganache.url).await.unwrap();
+        let code = ContractBytecode::load(&xbrd_testkit::contracts_dir()).unwrap();
+        let deployment = deploy(&gateway, &key(0), key(0).address(), &code)
+            .await
+            .unwrap();
+        let chain = SimpleBlockchain::new(gateway, deployment.contracts);
+        let market = bootstrap(&chain, &key(0), description).await.unwrap();
+        Self {
+            ganache,
+            chain,
+            market,
+        }
+    }
+
+    /// The EIP-712 domain of the market's signatures.
+    pub fn domain(&self) -> Domain {
+        Domain {
+            chain_id: self.market.verifying_chain_id,
+            verifying_contract: self.market.verifying_contract,
+        }
+    }
+}
+
+/// Our market maker (account 6) on its own CBOR session, with a SQLite store at `db`, submitting
+/// to the chain. Neither registered nor synced: the tests do both.
+pub struct Maker {
+    /// Its session.
+    pub session: Session,
+    /// Its store.
+    pub store: Arc<dyn MakerStore>,
+    /// The role.
+    pub maker: Arc<MarketMaker>,
+}
+
+impl Maker {
+    /// Builds the maker of `cm`'s market.
+    pub async fn start(router: &Crossbar, cm: &ChainMarket, db: &Path) -> Self {
+        let session = session(router, Serializer::Cbor).await;
+        let peer = Arc::new(SessionPeer::new(
+            session.clone(),
+            Some(Duration::from_secs(30)),
+        ));
+        let store: Arc<dyn MakerStore> = Arc::new(SqliteStore::open(db).unwrap());
+        let cfg = MakerConfig {
+            key: key(6),
+            market_oid: MARKET,
+            market_owner: cm.market.owner,
+            domain: cm.domain(),
+            chain: cm.ganache.chain_id,
+            contracts: Default::default(),
+            eula_url: String::new(),
+            eula_hash: cm.chain.eula().await.unwrap(),
+        };
+        let maker = Arc::new(MarketMaker::new(
+            cfg,
+            store.clone(),
+            peer.clone(),
+            peer,
+            Some(Arc::new(XbrChain::new(cm.chain.clone(), key(6)))),
+        ));
+        Self {
+            session,
+            store,
+            maker,
+        }
+    }
+}
