@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{BuyerStore, MakerStore, SellerStore, StoreError, StoreResult};
+use super::{BuyerStore, MakerStore, SellerStore, StoreError, StoreResult, rules};
 use crate::types::{
     Address, Channel, ChannelClose, ChannelState, ChannelType, LocalChannel, Offer, OfferQuery,
     Oid, Purchase, Sale, SaleStatus, SellerKey, SellerSale, Signature,
@@ -42,63 +42,61 @@ impl MemoryStore {
 }
 
 impl Inner {
+    fn channel(&self, oid: &Oid) -> StoreResult<&Channel> {
+        self.channels
+            .iter()
+            .find(|c| &c.channel_oid == oid)
+            .ok_or(StoreError::NotFound("channel"))
+    }
+
     fn channel_mut(&mut self, oid: &Oid) -> StoreResult<&mut Channel> {
         self.channels
             .iter_mut()
             .find(|c| &c.channel_oid == oid)
             .ok_or(StoreError::NotFound("channel"))
     }
-}
 
-/// Checks a channel can move to `(seq, remaining)` by paying `amount` (shared with SQLite).
-pub(super) fn check_advance(
-    what: &str,
-    channel: &Channel,
-    seq_after: u64,
-    remaining_after: crate::types::U256,
-    amount: crate::types::U256,
-) -> StoreResult<()> {
-    if channel.state != ChannelState::Open {
-        return Err(StoreError::Conflict(format!("{what} channel is not open")));
+    /// The channels of a type that pass `keep`, oldest first.
+    fn channels_where(&self, ty: ChannelType, keep: impl Fn(&Channel) -> bool) -> Vec<Channel> {
+        let mut v: Vec<Channel> = self
+            .channels
+            .iter()
+            .filter(|c| c.channel_type == ty && keep(c))
+            .cloned()
+            .collect();
+        // Stable: equal timestamps stay in insertion order, as in SQLite's `ORDER BY timestamp, rowid`.
+        v.sort_by_key(|c| c.timestamp);
+        v
     }
-    if channel.seq.checked_add(1) != Some(seq_after) {
-        return Err(StoreError::Conflict(format!(
-            "{what} channel seq is {}, sale wants {seq_after}",
-            channel.seq
-        )));
-    }
-    if channel.remaining.checked_sub(amount) != Some(remaining_after) {
-        return Err(StoreError::Conflict(format!(
-            "{what} channel remaining does not match the sale"
-        )));
-    }
-    Ok(())
-}
 
-/// Checks a local channel can move to `(seq, balance)` by `amount` (shared with SQLite).
-pub(super) fn check_local_advance(
-    channel: Option<&LocalChannel>,
-    channel_oid: &Oid,
-    seq_after: u64,
-    balance_after: crate::types::U256,
-    amount: crate::types::U256,
-) -> StoreResult<()> {
-    let ch = channel.ok_or(StoreError::NotFound("active channel"))?;
-    if &ch.channel_oid != channel_oid {
-        return Err(StoreError::Conflict("not the active channel".into()));
+    /// Moves the payment and the paying channel of a sale by one of the sale [`rules`]. Returns
+    /// both after the step.
+    fn move_sale_channels(
+        &mut self,
+        sale: &Sale,
+        rule: rules::SaleRule,
+    ) -> StoreResult<(Channel, Channel)> {
+        let (payment, paying) = rule(
+            sale,
+            self.channel(&sale.payment_channel)?,
+            self.channel(&sale.paying_channel)?,
+        )?;
+        for ch in [&payment, &paying] {
+            *self.channel_mut(&ch.channel_oid)? = ch.clone();
+        }
+        Ok((payment, paying))
     }
-    if ch.seq.checked_add(1) != Some(seq_after) {
-        return Err(StoreError::Conflict(format!(
-            "channel seq is {}, transaction wants {seq_after}",
-            ch.seq
-        )));
+
+    fn inflight_sale(&self, tx_id: &Oid) -> StoreResult<Sale> {
+        rules::inflight_sale(self.sales.iter().find(|s| &s.tx_id == tx_id).cloned())
     }
-    if balance_after.checked_add(amount) != Some(ch.balance) {
-        return Err(StoreError::Conflict(
-            "channel balance does not match the transaction".into(),
-        ));
+
+    fn sale_mut(&mut self, tx_id: &Oid) -> StoreResult<&mut Sale> {
+        self.sales
+            .iter_mut()
+            .find(|s| &s.tx_id == tx_id)
+            .ok_or(StoreError::NotFound("sale"))
     }
-    Ok(())
 }
 
 impl MakerStore for MemoryStore {
@@ -115,12 +113,7 @@ impl MakerStore for MemoryStore {
     }
 
     fn channel(&self, channel_oid: &Oid) -> StoreResult<Option<Channel>> {
-        Ok(self
-            .lock()
-            .channels
-            .iter()
-            .find(|c| &c.channel_oid == channel_oid)
-            .cloned())
+        Ok(self.lock().channel(channel_oid).ok().cloned())
     }
 
     fn channels_by_delegate(
@@ -128,15 +121,9 @@ impl MakerStore for MemoryStore {
         delegate: &Address,
         channel_type: ChannelType,
     ) -> StoreResult<Vec<Channel>> {
-        let g = self.lock();
-        let mut v: Vec<Channel> = g
-            .channels
-            .iter()
-            .filter(|c| &c.delegate == delegate && c.channel_type == channel_type)
-            .cloned()
-            .collect();
-        v.sort_by_key(|c| c.timestamp);
-        Ok(v)
+        Ok(self
+            .lock()
+            .channels_where(channel_type, |c| &c.delegate == delegate))
     }
 
     fn channels_by_member(
@@ -144,21 +131,12 @@ impl MakerStore for MemoryStore {
         member: &Address,
         channel_type: ChannelType,
     ) -> StoreResult<Vec<Channel>> {
-        let g = self.lock();
-        let mut v: Vec<Channel> = g
-            .channels
-            .iter()
-            .filter(|c| {
-                c.channel_type == channel_type
-                    && match channel_type {
-                        ChannelType::Payment => &c.actor == member,
-                        ChannelType::Paying => &c.recipient == member,
-                    }
-            })
-            .cloned()
-            .collect();
-        v.sort_by_key(|c| c.timestamp);
-        Ok(v)
+        Ok(self
+            .lock()
+            .channels_where(channel_type, |c| match channel_type {
+                ChannelType::Payment => &c.actor == member,
+                ChannelType::Paying => &c.recipient == member,
+            }))
     }
 
     fn close_channel(
@@ -242,38 +220,11 @@ impl MakerStore for MemoryStore {
         if g.sales.iter().any(|s| s.tx_id == sale.tx_id) {
             return Err(StoreError::Duplicate("sale"));
         }
-        let payment = g.channel_mut(&sale.payment_channel)?.clone();
-        let paying = g.channel_mut(&sale.paying_channel)?.clone();
-        check_advance(
-            "payment",
-            &payment,
-            sale.payment_seq,
-            sale.payment_remaining,
-            sale.amount_paid,
-        )?;
-        check_advance(
-            "paying",
-            &paying,
-            sale.paying_seq,
-            sale.paying_remaining,
-            sale.amount_paid,
-        )?;
-        for (oid, seq, rem) in [
-            (
-                sale.payment_channel,
-                sale.payment_seq,
-                sale.payment_remaining,
-            ),
-            (sale.paying_channel, sale.paying_seq, sale.paying_remaining),
-        ] {
-            let ch = g.channel_mut(&oid)?;
-            ch.seq = seq;
-            ch.remaining = rem;
-            ch.inflight += sale.amount_paid;
-        }
-        let mut s = sale.clone();
-        s.status = SaleStatus::Inflight;
-        g.sales.push(s);
+        g.move_sale_channels(sale, rules::begin_sale)?;
+        g.sales.push(Sale {
+            status: SaleStatus::Inflight,
+            ..sale.clone()
+        });
         Ok(())
     }
 
@@ -284,76 +235,20 @@ impl MakerStore for MemoryStore {
         receipt_signature: &Signature,
     ) -> StoreResult<(Channel, Channel)> {
         let mut g = self.lock();
-        let sale = g
-            .sales
-            .iter()
-            .find(|s| &s.tx_id == tx_id)
-            .cloned()
-            .ok_or(StoreError::NotFound("sale"))?;
-        if sale.status != SaleStatus::Inflight {
-            return Err(StoreError::Conflict("sale is not in flight".into()));
-        }
-        for oid in [sale.payment_channel, sale.paying_channel] {
-            let ch = g.channel_mut(&oid)?;
-            if ch.inflight < sale.amount_paid {
-                return Err(StoreError::Corrupt("inflight below sale amount".into()));
-            }
-        }
-        let mut out = Vec::with_capacity(2);
-        for oid in [sale.payment_channel, sale.paying_channel] {
-            let ch = g.channel_mut(&oid)?;
-            ch.inflight -= sale.amount_paid;
-            out.push(ch.clone());
-        }
-        let s = g
-            .sales
-            .iter_mut()
-            .find(|s| &s.tx_id == tx_id)
-            .ok_or(StoreError::NotFound("sale"))?;
+        let sale = g.inflight_sale(tx_id)?;
+        let (payment, paying) = g.move_sale_channels(&sale, rules::complete_sale)?;
+        let s = g.sale_mut(tx_id)?;
         s.status = SaleStatus::Completed;
         s.seller_signature = Some(seller_signature.clone());
         s.maker_receipt_signature = Some(receipt_signature.clone());
-        let paying = out.pop().ok_or(StoreError::NotFound("channel"))?;
-        let payment = out.pop().ok_or(StoreError::NotFound("channel"))?;
         Ok((payment, paying))
     }
 
     fn rollback_sale(&self, tx_id: &Oid, reason: &str) -> StoreResult<()> {
         let mut g = self.lock();
-        let sale = g
-            .sales
-            .iter()
-            .find(|s| &s.tx_id == tx_id)
-            .cloned()
-            .ok_or(StoreError::NotFound("sale"))?;
-        if sale.status != SaleStatus::Inflight {
-            return Err(StoreError::Conflict("sale is not in flight".into()));
-        }
-        for (oid, seq) in [
-            (sale.payment_channel, sale.payment_seq),
-            (sale.paying_channel, sale.paying_seq),
-        ] {
-            let ch = g.channel_mut(&oid)?;
-            if ch.seq != seq || ch.inflight < sale.amount_paid {
-                return Err(StoreError::Conflict(
-                    "channel moved past the sale being rolled back".into(),
-                ));
-            }
-        }
-        for (oid, seq) in [
-            (sale.payment_channel, sale.payment_seq),
-            (sale.paying_channel, sale.paying_seq),
-        ] {
-            let ch = g.channel_mut(&oid)?;
-            ch.seq = seq - 1;
-            ch.remaining += sale.amount_paid;
-            ch.inflight -= sale.amount_paid;
-        }
-        let s = g
-            .sales
-            .iter_mut()
-            .find(|s| &s.tx_id == tx_id)
-            .ok_or(StoreError::NotFound("sale"))?;
+        let sale = g.inflight_sale(tx_id)?;
+        g.move_sale_channels(&sale, rules::rollback_sale)?;
+        let s = g.sale_mut(tx_id)?;
         s.status = SaleStatus::Failed;
         s.failure = Some(reason.to_string());
         Ok(())
@@ -413,7 +308,7 @@ impl SellerStore for MemoryStore {
 
     fn record_sale(&self, sale: &SellerSale) -> StoreResult<()> {
         let mut g = self.lock();
-        check_local_advance(
+        let next = rules::advance_local(
             g.seller_channel.as_ref(),
             &sale.channel_oid,
             sale.seq,
@@ -426,10 +321,7 @@ impl SellerStore for MemoryStore {
         {
             return Err(StoreError::Duplicate("seller sale"));
         }
-        if let Some(ch) = g.seller_channel.as_mut() {
-            ch.seq = sale.seq;
-            ch.balance = sale.balance;
-        }
+        g.seller_channel = Some(next);
         g.seller_sales.push(sale.clone());
         Ok(())
     }
@@ -454,17 +346,13 @@ impl BuyerStore for MemoryStore {
         if g.purchases.contains_key(&purchase.key_id) {
             return Err(StoreError::Duplicate("purchase"));
         }
-        check_local_advance(
+        g.buyer_channel = Some(rules::advance_local(
             g.buyer_channel.as_ref(),
             &purchase.channel_oid,
             purchase.seq,
             purchase.balance,
             purchase.amount,
-        )?;
-        if let Some(ch) = g.buyer_channel.as_mut() {
-            ch.seq = purchase.seq;
-            ch.balance = purchase.balance;
-        }
+        )?);
         g.purchases.insert(purchase.key_id, purchase.clone());
         g.purchase_order.push(purchase.key_id);
         Ok(())

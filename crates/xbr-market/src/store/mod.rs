@@ -9,15 +9,18 @@
 //! call on tokio's blocking pool so no SQLite I/O happens on an async worker.
 //!
 //! Implementations: [`MemoryStore`] (tests, ephemeral roles) and [`SqliteStore`] (WAL, busy
-//! timeout, schema migrations from the repository's `migrations/` directory).
+//! timeout, schema migrations from the repository's `migrations/` directory). The state rules
+//! both apply (what a sale does to its channels, what a local transaction does to the active
+//! channel) live once, in `rules`.
 
 mod memory;
+mod rules;
 mod sqlite;
 
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{Durability, SqliteStore};
 
 use crate::types::{
     Address, Channel, ChannelClose, ChannelState, ChannelType, LocalChannel, Offer, OfferQuery,
@@ -114,8 +117,9 @@ pub trait MakerStore: Send + Sync + 'static {
     fn sales(&self) -> StoreResult<Vec<Sale>>;
     /// Every mirrored channel, oldest first.
     fn all_channels(&self) -> StoreResult<Vec<Channel>>;
-    /// A page of sales, oldest first: at most `limit` with a cursor greater than `after`, each
-    /// with its cursor (its 1-based position among all sales, oldest first).
+    /// A page of sales in the order they were recorded: at most `limit` with a cursor greater
+    /// than `after`, each with its cursor. The cursor numbers the sales 1, 2, … as they are
+    /// recorded and never changes, so paging neither repeats nor skips a sale recorded meanwhile.
     fn sales_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Sale)>> {
         Ok(page(self.sales()?, after, limit))
     }
@@ -164,7 +168,8 @@ pub trait BuyerStore: Send + Sync + 'static {
     }
 }
 
-/// Numbers `items` 1, 2, … (oldest first) and keeps at most `limit` of those numbered above `after`.
+/// Numbers `items` 1, 2, … (in recording order) and keeps at most `limit` of those numbered above
+/// `after`: the paging of a store that holds its records in a list (SQLite pages in SQL).
 fn page<T>(items: Vec<T>, after: u64, limit: usize) -> Vec<(u64, T)> {
     items
         .into_iter()

@@ -1,0 +1,145 @@
+//! The state rules every store applies, as pure functions on records: what a sale does to its
+//! payment and paying channels, and what a seller sale or a purchase does to the active local
+//! channel mirror. The memory and SQLite stores only load, call these, and write back, so they
+//! cannot drift apart.
+
+use super::{StoreError, StoreResult};
+use crate::types::{Channel, ChannelState, LocalChannel, Oid, Sale, SaleStatus, U256};
+
+/// One step of a sale on its two channels: `(sale, payment, paying)` → `(payment, paying)` after
+/// the step.
+pub(super) type SaleRule = fn(&Sale, &Channel, &Channel) -> StoreResult<(Channel, Channel)>;
+
+/// The sale itself, if it exists and is still in flight (completing or rolling back needs that).
+pub(super) fn inflight_sale(sale: Option<Sale>) -> StoreResult<Sale> {
+    let sale = sale.ok_or(StoreError::NotFound("sale"))?;
+    if sale.status != SaleStatus::Inflight {
+        return Err(StoreError::Conflict("sale is not in flight".into()));
+    }
+    Ok(sale)
+}
+
+/// Transaction 1 of a sale: both channels after reserving `amount_paid`, in the order
+/// `(payment, paying)`. Fails unless each channel is open and the sale's seq and remaining are
+/// exactly one step past the channel's.
+pub(super) fn begin_sale(
+    sale: &Sale,
+    payment: &Channel,
+    paying: &Channel,
+) -> StoreResult<(Channel, Channel)> {
+    let reserve = |what: &str, ch: &Channel, seq: u64, remaining: U256| {
+        check_advance(what, ch, seq, remaining, sale.amount_paid)?;
+        Ok::<_, StoreError>(Channel {
+            seq,
+            remaining,
+            inflight: ch.inflight + sale.amount_paid,
+            ..ch.clone()
+        })
+    };
+    Ok((
+        reserve("payment", payment, sale.payment_seq, sale.payment_remaining)?,
+        reserve("paying", paying, sale.paying_seq, sale.paying_remaining)?,
+    ))
+}
+
+/// A completed sale: both channels with the sale's amount no longer in flight.
+pub(super) fn complete_sale(
+    sale: &Sale,
+    payment: &Channel,
+    paying: &Channel,
+) -> StoreResult<(Channel, Channel)> {
+    let release = |ch: &Channel| {
+        let inflight = ch
+            .inflight
+            .checked_sub(sale.amount_paid)
+            .ok_or_else(|| StoreError::Corrupt("inflight below sale amount".into()))?;
+        Ok::<_, StoreError>(Channel {
+            inflight,
+            ..ch.clone()
+        })
+    };
+    Ok((release(payment)?, release(paying)?))
+}
+
+/// A rolled-back sale: both channels with seq and money as before transaction 1. Fails if a
+/// channel moved on since (its seq is no longer the sale's).
+pub(super) fn rollback_sale(
+    sale: &Sale,
+    payment: &Channel,
+    paying: &Channel,
+) -> StoreResult<(Channel, Channel)> {
+    let undo = |ch: &Channel, seq: u64| {
+        if ch.seq != seq || ch.inflight < sale.amount_paid {
+            return Err(StoreError::Conflict(
+                "channel moved past the sale being rolled back".into(),
+            ));
+        }
+        Ok(Channel {
+            seq: seq - 1,
+            remaining: ch.remaining + sale.amount_paid,
+            inflight: ch.inflight - sale.amount_paid,
+            ..ch.clone()
+        })
+    };
+    Ok((
+        undo(payment, sale.payment_seq)?,
+        undo(paying, sale.paying_seq)?,
+    ))
+}
+
+/// Checks a channel can move to `(seq, remaining)` by paying `amount`.
+fn check_advance(
+    what: &str,
+    channel: &Channel,
+    seq_after: u64,
+    remaining_after: U256,
+    amount: U256,
+) -> StoreResult<()> {
+    if channel.state != ChannelState::Open {
+        return Err(StoreError::Conflict(format!("{what} channel is not open")));
+    }
+    if channel.seq.checked_add(1) != Some(seq_after) {
+        return Err(StoreError::Conflict(format!(
+            "{what} channel seq is {}, sale wants {seq_after}",
+            channel.seq
+        )));
+    }
+    if channel.remaining.checked_sub(amount) != Some(remaining_after) {
+        return Err(StoreError::Conflict(format!(
+            "{what} channel remaining does not match the sale"
+        )));
+    }
+    Ok(())
+}
+
+/// The active local channel after a transaction of `amount` that leaves it at
+/// `(seq_after, balance_after)`; fails unless `channel_oid` is the active channel and the
+/// transaction is exactly one step past it.
+pub(super) fn advance_local(
+    active: Option<&LocalChannel>,
+    channel_oid: &Oid,
+    seq_after: u64,
+    balance_after: U256,
+    amount: U256,
+) -> StoreResult<LocalChannel> {
+    let ch = active.ok_or(StoreError::NotFound("active channel"))?;
+    if &ch.channel_oid != channel_oid {
+        return Err(StoreError::Conflict("not the active channel".into()));
+    }
+    if ch.seq.checked_add(1) != Some(seq_after) {
+        return Err(StoreError::Conflict(format!(
+            "channel seq is {}, transaction wants {seq_after}",
+            ch.seq
+        )));
+    }
+    if balance_after.checked_add(amount) != Some(ch.balance) {
+        return Err(StoreError::Conflict(
+            "channel balance does not match the transaction".into(),
+        ));
+    }
+    Ok(LocalChannel {
+        seq: seq_after,
+        balance: balance_after,
+        ..ch.clone()
+    })
+}

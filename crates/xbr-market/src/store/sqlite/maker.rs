@@ -1,0 +1,358 @@
+//! [`MakerStore`] on SQLite: tables `mm_channel`, `mm_offer`, `mm_sale`. The sale transactions
+//! load both channels, let [`rules`] compute them after the step, and write them back, all in
+//! one immediate transaction.
+
+use rusqlite::{Connection, params};
+
+use super::codec::{
+    CHANNEL_COLS, OFFER_COLS, SALE_COLS, b, channel_from_row, i, insert_sql, offer_from_row, opt_i,
+    sale_from_row,
+};
+use super::{SqliteStore, page_by_rowid, query_all, query_opt};
+use crate::store::{MakerStore, StoreError, StoreResult, rules};
+use crate::types::{
+    Address, Channel, ChannelClose, ChannelState, ChannelType, Offer, OfferQuery, Oid, Sale,
+    SaleStatus, Signature,
+};
+
+fn load_channel(conn: &Connection, oid: &Oid) -> StoreResult<Option<Channel>> {
+    let sql = format!("SELECT {CHANNEL_COLS} FROM mm_channel WHERE channel_oid = ?1");
+    query_opt(conn, &sql, [oid.as_slice()], channel_from_row)
+}
+
+/// The channels of a type whose `col` is `address`, oldest first.
+fn channels_where(
+    conn: &Connection,
+    col: &str,
+    address: &Address,
+    channel_type: ChannelType,
+) -> StoreResult<Vec<Channel>> {
+    let sql = format!(
+        "SELECT {CHANNEL_COLS} FROM mm_channel WHERE {col} = ?1 AND channel_type = ?2 ORDER BY timestamp, rowid"
+    );
+    query_all(
+        conn,
+        &sql,
+        params![address.as_slice(), channel_type.as_u8()],
+        channel_from_row,
+    )
+}
+
+/// Writes a channel's seq, remaining and inflight (the money a sale moves).
+fn store_channel_money(conn: &Connection, ch: &Channel) -> StoreResult<()> {
+    let n = conn.execute(
+        "UPDATE mm_channel SET seq = ?2, remaining = ?3, inflight = ?4 WHERE channel_oid = ?1",
+        params![
+            ch.channel_oid.as_slice(),
+            i(ch.seq)?,
+            b(&ch.remaining).as_slice(),
+            b(&ch.inflight).as_slice()
+        ],
+    )?;
+    if n != 1 {
+        return Err(StoreError::NotFound("channel"));
+    }
+    Ok(())
+}
+
+fn load_sale(conn: &Connection, tx_id: &Oid) -> StoreResult<Option<Sale>> {
+    let sql = format!("SELECT {SALE_COLS} FROM mm_sale WHERE tx_id = ?1");
+    query_opt(conn, &sql, [tx_id.as_slice()], sale_from_row)
+}
+
+/// Loads the payment and the paying channel of a sale, moves them by one of the sale [`rules`],
+/// and writes them back. Returns both after the step.
+fn move_sale_channels(
+    conn: &Connection,
+    sale: &Sale,
+    rule: rules::SaleRule,
+) -> StoreResult<(Channel, Channel)> {
+    let payment = load_channel(conn, &sale.payment_channel)?
+        .ok_or(StoreError::NotFound("payment channel"))?;
+    let paying =
+        load_channel(conn, &sale.paying_channel)?.ok_or(StoreError::NotFound("paying channel"))?;
+    let (payment, paying) = rule(sale, &payment, &paying)?;
+    store_channel_money(conn, &payment)?;
+    store_channel_money(conn, &paying)?;
+    Ok((payment, paying))
+}
+
+fn offer_where(conn: &Connection, col: &str, id: &Oid) -> StoreResult<Option<Offer>> {
+    let sql = format!("SELECT {OFFER_COLS} FROM mm_offer WHERE {col} = ?1");
+    query_opt(conn, &sql, [id.as_slice()], offer_from_row)
+}
+
+impl MakerStore for SqliteStore {
+    fn insert_channel(&self, c: &Channel) -> StoreResult<bool> {
+        self.with_tx(|tx| {
+            if load_channel(tx, &c.channel_oid)?.is_some() {
+                return Ok(false);
+            }
+            let close = c.close.as_ref();
+            tx.execute(
+                &insert_sql("INSERT", "mm_channel", CHANNEL_COLS),
+                params![
+                    c.channel_oid.as_slice(),
+                    c.channel_type.as_u8(),
+                    c.market_oid.as_slice(),
+                    c.member_oid.as_ref().map(|m| m.as_slice()),
+                    i(c.timestamp)?,
+                    b(&c.open_at).as_slice(),
+                    c.marketmaker.as_slice(),
+                    c.actor.as_slice(),
+                    c.delegate.as_slice(),
+                    c.recipient.as_slice(),
+                    b(&c.amount).as_slice(),
+                    i(c.timeout)?,
+                    c.state as i64,
+                    i(c.seq)?,
+                    b(&c.remaining).as_slice(),
+                    b(&c.inflight).as_slice(),
+                    opt_i(close.map(|x| x.seq))?,
+                    close.map(|x| b(&x.balance).to_vec()),
+                    close.map(|x| x.is_final),
+                    close.map(|x| x.delegate_signature.clone()),
+                    close.and_then(|x| x.marketmaker_signature.clone()),
+                    opt_i(close.map(|x| x.closing_at))?,
+                    close.and_then(|x| x.closed_tx.map(|t| t.to_vec())),
+                ],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn channel(&self, channel_oid: &Oid) -> StoreResult<Option<Channel>> {
+        load_channel(&self.lock(), channel_oid)
+    }
+
+    fn channels_by_delegate(
+        &self,
+        delegate: &Address,
+        channel_type: ChannelType,
+    ) -> StoreResult<Vec<Channel>> {
+        channels_where(&self.lock(), "delegate", delegate, channel_type)
+    }
+
+    fn channels_by_member(
+        &self,
+        member: &Address,
+        channel_type: ChannelType,
+    ) -> StoreResult<Vec<Channel>> {
+        let col = match channel_type {
+            ChannelType::Payment => "actor",
+            ChannelType::Paying => "recipient",
+        };
+        channels_where(&self.lock(), col, member, channel_type)
+    }
+
+    fn close_channel(
+        &self,
+        channel_oid: &Oid,
+        expect_state: ChannelState,
+        new_state: ChannelState,
+        close: &ChannelClose,
+    ) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            let ch = load_channel(tx, channel_oid)?.ok_or(StoreError::NotFound("channel"))?;
+            if ch.state != expect_state {
+                return Err(StoreError::Conflict(format!("channel state is {:?}", ch.state)));
+            }
+            tx.execute(
+                "UPDATE mm_channel SET state = ?2, close_seq = ?3, close_balance = ?4, close_is_final = ?5, \
+                 close_del_sig = ?6, close_mm_sig = ?7, closing_at = ?8, closed_tx = ?9 WHERE channel_oid = ?1",
+                params![
+                    channel_oid.as_slice(),
+                    new_state as i64,
+                    i(close.seq)?,
+                    b(&close.balance).as_slice(),
+                    close.is_final,
+                    close.delegate_signature,
+                    close.marketmaker_signature,
+                    i(close.closing_at)?,
+                    close.closed_tx.map(|t| t.to_vec()),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn insert_offer(&self, o: &Offer) -> StoreResult<()> {
+        let categories = o
+            .categories
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.with_tx(|tx| {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM mm_offer WHERE key_id = ?1 OR offer_id = ?2)",
+                params![o.key_id.as_slice(), o.offer_id.as_slice()],
+                |r| r.get(0),
+            )?;
+            if exists {
+                return Err(StoreError::Duplicate("offer"));
+            }
+            tx.execute(
+                &insert_sql("INSERT", "mm_offer", OFFER_COLS),
+                params![
+                    o.offer_id.as_slice(),
+                    o.key_id.as_slice(),
+                    i(o.timestamp)?,
+                    o.seller.as_slice(),
+                    i(o.seller_session_id)?,
+                    o.seller_authid,
+                    o.api_id.as_slice(),
+                    o.uri,
+                    i(o.valid_from)?,
+                    o.signature,
+                    b(&o.price).as_slice(),
+                    categories,
+                    opt_i(o.expires)?,
+                    opt_i(o.copies)?,
+                    opt_i(o.remaining)?,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn offer(&self, offer_id: &Oid) -> StoreResult<Option<Offer>> {
+        offer_where(&self.lock(), "offer_id", offer_id)
+    }
+
+    fn offer_by_key(&self, key_id: &Oid) -> StoreResult<Option<Offer>> {
+        offer_where(&self.lock(), "key_id", key_id)
+    }
+
+    fn set_offer_expires(&self, key_id: &Oid, expires: u64) -> StoreResult<Offer> {
+        self.with_tx(|tx| {
+            let n = tx.execute(
+                "UPDATE mm_offer SET expires = ?2 WHERE key_id = ?1",
+                params![key_id.as_slice(), i(expires)?],
+            )?;
+            if n != 1 {
+                return Err(StoreError::NotFound("offer"));
+            }
+            offer_where(tx, "key_id", key_id)?.ok_or(StoreError::NotFound("offer"))
+        })
+    }
+
+    fn query_offers(&self, q: &OfferQuery) -> StoreResult<Vec<Offer>> {
+        // The indexed filters go to SQL; URI prefix and category filters are applied on the rows.
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT {OFFER_COLS} FROM mm_offer WHERE (?1 IS NULL OR api_id = ?1) AND (?2 IS NULL OR timestamp >= ?2) \
+             AND (?3 IS NULL OR timestamp < ?3) AND (?4 IS NULL OR seller = ?4) ORDER BY timestamp, rowid"
+        );
+        let mut st = conn.prepare_cached(&sql)?;
+        let rows = st.query_map(
+            params![
+                q.api_id.as_ref().map(|a| a.as_slice()),
+                opt_i(q.from_ts)?,
+                opt_i(q.until_ts)?,
+                q.seller.as_ref().map(|s| s.as_slice()),
+            ],
+            offer_from_row,
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let o = row?;
+            if q.matches(&o) {
+                out.push(o);
+                if q.limit.is_some_and(|l| out.len() >= l) {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn begin_sale(&self, s: &Sale) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            if load_sale(tx, &s.tx_id)?.is_some() {
+                return Err(StoreError::Duplicate("sale"));
+            }
+            move_sale_channels(tx, s, rules::begin_sale)?;
+            tx.execute(
+                &insert_sql("INSERT", "mm_sale", SALE_COLS),
+                params![
+                    s.tx_id.as_slice(),
+                    i(s.created)?,
+                    SaleStatus::Inflight as i64,
+                    s.key_id.as_slice(),
+                    s.offer_id.as_slice(),
+                    s.buyer_delegate.as_slice(),
+                    s.buyer_pubkey.as_slice(),
+                    b(&s.amount_offered).as_slice(),
+                    b(&s.amount_paid).as_slice(),
+                    s.payment_channel.as_slice(),
+                    i(s.payment_seq)?,
+                    b(&s.payment_remaining).as_slice(),
+                    s.buyer_signature,
+                    s.paying_channel.as_slice(),
+                    i(s.paying_seq)?,
+                    b(&s.paying_remaining).as_slice(),
+                    s.maker_sell_signature,
+                    s.seller_signature,
+                    s.maker_receipt_signature,
+                    s.failure,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn complete_sale(
+        &self,
+        tx_id: &Oid,
+        seller_signature: &Signature,
+        receipt_signature: &Signature,
+    ) -> StoreResult<(Channel, Channel)> {
+        self.with_tx(|tx| {
+            let s = rules::inflight_sale(load_sale(tx, tx_id)?)?;
+            let (payment, paying) = move_sale_channels(tx, &s, rules::complete_sale)?;
+            tx.execute(
+                "UPDATE mm_sale SET status = ?2, seller_signature = ?3, maker_receipt_sig = ?4 WHERE tx_id = ?1",
+                params![tx_id.as_slice(), SaleStatus::Completed as i64, seller_signature, receipt_signature],
+            )?;
+            Ok((payment, paying))
+        })
+    }
+
+    fn rollback_sale(&self, tx_id: &Oid, reason: &str) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            let s = rules::inflight_sale(load_sale(tx, tx_id)?)?;
+            move_sale_channels(tx, &s, rules::rollback_sale)?;
+            tx.execute(
+                "UPDATE mm_sale SET status = ?2, failure = ?3 WHERE tx_id = ?1",
+                params![tx_id.as_slice(), SaleStatus::Failed as i64, reason],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn sale(&self, tx_id: &Oid) -> StoreResult<Option<Sale>> {
+        load_sale(&self.lock(), tx_id)
+    }
+
+    fn sales(&self) -> StoreResult<Vec<Sale>> {
+        let sql = format!("SELECT {SALE_COLS} FROM mm_sale ORDER BY created, rowid");
+        query_all(&self.lock(), &sql, [], sale_from_row)
+    }
+
+    fn all_channels(&self) -> StoreResult<Vec<Channel>> {
+        let sql = format!("SELECT {CHANNEL_COLS} FROM mm_channel ORDER BY timestamp, rowid");
+        query_all(&self.lock(), &sql, [], channel_from_row)
+    }
+
+    fn sales_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Sale)>> {
+        page_by_rowid(
+            &self.lock(),
+            "mm_sale",
+            SALE_COLS,
+            after,
+            limit,
+            sale_from_row,
+        )
+    }
+}
