@@ -122,7 +122,9 @@ fn query_opt<T>(
 /// A page of a table in recording order: at most `limit` rows whose rowid is above `after`, each
 /// with its rowid as the cursor. SQLite reads only the rows of the page (the rowid is the
 /// table's key), and the cursor of a row never changes: rows are never deleted, so rowids are
-/// 1, 2, … in the order the rows were recorded, the same numbering the memory store uses.
+/// 1, 2, … in the order the rows were recorded, the same numbering the memory store uses (and
+/// `VACUUM`, which may renumber the rowids of a table without an INTEGER PRIMARY KEY, finds no
+/// gaps to close).
 fn page_by_rowid<T>(
     conn: &Connection,
     table: &str,
