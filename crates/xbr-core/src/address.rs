@@ -76,6 +76,36 @@ pub fn address_from_slice(raw: &[u8]) -> Result<Address, AddressError> {
     Ok(Address::from(raw))
 }
 
+/// serde `with` module for addresses in configuration and API types: serialises the EIP-55
+/// form ([`format_address`]) and deserialises through [`parse_address`], so a mixed-case
+/// address with a wrong checksum is an error, not a silently different account.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct Cfg {
+///     #[serde(with = "xbr_core::address::eip55")]
+///     maker: xbr_core::Address,
+/// }
+/// let ok = r#"{"maker": "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1"}"#;
+/// assert!(serde_json::from_str::<Cfg>(ok).is_ok());
+/// let typo = r#"{"maker": "0x90f8bf6A479f320ead074411a4B0e7944Ea8c9C1"}"#;
+/// assert!(serde_json::from_str::<Cfg>(typo).is_err());
+/// ```
+pub mod eip55 {
+    use super::{Address, format_address, parse_address};
+
+    /// Writes `0x` + EIP-55 checksummed hex.
+    pub fn serialize<S: serde::Serializer>(address: &Address, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_address(address))
+    }
+
+    /// Reads an address string, checking the EIP-55 checksum of mixed-case input.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        parse_address(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +135,24 @@ mod tests {
             parse_address(&bad),
             Err(AddressError::BadChecksum { expected, .. }) if expected == CHECKSUMMED
         ));
+    }
+
+    #[test]
+    fn serde_helper_writes_and_checks_eip55() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Cfg {
+            #[serde(with = "eip55")]
+            maker: Address,
+        }
+        let cfg = Cfg {
+            maker: parse_address(CHECKSUMMED).unwrap(),
+        };
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert_eq!(json, format!("{{\"maker\":\"{CHECKSUMMED}\"}}"));
+        assert_eq!(serde_json::from_str::<Cfg>(&json).unwrap(), cfg);
+        let bad = json.replace("F8bf", "f8bf");
+        let err = serde_json::from_str::<Cfg>(&bad).unwrap_err();
+        assert!(err.to_string().contains("EIP-55 checksum"), "{err}");
     }
 
     #[test]

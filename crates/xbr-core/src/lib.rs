@@ -6,6 +6,8 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`ids`] | typed 16-byte ids ([`KeyId`], [`ApiId`], [`ChannelId`], [`MarketId`], [`MemberId`], [`OfferId`], [`TxId`]) and the one UUID parser ([`ids::parse_uuid`]) |
+//! | [`signature`] | the 65-byte `r‖s‖v` [`Signature`] value (`0x` + 130 hex digits as text) |
 //! | [`address`] | EIP-55 address parsing/formatting ([`address::parse_address`], [`address::format_address`]) |
 //! | [`uint256`] | 32-byte big-endian `uint256` packing ([`uint256::pack_uint256`], [`uint256::unpack_uint256`]) and tolerant [`uint256::Amount`] parsing |
 //! | [`eth`] | secp256k1 keys ([`eth::EthPrivateKey`]): address, `provider_id`, 65-byte `r‖s‖v` signatures |
@@ -58,11 +60,15 @@ pub mod address;
 pub mod at_rest;
 pub mod eip712;
 pub mod eth;
+pub mod ids;
 pub mod keys;
 pub mod keyseries;
 pub mod payload;
 pub mod sealedbox;
+pub mod signature;
 pub mod uint256;
 pub mod wallet;
 
-pub use keys::{DataKey, KeyId};
+pub use ids::{ApiId, ChannelId, IdError, KeyId, MarketId, MemberId, OfferId, TxId};
+pub use keys::DataKey;
+pub use signature::Signature;

@@ -172,6 +172,18 @@ fn sealedbox_opening_vector() {
 }
 
 #[test]
+fn key_id_example_displays_as_the_reference_uuid() {
+    let doc = vectors();
+    let raw = unhex(s(
+        &doc["payload_secretbox"]["key_id_example(uuid4-like 16 random bytes)"],
+    ));
+    let key_id = xbr_core::KeyId::from_slice(&raw).unwrap();
+    // Python: str(uuid.UUID(bytes=bytes.fromhex("5bfb8216c79a8a0babc0f9b8bde5fe74")))
+    assert_eq!(key_id.to_string(), "5bfb8216-c79a-8a0b-abc0-f9b8bde5fe74");
+    assert_eq!(key_id.to_string().parse(), Ok(key_id));
+}
+
+#[test]
 fn key_series_reproduces_the_payload_vector() {
     use std::time::{Duration, UNIX_EPOCH};
     use xbr_core::KeyId;
