@@ -117,8 +117,9 @@ async fn claim_paying_channel_closes_an_exhausted_one() {
     assert_eq!(
         f.events.topics(),
         [
-            "xbr.marketmaker.on_paying_channel_empty",
-            "xbr.marketmaker.on_paying_channel_closing"
+            "xbr.marketmaker.on_paying_channel_empty".to_string(),
+            "xbr.marketmaker.on_paying_channel_closing".to_string(),
+            format!("xbr.provider.{SELLER_AUTHID}.on_channel_closed"),
         ]
     );
     assert_eq!(
