@@ -182,10 +182,7 @@ impl MarketMaker {
         filter_open: bool,
     ) -> MarketResult<Vec<Oid>> {
         let v = blocking(&self.store, move |s| s.channels_by_delegate(&delegate, ty)).await?;
-        Ok(v.into_iter()
-            .filter(|c| !filter_open || c.state == ChannelState::Open)
-            .map(|c| c.channel_oid)
-            .collect())
+        Ok(channel_oids(v, filter_open))
     }
 
     /// `get_channels_by_actor` (paying channels are looked up by recipient).
@@ -196,9 +193,15 @@ impl MarketMaker {
         filter_open: bool,
     ) -> MarketResult<Vec<Oid>> {
         let v = blocking(&self.store, move |s| s.channels_by_member(&member, ty)).await?;
-        Ok(v.into_iter()
-            .filter(|c| !filter_open || c.state == ChannelState::Open)
-            .map(|c| c.channel_oid)
-            .collect())
+        Ok(channel_oids(v, filter_open))
     }
+}
+
+/// The ids of `channels`, only the open ones if `filter_open`.
+fn channel_oids(channels: Vec<Channel>, filter_open: bool) -> Vec<Oid> {
+    channels
+        .into_iter()
+        .filter(|c| !filter_open || c.state == ChannelState::Open)
+        .map(|c| c.channel_oid)
+        .collect()
 }

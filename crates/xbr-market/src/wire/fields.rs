@@ -316,128 +316,88 @@ impl<const N: usize> Codec<Option<[u8; N]>> for OptBytes {
     }
 }
 
-/// A byte string of any length.
-pub struct RawBytes;
-impl Codec<Vec<u8>> for RawBytes {
-    fn put(v: &Vec<u8>) -> Value {
-        v_bytes(v)
-    }
-    fn read(v: &Value, what: &str, name: &str) -> MarketResult<Vec<u8>> {
-        v.as_bytes()
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| bad(what, name, "bytes"))
-    }
+/// Declares a codec of one field type from its writer and reader.
+macro_rules! codec {
+    ($(#[$doc:meta])* $name:ident: $t:ty, $put:expr, $read:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl Codec<$t> for $name {
+            fn put(v: &$t) -> Value {
+                $put(v)
+            }
+            fn read(v: &Value, what: &str, name: &str) -> MarketResult<$t> {
+                $read(v, what, name)
+            }
+        }
+    };
 }
 
-/// A 65-byte signature.
-pub struct Sig;
-impl Codec<Vec<u8>> for Sig {
-    fn put(v: &Vec<u8>) -> Value {
-        v_bytes(v)
-    }
-    fn read(v: &Value, what: &str, name: &str) -> MarketResult<Vec<u8>> {
-        read_sig(v, what, name)
-    }
-}
-
-/// A 20-byte address (read also from a `0x…` string).
-pub struct Addr;
-impl Codec<Address> for Addr {
-    fn put(v: &Address) -> Value {
-        v_bytes(v.as_slice())
-    }
-    fn read(v: &Value, what: &str, name: &str) -> MarketResult<Address> {
-        read_address(v, what, name)
-    }
-}
-
-/// An amount written as 32 bytes big-endian.
-pub struct Amount;
-impl Codec<U256> for Amount {
-    fn put(v: &U256) -> Value {
-        v_u256_bytes(v)
-    }
-    fn read(v: &Value, what: &str, name: &str) -> MarketResult<U256> {
-        read_u256(v, what, name)
-    }
-}
-
-/// An amount written as an integer of any size (the seller's `sell` receipt).
-pub struct AmountInt;
-impl Codec<U256> for AmountInt {
-    fn put(v: &U256) -> Value {
-        v_u256_int(v)
-    }
-    fn read(v: &Value, what: &str, name: &str) -> MarketResult<U256> {
-        read_u256(v, what, name)
-    }
-}
-
-/// An amount written as 32 bytes, or the integer 0 when zero (cfxdb balances).
-pub struct AmountOrZero;
-impl Codec<U256> for AmountOrZero {
-    fn put(v: &U256) -> Value {
-        v_u256_or_zero(v)
-    }
-    fn read(v: &Value, what: &str, name: &str) -> MarketResult<U256> {
-        read_u256(v, what, name)
-    }
-}
-
-/// A non-negative integer.
-pub struct Int;
-impl Codec<u64> for Int {
-    fn put(v: &u64) -> Value {
-        Value::from(*v)
-    }
-    fn read(v: &Value, what: &str, name: &str) -> MarketResult<u64> {
-        read_u64(v, what, name)
-    }
-}
-
-/// An integer read as 0 when absent or not an integer (informational fields).
-pub struct IntOrZero;
-impl Codec<u64> for IntOrZero {
-    fn put(v: &u64) -> Value {
-        Value::from(*v)
-    }
-    fn read(v: &Value, _what: &str, _name: &str) -> MarketResult<u64> {
-        Ok(v.as_u64().unwrap_or(0))
-    }
-}
-
-/// A channel seq (uint32 of `EIP712ChannelClose`).
-pub struct Seq;
-impl Codec<u64> for Seq {
-    fn put(v: &u64) -> Value {
-        Value::from(*v)
-    }
-    fn read(v: &Value, what: &str, name: &str) -> MarketResult<u64> {
-        read_seq(v, what, name)
-    }
-}
-
-/// A bool.
-pub struct Flag;
-impl Codec<bool> for Flag {
-    fn put(v: &bool) -> Value {
-        Value::Bool(*v)
-    }
-    fn read(v: &Value, what: &str, name: &str) -> MarketResult<bool> {
-        read_bool(v, what, name)
-    }
-}
-
-/// A bool read as `false` when absent or not a bool.
-pub struct FlagOrFalse;
-impl Codec<bool> for FlagOrFalse {
-    fn put(v: &bool) -> Value {
-        Value::Bool(*v)
-    }
-    fn read(v: &Value, _what: &str, _name: &str) -> MarketResult<bool> {
-        Ok(v.as_bool().unwrap_or(false))
-    }
-}
+codec!(
+    /// A byte string of any length.
+    RawBytes: Vec<u8>,
+    |v: &Vec<u8>| v_bytes(v),
+    |v: &Value, what, name| v.as_bytes().map(<[u8]>::to_vec).ok_or_else(|| bad(what, name, "bytes"))
+);
+codec!(
+    /// A 65-byte signature.
+    Sig: Vec<u8>,
+    |v: &Vec<u8>| v_bytes(v),
+    read_sig
+);
+codec!(
+    /// A 20-byte address (read also from a `0x…` string).
+    Addr: Address,
+    |v: &Address| v_bytes(v.as_slice()),
+    read_address
+);
+codec!(
+    /// An amount written as 32 bytes big-endian.
+    Amount: U256,
+    v_u256_bytes,
+    read_u256
+);
+codec!(
+    /// An amount written as an integer of any size (the seller's `sell` receipt).
+    AmountInt: U256,
+    v_u256_int,
+    read_u256
+);
+codec!(
+    /// An amount written as 32 bytes, or the integer 0 when zero (cfxdb balances).
+    AmountOrZero: U256,
+    v_u256_or_zero,
+    read_u256
+);
+codec!(
+    /// A non-negative integer.
+    Int: u64,
+    |v: &u64| Value::from(*v),
+    read_u64
+);
+codec!(
+    /// An integer read as 0 when absent or not an integer (informational fields).
+    IntOrZero: u64,
+    |v: &u64| Value::from(*v),
+    |v: &Value, _, _| Ok(v.as_u64().unwrap_or(0))
+);
+codec!(
+    /// A channel seq (uint32 of `EIP712ChannelClose`).
+    Seq: u64,
+    |v: &u64| Value::from(*v),
+    read_seq
+);
+codec!(
+    /// A bool.
+    Flag: bool,
+    |v: &bool| Value::Bool(*v),
+    read_bool
+);
+codec!(
+    /// A bool read as `false` when absent or not a bool.
+    FlagOrFalse: bool,
+    |v: &bool| Value::Bool(*v),
+    |v: &Value, _, _| Ok(v.as_bool().unwrap_or(false))
+);
 
 /// Declares a message sent as positional arguments: its fields in reference order, each with
 /// its [`Codec`] and its name in errors. Derives `to_args`/`from_args` (exactly that many

@@ -143,14 +143,7 @@ async fn claim_paying_channel_closes_an_exhausted_one() {
 #[tokio::test]
 async fn reserve_advances_both_channels_and_stores_the_sale_in_flight() {
     let f = Fixture::new(100, 1000, 35).await;
-    let req = f.request();
-    let checked = f.maker.check_payment(&req).await.unwrap();
-    let paying = f
-        .maker
-        .claim_paying_channel(PAYING, &checked)
-        .await
-        .unwrap();
-    let r = f.maker.reserve(&req, &checked, &paying).await.unwrap();
+    let r = reserved(&f).await;
     assert_eq!(f.view(&PAYMENT), (2, n(65), n(35)));
     assert_eq!(f.view(&PAYING), (2, n(965), n(35)));
     let sale = f.store.sale(&r.sale.tx_id).unwrap().unwrap();
