@@ -16,7 +16,7 @@ use crate::maker::Procedure;
 use crate::types::{Address, ChannelType, Offer, Oid};
 use crate::wire::{
     self, Balance, BuyKeyRequest, BuyReceipt, ChannelInfo, CloseChannelRequest, CloseChannelResult,
-    MakerConfigInfo, Payload, PlaceOfferRequest, Quote, WireMessage, v_bytes,
+    MakerConfigInfo, MakerStatus, Payload, PlaceOfferRequest, Quote, WireMessage, v_bytes,
 };
 
 /// A boxed, sendable future.
@@ -151,9 +151,10 @@ impl MakerClient {
 
     /// `get_status`: the current block number.
     pub async fn get_block_number(&self) -> MarketResult<u64> {
-        let r = self.call(Procedure::GetStatus, Payload::default()).await?;
-        let block = wire::Fields::of("get_status", wire::first(&r))?.at("block");
-        wire::Fields::of("get_status", block)?.u64("number")
+        let status: MakerStatus = self
+            .request(Procedure::GetStatus, Payload::default())
+            .await?;
+        Ok(status.block_number)
     }
 
     /// `get_active_payment_channel` / `get_active_paying_channel`.

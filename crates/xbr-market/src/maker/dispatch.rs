@@ -34,13 +34,13 @@ impl MarketMaker {
         let value = match procedure {
             P::Status => {
                 no_args()?;
-                self.status().await
+                self.status().await.to_value()
             }
             P::GetConfig => {
                 no_args()?;
                 self.get_config().to_value()
             }
-            P::GetStatus => self.get_status().await,
+            P::GetStatus => self.get_status().await.to_value(),
             P::GetGasPrice => Value::from(GAS_PRICE),
             P::PlaceOffer => {
                 let req = PlaceOfferRequest::from_call(args, kwargs)?;

@@ -1,10 +1,8 @@
 //! Status and configuration: `status`, `get_status`, `get_config`.
 
-use wamp_proto::{Dict, Value};
-
 use super::MarketMaker;
 use crate::peer::now_ns;
-use crate::wire::MakerConfigInfo;
+use crate::wire::{MakerConfigInfo, MakerStatus, RunningStatus};
 
 impl MarketMaker {
     /// `get_config`.
@@ -31,28 +29,18 @@ impl MarketMaker {
     }
 
     /// `status`.
-    pub async fn status(&self) -> Value {
-        let mut d = Dict::new();
-        d.insert("status".into(), Value::from("RUNNING"));
-        d.insert(
-            "current_block_no".into(),
-            Value::from(self.block_number().await),
-        );
-        d.insert("accounts".into(), Value::Dict(Dict::new()));
-        Value::Dict(d)
+    pub async fn status(&self) -> RunningStatus {
+        RunningStatus {
+            current_block_no: self.block_number().await,
+        }
     }
 
     /// `get_status`.
-    pub async fn get_status(&self) -> Value {
-        let mut block = Dict::new();
-        block.insert("number".into(), Value::from(self.block_number().await));
-        block.insert("hash".into(), Value::Bytes(vec![0; 32]));
-        block.insert("gas_limit".into(), Value::from(0u64));
-        let mut d = Dict::new();
-        d.insert("now".into(), Value::from(now_ns()));
-        d.insert("chain".into(), Value::from(self.cfg.chain));
-        d.insert("block".into(), Value::Dict(block));
-        d.insert("status".into(), Value::from(1u64));
-        Value::Dict(d)
+    pub async fn get_status(&self) -> MakerStatus {
+        MakerStatus {
+            now: now_ns(),
+            chain: self.cfg.chain,
+            block_number: self.block_number().await,
+        }
     }
 }

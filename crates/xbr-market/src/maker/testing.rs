@@ -8,7 +8,7 @@ use xbr_core::eth::EthPrivateKey;
 
 use super::{ChainChannel, MakerConfig, MarketMaker};
 use crate::error::{MarketError, MarketResult};
-use crate::peer::{BoxFuture, Caller, Publisher, now_ns};
+use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, now_ns};
 use crate::sig::{self, Domain};
 use crate::store::{MakerStore, MemoryStore};
 use crate::types::{Address, ChannelType, Offer, Oid, U256};
@@ -67,7 +67,8 @@ impl ScriptedSeller {
     fn answer(&self, procedure: &str, args: &[Value]) -> MarketResult<Payload> {
         self.calls.lock().unwrap().push(procedure.to_string());
         let seller = key(SELLER_KEY);
-        if procedure.ends_with(".close_channel") {
+        let name = procedure.rsplit_once('.').map_or(procedure, |(_, n)| n);
+        if name.parse::<ProviderProcedure>()? == ProviderProcedure::CloseChannel {
             let req = ProviderCloseRequest::from_args(args)?;
             let state = sig::ChannelState {
                 close_at: req.close_at,

@@ -1,4 +1,4 @@
-//! Config and status: the `xbr.marketmaker.get_config` dict.
+//! Config and status: the dicts of `xbr.marketmaker.get_config`, `get_status` and `status`.
 
 use std::collections::BTreeMap;
 
@@ -137,6 +137,68 @@ impl MakerConfigInfo {
 
 super::dict_payload!(MakerConfigInfo);
 
+/// The `get_status` result: time, chain and the current block (hash and gas limit are not
+/// tracked and sent as zero, as the roles never read them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MakerStatus {
+    /// Current time (ns).
+    pub now: u64,
+    /// `w3.net.version`.
+    pub chain: u64,
+    /// Current block number (0 without a chain).
+    pub block_number: u64,
+}
+
+impl MakerStatus {
+    /// The `get_status` dict.
+    pub fn to_value(&self) -> Value {
+        let mut block = Dict::new();
+        block.insert("number".into(), Value::from(self.block_number));
+        block.insert("hash".into(), Value::Bytes(vec![0; 32]));
+        block.insert("gas_limit".into(), Value::from(0u64));
+        let mut d = Dict::new();
+        d.insert("now".into(), Value::from(self.now));
+        d.insert("chain".into(), Value::from(self.chain));
+        d.insert("block".into(), Value::Dict(block));
+        d.insert("status".into(), Value::from(1u64));
+        Value::Dict(d)
+    }
+
+    /// Parses the `get_status` dict (the block number is required, the rest read where present).
+    pub fn from_value(v: &Value) -> MarketResult<Self> {
+        const W: &str = "get_status";
+        let f = Fields::of(W, v)?;
+        Ok(Self {
+            now: f.get("now").and_then(Value::as_u64).unwrap_or(0),
+            chain: f.get("chain").and_then(Value::as_u64).unwrap_or(0),
+            block_number: Fields::of(W, f.at("block"))?.u64("number")?,
+        })
+    }
+}
+
+super::dict_payload!(MakerStatus);
+
+/// The `status` result: the maker runs, at this block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunningStatus {
+    /// Current block number (0 without a chain).
+    pub current_block_no: u64,
+}
+
+impl RunningStatus {
+    /// The `status` dict.
+    pub fn to_value(&self) -> Value {
+        let mut d = Dict::new();
+        d.insert("status".into(), Value::from("RUNNING"));
+        d.insert(
+            "current_block_no".into(),
+            Value::from(self.current_block_no),
+        );
+        d.insert("accounts".into(), Value::Dict(Dict::new()));
+        Value::Dict(d)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +218,18 @@ mod tests {
             eula_hash: "h".into(),
         };
         assert_eq!(MakerConfigInfo::from_value(&c.to_value()).unwrap(), c);
+    }
+
+    #[test]
+    fn status_round_trips_and_needs_the_block_number() {
+        let s = MakerStatus {
+            now: 7,
+            chain: 5777,
+            block_number: 42,
+        };
+        assert_eq!(MakerStatus::from_value(&s.to_value()).unwrap(), s);
+        let e = MakerStatus::from_value(&Value::Dict(Dict::new())).unwrap_err();
+        assert_eq!(e.uri, crate::error::uri::INVALID_ARGUMENT);
+        assert_eq!(e.message, "get_status: expected a dict");
     }
 }

@@ -12,7 +12,7 @@
 //! | [`sell`] | the seller's `sell` and its receipt |
 //! | [`channels`] | `open_channel`, the channel dict, balances |
 //! | [`close`] | the maker's and the seller's `close_channel` |
-//! | [`config`] | `get_config` |
+//! | [`config`] | `get_config`, `get_status`, `status` |
 //!
 //! Readers are tolerant where the reference is: amounts are accepted as 32-byte big-endian
 //! strings, as integers of any size (u64, u128, tag-2 bignums) and as the integer `0` / empty
@@ -36,7 +36,7 @@ pub use channels::{Balance, ChannelInfo, OpenChannelRequest, channel_to_value};
 pub use close::{
     CloseChannelRequest, CloseChannelResult, ProviderCloseReceipt, ProviderCloseRequest,
 };
-pub use config::MakerConfigInfo;
+pub use config::{MakerConfigInfo, MakerStatus, RunningStatus};
 pub use fields::{
     Addr, Amount, AmountInt, AmountOrZero, Args, Bytes, Codec, Fields, Flag, FlagOrFalse, Int,
     IntOrZero, OptBytes, RawBytes, Seq, Sig, read_address, read_bytes_n, read_seq, read_sig,
