@@ -15,6 +15,7 @@ use crate::wire::{
 };
 
 impl MarketMaker {
+    /// `close_channel`: verifies the delegate's close over the channel's current state,
     /// counter-signs, marks it closing and submits `closeChannel` (if a chain is configured).
     pub async fn close_channel(
         &self,
