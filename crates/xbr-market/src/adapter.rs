@@ -41,8 +41,8 @@ pub mod session {
 
     use crate::buyer::Buyer;
     use crate::error::{MarketError, MarketResult};
-    use crate::maker::{MAKER_PROCEDURES, MarketMaker};
-    use crate::peer::{BoxFuture, Caller, MAKER_PREFIX, Publisher, error_args, error_from_wamp};
+    use crate::maker::{MarketMaker, Procedure};
+    use crate::peer::{BoxFuture, Caller, Publisher, error_args, error_from_wamp};
     use crate::seller::Seller;
     use crate::wire::Payload;
 
@@ -124,25 +124,21 @@ pub mod session {
         session: &Session,
         maker: Arc<MarketMaker>,
     ) -> Result<Vec<Registration>, Error> {
-        let mut regs = Vec::with_capacity(MAKER_PROCEDURES.len());
-        for name in MAKER_PROCEDURES {
+        let mut regs = Vec::with_capacity(Procedure::ALL.len());
+        for &procedure in Procedure::ALL {
             let maker = Arc::clone(&maker);
             let reg = session
-                .register(
-                    &format!("{MAKER_PREFIX}{name}"),
-                    RegisterOptions::default(),
-                    move |inv| {
-                        let maker = Arc::clone(&maker);
-                        async move {
-                            let caller = inv.caller().unwrap_or(0);
-                            maker
-                                .dispatch(name, &inv.args, &inv.kwargs, caller)
-                                .await
-                                .map(|(args, kwargs)| InvocationResult::new(args, kwargs))
-                                .map_err(invocation_error)
-                        }
-                    },
-                )
+                .register(procedure.uri(), RegisterOptions::default(), move |inv| {
+                    let maker = Arc::clone(&maker);
+                    async move {
+                        let caller = inv.caller().unwrap_or(0);
+                        maker
+                            .dispatch(procedure, &inv.args, &inv.kwargs, caller)
+                            .await
+                            .map(|(args, kwargs)| InvocationResult::new(args, kwargs))
+                            .map_err(invocation_error)
+                    }
+                })
                 .await?;
             regs.push(reg);
         }

@@ -59,6 +59,9 @@ pub mod uri {
     pub const CHAIN_ERROR: &str = "xbr.error.chain_error";
     /// A duplicate offer.
     pub const DUPLICATE_OFFER: &str = "xbr.error.duplicate_offer";
+    /// Prefix of the errors that are not a callee's answer (the call never reached a callee, or
+    /// its outcome is unknown): `xbr.error.transport.<kind>`.
+    pub const TRANSPORT: &str = "xbr.error.transport";
 }
 
 /// An error with the WAMP error URI it is reported under and a human-readable message (sent as
@@ -104,9 +107,22 @@ impl MarketError {
         Self::new(uri::RUNTIME_ERROR, message)
     }
 
+    /// `xbr.error.transport.<kind>`: the call did not get a callee's answer.
+    pub fn transport(kind: &str, message: impl Into<String>) -> Self {
+        Self::from_uri(format!("{}.{kind}", uri::TRANSPORT), message)
+    }
+
     /// True if this error has the given URI.
     pub fn is(&self, uri: &str) -> bool {
         self.uri == uri
+    }
+
+    /// True for a transport failure ([`Self::transport`]) rather than a callee's answer: the
+    /// one place that reads the URI's structure, so callers test a kind, not a prefix.
+    pub fn is_transport(&self) -> bool {
+        self.uri
+            .strip_prefix(uri::TRANSPORT)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
     }
 }
 
@@ -122,3 +138,17 @@ impl From<StoreError> for MarketError {
 
 /// Result alias for role operations.
 pub type MarketResult<T> = Result<T, MarketError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_errors_are_told_apart_from_answers() {
+        let e = MarketError::transport("failed", "connection lost");
+        assert_eq!(e.uri, "xbr.error.transport.failed");
+        assert!(e.is_transport());
+        assert!(!MarketError::new(uri::TRANSACTION_FAILED, "no").is_transport());
+        assert!(!MarketError::from_uri("xbr.error.transportation", "no").is_transport());
+    }
+}

@@ -4,12 +4,12 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`maker`] | [`maker::MarketMaker`]: the `xbr.marketmaker.*` procedures, the four-signature `buy_key` |
+//! | [`maker`] | [`maker::MarketMaker`] by concern (offers, buy, channels, close, dispatch); the procedures as one enum, [`maker::Procedure`]; `buy_key` as named steps |
 //! | [`seller`] | [`seller::Seller`]: key series, offers, `sell`, `close_channel` |
 //! | [`buyer`] | [`buyer::Buyer`]: `unwrap`, purchases on demand |
 //! | [`store`] | [`store::MakerStore`], [`store::SellerStore`], [`store::BuyerStore`]; in-memory and SQLite |
-//! | [`wire`] | WAMP payload ↔ typed requests/results in the reference's order and types |
-//! | [`peer`] | [`peer::Caller`]/[`peer::Publisher`] (the transport seam) and [`peer::MakerClient`] |
+//! | [`wire`] | WAMP payload ↔ typed requests/results ([`wire::WireMessage`]) in the reference's order and types, one module per request family |
+//! | [`peer`] | [`peer::Caller`]/[`peer::Publisher`] (the transport seam), [`peer::MakerClient`], the seller's [`peer::ProviderProcedure`]s |
 //! | [`adapter`] | the roles on a wamp-client session ([`adapter::session`]) |
 //! | [`chain`] | [`maker::MakerChain`] over xbr-chain |
 //! | [`local`] | an in-process bus for tests and benchmarks |

@@ -10,8 +10,8 @@ use wamp_proto::{Dict, Message, Serializer, Value};
 
 use crate::buyer::Buyer;
 use crate::error::{MarketError, MarketResult, uri};
-use crate::maker::{MAKER_PROCEDURES, MarketMaker};
-use crate::peer::{BoxFuture, Caller, MAKER_PREFIX, Publisher, error_args, error_from_wamp};
+use crate::maker::{MarketMaker, Procedure};
+use crate::peer::{BoxFuture, Caller, Publisher, error_args, error_from_wamp};
 use crate::seller::Seller;
 use crate::wire::Payload;
 
@@ -93,13 +93,13 @@ impl LocalBus {
 
     /// Registers every `xbr.marketmaker.*` procedure of `maker`.
     pub fn register_maker(&self, maker: Arc<MarketMaker>) {
-        for name in MAKER_PROCEDURES {
+        for &procedure in Procedure::ALL {
             let maker = Arc::clone(&maker);
             self.register(
-                format!("{MAKER_PREFIX}{name}"),
+                procedure.uri(),
                 Arc::new(move |args, kwargs| {
                     let maker = Arc::clone(&maker);
-                    Box::pin(async move { maker.dispatch(name, &args, &kwargs, 0).await })
+                    Box::pin(async move { maker.dispatch(procedure, &args, &kwargs, 0).await })
                 }),
             );
         }

@@ -12,10 +12,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use wamp_proto::{Dict, Value};
 
 use crate::error::{MarketError, MarketResult};
+use crate::maker::Procedure;
 use crate::types::{Address, ChannelType, Offer, Oid};
 use crate::wire::{
     self, Balance, BuyKeyRequest, BuyReceipt, ChannelInfo, CloseChannelRequest, CloseChannelResult,
-    MakerConfigInfo, Payload, PlaceOfferRequest, Quote, v_bytes,
+    MakerConfigInfo, MakerStatus, Payload, PlaceOfferRequest, Quote, WireMessage, v_bytes,
 };
 
 /// A boxed, sendable future.
@@ -68,6 +69,55 @@ pub fn now_ns() -> u64 {
 /// Prefix of the market maker's procedures and topics.
 pub const MAKER_PREFIX: &str = "xbr.marketmaker.";
 
+/// Prefix of a seller's procedures and topics (`xbr.provider.<provider_id>.`).
+pub const PROVIDER_PREFIX: &str = "xbr.provider.";
+
+/// The procedures a seller registers under `xbr.provider.<provider_id>.` and the maker calls
+/// (the seller's counterpart of [`crate::maker::Procedure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProviderProcedure {
+    /// `sell` (spec §2.4): the maker buys a key for a buyer.
+    Sell,
+    /// `close_channel` (spec §2.5): the maker asks the seller to counter-sign a close.
+    CloseChannel,
+}
+
+impl ProviderProcedure {
+    /// Every provider procedure, in registration order.
+    pub const ALL: &'static [ProviderProcedure] = &[Self::Sell, Self::CloseChannel];
+
+    /// The procedure's name, e.g. `sell`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sell => "sell",
+            Self::CloseChannel => "close_channel",
+        }
+    }
+
+    /// The procedure's URI for one seller, e.g. `xbr.provider.<provider_id>.sell`.
+    pub fn uri(self, provider_id: &str) -> String {
+        format!("{PROVIDER_PREFIX}{provider_id}.{}", self.name())
+    }
+}
+
+impl std::str::FromStr for ProviderProcedure {
+    type Err = MarketError;
+
+    /// Parses a name (`sell`); anything else is `wamp.error.no_such_procedure`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                MarketError::new(
+                    crate::error::uri::NO_SUCH_PROCEDURE,
+                    format!("{PROVIDER_PREFIX}*.{s}"),
+                )
+            })
+    }
+}
+
 /// Typed calls to `xbr.marketmaker.*` (what the reference seller and buyer call, spec §11).
 #[derive(Clone)]
 pub struct MakerClient {
@@ -80,22 +130,31 @@ impl MakerClient {
         Self { caller }
     }
 
-    async fn call(&self, name: &str, args: Vec<Value>, kwargs: Dict) -> MarketResult<Payload> {
-        let uri = format!("{MAKER_PREFIX}{name}");
-        self.caller.call(&uri, args, kwargs).await
+    async fn call(&self, procedure: Procedure, (args, kwargs): Payload) -> MarketResult<Payload> {
+        self.caller.call(procedure.uri(), args, kwargs).await
+    }
+
+    /// Calls `procedure` with `request` and parses its result.
+    async fn request<Res: WireMessage>(
+        &self,
+        procedure: Procedure,
+        request: Payload,
+    ) -> MarketResult<Res> {
+        let (args, kwargs) = self.call(procedure, request).await?;
+        Res::from_payload(&args, &kwargs)
     }
 
     /// `get_config`.
     pub async fn get_config(&self) -> MarketResult<MakerConfigInfo> {
-        let r = self.call("get_config", vec![], Dict::new()).await?;
-        MakerConfigInfo::from_value(wire::first(&r))
+        self.request(Procedure::GetConfig, Payload::default()).await
     }
 
     /// `get_status`: the current block number.
     pub async fn get_block_number(&self) -> MarketResult<u64> {
-        let r = self.call("get_status", vec![], Dict::new()).await?;
-        let block = wire::Fields::of("get_status", wire::first(&r))?.at("block");
-        wire::Fields::of("get_status", block)?.u64("number")
+        let status: MakerStatus = self
+            .request(Procedure::GetStatus, Payload::default())
+            .await?;
+        Ok(status.block_number)
     }
 
     /// `get_active_payment_channel` / `get_active_paying_channel`.
@@ -104,47 +163,38 @@ impl MakerClient {
         ty: ChannelType,
         delegate: &Address,
     ) -> MarketResult<Option<ChannelInfo>> {
-        let name = match ty {
-            ChannelType::Payment => "get_active_payment_channel",
-            ChannelType::Paying => "get_active_paying_channel",
-        };
         let r = self
-            .call(name, vec![v_bytes(delegate.as_slice())], Dict::new())
+            .call(
+                Procedure::active_channel(ty),
+                wire::result1(v_bytes(delegate.as_slice())),
+            )
             .await?;
         ChannelInfo::from_value(wire::first(&r))
     }
 
     /// `get_payment_channel_balance` / `get_paying_channel_balance`.
     pub async fn get_balance(&self, ty: ChannelType, channel_oid: &Oid) -> MarketResult<Balance> {
-        let name = match ty {
-            ChannelType::Payment => "get_payment_channel_balance",
-            ChannelType::Paying => "get_paying_channel_balance",
-        };
-        let r = self
-            .call(name, vec![v_bytes(channel_oid)], Dict::new())
-            .await?;
-        Balance::from_value(wire::first(&r))
+        self.request(
+            Procedure::channel_balance(ty),
+            wire::result1(v_bytes(channel_oid)),
+        )
+        .await
     }
 
     /// `place_offer`.
     pub async fn place_offer(&self, req: &PlaceOfferRequest) -> MarketResult<Offer> {
-        let (args, kwargs) = req.to_call();
-        let r = self.call("place_offer", args, kwargs).await?;
-        wire::offer_from_value(wire::first(&r))
+        self.request(Procedure::PlaceOffer, req.to_payload()).await
     }
 
     /// `get_quote`.
     pub async fn get_quote(&self, key_id: &Oid) -> MarketResult<Quote> {
-        let r = self
-            .call("get_quote", vec![v_bytes(key_id)], Dict::new())
-            .await?;
-        Quote::from_value(wire::first(&r))
+        self.request(Procedure::GetQuote, wire::result1(v_bytes(key_id)))
+            .await
     }
 
     /// `buy_key`.
     pub async fn buy_key(&self, req: &BuyKeyRequest) -> MarketResult<BuyReceipt> {
-        let r = self.call("buy_key", req.to_args(), Dict::new()).await?;
-        BuyReceipt::from_value(wire::first(&r))
+        self.request(Procedure::BuyKey, req.to_payload()).await
     }
 
     /// `close_channel`.
@@ -152,10 +202,8 @@ impl MakerClient {
         &self,
         req: &CloseChannelRequest,
     ) -> MarketResult<CloseChannelResult> {
-        let r = self
-            .call("close_channel", req.to_args(), Dict::new())
-            .await?;
-        CloseChannelResult::from_value(wire::first(&r))
+        self.request(Procedure::CloseChannel, req.to_payload())
+            .await
     }
 }
 
@@ -173,4 +221,27 @@ pub fn error_from_wamp(uri: &str, args: &[Value]) -> MarketError {
 /// The positional args a [`MarketError`] is sent with: `[message]`.
 pub fn error_args(e: &MarketError) -> Vec<Value> {
     vec![Value::from(e.message.as_str())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_procedures_have_per_seller_uris() {
+        assert_eq!(
+            ProviderProcedure::Sell.uri("seller-1"),
+            "xbr.provider.seller-1.sell"
+        );
+        assert_eq!(
+            ProviderProcedure::CloseChannel.uri("s"),
+            "xbr.provider.s.close_channel"
+        );
+        for &p in ProviderProcedure::ALL {
+            assert_eq!(p.name().parse::<ProviderProcedure>().unwrap(), p);
+        }
+        let e = "buy".parse::<ProviderProcedure>().unwrap_err();
+        assert_eq!(e.uri, crate::error::uri::NO_SUCH_PROCEDURE);
+        assert_eq!(e.message, "xbr.provider.*.buy");
+    }
 }

@@ -16,8 +16,8 @@ use wamp_proto::Dict;
 use xbr_chain::B128;
 use xbr_core::eth::EthPrivateKey;
 use xbr_market::chain::XbrChain;
-use xbr_market::maker::MAKER_PROCEDURES;
-use xbr_market::peer::{MAKER_PREFIX, error_args};
+use xbr_market::maker::Procedure;
+use xbr_market::peer::error_args;
 use xbr_market::sig::Domain;
 use xbr_market::store::blocking;
 use xbr_market::types::SaleStatus;
@@ -164,29 +164,29 @@ impl MakerDriver {
     }
 
     async fn register(&self, maker: &Arc<MarketMaker>) -> anyhow::Result<()> {
-        for name in MAKER_PROCEDURES {
+        for &procedure in Procedure::ALL {
             let maker = Arc::clone(maker);
             let metrics = self.metrics.clone();
             let registered = self
                 .session
                 .register(
-                    &format!("{MAKER_PREFIX}{name}"),
+                    procedure.uri(),
                     RegisterOptions::default(),
                     move |inv| {
                         let maker = Arc::clone(&maker);
                         let metrics = metrics.clone();
                         async move {
                             let caller = inv.caller().unwrap_or(0);
-                            let r = maker.dispatch(name, &inv.args, &inv.kwargs, caller).await;
+                            let r = maker.dispatch(procedure, &inv.args, &inv.kwargs, caller).await;
                             match r {
                                 Ok((args, kwargs)) => {
-                                    if *name == "buy_key" {
+                                    if procedure == Procedure::BuyKey {
                                         metrics.sales.inc();
                                     }
                                     Ok(InvocationResult::new(args, kwargs))
                                 }
                                 Err(e) => {
-                                    tracing::debug!(procedure = name, error = %e, "call failed");
+                                    tracing::debug!(procedure = procedure.name(), error = %e, "call failed");
                                     Err(InvocationError::with_payload(
                                         e.uri.to_string(),
                                         error_args(&e),
@@ -202,8 +202,9 @@ impl MakerDriver {
                 Ok(_) => {}
                 Err(e) if super::already_registered(&e) => {}
                 Err(e) => {
-                    return Err(anyhow::Error::from(e)
-                        .context(format!("cannot register {MAKER_PREFIX}{name}")));
+                    return Err(
+                        anyhow::Error::from(e).context(format!("cannot register {procedure}"))
+                    );
                 }
             }
         }
@@ -255,7 +256,7 @@ impl RoleDriver for MakerDriver {
                 self.register(&built.maker).await?;
                 *self.registered_on.lock().unwrap_or_else(|e| e.into_inner()) = Some(session_id);
                 tracing::info!(
-                    procedures = MAKER_PROCEDURES.len(),
+                    procedures = Procedure::ALL.len(),
                     "registered xbr.marketmaker.*"
                 );
             }

@@ -1,0 +1,211 @@
+//! Closing channels: a delegate's `close_channel`, the auto-close of a seller's exhausted paying
+//! channel (the seller counter-signs), and settling a close (store, chain, events).
+
+use wamp_proto::{Dict, Value};
+
+use super::{ChainClose, MarketMaker, channel_kind};
+use crate::error::{MarketError, MarketResult, uri};
+use crate::peer::{ProviderProcedure, now_ns};
+use crate::sig::{self, ChannelState as SignedState, Domain};
+use crate::store::blocking;
+use crate::types::{Channel, ChannelClose, ChannelState, ChannelType, OfferQuery};
+use crate::wire::{
+    self, CloseChannelRequest, CloseChannelResult, ProviderCloseReceipt, ProviderCloseRequest,
+    v_bytes,
+};
+
+impl MarketMaker {
+    /// `close_channel`: verifies the delegate's close over the channel's current state,
+    /// counter-signs, marks it closing and submits `closeChannel` (if a chain is configured).
+    pub async fn close_channel(
+        &self,
+        req: CloseChannelRequest,
+    ) -> MarketResult<CloseChannelResult> {
+        let oid = req.channel_oid;
+        let lock = self.lock_for(&oid);
+        let _guard = lock.lock().await;
+        let ch = blocking(&self.store, move |s| s.channel(&oid))
+            .await?
+            .ok_or_else(|| MarketError::new(uri::INVALID_CHANNEL, "no such channel"))?;
+        let state = SignedState {
+            close_at: req.current_block_number,
+            market_oid: self.cfg.market_oid,
+            channel_oid: oid,
+            seq: req.closing_seq,
+            balance: req.closing_balance,
+            is_final: req.closing_is_final,
+        };
+        let domain = Domain {
+            chain_id: req.verifying_chain_id,
+            verifying_contract: req.verifying_contract,
+        };
+        if domain != self.cfg.domain {
+            return Err(MarketError::new(
+                uri::INVALID_SIGNATURE,
+                "close signed for another chain or contract",
+            ));
+        }
+        domain.verify(
+            &state,
+            &req.delegate_signature,
+            &ch.delegate,
+            "channel delegate",
+        )?;
+        if ch.state != ChannelState::Open {
+            return Err(MarketError::new(
+                uri::CHANNEL_NOT_OPEN,
+                "channel is not open",
+            ));
+        }
+        if req.closing_seq != ch.seq {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_CHANNEL_SEQ,
+                "close seq is not the channel's current seq",
+            ));
+        }
+        if req.closing_balance != ch.remaining || !ch.inflight.is_zero() {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_CHANNEL_BALANCE,
+                "close balance is not the channel's current remaining",
+            ));
+        }
+        let mm_sig = domain.sign(&self.cfg.key, &state)?;
+        self.settle_close(&ch, &state, req.delegate_signature, mm_sig)
+            .await
+    }
+
+    /// Final close of a seller's exhausted paying channel (spec §3A.3 step 3, working): the maker
+    /// signs the close of the current state at the current block, the seller counter-signs
+    /// through `xbr.provider.<authid>.close_channel`, and the close is settled like any other.
+    /// Called with the paying channel's lock held.
+    pub(super) async fn close_paying_channel(
+        &self,
+        paying: &Channel,
+        seller_authid: &str,
+    ) -> MarketResult<CloseChannelResult> {
+        let close_at = match self.block_number().await {
+            0 => sig::OFF_CHAIN_CLOSE_AT,
+            block => block,
+        };
+        let state = SignedState {
+            close_at,
+            market_oid: self.cfg.market_oid,
+            channel_oid: paying.channel_oid,
+            seq: paying.seq,
+            balance: paying.remaining,
+            is_final: true,
+        };
+        let mm_sig = self.cfg.domain.sign(&self.cfg.key, &state)?;
+        let req = ProviderCloseRequest {
+            market_maker_adr: self.address,
+            channel_oid: paying.channel_oid,
+            channel_seq: paying.seq,
+            channel_balance: paying.remaining,
+            channel_is_final: true,
+            marketmaker_signature: mm_sig.clone(),
+            close_at,
+        };
+        let procedure = ProviderProcedure::CloseChannel.uri(seller_authid);
+        let r = self
+            .providers
+            .call(&procedure, req.to_args(), Dict::new())
+            .await?;
+        let receipt = ProviderCloseReceipt::from_value(wire::first(&r))?;
+        self.cfg.domain.verify(
+            &state,
+            &receipt.signature,
+            &paying.delegate,
+            "seller delegate",
+        )?;
+        self.settle_close(paying, &state, receipt.signature, mm_sig)
+            .await
+    }
+
+    /// Records a close signed by the channel's delegate and the maker: marks the channel
+    /// closing, submits `closeChannel` (with a chain configured; a final close settles at once),
+    /// records the outcome and publishes the closing events. Called with the channel's lock held.
+    async fn settle_close(
+        &self,
+        ch: &Channel,
+        state: &SignedState,
+        delegate_signature: Vec<u8>,
+        mm_sig: Vec<u8>,
+    ) -> MarketResult<CloseChannelResult> {
+        let oid = ch.channel_oid;
+        let mut close = ChannelClose {
+            seq: state.seq,
+            balance: state.balance,
+            is_final: state.is_final,
+            delegate_signature: delegate_signature.clone(),
+            marketmaker_signature: Some(mm_sig.clone()),
+            closing_at: now_ns(),
+            closed_tx: None,
+        };
+        let c2 = close.clone();
+        blocking(&self.store, move |s| {
+            s.close_channel(&oid, ChannelState::Open, ChannelState::Closing, &c2)
+        })
+        .await?;
+        let mut transaction = [0u8; 32];
+        let mut new_state = ChannelState::Closing;
+        if let Some(chain) = &self.chain {
+            let tx = chain
+                .close_channel(ChainClose {
+                    channel_oid: oid,
+                    close_at: state.close_at,
+                    seq: state.seq,
+                    balance: state.balance,
+                    is_final: state.is_final,
+                    delegate_signature,
+                    marketmaker_signature: mm_sig,
+                })
+                .await?;
+            transaction = tx;
+            close.closed_tx = Some(tx);
+            // A final close settles on chain at once.
+            if state.is_final {
+                new_state = ChannelState::Closed;
+            }
+            blocking(&self.store, move |s| {
+                s.close_channel(&oid, ChannelState::Closing, new_state, &close)
+            })
+            .await?;
+        }
+        let result = CloseChannelResult {
+            transaction,
+            market_oid: self.cfg.market_oid,
+            channel_oid: oid,
+            state: new_state as u64,
+            balance: state.balance,
+            seq: state.seq,
+            is_final: state.is_final,
+        };
+        let topic = format!(
+            "xbr.marketmaker.on_{}_channel_closing",
+            channel_kind(ch.channel_type)
+        );
+        self.publish(&topic, vec![result.to_value()]).await;
+        if ch.channel_type == ChannelType::Paying {
+            let delegate = ch.delegate;
+            let q = OfferQuery {
+                seller: Some(delegate),
+                limit: Some(1),
+                ..Default::default()
+            };
+            if let Ok(Some(o)) = blocking(&self.store, move |s| s.query_offers(&q))
+                .await
+                .map(|v| v.into_iter().next())
+            {
+                let topic = format!("xbr.provider.{}.on_channel_closed", o.seller_authid);
+                let args = vec![
+                    v_bytes(&oid),
+                    Value::from(state.seq),
+                    wire::v_u256_bytes(&state.balance),
+                    Value::Bool(state.is_final),
+                ];
+                self.publish(&topic, args).await;
+            }
+        }
+        Ok(result)
+    }
+}

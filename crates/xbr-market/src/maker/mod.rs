@@ -1,0 +1,200 @@
+//! The market maker (spec §3A), by concern:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`procedure`] | [`Procedure`]: every `xbr.marketmaker.*` procedure, its name and URI |
+//! | [`dispatch`] | [`MarketMaker::dispatch`]: WAMP payloads onto the typed methods |
+//! | [`status`] | `status`, `get_status`, `get_config` |
+//! | [`offers`] | `place_offer`, `get_offer`, `revoke_offer`, `query_offers`, `get_quote` |
+//! | [`buy`] | `buy_key` as named steps: check payment, pick paying channel, reserve, call seller, settle |
+//! | [`channels`] | channels mirrored from the chain, `open_channel`, the channel queries |
+//! | [`close`] | `close_channel`, the auto-close of an exhausted paying channel, settling a close |
+//!
+//! Fixes over the reference (spec §10): `buy_key` checks that the delegate owns the payment
+//! channel and that `channel_seq`/`balance` continue the stored state; a failed sale rolls back
+//! seq and balances of both channels in one transaction; free keys can be quoted and bought;
+//! revocation is persisted; `query_offers` is implemented; a seller without a paying channel gets
+//! `xbr.error.insufficient_paying_balance`, not a crash; close always counter-signs; an exhausted
+//! paying channel is closed with the seller's counter-signature and settled on chain; closes are
+//! signed at the current block (the reference's `closeAt = 1` expires at block 1441).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use tracing::warn;
+use wamp_proto::{Dict, Value};
+use xbr_core::eth::EthPrivateKey;
+
+use crate::error::MarketResult;
+use crate::peer::{BoxFuture, Caller, Publisher};
+use crate::sig::Domain;
+use crate::store::MakerStore;
+use crate::types::{Address, ChannelType, Oid, U256};
+use crate::wire::OpenChannelRequest;
+
+pub mod buy;
+pub mod channels;
+pub mod close;
+pub mod dispatch;
+pub mod offers;
+pub mod procedure;
+pub mod status;
+#[cfg(test)]
+mod testing;
+
+pub use channels::ChannelScan;
+pub use procedure::Procedure;
+
+/// Static configuration of a market maker.
+pub struct MakerConfig {
+    /// The maker's Ethereum key (signs receipts and paying-channel states).
+    pub key: EthPrivateKey,
+    /// The market this maker runs (`XBRMarket.marketsByMaker`).
+    pub market_oid: Oid,
+    /// The market owner (`XBRMarket.getMarketOwner`).
+    pub market_owner: Address,
+    /// `XBRNetwork.verifyingChain()` / `verifyingContract()`.
+    pub domain: Domain,
+    /// `net_version` of the chain.
+    pub chain: u64,
+    /// Contract addresses by reference name (`xbrtoken`, `xbrnetwork`, …).
+    pub contracts: BTreeMap<String, Address>,
+    /// EULA url.
+    pub eula_url: String,
+    /// EULA hash (`XBRNetwork.eula()`).
+    pub eula_hash: String,
+}
+
+/// A channel as read from the chain (`XBRChannel.Opened`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainChannel {
+    /// Channel id.
+    pub channel_oid: Oid,
+    /// Payment or paying.
+    pub channel_type: ChannelType,
+    /// Market.
+    pub market_oid: Oid,
+    /// Block it was opened at.
+    pub open_at: u64,
+    /// Actor.
+    pub actor: Address,
+    /// Delegate.
+    pub delegate: Address,
+    /// Market maker.
+    pub marketmaker: Address,
+    /// Recipient.
+    pub recipient: Address,
+    /// Amount.
+    pub amount: U256,
+    /// Timeout.
+    pub timeout: u64,
+}
+
+/// A close to submit on chain (`XBRChannel.closeChannel`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainClose {
+    /// Channel id.
+    pub channel_oid: Oid,
+    /// `closeAt` the signatures were made with.
+    pub close_at: u64,
+    /// Seq.
+    pub seq: u64,
+    /// Balance.
+    pub balance: U256,
+    /// Final.
+    pub is_final: bool,
+    /// Delegate signature.
+    pub delegate_signature: Vec<u8>,
+    /// Maker signature.
+    pub marketmaker_signature: Vec<u8>,
+}
+
+/// What the maker needs from the chain (implemented over xbr-chain by the daemon and tests).
+pub trait MakerChain: Send + Sync + 'static {
+    /// Current block number.
+    fn block_number(&self) -> BoxFuture<'_, MarketResult<u64>>;
+    /// A channel as recorded on chain (`None` if it does not exist).
+    fn channel(&self, channel_oid: Oid) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>>;
+    /// Submits `openChannel` (approving the amount first for a paying channel); the opened
+    /// channel and the transaction hash.
+    fn open_channel(
+        &self,
+        req: OpenChannelRequest,
+    ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>>;
+    /// Submits `closeChannel`; the transaction hash.
+    fn close_channel(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>>;
+    /// The channels opened in `market_oid` from block `from_block` up to the chain head
+    /// (`XBRChannel.Opened` logs), and the block to scan from next time.
+    fn opened_channels(
+        &self,
+        market_oid: Oid,
+        from_block: u64,
+    ) -> BoxFuture<'_, MarketResult<(Vec<ChainChannel>, u64)>>;
+}
+
+/// The market maker role.
+pub struct MarketMaker {
+    cfg: MakerConfig,
+    address: Address,
+    store: Arc<dyn MakerStore>,
+    providers: Arc<dyn Caller>,
+    events: Arc<dyn Publisher>,
+    chain: Option<Arc<dyn MakerChain>>,
+    locks: Mutex<HashMap<Oid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+fn channel_kind(ty: ChannelType) -> &'static str {
+    match ty {
+        ChannelType::Payment => "payment",
+        ChannelType::Paying => "paying",
+    }
+}
+
+impl MarketMaker {
+    /// A maker over a store; `providers` calls sellers' `xbr.provider.*` procedures, `events`
+    /// publishes the maker's events, `chain` (optional) opens/closes channels on chain.
+    pub fn new(
+        cfg: MakerConfig,
+        store: Arc<dyn MakerStore>,
+        providers: Arc<dyn Caller>,
+        events: Arc<dyn Publisher>,
+        chain: Option<Arc<dyn MakerChain>>,
+    ) -> Self {
+        let address = cfg.key.address();
+        Self {
+            cfg,
+            address,
+            store,
+            providers,
+            events,
+            chain,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The maker's address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The signing domain.
+    pub fn domain(&self) -> Domain {
+        self.cfg.domain
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn MakerStore> {
+        &self.store
+    }
+
+    fn lock_for(&self, oid: &Oid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut g = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(g.entry(*oid).or_default())
+    }
+
+    async fn publish(&self, topic: &str, args: Vec<Value>) {
+        if let Err(e) = self.events.publish(topic, args, Dict::new()).await {
+            warn!(topic, error = %e, "event not published");
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! A maker on the in-memory store for the unit tests of its steps: real keys and signatures
+//! (the spec §4.6 dev keys), a scripted seller and a recording event sink.
+
+use std::sync::{Arc, Mutex};
+
+use wamp_proto::{Dict, Value};
+use xbr_core::eth::EthPrivateKey;
+
+use super::{ChainChannel, MakerConfig, MarketMaker};
+use crate::error::{MarketError, MarketResult};
+use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, now_ns};
+use crate::sig::{self, Domain};
+use crate::store::{MakerStore, MemoryStore};
+use crate::types::{Address, ChannelType, Offer, Oid, U256};
+use crate::wire::{
+    BuyKeyRequest, Payload, ProviderCloseReceipt, ProviderCloseRequest, SellReceipt, SellRequest,
+    result1,
+};
+
+/// The market maker's key (KEY6).
+pub const MAKER_KEY: &str = "e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a52";
+/// The seller delegate's key (KEY4).
+pub const SELLER_KEY: &str = "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743";
+/// The buyer delegate's key (KEY5).
+pub const BUYER_KEY: &str = "395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3536a33ab8a4fd";
+/// Another key (KEY2), signing where it must not.
+pub const OTHER_KEY: &str = "6370fd033278c143179d81c5526140625662b8daa446c22ee2d73db3707e620c";
+
+pub const MARKET: Oid = [0xa1; 16];
+pub const PAYMENT: Oid = [0x7a; 16];
+pub const PAYING: Oid = [0x0b; 16];
+pub const KEY_ID: Oid = [0x01; 16];
+pub const OFFER_ID: Oid = [0x0f; 16];
+pub const SELLER_AUTHID: &str = "seller-1";
+
+pub fn key(hex: &str) -> EthPrivateKey {
+    EthPrivateKey::from_hex(hex).unwrap()
+}
+
+pub fn domain() -> Domain {
+    Domain {
+        chain_id: 5777,
+        verifying_contract: Address::repeat_byte(0xc8),
+    }
+}
+
+/// How the scripted seller answers `sell`.
+#[derive(Clone, Debug)]
+pub enum SellerScript {
+    /// Signs the requested state with the seller key.
+    Honest,
+    /// Signs with another key.
+    WrongSigner,
+    /// Returns a receipt for another key.
+    WrongKey,
+    /// Fails the call with this error.
+    Fail(MarketError),
+}
+
+/// The seller's side of the maker's calls: `sell` as scripted, `close_channel` counter-signed.
+pub struct ScriptedSeller {
+    pub script: Mutex<SellerScript>,
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl ScriptedSeller {
+    fn answer(&self, procedure: &str, args: &[Value]) -> MarketResult<Payload> {
+        self.calls.lock().unwrap().push(procedure.to_string());
+        let seller = key(SELLER_KEY);
+        let name = procedure.rsplit_once('.').map_or(procedure, |(_, n)| n);
+        if name.parse::<ProviderProcedure>()? == ProviderProcedure::CloseChannel {
+            let req = ProviderCloseRequest::from_args(args)?;
+            let state = sig::ChannelState {
+                close_at: req.close_at,
+                market_oid: MARKET,
+                channel_oid: req.channel_oid,
+                seq: req.channel_seq,
+                balance: req.channel_balance,
+                is_final: req.channel_is_final,
+            };
+            let receipt = ProviderCloseReceipt {
+                delegate: seller.address(),
+                seq: req.channel_seq,
+                balance: req.channel_balance,
+                is_final: req.channel_is_final,
+                signature: domain().sign(&seller, &state)?,
+            };
+            return Ok(result1(receipt.to_value()));
+        }
+        let req = SellRequest::from_args(args)?;
+        let script = self.script.lock().unwrap().clone();
+        let signer = match &script {
+            SellerScript::Fail(e) => return Err(e.clone()),
+            SellerScript::WrongSigner => key(OTHER_KEY),
+            _ => seller,
+        };
+        let state = sig::off_chain(MARKET, req.channel_oid, req.channel_seq, req.balance);
+        let receipt = SellReceipt {
+            key_id: match script {
+                SellerScript::WrongKey => [0xee; 16],
+                _ => req.key_id,
+            },
+            delegate: key(SELLER_KEY).address(),
+            buyer_pubkey: req.buyer_pubkey,
+            sealed_key: vec![0x5e; xbr_core::sealedbox::SEALED_KEY_LEN],
+            channel_seq: req.channel_seq,
+            amount: req.amount,
+            balance: req.balance,
+            signature: domain().sign(&signer, &state)?,
+        };
+        Ok(result1(receipt.to_value()))
+    }
+}
+
+impl Caller for ScriptedSeller {
+    fn call<'a>(
+        &'a self,
+        procedure: &'a str,
+        args: Vec<Value>,
+        _kwargs: Dict,
+    ) -> BoxFuture<'a, MarketResult<Payload>> {
+        Box::pin(async move { self.answer(procedure, &args) })
+    }
+}
+
+/// Every event published, in order.
+#[derive(Default)]
+pub struct RecordedEvents(pub Mutex<Vec<(String, Vec<Value>)>>);
+
+impl RecordedEvents {
+    /// The topics published so far.
+    pub fn topics(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+}
+
+impl Publisher for RecordedEvents {
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        args: Vec<Value>,
+        _kwargs: Dict,
+    ) -> BoxFuture<'a, MarketResult<()>> {
+        self.0.lock().unwrap().push((topic.to_string(), args));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A maker over a memory store with a buyer's payment channel, a seller's paying channel and
+/// an offer of [`KEY_ID`] at `price`.
+pub struct Fixture {
+    pub maker: MarketMaker,
+    pub store: Arc<dyn MakerStore>,
+    pub seller: Arc<ScriptedSeller>,
+    pub events: Arc<RecordedEvents>,
+    pub price: U256,
+}
+
+pub fn chain_channel(oid: Oid, ty: ChannelType, delegate: Address, amount: U256) -> ChainChannel {
+    ChainChannel {
+        channel_oid: oid,
+        channel_type: ty,
+        market_oid: MARKET,
+        open_at: 100,
+        actor: key(OTHER_KEY).address(),
+        delegate,
+        marketmaker: key(MAKER_KEY).address(),
+        recipient: delegate,
+        amount,
+        timeout: 0,
+    }
+}
+
+impl Fixture {
+    /// Payment channel of `payment` tokens, paying channel of `paying`, offer at `price`.
+    pub async fn new(payment: u64, paying: u64, price: u64) -> Self {
+        let store: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
+        let seller = Arc::new(ScriptedSeller {
+            script: Mutex::new(SellerScript::Honest),
+            calls: Mutex::default(),
+        });
+        let events = Arc::new(RecordedEvents::default());
+        let cfg = MakerConfig {
+            key: key(MAKER_KEY),
+            market_oid: MARKET,
+            market_owner: key(OTHER_KEY).address(),
+            domain: domain(),
+            chain: 5777,
+            contracts: Default::default(),
+            eula_url: String::new(),
+            eula_hash: String::new(),
+        };
+        let maker = MarketMaker::new(cfg, store.clone(), seller.clone(), events.clone(), None);
+        let buyer = key(BUYER_KEY).address();
+        let seller_adr = key(SELLER_KEY).address();
+        for c in [
+            chain_channel(PAYMENT, ChannelType::Payment, buyer, U256::from(payment)),
+            chain_channel(PAYING, ChannelType::Paying, seller_adr, U256::from(paying)),
+        ] {
+            assert!(maker.mirror_channel(&c).await.unwrap());
+        }
+        let offer = Offer {
+            offer_id: OFFER_ID,
+            timestamp: now_ns(),
+            seller: seller_adr,
+            seller_session_id: 1,
+            seller_authid: SELLER_AUTHID.into(),
+            key_id: KEY_ID,
+            api_id: [0x62; 16],
+            uri: "io.crossbar.example".into(),
+            valid_from: now_ns(),
+            signature: vec![0; 65],
+            price: U256::from(price),
+            categories: None,
+            expires: None,
+            copies: None,
+            remaining: None,
+        };
+        store.insert_offer(&offer).unwrap();
+        Self {
+            maker,
+            store,
+            seller,
+            events,
+            price: U256::from(price),
+        }
+    }
+
+    /// The buyer's request continuing the stored payment channel at the offer's price, signed
+    /// by `signer`.
+    pub fn request_signed_by(&self, signer: &str) -> BuyKeyRequest {
+        let ch = self.store.channel(&PAYMENT).unwrap().unwrap();
+        let (seq, balance) = (ch.seq + 1, ch.remaining - self.price);
+        BuyKeyRequest {
+            delegate: key(BUYER_KEY).address(),
+            buyer_pubkey: [0x1c; 32],
+            key_id: KEY_ID,
+            channel_oid: PAYMENT,
+            channel_seq: seq,
+            amount: self.price,
+            balance,
+            signature: domain()
+                .sign(&key(signer), &sig::off_chain(MARKET, PAYMENT, seq, balance))
+                .unwrap(),
+        }
+    }
+
+    /// [`Self::request_signed_by`] the buyer.
+    pub fn request(&self) -> BuyKeyRequest {
+        self.request_signed_by(BUYER_KEY)
+    }
+
+    /// Re-signs `req` after a field was changed.
+    pub fn resign(req: &mut BuyKeyRequest) {
+        let state = sig::off_chain(MARKET, req.channel_oid, req.channel_seq, req.balance);
+        req.signature = domain().sign(&key(BUYER_KEY), &state).unwrap();
+    }
+
+    /// The stored (seq, remaining, inflight) of a channel.
+    pub fn view(&self, oid: &Oid) -> (u64, U256, U256) {
+        let c = self.store.channel(oid).unwrap().unwrap();
+        (c.seq, c.remaining, c.inflight)
+    }
+}

@@ -1,0 +1,138 @@
+//! Quote and buy: `xbr.marketmaker.get_quote` and `xbr.marketmaker.buy_key` (spec §3.3, §3A.2).
+
+use wamp_proto::Value;
+
+use super::{Addr, Amount, Bytes, FlagOrFalse, Int, IntOrZero, OptBytes, RawBytes, Seq, Sig};
+use crate::error::MarketResult;
+use crate::types::{Address, Oid, U256};
+
+/// `xbr.marketmaker.buy_key` arguments (spec §3.3 step 7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuyKeyRequest {
+    /// Buyer delegate address.
+    pub delegate: Address,
+    /// Buyer's X25519 public key the key is sealed to.
+    pub buyer_pubkey: [u8; 32],
+    /// Key to buy.
+    pub key_id: Oid,
+    /// Payment channel.
+    pub channel_oid: Oid,
+    /// Payment channel seq after this purchase.
+    pub channel_seq: u64,
+    /// Amount offered.
+    pub amount: U256,
+    /// Payment channel remaining after this purchase.
+    pub balance: U256,
+    /// Buyer's ChannelClose signature (XBRSIG1).
+    pub signature: Vec<u8>,
+}
+
+/// The receipt `buy_key` returns (spec §3A.2 "Buy receipt").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuyReceipt {
+    /// Key bought.
+    pub key_id: Oid,
+    /// Buyer delegate.
+    pub delegate: Address,
+    /// Buyer's X25519 public key.
+    pub buyer_pubkey: [u8; 32],
+    /// The key sealed to `buyer_pubkey` (80 bytes).
+    pub sealed_key: Vec<u8>,
+    /// Offer id.
+    pub offer_id: Option<Oid>,
+    /// Whether the key was free.
+    pub free_rated: bool,
+    /// Amount offered.
+    pub amount: U256,
+    /// Amount charged.
+    pub amount_paid: U256,
+    /// Payment channel seq after the purchase.
+    pub channel_seq: u64,
+    /// Payment channel.
+    pub payment_channel: Oid,
+    /// Payment channel remaining after the purchase.
+    pub remaining: U256,
+    /// Payment channel inflight after the purchase.
+    pub inflight: U256,
+    /// Maker's ChannelClose signature over the payment state (XBRSIG7).
+    pub signature: Vec<u8>,
+}
+
+/// `get_quote` result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quote {
+    /// When quoted (ns).
+    pub timestamp: u64,
+    /// Key quoted.
+    pub key_id: Oid,
+    /// Price.
+    pub price: U256,
+    /// Offer expiry (0 = none).
+    pub expires: u64,
+}
+
+super::positional_message!(BuyKeyRequest, "buy_key", {
+    delegate: Addr = "delegate_adr",
+    buyer_pubkey: Bytes = "buyer_pubkey",
+    key_id: Bytes = "key_id",
+    channel_oid: Bytes = "channel_oid",
+    channel_seq: Seq = "channel_seq",
+    amount: Amount = "amount",
+    balance: Amount = "balance",
+    signature: Sig = "signature",
+});
+
+super::dict_message!(BuyReceipt, "buy_key receipt", {
+    key_id: Bytes = "key_id",
+    delegate: Addr = "delegate",
+    buyer_pubkey: Bytes = "buyer_pubkey",
+    sealed_key: RawBytes = "sealed_key",
+    offer_id: OptBytes = "offer_id",
+    free_rated: FlagOrFalse = "free_rated",
+    amount: Amount = "amount",
+    amount_paid: Amount = "amount_paid",
+    channel_seq: Int = "channel_seq",
+    payment_channel: Bytes = "payment_channel",
+    remaining: Amount = "remaining",
+    inflight: Amount = "inflight",
+    signature: Sig = "signature",
+});
+
+super::dict_message!(Quote, "quote", {
+    timestamp: IntOrZero = "timestamp",
+    key_id: Bytes = "key",
+    price: Amount = "price",
+    expires: IntOrZero = "expires",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buy_key_request_round_trips_and_rejects_bad_input() {
+        let r = BuyKeyRequest {
+            delegate: Address::repeat_byte(5),
+            buyer_pubkey: [1; 32],
+            key_id: [2; 16],
+            channel_oid: [3; 16],
+            channel_seq: 2,
+            amount: U256::from(7u64),
+            balance: U256::from(8u64),
+            signature: vec![9; 65],
+        };
+        assert_eq!(BuyKeyRequest::from_args(&r.to_args()).unwrap(), r);
+        let mut args = r.to_args();
+        args[2] = Value::Bytes(vec![2; 15]);
+        assert!(
+            BuyKeyRequest::from_args(&args)
+                .unwrap_err()
+                .message
+                .contains("key_id")
+        );
+        assert!(BuyKeyRequest::from_args(&r.to_args()[..7]).is_err());
+        let mut args = r.to_args();
+        args[4] = Value::from(u64::from(u32::MAX) + 1);
+        assert!(BuyKeyRequest::from_args(&args).is_err());
+    }
+}
