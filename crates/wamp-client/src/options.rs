@@ -157,6 +157,14 @@ impl CallOptions {
         }
     }
 
+    /// The client-side limit the session core keeps for this call, with its CANCEL mode.
+    pub fn call_timeout(&self) -> Option<wamp_proto::session::CallTimeout> {
+        self.timeout.map(|after| wamp_proto::session::CallTimeout {
+            after,
+            cancel: crate::driver::to_proto_cancel_mode(self.cancel_mode),
+        })
+    }
+
     /// The CALL options dict; `receive_progress` is set by the progressive call API.
     pub fn to_dict(&self, receive_progress: bool) -> Dict {
         let mut d = Dict::new();
