@@ -11,7 +11,7 @@ use wamp_proto::{Dict, Value};
 use crate::driver::{self, CallReply, Command, Link, SessionInfo};
 use crate::error::Error;
 use crate::options::{CallOptions, CancelMode, PublishOptions, RegisterOptions, SubscribeOptions};
-use crate::transport::TransportConfig;
+use crate::transport::{Connection, TransportConfig};
 use crate::types::{
     CallResult, Event, EventHandler, Invocation, InvocationError, InvocationResult, event_handler,
     procedure_handler,
@@ -71,10 +71,26 @@ impl Session {
         config: SessionConfig,
     ) -> Result<Session, Error> {
         let joined = driver::connect_and_join(transport, config).await?;
+        Ok(Self::drive(joined))
+    }
+
+    /// Joins a realm over an already established connection (e.g. [`Connection::rawsocket`]
+    /// over an in-process pipe): one session, no reconnect. `transport` gives the join timeout
+    /// (its connect timeout) and auto-ping; its URL only names the peer.
+    pub async fn join_on(
+        conn: Connection,
+        transport: &TransportConfig,
+        config: SessionConfig,
+    ) -> Result<Session, Error> {
+        let joined = driver::join_on(conn, transport, config).await?;
+        Ok(Self::drive(joined))
+    }
+
+    fn drive(joined: driver::Joined) -> Session {
         let (link_tx, link_rx) = watch::channel(Link::Down);
         // The driver owns the sender; the link goes down when the driver ends.
         drop(driver::spawn(joined, link_tx));
-        Ok(Session::from_link(link_rx))
+        Session::from_link(link_rx)
     }
 
     fn sender(&self) -> Result<mpsc::Sender<Command>, Error> {
@@ -440,7 +456,11 @@ impl ProgressiveCall {
             return None;
         }
         // A timeout comes from the session core as Err(Error::Timeout), CANCEL already sent.
-        let item = self.items.recv().await.unwrap_or(Err(Error::ConnectionLost));
+        let item = self
+            .items
+            .recv()
+            .await
+            .unwrap_or(Err(Error::ConnectionLost));
         if !matches!(item, Ok((_, true))) {
             self.done = true;
             self.guard.disarm();

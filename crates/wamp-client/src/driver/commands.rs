@@ -177,7 +177,6 @@ impl Driver {
             debug!(invocation, error = %e, "yield refused by the session");
         }
     }
-
 }
 
 /// Why a payload cannot be encoded with `serializer`, if it cannot (bignums in MsgPack,

@@ -142,7 +142,9 @@ impl Driver {
                     request,
                     after,
                 } => self.on_request_error(request_type, request, Error::Timeout(after)),
-                SessionEvent::TimedOut { kind, after } => return Some(self.on_timed_out(kind, after)),
+                SessionEvent::TimedOut { kind, after } => {
+                    return Some(self.on_timed_out(kind, after));
+                }
                 SessionEvent::Left { reason, .. } => {
                     if let Some(reply) = self.leave.take() {
                         let _ = reply.send(Ok(()));
@@ -331,5 +333,4 @@ impl Driver {
             .sinks
             .retain(|(_, sink)| sink.send(event.clone()).is_ok());
     }
-
 }

@@ -39,7 +39,9 @@ pub(crate) async fn join_on(
 ) -> Result<Joined, Error> {
     let realm = session_config.realm.clone();
     let timeouts = &mut session_config.timeouts;
-    timeouts.join.get_or_insert(transport_config.connect_timeout);
+    timeouts
+        .join
+        .get_or_insert(transport_config.connect_timeout);
     if let Some(interval) = transport_config.auto_ping_interval {
         timeouts.ping = Some(PingTimeouts {
             interval,

@@ -333,7 +333,6 @@ impl Driver {
         }
     }
 
-
     async fn on_incoming(&mut self, incoming: Result<Incoming, TransportError>) -> Step {
         match incoming {
             Err(e) => Step::Stop(Disconnect::Failed(e.into())),
