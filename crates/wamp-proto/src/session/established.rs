@@ -22,9 +22,7 @@ impl Session {
                 Ok(())
             }
             Message::Abort { details, reason } => {
-                self.close();
-                self.events
-                    .push_back(SessionEvent::Aborted { reason, details });
+                self.router_aborted(reason, details);
                 Ok(())
             }
             Message::Result {

@@ -44,9 +44,7 @@ impl Session {
                 }
             }
             Message::Abort { details, reason } => {
-                self.close();
-                self.events
-                    .push_back(SessionEvent::Aborted { reason, details });
+                self.router_aborted(reason, details);
                 Ok(())
             }
             other => {
@@ -65,9 +63,7 @@ impl Session {
                 Ok(())
             }
             Message::Abort { details, reason } => {
-                self.close();
-                self.events
-                    .push_back(SessionEvent::Aborted { reason, details });
+                self.router_aborted(reason, details);
                 Ok(())
             }
             // Results, events and invocations already in flight when we said GOODBYE.

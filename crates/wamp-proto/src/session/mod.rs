@@ -317,6 +317,13 @@ impl Session {
         self.close();
     }
 
+    /// The router ended the session with ABORT.
+    fn router_aborted(&mut self, reason: String, details: Dict) {
+        self.close();
+        self.events
+            .push_back(SessionEvent::Aborted { reason, details });
+    }
+
     fn close(&mut self) {
         self.state = SessionState::Closed;
         self.session_id = None;

@@ -30,7 +30,14 @@ fn drain_events(s: &mut Session) -> Vec<SessionEvent> {
 
 /// A joined anonymous session with its queues drained.
 fn joined() -> Session {
-    let mut s = session_with(ClientAuth::anonymous());
+    joined_with(Timeouts::default())
+}
+
+/// [`joined`] with other deadlines.
+fn joined_with(timeouts: Timeouts) -> Session {
+    let mut config = SessionConfig::new("realm1", ClientAuth::anonymous());
+    config.timeouts = timeouts;
+    let mut s = Session::new(config);
     s.join(now(), [7; 32]).expect("join");
     drain_out(&mut s);
     s.handle_message(Message::Welcome {

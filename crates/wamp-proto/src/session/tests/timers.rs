@@ -6,21 +6,6 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn joined_with(timeouts: Timeouts) -> Session {
-    let mut config = SessionConfig::new("realm1", ClientAuth::anonymous());
-    config.timeouts = timeouts;
-    let mut s = Session::new(config);
-    s.join(now(), [7; 32]).expect("join");
-    drain_out(&mut s);
-    s.handle_message(Message::Welcome {
-        session: 42,
-        details: Dict::new(),
-    })
-    .expect("welcome");
-    drain_events(&mut s);
-    s
-}
-
 #[test]
 fn call_timeout_cancels_with_its_mode_and_drops_the_late_answer() {
     let mut s = joined();
