@@ -389,6 +389,14 @@ impl Driver {
     /// Fails the local request that `msg` belonged to (it could not be sent).
     fn fail_request_of(&mut self, msg: &Message, err: Error) {
         warn!(message = msg.name(), error = %err, "message not sent");
+        if let Message::Call { request, .. }
+        | Message::Publish { request, .. }
+        | Message::Register { request, .. }
+        | Message::Subscribe { request, .. } = msg
+        {
+            // Never sent: no answer, timeout or CANCEL may follow.
+            self.session.abandon(*request);
+        }
         match msg {
             Message::Call { request, .. } => {
                 if let Some(p) = self.calls.remove(request) {

@@ -247,6 +247,12 @@ impl Session {
         Ok(())
     }
 
+    /// Forgets a pending request and its deadline: the driver could not send it (e.g. it does
+    /// not encode). Unknown ids are ignored.
+    pub fn abandon(&mut self, request: u64) {
+        self.finish(request);
+    }
+
     /// Records a pending request and, with a `timeout`, its deadline.
     fn insert_pending(
         &mut self,

@@ -368,3 +368,26 @@ fn revoked_registration_names_its_id() {
     });
     assert_violation(&mut s, r);
 }
+
+#[test]
+fn an_abandoned_request_has_no_deadline() {
+    let mut s = joined();
+    let req = s
+        .call(
+            now(),
+            "com.x",
+            vec![],
+            Dict::new(),
+            Dict::new(),
+            Some(CallTimeout {
+                after: ms(10),
+                cancel: CancelMode::Kill,
+            }),
+        )
+        .expect("call");
+    drain_out(&mut s);
+    s.abandon(req);
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(now() + ms(10));
+    assert!(drain_out(&mut s).is_empty() && drain_events(&mut s).is_empty());
+}
