@@ -87,7 +87,10 @@ impl Session {
     /// pong deadline closes the session with [`SessionEvent::TimedOut`]; a due auto-ping is
     /// queued for [`Session::poll_ping`]. Calling it early does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
+        // A leave that timed out is still a leave, even if a pong is overdue too.
         let session_deadline = [
+            (TimeoutKind::Leave, self.timers.leave),
+            (TimeoutKind::Join, self.timers.join),
             (
                 TimeoutKind::Pong,
                 self.timers
@@ -95,8 +98,6 @@ impl Session {
                     .zip(self.timers.ping)
                     .map(|((at, _), p)| (at, p.timeout)),
             ),
-            (TimeoutKind::Join, self.timers.join),
-            (TimeoutKind::Leave, self.timers.leave),
         ]
         .into_iter()
         .find_map(|(kind, deadline)| due(deadline, now).map(|after| (kind, after)));
