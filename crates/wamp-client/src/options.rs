@@ -189,6 +189,10 @@ impl CallOptions {
 }
 
 /// Options of a registration.
+///
+/// The time the router may take to answer is the session's `timeouts.request`
+/// ([`wamp_proto::session::Timeouts`], 30 s by default); on expiry the request fails with
+/// [`crate::Error::Timeout`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RegisterOptions {
     /// URI matching.
@@ -220,6 +224,10 @@ impl RegisterOptions {
 }
 
 /// Options of a subscription.
+///
+/// The time the router may take to answer is the session's `timeouts.request`
+/// ([`wamp_proto::session::Timeouts`], 30 s by default); on expiry the request fails with
+/// [`crate::Error::Timeout`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SubscribeOptions {
     /// URI matching.
@@ -246,6 +254,10 @@ impl SubscribeOptions {
 }
 
 /// Options of a publication.
+///
+/// The time the router may take to acknowledge (with [`PublishOptions::acknowledge`]) is the session's `timeouts.request`
+/// ([`wamp_proto::session::Timeouts`], 30 s by default); on expiry the request fails with
+/// [`crate::Error::Timeout`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PublishOptions {
     /// Wait for the router's PUBLISHED (or ERROR) and return the publication id.

@@ -25,7 +25,7 @@
 //!                    Closed ◀──────────────────┘
 //! ```
 //!
-//! Modules: [`config`] (what to join and the [`Timeouts`]), [`events`] (states, events, errors),
+//! Modules: `config` (what to join and the [`Timeouts`]), `events` (states, events, errors),
 //! `joining` and `established` (received messages by state), `requests` (what we send),
 //! `timers` (every deadline, kept in one place and ordered by time).
 //!
@@ -49,9 +49,10 @@
 //!   EVENTs and INVOCATIONs that cross our UNSUBSCRIBE / UNREGISTER on the wire are still
 //!   delivered. Afterwards they are protocol violations.
 //! * An INTERRUPT for an invocation already answered is dropped (the two crossed on the wire).
-//! * Every request but an unacknowledged PUBLISH has a timeout (see [`Timeouts`] and
-//!   [`CallTimeout`]); on expiry [`SessionEvent::RequestTimedOut`] is reported and the router's
-//!   late answer is dropped when it comes.
+//! * Every request but an unacknowledged PUBLISH can expire: a call after its [`CallTimeout`] or
+//!   [`Timeouts::call`] (none by default: calls may run long), the others after
+//!   [`Timeouts::request`] (30 s by default). On expiry [`SessionEvent::RequestTimedOut`] is
+//!   reported (a call also sends CANCEL) and the router's late answer is dropped when it comes.
 
 mod config;
 mod established;
