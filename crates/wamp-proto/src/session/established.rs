@@ -16,13 +16,11 @@ impl Session {
                     details: Dict::new(),
                     reason: GOODBYE_AND_OUT.into(),
                 });
-                self.close();
-                self.events
-                    .push_back(SessionEvent::Left { reason, details });
+                self.end(SessionEvent::Left { reason, details });
                 Ok(())
             }
             Message::Abort { details, reason } => {
-                self.router_aborted(reason, details);
+                self.end(SessionEvent::Aborted { reason, details });
                 Ok(())
             }
             Message::Result {

@@ -44,7 +44,7 @@ impl Session {
                 }
             }
             Message::Abort { details, reason } => {
-                self.router_aborted(reason, details);
+                self.end(SessionEvent::Aborted { reason, details });
                 Ok(())
             }
             other => {
@@ -57,13 +57,11 @@ impl Session {
     pub(super) fn handle_closing(&mut self, msg: Message) -> Result<(), SessionError> {
         match msg {
             Message::Goodbye { details, reason } => {
-                self.close();
-                self.events
-                    .push_back(SessionEvent::Left { reason, details });
+                self.end(SessionEvent::Left { reason, details });
                 Ok(())
             }
             Message::Abort { details, reason } => {
-                self.router_aborted(reason, details);
+                self.end(SessionEvent::Aborted { reason, details });
                 Ok(())
             }
             // Results, events and invocations already in flight when we said GOODBYE.

@@ -311,18 +311,16 @@ impl Session {
             details: details.clone(),
             reason: reason.to_owned(),
         });
-        self.events.push_back(SessionEvent::Aborted {
+        self.end(SessionEvent::Aborted {
             reason: reason.to_owned(),
             details,
         });
-        self.close();
     }
 
-    /// The router ended the session with ABORT.
-    fn router_aborted(&mut self, reason: String, details: Dict) {
+    /// Closes the session and reports how it ended (ABORT, GOODBYE or a deadline).
+    fn end(&mut self, event: SessionEvent) {
         self.close();
-        self.events
-            .push_back(SessionEvent::Aborted { reason, details });
+        self.events.push_back(event);
     }
 
     fn close(&mut self) {

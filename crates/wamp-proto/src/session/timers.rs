@@ -102,9 +102,7 @@ impl Session {
         .into_iter()
         .find_map(|(kind, deadline)| due(deadline, now).map(|after| (kind, after)));
         if let Some((kind, after)) = session_deadline {
-            self.close();
-            self.events
-                .push_back(SessionEvent::TimedOut { kind, after });
+            self.end(SessionEvent::TimedOut { kind, after });
             return;
         }
         while let Some(&(at, request)) = self.timers.requests.first() {
