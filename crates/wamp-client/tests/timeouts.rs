@@ -264,3 +264,22 @@ async fn revoked_registration_and_subscription_drop_their_handlers() {
     assert_eq!(dropped, (None, None));
     assert!(peer.session.is_connected());
 }
+
+#[tokio::test(start_paused = true)]
+async fn unregister_timeout_drops_the_handler() {
+    let peer = connect(ignoring(&[code::UNREGISTER])).await;
+    let (procedure_alive, mut procedure_dropped) = mpsc::channel::<()>(1);
+    let registration = peer
+        .session
+        .register("com.p", RegisterOptions::default(), move |_| {
+            let _alive = &procedure_alive;
+            async { Ok(InvocationResult::default()) }
+        })
+        .await
+        .expect("register");
+    let started = Instant::now();
+    let err = registration.unregister().await.unwrap_err();
+    assert_timed_out(err, DEFAULT_REQUEST_TIMEOUT, started);
+    assert_eq!(procedure_dropped.recv().await, None, "handler dropped");
+    assert!(peer.session.is_connected());
+}

@@ -141,7 +141,16 @@ impl Driver {
                     request_type,
                     request,
                     after,
-                } => self.on_request_error(request_type, request, Error::Timeout(after)),
+                } => {
+                    if request_type == code::UNREGISTER
+                        && let Some((registration, _)) = self.unregisters.get(&request)
+                    {
+                        // We asked to remove it: the handler goes now (the core drops the late
+                        // UNREGISTERED; crossing invocations get `no_such_registration`).
+                        self.registrations.remove(registration);
+                    }
+                    self.on_request_error(request_type, request, Error::Timeout(after))
+                }
                 SessionEvent::TimedOut { kind, after } => {
                     return Some(self.on_timed_out(kind, after));
                 }
