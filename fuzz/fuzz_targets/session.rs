@@ -10,13 +10,18 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else { return };
     let ser = Serializer::ALL[usize::from(selector) % 3];
     let mut s = Session::new(SessionConfig::new("realm1", ClientAuth::anonymous()));
-    if s.join([0; 32]).is_err() {
+    let now = std::time::Instant::now();
+    if s.join(now, [0; 32]).is_err() {
         return;
     }
     let _ = s.handle_message(Message::Welcome { session: 1, details: Dict::new() });
-    let _ = s.call("com.x", vec![], Dict::new(), Dict::new());
-    let _ = s.subscribe("com.t", Dict::new());
-    let _ = s.register("com.p", Dict::new());
+    let _ = s.call(now, "com.x", vec![], Dict::new(), Dict::new(), None);
+    let _ = s.subscribe(now, "com.t", Dict::new());
+    let _ = s.register(now, "com.p", Dict::new());
+    // The selector's high bit lets every request time out first (late answers are dropped).
+    if selector & 0x80 != 0 {
+        s.handle_timeout(now + wamp_proto::session::DEFAULT_REQUEST_TIMEOUT);
+    }
     // Frames are separated by 0xff bytes.
     for frame in rest.split(|b| *b == 0xff) {
         let _ = s.handle_bytes(ser, frame);

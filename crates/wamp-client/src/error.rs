@@ -160,8 +160,9 @@ pub enum Error {
     /// The connection was lost while the request was in flight; its outcome is unknown.
     #[error("connection lost before the request completed")]
     ConnectionLost,
-    /// The call did not complete within its timeout; a CANCEL was sent.
-    #[error("call timed out after {0:?}")]
+    /// The request got no answer within its timeout (a call's [`crate::CallOptions::timeout`],
+    /// else the session's `Timeouts`); for a call a CANCEL was sent.
+    #[error("request timed out after {0:?}")]
     Timeout(Duration),
     /// The request was refused locally by the protocol layer (bad URI, wrong state, …).
     #[error("request rejected: {0}")]

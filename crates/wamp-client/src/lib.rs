@@ -13,8 +13,10 @@
 //!   retry knobs, backoff reset only after a stable session, no retry after an authentication
 //!   failure, lifecycle events, and registrations/subscriptions re-established (with their
 //!   options) on every join.
-//! * **Auto-ping**: client pings at an interval; no pong within the timeout closes the connection
-//!   (and a component reconnects).
+//! * **Timers**: every deadline (call, register, subscribe, acknowledged publish, unregister,
+//!   unsubscribe, join, leave, auto-ping and its pong) lives in the sans-IO session
+//!   ([`wamp_proto::session::Timeouts`]); the driver only sleeps until the next one. No pong within
+//!   the timeout closes the connection (and a component reconnects).
 //!
 //! ```no_run
 //! use wamp_client::{PublishOptions, Session, SubscribeOptions, TransportConfig};

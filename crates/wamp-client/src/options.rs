@@ -157,6 +157,14 @@ impl CallOptions {
         }
     }
 
+    /// The client-side limit the session core keeps for this call, with its CANCEL mode.
+    pub fn call_timeout(&self) -> Option<wamp_proto::session::CallTimeout> {
+        self.timeout.map(|after| wamp_proto::session::CallTimeout {
+            after,
+            cancel: crate::driver::to_proto_cancel_mode(self.cancel_mode),
+        })
+    }
+
     /// The CALL options dict; `receive_progress` is set by the progressive call API.
     pub fn to_dict(&self, receive_progress: bool) -> Dict {
         let mut d = Dict::new();
@@ -181,6 +189,10 @@ impl CallOptions {
 }
 
 /// Options of a registration.
+///
+/// The time the router may take to answer is the session's `timeouts.request`
+/// ([`wamp_proto::session::Timeouts`], 30 s by default); on expiry the request fails with
+/// [`crate::Error::Timeout`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RegisterOptions {
     /// URI matching.
@@ -212,6 +224,10 @@ impl RegisterOptions {
 }
 
 /// Options of a subscription.
+///
+/// The time the router may take to answer is the session's `timeouts.request`
+/// ([`wamp_proto::session::Timeouts`], 30 s by default); on expiry the request fails with
+/// [`crate::Error::Timeout`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SubscribeOptions {
     /// URI matching.
@@ -238,6 +254,10 @@ impl SubscribeOptions {
 }
 
 /// Options of a publication.
+///
+/// The time the router may take to acknowledge (with [`PublishOptions::acknowledge`]) is the session's `timeouts.request`
+/// ([`wamp_proto::session::Timeouts`], 30 s by default); on expiry the request fails with
+/// [`crate::Error::Timeout`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PublishOptions {
     /// Wait for the router's PUBLISHED (or ERROR) and return the publication id.

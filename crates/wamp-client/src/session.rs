@@ -11,7 +11,7 @@ use wamp_proto::{Dict, Value};
 use crate::driver::{self, CallReply, Command, Link, SessionInfo};
 use crate::error::Error;
 use crate::options::{CallOptions, CancelMode, PublishOptions, RegisterOptions, SubscribeOptions};
-use crate::transport::TransportConfig;
+use crate::transport::{Connection, TransportConfig};
 use crate::types::{
     CallResult, Event, EventHandler, Invocation, InvocationError, InvocationResult, event_handler,
     procedure_handler,
@@ -71,10 +71,26 @@ impl Session {
         config: SessionConfig,
     ) -> Result<Session, Error> {
         let joined = driver::connect_and_join(transport, config).await?;
+        Ok(Self::drive(joined))
+    }
+
+    /// Joins a realm over an already established connection (e.g. [`Connection::rawsocket`]
+    /// over an in-process pipe): one session, no reconnect. `transport` gives the join timeout
+    /// (its connect timeout) and auto-ping; its URL only names the peer.
+    pub async fn join_on(
+        conn: Connection,
+        transport: &TransportConfig,
+        config: SessionConfig,
+    ) -> Result<Session, Error> {
+        let joined = driver::join_on(conn, transport, config).await?;
+        Ok(Self::drive(joined))
+    }
+
+    fn drive(joined: driver::Joined) -> Session {
         let (link_tx, link_rx) = watch::channel(Link::Down);
         // The driver owns the sender; the link goes down when the driver ends.
         drop(driver::spawn(joined, link_tx));
-        Ok(Session::from_link(link_rx))
+        Session::from_link(link_rx)
     }
 
     fn sender(&self) -> Result<mpsc::Sender<Command>, Error> {
@@ -143,6 +159,7 @@ impl Session {
             args,
             kwargs,
             options: options.to_dict(false),
+            timeout: options.call_timeout(),
             token,
             reply: CallReply::Once(reply_tx),
         };
@@ -155,16 +172,8 @@ impl Session {
             token,
             mode: options.cancel_mode,
         };
-        let outcome = match options.timeout {
-            None => reply_rx.await,
-            Some(limit) => match tokio::time::timeout(limit, reply_rx).await {
-                Ok(r) => r,
-                Err(_) => {
-                    guard.cancel();
-                    return Err(Error::Timeout(limit));
-                }
-            },
-        };
+        // The session core keeps the timeout: it sends the CANCEL and answers Error::Timeout.
+        let outcome = reply_rx.await;
         guard.disarm();
         outcome.map_err(|_| Error::ConnectionLost)?
     }
@@ -201,6 +210,7 @@ impl Session {
             args,
             kwargs,
             options: options.to_dict(true),
+            timeout: options.call_timeout(),
             token,
             reply: CallReply::Progressive(items_tx),
         };
@@ -208,9 +218,6 @@ impl Session {
             driver::fail_command(e.0);
             Error::NotConnected
         })?;
-        let deadline = options
-            .timeout
-            .map(|t| (tokio::time::Instant::now() + t, t));
         Ok(ProgressiveCall {
             items: items_rx,
             guard: CancelGuard {
@@ -218,7 +225,6 @@ impl Session {
                 token,
                 mode: options.cancel_mode,
             },
-            deadline,
             done: false,
         })
     }
@@ -356,7 +362,8 @@ impl Session {
         .await
     }
 
-    /// Leaves the realm (GOODBYE `wamp.close.normal`, waiting up to 5 s for the router's answer)
+    /// Leaves the realm (GOODBYE `wamp.close.normal`, waiting for the router's answer up to the
+    /// session's leave timeout, 5 s by default)
     /// and closes the connection. A component stops instead of reconnecting.
     pub async fn leave(&self) -> Result<(), Error> {
         self.leave_with_reason("wamp.close.normal").await
@@ -430,7 +437,6 @@ impl Drop for CancelGuard {
 pub struct ProgressiveCall {
     items: mpsc::UnboundedReceiver<Result<(CallResult, bool), Error>>,
     guard: CancelGuard,
-    deadline: Option<(tokio::time::Instant, std::time::Duration)>,
     done: bool,
 }
 
@@ -449,18 +455,12 @@ impl ProgressiveCall {
         if self.done {
             return None;
         }
-        let item = match self.deadline {
-            None => self.items.recv().await,
-            Some((at, limit)) => match tokio::time::timeout_at(at, self.items.recv()).await {
-                Ok(item) => item,
-                Err(_) => {
-                    self.guard.cancel();
-                    self.done = true;
-                    return Some(Err(Error::Timeout(limit)));
-                }
-            },
-        };
-        let item = item.unwrap_or(Err(Error::ConnectionLost));
+        // A timeout comes from the session core as Err(Error::Timeout), CANCEL already sent.
+        let item = self
+            .items
+            .recv()
+            .await
+            .unwrap_or(Err(Error::ConnectionLost));
         if !matches!(item, Ok((_, true))) {
             self.done = true;
             self.guard.disarm();

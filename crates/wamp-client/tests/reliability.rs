@@ -4,6 +4,8 @@
 //! They run in real time with short intervals (tokio's paused clock races with loopback TCP
 //! hand-shakes) and assert only lower bounds on elapsed time plus the exact delays the backoff
 //! policy computed (jitter injected), so a loaded machine makes them slower, not flaky.
+//! The timeouts themselves are tested on a paused clock over an in-process pipe in
+//! `tests/timeouts.rs`.
 
 mod common;
 

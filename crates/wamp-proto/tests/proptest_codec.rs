@@ -91,10 +91,13 @@ proptest! {
         codes in proptest::collection::vec((prop::sample::select(vec![2u64, 3, 4, 6, 8, 17, 33, 35, 36, 50, 65, 67, 68, 69]), 0u64..4), 0..12),
     ) {
         let mut s = Session::new(SessionConfig::new("realm1", ClientAuth::anonymous()));
-        s.join([0; 32]).expect("join");
+        let now = std::time::Instant::now();
+        s.join(now, [0; 32]).expect("join");
         let _ = s.handle_message(Message::Welcome { session: 1, details: Dict::new() });
-        let _ = s.call("com.x", vec![], Dict::new(), Dict::new());
-        let _ = s.subscribe("com.t", Dict::new());
+        let _ = s.call(now, "com.x", vec![], Dict::new(), Dict::new(), None);
+        let _ = s.subscribe(now, "com.t", Dict::new());
+        // Every request expires before the messages arrive: late answers must be handled too.
+        s.handle_timeout(now + wamp_proto::session::DEFAULT_REQUEST_TIMEOUT);
         for (code, id) in codes {
             // Structurally valid messages with small ids: exercises every state transition.
             let list = Value::List(match code {

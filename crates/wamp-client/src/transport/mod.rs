@@ -241,6 +241,20 @@ impl Connection {
         }
     }
 
+    /// RawSocket over an already connected byte stream (handshake included, with the first of
+    /// `config.serializers`); the way to run a session over [`stream::Stream::Memory`].
+    pub async fn rawsocket(
+        stream: Stream,
+        config: &TransportConfig,
+    ) -> Result<Connection, TransportError> {
+        if config.serializers.is_empty() {
+            return Err(no_serializer(config));
+        }
+        tokio::time::timeout(config.connect_timeout, rawsocket_over(stream, config))
+            .await
+            .map_err(|_| TransportError::ConnectTimeout(config.connect_timeout))?
+    }
+
     /// Closes the connection (WebSocket close handshake start / RawSocket write shutdown).
     pub async fn close(&mut self) -> Result<(), TransportError> {
         match &mut self.framing {
@@ -254,14 +268,18 @@ impl Connection {
 pub async fn connect(config: &TransportConfig) -> Result<Connection, TransportError> {
     let endpoint = Endpoint::parse(&config.url)?;
     if config.serializers.is_empty() {
-        return Err(TransportError::InvalidUrl {
-            url: config.url.clone(),
-            reason: "no serializer configured".into(),
-        });
+        return Err(no_serializer(config));
     }
     tokio::time::timeout(config.connect_timeout, connect_endpoint(config, endpoint))
         .await
         .map_err(|_| TransportError::ConnectTimeout(config.connect_timeout))?
+}
+
+fn no_serializer(config: &TransportConfig) -> TransportError {
+    TransportError::InvalidUrl {
+        url: config.url.clone(),
+        reason: "no serializer configured".into(),
+    }
 }
 
 async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, TransportError> {

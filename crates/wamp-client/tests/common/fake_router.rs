@@ -2,14 +2,17 @@
 //!
 //! It joins every HELLO (or aborts it), answers REGISTER/SUBSCRIBE/PUBLISH, echoes calls to
 //! `test.echo`, never answers `test.never`, answers `test.huge` with a frame header announcing
-//! 1 MiB, answers CANCEL with `wamp.error.canceled` and GOODBYE with GOODBYE. Every message and
-//! every accepted connection is recorded for the test to inspect.
+//! 1 MiB, revokes every registration and subscription it granted on the connection when
+//! `test.revoke` is called (then answers it), answers CANCEL with `wamp.error.canceled` and
+//! GOODBYE with GOODBYE; message types listed in [`Behavior::ignore`] get no answer. Every
+//! message and every accepted connection is recorded for the test to inspect. It serves TCP
+//! ([`FakeRouter::start`]) or an in-process pipe ([`in_memory`], for tests on a paused clock).
 
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -27,6 +30,8 @@ pub struct Behavior {
     pub max_len_exp: u8,
     /// Accept the TCP connection but never answer the handshake.
     pub silent_handshake: bool,
+    /// Message type codes left unanswered (e.g. `code::REGISTER`, `code::GOODBYE`).
+    pub ignore: Vec<u8>,
 }
 
 impl Default for Behavior {
@@ -36,6 +41,7 @@ impl Default for Behavior {
             answer_pings: true,
             max_len_exp: 15,
             silent_handshake: false,
+            ignore: Vec::new(),
         }
     }
 }
@@ -146,6 +152,29 @@ impl Drop for FakeRouter {
     }
 }
 
+/// A router at the other end of an in-process pipe (no sockets: deterministic on a paused
+/// clock). Returns the client's end, what the router sees, and the sender that drops the
+/// connection.
+pub fn in_memory(
+    behavior: Behavior,
+) -> (
+    DuplexStream,
+    mpsc::UnboundedReceiver<Seen>,
+    broadcast::Sender<()>,
+) {
+    let (client, server) = tokio::io::duplex(1 << 20);
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    let (kick, _) = broadcast::channel(4);
+    tokio::spawn(serve_connection(
+        0,
+        server,
+        behavior,
+        seen_tx,
+        kick.subscribe(),
+    ));
+    (client, seen, kick)
+}
+
 async fn write_frame<S: AsyncWrite + Unpin>(
     stream: &mut S,
     kind: u8,
@@ -191,6 +220,7 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let mut next_id = 1000u64;
     let mut invoked_calls: Vec<(u64, u64)> = Vec::new();
+    let mut granted: Vec<Message> = Vec::new();
     loop {
         let mut header = [0u8; 4];
         tokio::select! {
@@ -219,6 +249,9 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             .expect("client sent valid JSON WAMP");
         let _ = seen.send(Seen::Message(index, msg.clone()));
         next_id += 1;
+        if behavior.ignore.contains(&msg.code()) {
+            continue;
+        }
         let reply = match msg {
             Message::Hello { .. } => match &behavior.abort_reason {
                 Some(reason) => Some(Message::Abort {
@@ -242,14 +275,32 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                     ]),
                 }),
             },
-            Message::Register { request, .. } => Some(Message::Registered {
-                request,
-                registration: next_id,
-            }),
-            Message::Subscribe { request, .. } => Some(Message::Subscribed {
-                request,
-                subscription: next_id,
-            }),
+            Message::Register { request, .. } => {
+                granted.push(Message::Unregistered {
+                    request: 0,
+                    details: Some(Dict::from_iter([(
+                        "registration".to_string(),
+                        Value::from(next_id),
+                    )])),
+                });
+                Some(Message::Registered {
+                    request,
+                    registration: next_id,
+                })
+            }
+            Message::Subscribe { request, .. } => {
+                granted.push(Message::Unsubscribed {
+                    request: 0,
+                    details: Some(Dict::from_iter([(
+                        "subscription".to_string(),
+                        Value::from(next_id),
+                    )])),
+                });
+                Some(Message::Subscribed {
+                    request,
+                    subscription: next_id,
+                })
+            }
             Message::Publish {
                 request, options, ..
             } => options
@@ -273,6 +324,19 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                     args,
                     kwargs,
                 }),
+                "test.revoke" => {
+                    for revocation in granted.drain(..) {
+                        if send(&mut stream, &revocation).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Message::Result {
+                        request,
+                        details: Dict::new(),
+                        args,
+                        kwargs,
+                    })
+                }
                 "test.huge" => {
                     // Announce a 1 MiB message and send nothing more.
                     let _ = stream.write_all(&[0, 0x10, 0, 0]).await;
