@@ -11,6 +11,7 @@
 //! | [`wire`] | WAMP payload ↔ typed requests/results in the reference's order and types |
 //! | [`peer`] | [`peer::Caller`]/[`peer::Publisher`] (the transport seam) and [`peer::MakerClient`] |
 //! | [`adapter`] | the roles on a wamp-client session ([`adapter::session`]) |
+//! | [`runtime`] | the role runtime: what each role registers, subscribes and does after a join |
 //! | [`chain`] | [`maker::MakerChain`] over xbr-chain |
 //! | [`local`] | an in-process bus for tests and benchmarks |
 //! | [`interfaces`] | the reference's interfaces (IMarketMaker, IProvider, ISeller, IBuyer, IConsumer) |
@@ -27,6 +28,7 @@ pub mod interfaces;
 pub mod local;
 pub mod maker;
 pub mod peer;
+pub mod runtime;
 pub mod seller;
 pub mod sig;
 pub mod store;
