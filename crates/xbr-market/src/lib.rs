@@ -27,6 +27,7 @@ pub mod error;
 pub mod interfaces;
 pub mod local;
 pub mod maker;
+mod own_channel;
 pub mod peer;
 pub mod runtime;
 pub mod seller;

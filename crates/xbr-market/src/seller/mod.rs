@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::OsRng;
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::info;
 use xbr_core::at_rest::{Kek, unwrap_data_key};
 use xbr_core::eth::EthPrivateKey;
 use xbr_core::keyseries::{ArchivedKey, KeySeries, RotationPolicy};
@@ -29,7 +29,8 @@ mod sale;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 
-use crate::error::{MarketError, MarketResult, uri};
+use crate::error::{MarketError, MarketResult};
+use crate::own_channel::{self, ChannelRecord};
 use crate::peer::{MakerClient, Publisher};
 use crate::sig::Domain;
 use crate::store::{SellerStore, blocking};
@@ -309,46 +310,17 @@ impl Seller {
     /// a failure.
     pub async fn start(&self) -> MarketResult<U256> {
         let inner = &self.inner;
-        let ch = inner
-            .maker
-            .get_active_channel(ChannelType::Paying, &inner.address)
-            .await?
-            .ok_or_else(|| MarketError::new(uri::NOT_STARTED, "no active paying channel found"))?;
-        let config = inner.maker.get_config().await?;
-        let domain = Domain {
-            chain_id: config.verifying_chain_id,
-            verifying_contract: config.verifying_contract,
-        };
-        let bal = inner
-            .maker
-            .get_balance(ChannelType::Paying, &ch.channel_oid)
-            .await?;
-        if bal.remaining.is_zero() {
-            return Err(MarketError::new(
-                uri::NOT_STARTED,
-                "no off-chain balance remaining on paying channel",
-            ));
-        }
-        let channel = LocalChannel {
-            channel_oid: ch.channel_oid,
-            market_oid: ch.market_oid,
-            seq: bal.seq,
-            balance: bal.remaining,
-        };
-        let stored = blocking(&inner.store, |s| s.seller_channel()).await?;
-        if let Some(st) = stored
-            .as_ref()
-            .filter(|s| s.channel_oid == channel.channel_oid)
-            && (st.seq != channel.seq || st.balance != channel.balance)
-        {
-            warn!(
-                stored_seq = st.seq,
-                maker_seq = channel.seq,
-                "paying channel state differs from the maker's; adopting the maker's"
-            );
-        }
-        let c2 = channel.clone();
-        blocking(&inner.store, move |s| s.set_seller_channel(&c2)).await?;
+        let (channel, domain) = own_channel::adopt(
+            &inner.maker,
+            ChannelType::Paying,
+            &inner.address,
+            &inner.store,
+            ChannelRecord {
+                read: |s| s.seller_channel(),
+                write: |s, c| s.set_seller_channel(c),
+            },
+        )
+        .await?;
 
         let keys = blocking(&inner.store, |s| s.seller_keys()).await?;
         let mut unoffered = Vec::new();

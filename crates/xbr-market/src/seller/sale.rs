@@ -6,14 +6,32 @@ use wamp_proto::Value;
 
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::now_ns;
-use crate::sig::{self, ChannelState as SignedState};
+use crate::sig::{self, ChannelState as SignedState, Domain};
 use crate::store::blocking;
-use crate::types::{Hex, SellerSale};
+use crate::types::{Hex, LocalChannel, Oid, SellerSale};
 use crate::wire::{self, ProviderCloseReceipt, ProviderCloseRequest, SellReceipt, SellRequest};
 
 use super::Seller;
 
 impl Seller {
+    /// The paying channel and domain, when `channel_oid` is the seller's active paying channel.
+    fn paying_channel(&self, channel_oid: &Oid) -> MarketResult<(LocalChannel, Domain)> {
+        let (channel, domain) = {
+            let st = self.state();
+            (st.channel.clone(), st.domain)
+        };
+        let (Some(channel), Some(domain)) = (channel, domain) else {
+            return Err(MarketError::new(uri::NOT_STARTED, "seller not started"));
+        };
+        if *channel_oid != channel.channel_oid {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_CHANNEL_OID,
+                "not the seller's active paying channel",
+            ));
+        }
+        Ok((channel, domain))
+    }
+
     /// `xbr.provider.<id>.sell` (spec §2.4): checks, in the reference's order, the maker address,
     /// the key, the channel, seq, balance and the maker's signature; then seals the key to the
     /// buyer, signs the new paying-channel state and persists the sale before returning.
@@ -34,19 +52,7 @@ impl Seller {
             MarketError::no_such_object(format!("no such key {}", Hex(&req.key_id)))
         })?;
         let _sale = inner.sale_lock.lock().await;
-        let (channel, domain) = {
-            let st = self.state();
-            (st.channel.clone(), st.domain)
-        };
-        let (Some(channel), Some(domain)) = (channel, domain) else {
-            return Err(MarketError::new(uri::NOT_STARTED, "seller not started"));
-        };
-        if req.channel_oid != channel.channel_oid {
-            return Err(MarketError::new(
-                uri::UNEXPECTED_CHANNEL_OID,
-                "not the seller's active paying channel",
-            ));
-        }
+        let (channel, domain) = self.paying_channel(&req.channel_oid)?;
         if req.channel_seq != channel.seq + 1 {
             return Err(MarketError::new(
                 uri::UNEXPECTED_CHANNEL_SEQ,
@@ -133,19 +139,7 @@ impl Seller {
             ));
         }
         let _sale = inner.sale_lock.lock().await;
-        let (channel, domain) = {
-            let st = self.state();
-            (st.channel.clone(), st.domain)
-        };
-        let (Some(channel), Some(domain)) = (channel, domain) else {
-            return Err(MarketError::new(uri::NOT_STARTED, "seller not started"));
-        };
-        if req.channel_oid != channel.channel_oid {
-            return Err(MarketError::new(
-                uri::UNEXPECTED_CHANNEL_OID,
-                "not the seller's active paying channel",
-            ));
-        }
+        let (channel, domain) = self.paying_channel(&req.channel_oid)?;
         if req.channel_seq != channel.seq {
             return Err(MarketError::new(
                 uri::UNEXPECTED_CHANNEL_SEQ,
