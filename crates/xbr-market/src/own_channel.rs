@@ -58,8 +58,7 @@ pub(crate) async fn adopt<S: ?Sized + Send + Sync + 'static>(
         seq: bal.seq,
         balance: bal.remaining,
     };
-    let read = record.read;
-    let stored = blocking(store, move |s| read(s)).await?;
+    let stored = blocking(store, record.read).await?;
     if let Some(st) = stored
         .as_ref()
         .filter(|s| s.channel_oid == channel.channel_oid)
