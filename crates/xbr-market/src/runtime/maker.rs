@@ -211,3 +211,29 @@ impl Role for MakerRole {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::NoObserver;
+
+    #[tokio::test]
+    async fn procedures_answer_not_started_until_the_maker_is_built() {
+        let role = MakerRole::new(
+            Box::new(|| Box::pin(async { Err(MarketError::new(uri::NOT_STARTED, "chain down")) })),
+            Duration::from_secs(5),
+        );
+        let observer: Observer = Arc::new(NoObserver);
+        let declared = role.declarations(&observer);
+        assert_eq!(declared.procedures.len(), MAKER_PROCEDURES.len());
+        assert!(declared.topics.is_empty());
+        for p in &declared.procedures {
+            assert!(p.uri.starts_with(MAKER_PREFIX), "{}", p.uri);
+            let err = (p.handler)(Call::default()).await.unwrap_err();
+            assert!(err.is(uri::NOT_STARTED), "{}: {err}", p.uri);
+        }
+        let err = role.on_join().await.unwrap_err();
+        assert!(err.is(uri::NOT_STARTED), "{err}");
+        assert!(role.maker().is_none());
+    }
+}
