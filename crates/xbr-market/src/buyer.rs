@@ -26,7 +26,7 @@ use crate::own_channel::{self, ChannelRecord};
 use crate::peer::{MakerClient, now_ns};
 use crate::sig::{self, ChannelState as SignedState, Domain, OFF_CHAIN_CLOSE_AT};
 use crate::store::{BuyerStore, blocking};
-use crate::types::{Address, ChannelType, Hex, LocalChannel, Oid, Purchase, U256};
+use crate::types::{Address, Hex, LocalChannel, Oid, Purchase, U256};
 use crate::wire::{BuyKeyRequest, CloseChannelRequest};
 
 /// Buyer configuration.
@@ -161,17 +161,9 @@ impl Buyer {
     /// remaining balance. May be called again after a failure.
     pub async fn start(&self) -> MarketResult<U256> {
         let inner = &self.inner;
-        let (channel, domain) = own_channel::adopt(
-            &inner.maker,
-            ChannelType::Payment,
-            &inner.address,
-            &inner.store,
-            ChannelRecord {
-                read: |s| s.buyer_channel(),
-                write: |s, c| s.set_buyer_channel(c),
-            },
-        )
-        .await?;
+        let record = ChannelRecord::payment();
+        let (channel, domain) =
+            own_channel::adopt(&inner.maker, &inner.address, &inner.store, record).await?;
         let purchases = blocking(&inner.store, |s| s.purchases()).await?;
         {
             let mut keys = lock_keys(inner);

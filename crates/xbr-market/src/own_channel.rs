@@ -9,27 +9,48 @@ use tracing::warn;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::MakerClient;
 use crate::sig::Domain;
-use crate::store::{StoreResult, blocking};
+use crate::store::{BuyerStore, SellerStore, StoreResult, blocking};
 use crate::types::{Address, ChannelType, LocalChannel};
 
-/// How a role's store keeps its own channel.
+/// A role's own channel: its type and how the role's store keeps it.
 pub(crate) struct ChannelRecord<S: ?Sized> {
-    /// Reads the stored channel.
-    pub read: fn(&S) -> StoreResult<Option<LocalChannel>>,
-    /// Stores the channel.
-    pub write: fn(&S, &LocalChannel) -> StoreResult<()>,
+    ty: ChannelType,
+    read: fn(&S) -> StoreResult<Option<LocalChannel>>,
+    write: fn(&S, &LocalChannel) -> StoreResult<()>,
 }
 
-/// Reads the active channel of `ty` for `delegate`, its balance and the maker's domain, and
+impl ChannelRecord<dyn SellerStore> {
+    /// The seller's paying channel.
+    pub(crate) fn paying() -> Self {
+        Self {
+            ty: ChannelType::Paying,
+            read: |s| s.seller_channel(),
+            write: |s, c| s.set_seller_channel(c),
+        }
+    }
+}
+
+impl ChannelRecord<dyn BuyerStore> {
+    /// The buyer's payment channel.
+    pub(crate) fn payment() -> Self {
+        Self {
+            ty: ChannelType::Payment,
+            read: |s| s.buyer_channel(),
+            write: |s, c| s.set_buyer_channel(c),
+        }
+    }
+}
+
+/// Reads the active channel of `record`'s type for `delegate`, its balance and the maker's domain, and
 /// adopts the maker's seq/balance into `store`. A channel without balance left is an error
 /// (`xbr.error.not_started`).
 pub(crate) async fn adopt<S: ?Sized + Send + Sync + 'static>(
     maker: &MakerClient,
-    ty: ChannelType,
     delegate: &Address,
     store: &Arc<S>,
     record: ChannelRecord<S>,
 ) -> MarketResult<(LocalChannel, Domain)> {
+    let ty = record.ty;
     let name = match ty {
         ChannelType::Payment => "payment",
         ChannelType::Paying => "paying",

@@ -34,7 +34,7 @@ use crate::own_channel::{self, ChannelRecord};
 use crate::peer::{MakerClient, Publisher};
 use crate::sig::Domain;
 use crate::store::{SellerStore, blocking};
-use crate::types::{Address, ChannelType, Hex, LocalChannel, Oid, SellerSale, U256};
+use crate::types::{Address, Hex, LocalChannel, Oid, SellerSale, U256};
 
 /// Seller configuration.
 pub struct SellerConfig {
@@ -310,17 +310,9 @@ impl Seller {
     /// a failure.
     pub async fn start(&self) -> MarketResult<U256> {
         let inner = &self.inner;
-        let (channel, domain) = own_channel::adopt(
-            &inner.maker,
-            ChannelType::Paying,
-            &inner.address,
-            &inner.store,
-            ChannelRecord {
-                read: |s| s.seller_channel(),
-                write: |s, c| s.set_seller_channel(c),
-            },
-        )
-        .await?;
+        let record = ChannelRecord::paying();
+        let (channel, domain) =
+            own_channel::adopt(&inner.maker, &inner.address, &inner.store, record).await?;
 
         let keys = blocking(&inner.store, |s| s.seller_keys()).await?;
         let mut unoffered = Vec::new();
