@@ -117,12 +117,13 @@ pub async fn start(ctx: Context<'_>) -> anyhow::Result<Running> {
         slot: ctx.role_slot.clone(),
     })
     .with_context(|| format!("cannot set up the {} role", ctx.cfg.role))?;
-    let component = attach::declare(crate::component::build(ctx.cfg), role.as_ref(), &observer);
+    let (component, declared) =
+        attach::declare(crate::component::build(ctx.cfg), role.as_ref(), &observer);
     let events = component.events();
     let role_events = component.events();
     let running = component.start();
     peer.bind(running.session());
-    let roles = AfterJoin::spawn(role, running.session(), role_events, observer);
+    let roles = AfterJoin::spawn(role, declared, running.session(), role_events, observer);
     let follow = tokio::spawn(crate::component::follow(
         events,
         ctx.cfg.realm.clone(),

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use wamp_client::{
     Component, Event, Invocation, InvocationError, InvocationResult, LifecycleEvent,
-    RegisterOptions, Session,
+    RegisterOptions, Registration, Session, SubscribeOptions, Subscription,
 };
 use wamp_proto::Dict;
 
@@ -82,21 +82,122 @@ pub fn event_handler(
     }
 }
 
-/// Declares the role's procedures and subscriptions on `component` (asked once).
-pub fn declare(component: Component, role: &dyn Role, observer: &Observer) -> Component {
-    let Declarations { procedures, topics } = role.declarations(observer);
-    let component = procedures.into_iter().fold(component, |c, p| {
-        let uri = p.uri.clone();
-        c.register(
-            uri,
-            RegisterOptions::default(),
-            invocation_handler(p, Arc::clone(observer)),
-        )
-    });
-    topics.into_iter().fold(component, |c, t| {
-        let (topic, options) = (t.topic.clone(), t.options.clone());
-        c.subscribe(topic, options, event_handler(t, Arc::clone(observer)))
+type SharedInvocation = Arc<dyn Fn(Invocation) -> InvocationFuture + Send + Sync>;
+type SharedEvent = Arc<dyn Fn(Event) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// A registration or subscription made on a session.
+pub enum Established {
+    /// A procedure.
+    Registration(Registration),
+    /// A subscription.
+    Subscription(Subscription),
+}
+
+/// A role's declarations as wamp-client handlers: declared on a component, and kept to
+/// re-establish on the session what a join failed to.
+#[derive(Clone, Default)]
+pub struct Declared {
+    procedures: Vec<(String, SharedInvocation)>,
+    topics: Vec<(String, SubscribeOptions, SharedEvent)>,
+}
+
+impl Declared {
+    /// The handlers of `declarations`, reporting to `observer`.
+    pub fn new(declarations: Declarations, observer: &Observer) -> Self {
+        let procedures = declarations
+            .procedures
+            .into_iter()
+            .map(|p| {
+                let uri = p.uri.clone();
+                let h: SharedInvocation = Arc::new(invocation_handler(p, Arc::clone(observer)));
+                (uri, h)
+            })
+            .collect();
+        let topics = declarations
+            .topics
+            .into_iter()
+            .map(|t| {
+                let (topic, options) = (t.topic.clone(), t.options.clone());
+                let h: SharedEvent = Arc::new(event_handler(t, Arc::clone(observer)));
+                (topic, options, h)
+            })
+            .collect();
+        Declared { procedures, topics }
+    }
+
+    /// Declares everything on `component` (replayed, with options, on every join).
+    pub fn on_component(&self, component: Component) -> Component {
+        let component = self.procedures.iter().fold(component, |c, (uri, h)| {
+            let h = Arc::clone(h);
+            c.register(uri.clone(), RegisterOptions::default(), move |inv| h(inv))
+        });
+        self.topics
+            .iter()
+            .fold(component, |c, (topic, options, h)| {
+                let h = Arc::clone(h);
+                c.subscribe(topic.clone(), options.clone(), move |ev| h(ev))
+            })
+    }
+
+    /// Registers and subscribes, on `session`, what `wanted` (given the URI) selects; each with
+    /// its outcome.
+    pub async fn establish_where(
+        &self,
+        session: &Session,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Vec<(String, Result<Established, wamp_client::Error>)> {
+        let mut out = Vec::new();
+        for (uri, h) in self.procedures.iter().filter(|(u, _)| wanted(u)) {
+            let h = Arc::clone(h);
+            let r = session
+                .register(uri, RegisterOptions::default(), move |inv| h(inv))
+                .await;
+            out.push((uri.clone(), r.map(Established::Registration)));
+        }
+        for (topic, options, h) in self.topics.iter().filter(|(t, _, _)| wanted(t)) {
+            let h = Arc::clone(h);
+            let r = session
+                .subscribe(topic, options.clone(), move |ev| h(ev))
+                .await;
+            out.push((topic.clone(), r.map(Established::Subscription)));
+        }
+        out
+    }
+
+    /// Re-establishes the declarations named in `failures` (`"uri: error"`, as the component
+    /// reports them); returns what still fails, in the same form.
+    pub async fn repair(&self, session: &Session, failures: &[String]) -> Vec<String> {
+        let failed = |uri: &str| {
+            failures.iter().any(|f| {
+                f.strip_prefix(uri)
+                    .is_some_and(|rest| rest.starts_with(": "))
+            })
+        };
+        self.establish_where(session, failed)
+            .await
+            .into_iter()
+            .filter_map(|(uri, r)| r.err().map(|e| format!("{uri}: {e}")))
+            .collect()
+    }
+}
+
+/// Whether a failure report (`"uri: error"`) names `uri`.
+fn named_in(failures: &[String], uri: &str) -> bool {
+    failures.iter().any(|f| {
+        f.strip_prefix(uri)
+            .is_some_and(|rest| rest.starts_with(": "))
     })
+}
+
+/// Declares the role's procedures and subscriptions on `component` (asked once); the returned
+/// [`Declared`] goes to [`AfterJoin::spawn`] to repair failed ones.
+pub fn declare(
+    component: Component,
+    role: &dyn Role,
+    observer: &Observer,
+) -> (Component, Declared) {
+    let declared = Declared::new(role.declarations(observer), observer);
+    (declared.on_component(component), declared)
 }
 
 /// Registers and subscribes `declarations` once on a plain session (no replay on reconnect).
@@ -104,28 +205,14 @@ pub async fn establish(
     session: &Session,
     declarations: Declarations,
     observer: &Observer,
-) -> Result<
-    (
-        Vec<wamp_client::Registration>,
-        Vec<wamp_client::Subscription>,
-    ),
-    wamp_client::Error,
-> {
-    let mut regs = Vec::with_capacity(declarations.procedures.len());
-    for p in declarations.procedures {
-        let uri = p.uri.clone();
-        let handler = invocation_handler(p, Arc::clone(observer));
-        regs.push(
-            session
-                .register(&uri, RegisterOptions::default(), handler)
-                .await?,
-        );
-    }
-    let mut subs = Vec::with_capacity(declarations.topics.len());
-    for t in declarations.topics {
-        let (topic, options) = (t.topic.clone(), t.options.clone());
-        let handler = event_handler(t, Arc::clone(observer));
-        subs.push(session.subscribe(&topic, options, handler).await?);
+) -> Result<(Vec<Registration>, Vec<Subscription>), wamp_client::Error> {
+    let (mut regs, mut subs) = (Vec::new(), Vec::new());
+    let declared = Declared::new(declarations, observer);
+    for (_, r) in declared.establish_where(session, |_| true).await {
+        match r? {
+            Established::Registration(reg) => regs.push(reg),
+            Established::Subscription(sub) => subs.push(sub),
+        }
     }
     Ok((regs, subs))
 }
@@ -144,23 +231,26 @@ pub struct AfterJoin {
 }
 
 impl AfterJoin {
-    /// Follows `events` (take them before the component starts) and runs `role.on_join()` after
-    /// each `Ready` whose declarations all succeeded, retrying with [`retry_delay`] while that
-    /// session stays up.
+    /// Follows `events` (take them before the component starts): after each `Ready`, first
+    /// re-establishes the declarations that failed on that join (reported, and retried with
+    /// [`retry_delay`] — the role is not attached meanwhile), then runs `role.on_join()`, retried
+    /// the same way; both only while that session stays up.
     pub fn spawn(
         role: Arc<dyn Role>,
+        declared: Declared,
         session: Session,
         events: broadcast::Receiver<LifecycleEvent>,
         observer: Observer,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(follow(
-            Arc::clone(&role),
+        let follower = Follower {
+            role: Arc::clone(&role),
+            declared,
             session,
-            events,
             observer,
-            stopped,
-        ));
+            stop: stopped,
+        };
+        let task = tokio::spawn(follower.run(events));
         AfterJoin { task, stop, role }
     }
 
@@ -180,8 +270,8 @@ impl AfterJoin {
 
 /// What a lifecycle event asks of the after-join loop.
 enum Step {
-    /// Attach to this session (its declarations are in place).
-    Attach(u64),
+    /// Attach to this session; first re-establish the declarations that failed on it.
+    Attach(u64, Vec<String>),
     /// The session is gone: the next one needs the after-join step again.
     Reset,
     /// Nothing to do.
@@ -190,86 +280,123 @@ enum Step {
     End,
 }
 
-fn step(ev: Result<LifecycleEvent, RecvError>, session: &Session, observer: &Observer) -> Step {
+fn step(ev: Result<LifecycleEvent, RecvError>, session: &Session) -> Step {
     match ev {
         Ok(LifecycleEvent::Ready {
             session_id,
             failures,
-        }) => {
-            if failures.is_empty() {
-                Step::Attach(session_id)
-            } else {
-                // Not silently fine: the role stays not attached on this session.
-                observer.observe(RoleEvent::DeclarationsFailed {
-                    session_id,
-                    failures: &failures,
-                });
-                Step::Skip
-            }
-        }
-        Err(RecvError::Lagged(_)) => session.session_id().map_or(Step::Skip, Step::Attach),
+        }) => Step::Attach(session_id, failures),
+        Err(RecvError::Lagged(_)) => session
+            .session_id()
+            .map_or(Step::Skip, |id| Step::Attach(id, Vec::new())),
         Ok(LifecycleEvent::Disconnected { .. }) => Step::Reset,
         Ok(LifecycleEvent::Stopped { .. }) | Err(RecvError::Closed) => Step::End,
         Ok(_) => Step::Skip,
     }
 }
 
-async fn follow(
+/// Stopped (or the [`AfterJoin`] is gone).
+struct Stopped;
+
+/// The after-join loop's state.
+struct Follower {
     role: Arc<dyn Role>,
+    declared: Declared,
     session: Session,
-    mut events: broadcast::Receiver<LifecycleEvent>,
     observer: Observer,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut attached: Option<u64> = None;
-    loop {
-        let ev = tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            ev = events.recv() => ev,
-        };
-        let id = match step(ev, &session, &observer) {
-            Step::Attach(id) if attached != Some(id) => id,
-            Step::Reset => {
-                attached = None;
-                continue;
+    stop: watch::Receiver<bool>,
+}
+
+impl Follower {
+    async fn run(mut self, mut events: broadcast::Receiver<LifecycleEvent>) {
+        let mut attached: Option<u64> = None;
+        loop {
+            let ev = tokio::select! {
+                _ = self.stop.wait_for(|s| *s) => return,
+                ev = events.recv() => ev,
+            };
+            let (id, failures) = match step(ev, &self.session) {
+                Step::Attach(id, failures) if attached != Some(id) => (id, failures),
+                Step::Reset => {
+                    attached = None;
+                    continue;
+                }
+                Step::End => return,
+                Step::Attach(..) | Step::Skip => continue,
+            };
+            match self.attach(id, failures).await {
+                Ok(true) => attached = Some(id),
+                Ok(false) => {}
+                Err(Stopped) => return,
             }
-            Step::End => return,
-            Step::Attach(_) | Step::Skip => continue,
-        };
+        }
+    }
+
+    /// Pauses before attempt `attempt`'s successor; `Err` when stopped meanwhile.
+    async fn pause(&mut self, attempt: u32) -> Result<(), Stopped> {
+        tokio::select! {
+            _ = self.stop.wait_for(|s| *s) => Err(Stopped),
+            _ = tokio::time::sleep(retry_delay(attempt)) => Ok(()),
+        }
+    }
+
+    /// Repairs the failed declarations, then runs the role's after-join step; `Ok(true)` once
+    /// attached, `Ok(false)` when the session went away first.
+    async fn attach(&mut self, id: u64, mut failures: Vec<String>) -> Result<bool, Stopped> {
         let mut attempt = 0u32;
-        while session.session_id() == Some(id) {
+        while !failures.is_empty() {
+            attempt += 1;
+            // Not silently fine: reported, and the role stays not attached until repaired.
+            self.observer.observe(RoleEvent::DeclarationsFailed {
+                session_id: id,
+                failures: &failures,
+            });
+            self.pause(attempt).await?;
+            if self.session.session_id() != Some(id) {
+                return Ok(false);
+            }
+            failures = self.declared.repair(&self.session, &failures).await;
+        }
+        let mut attempt = 0u32;
+        while self.session.session_id() == Some(id) {
             attempt += 1;
             let result = tokio::select! {
-                _ = stop.wait_for(|s| *s) => return,
-                r = role.on_join() => r,
+                _ = self.stop.wait_for(|s| *s) => return Err(Stopped),
+                r = self.role.on_join() => r,
             };
             match result {
                 Ok(()) => {
-                    attached = Some(id);
-                    observer.observe(RoleEvent::Attached { session_id: id });
-                    break;
+                    self.observer
+                        .observe(RoleEvent::Attached { session_id: id });
+                    return Ok(true);
                 }
                 Err(error) => {
-                    let retry_in = retry_delay(attempt);
-                    observer.observe(RoleEvent::NotAttached {
+                    self.observer.observe(RoleEvent::NotAttached {
                         session_id: id,
                         attempt,
-                        retry_in,
+                        retry_in: retry_delay(attempt),
                         error: &error,
                     });
-                    tokio::select! {
-                        _ = stop.wait_for(|s| *s) => return,
-                        _ = tokio::time::sleep(retry_in) => {}
-                    }
+                    self.pause(attempt).await?;
                 }
             }
         }
+        Ok(false)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_name_their_uri_exactly() {
+        let failures =
+            vec!["xbr.marketmaker.buy_key: wamp.error.procedure_already_exists".to_owned()];
+        assert!(named_in(&failures, "xbr.marketmaker.buy_key"));
+        assert!(!named_in(&failures, "xbr.marketmaker.buy"));
+        assert!(!named_in(&failures, "xbr.marketmaker.status"));
+    }
 
     #[test]
     fn retry_delay_grows_to_a_cap() {

@@ -31,7 +31,7 @@ use crate::peer::BoxFuture;
 use crate::types::{Oid, Purchase, SellerSale};
 use crate::wire::Payload;
 
-pub use attach::AfterJoin;
+pub use attach::{AfterJoin, Declared};
 pub use buyer::BuyerRole;
 pub use maker::{MakerBuilder, MakerRole};
 pub use seller::SellerRole;
@@ -137,8 +137,8 @@ pub enum RoleEvent<'a> {
         /// Why.
         error: &'a MarketError,
     },
-    /// Declared registrations or subscriptions failed on this session: the role stays
-    /// not attached on it (until the next join).
+    /// Declared registrations or subscriptions failed on this session: the role stays not
+    /// attached on it while they are re-established with backoff.
     DeclarationsFailed {
         /// Session id.
         session_id: u64,

@@ -75,7 +75,7 @@ impl RoleObserver for DaemonObserver {
             } => tracing::warn!(
                 session_id,
                 ?failures,
-                "registrations or subscriptions failed; the role stays not attached on this session"
+                "registrations or subscriptions failed; retrying them before the role attaches"
             ),
             RoleEvent::CallHandled { .. } => {}
             RoleEvent::CallFailed { procedure, error } => {
