@@ -167,13 +167,7 @@ impl Declared {
     /// Re-establishes the declarations named in `failures` (`"uri: error"`, as the component
     /// reports them); returns what still fails, in the same form.
     pub async fn repair(&self, session: &Session, failures: &[String]) -> Vec<String> {
-        let failed = |uri: &str| {
-            failures.iter().any(|f| {
-                f.strip_prefix(uri)
-                    .is_some_and(|rest| rest.starts_with(": "))
-            })
-        };
-        self.establish_where(session, failed)
+        self.establish_where(session, |uri| named_in(failures, uri))
             .await
             .into_iter()
             .filter_map(|(uri, r)| r.err().map(|e| format!("{uri}: {e}")))
