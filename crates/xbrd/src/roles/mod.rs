@@ -186,21 +186,4 @@ pub fn build(ctx: RoleContext) -> anyhow::Result<(Arc<DaemonRole>, Observer)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kek_is_keccak_of_context_and_key() {
-        let key = [7u8; 32];
-        let mut input = b"xbrd data-key KEK v1".to_vec();
-        input.extend_from_slice(&key);
-        assert_eq!(
-            data_key_kek(&key).as_bytes(),
-            &alloy_primitives::keccak256(&input).0
-        );
-        assert_ne!(
-            data_key_kek(&key).as_bytes(),
-            data_key_kek(&[8; 32]).as_bytes()
-        );
-    }
-}
+mod tests;
