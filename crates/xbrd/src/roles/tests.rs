@@ -21,35 +21,21 @@ fn kek_is_keccak_of_context_and_key() {
 
 const SELLER_KEY: &str = "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743";
 
-/// A seller configuration in `dir` whose router and chain are not there.
+/// The repository's example seller configuration, with its key and state in `dir` (its router
+/// and chain are not there).
 fn seller_config(dir: &std::path::Path) -> Config {
     let key = dir.join("seller.key");
     std::fs::write(&key, format!("{SELLER_KEY}\n")).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let path = dir.join("seller.toml");
-    std::fs::write(
-        &path,
-        r#"role = "seller"
-realm = "xbr-market"
-[[transports]]
-url = "ws://127.0.0.1:1/ws"
-[ethereum]
-gateway = "http://127.0.0.1:2"
-private_key_file = "seller.key"
-[ethereum.contracts]
-token = "0x254dffcd3277C0b1660F6d42EFbB754edaBAbC2B"
-network = "0xC89Ce4735882C9F0f0FE26686c53074E09B0D550"
-[market]
-maker = "0x3E5e9111Ae8eB78Fe1CC3bb8915d5D461F3Ef9A9"
-[[market.apis]]
-api_id = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04"
-prefix = "io.crossbar.example"
-price = "35 XBR"
-rotation_interval = "10s"
-"#,
-    )
-    .unwrap();
-    crate::config::load(&path).unwrap()
+    let repo = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
+    let env = [
+        ("XBRD__ETHEREUM__PRIVATE_KEY_FILE", key.to_str().unwrap()),
+        ("XBRD__STORE__STATE_DIR", dir.to_str().unwrap()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    crate::config::load_with_env(&repo.join("config/seller.toml"), &env).unwrap()
 }
 
 #[tokio::test]
