@@ -28,39 +28,66 @@ pub fn event_args(key_id: &Oid, enc_ser: &str, ciphertext: Vec<u8>) -> Vec<Value
 }
 
 /// The roles over a wamp-client [`Session`]: a [`Caller`]/[`Publisher`] implementation and the
-/// registrations of the maker's and the seller's procedures.
+/// one-shot registrations of a role's declarations on a plain session (a component replays them
+/// itself, see [`crate::runtime::attach`]).
 pub mod session {
-    use std::sync::Arc;
+    use std::sync::{Arc, OnceLock};
     use std::time::Duration;
 
     use wamp_client::{
-        CallOptions, Error, InvocationError, InvocationResult, PublishOptions, RegisterOptions,
-        Registration, Session, SubscribeOptions, Subscription,
+        CallOptions, Error, PublishOptions, Registration, Session, SubscribeOptions, Subscription,
     };
     use wamp_proto::{Dict, Value};
 
     use crate::buyer::Buyer;
     use crate::error::{MarketError, MarketResult};
-    use crate::maker::{MarketMaker, Procedure};
-    use crate::peer::{BoxFuture, Caller, Publisher, error_args, error_from_wamp};
+    use crate::maker::MarketMaker;
+    use crate::peer::{BoxFuture, Caller, Publisher, error_from_wamp};
+    use crate::runtime::{
+        BuyerRole, Declarations, MakerRole, NoObserver, Observer, Role, RoleEvent, SellerRole,
+        attach,
+    };
     use crate::seller::Seller;
     use crate::wire::Payload;
 
-    /// URI prefix of errors that are not the callee's answer (the call's outcome is unknown or it
-    /// never reached a callee): `xbr.error.transport.<kind>`.
-    pub const TRANSPORT_ERROR: &str = "xbr.error.transport";
-
-    /// A session used as [`Caller`] and [`Publisher`].
+    /// A session used as [`Caller`] and [`Publisher`]. It may be created before the session
+    /// exists ([`SessionPeer::unbound`]) and bound once the component starts.
     #[derive(Clone)]
     pub struct SessionPeer {
-        session: Session,
+        session: Arc<OnceLock<Session>>,
         timeout: Option<Duration>,
     }
 
     impl SessionPeer {
         /// Calls through `session` with an optional per-call timeout.
         pub fn new(session: Session, timeout: Option<Duration>) -> Self {
-            Self { session, timeout }
+            let peer = Self::unbound(timeout);
+            peer.bind(session);
+            peer
+        }
+
+        /// A peer whose session is given later with [`SessionPeer::bind`]; until then calls
+        /// fail with `xbr.error.transport.failed`.
+        pub fn unbound(timeout: Option<Duration>) -> Self {
+            Self {
+                session: Arc::new(OnceLock::new()),
+                timeout,
+            }
+        }
+
+        /// Binds the session (the first binding stays).
+        pub fn bind(&self, session: Session) {
+            let _ = self.session.set(session);
+        }
+
+        /// The session, once bound.
+        pub fn session(&self) -> Option<&Session> {
+            self.session.get()
+        }
+
+        fn bound(&self) -> MarketResult<&Session> {
+            self.session()
+                .ok_or_else(|| market_error(Error::NotConnected))
         }
     }
 
@@ -72,7 +99,7 @@ pub mod session {
             Error::Timeout(d) => {
                 MarketError::new("wamp.error.timeout", format!("call timed out after {d:?}"))
             }
-            other => MarketError::from_uri(format!("{TRANSPORT_ERROR}.failed"), other.to_string()),
+            other => MarketError::transport("failed", other.to_string()),
         }
     }
 
@@ -89,7 +116,7 @@ pub mod session {
                     None => CallOptions::default(),
                 };
                 let r = self
-                    .session
+                    .bound()?
                     .call(procedure, args, kwargs, options)
                     .await
                     .map_err(market_error)?;
@@ -106,7 +133,7 @@ pub mod session {
             kwargs: Dict,
         ) -> BoxFuture<'a, MarketResult<()>> {
             Box::pin(async move {
-                self.session
+                self.bound()?
                     .publish(topic, args, kwargs, PublishOptions::default())
                     .await
                     .map_err(market_error)?;
@@ -115,8 +142,17 @@ pub mod session {
         }
     }
 
-    fn invocation_error(e: MarketError) -> InvocationError {
-        InvocationError::with_payload(e.uri.to_string(), error_args(&e), Dict::new())
+    fn no_observer() -> Observer {
+        Arc::new(NoObserver)
+    }
+
+    async fn registrations(
+        session: &Session,
+        declarations: Declarations,
+    ) -> Result<Vec<Registration>, Error> {
+        Ok(attach::establish(session, declarations, &no_observer())
+            .await?
+            .0)
     }
 
     /// Registers every `xbr.marketmaker.*` procedure of `maker` on `session`.
@@ -124,25 +160,8 @@ pub mod session {
         session: &Session,
         maker: Arc<MarketMaker>,
     ) -> Result<Vec<Registration>, Error> {
-        let mut regs = Vec::with_capacity(Procedure::ALL.len());
-        for &procedure in Procedure::ALL {
-            let maker = Arc::clone(&maker);
-            let reg = session
-                .register(procedure.uri(), RegisterOptions::default(), move |inv| {
-                    let maker = Arc::clone(&maker);
-                    async move {
-                        let caller = inv.caller().unwrap_or(0);
-                        maker
-                            .dispatch(procedure, &inv.args, &inv.kwargs, caller)
-                            .await
-                            .map(|(args, kwargs)| InvocationResult::new(args, kwargs))
-                            .map_err(invocation_error)
-                    }
-                })
-                .await?;
-            regs.push(reg);
-        }
-        Ok(regs)
+        let role = MakerRole::built(maker);
+        registrations(session, role.declarations(&no_observer())).await
     }
 
     /// Registers the seller's `xbr.provider.<id>.sell` and `.close_channel` on `session`.
@@ -150,27 +169,11 @@ pub mod session {
         session: &Session,
         seller: &Seller,
     ) -> Result<Vec<Registration>, Error> {
-        let mut regs = Vec::with_capacity(2);
-        for (name, uri) in [
-            ("sell", seller.sell_uri()),
-            ("close_channel", seller.close_channel_uri()),
-        ] {
-            let seller = seller.clone();
-            let reg = session
-                .register(&uri, RegisterOptions::default(), move |inv| {
-                    let seller = seller.clone();
-                    async move {
-                        seller
-                            .dispatch(name, &inv.args)
-                            .await
-                            .map(|(args, kwargs)| InvocationResult::new(args, kwargs))
-                            .map_err(invocation_error)
-                    }
-                })
-                .await?;
-            regs.push(reg);
-        }
-        Ok(regs)
+        let declarations = Declarations {
+            procedures: SellerRole::new(seller.clone()).procedures(),
+            topics: Vec::new(),
+        };
+        registrations(session, declarations).await
     }
 
     /// Subscribes `buyer` to a data topic; each event `(key_id, enc_ser, ciphertext)` is unwrapped
@@ -182,20 +185,21 @@ pub mod session {
         buyer: Buyer,
         on_payload: Arc<dyn Fn(MarketResult<Value>) + Send + Sync>,
     ) -> Result<Subscription, Error> {
-        session
-            .subscribe(topic, SubscribeOptions::default(), move |event| {
-                let buyer = buyer.clone();
-                let on_payload = Arc::clone(&on_payload);
-                async move {
-                    tokio::spawn(async move {
-                        let r = match super::read_event(&event.args) {
-                            Ok((key_id, enc_ser, ct)) => buyer.unwrap(&key_id, &enc_ser, &ct).await,
-                            Err(e) => Err(e),
-                        };
-                        on_payload(r);
-                    });
-                }
-            })
-            .await
+        let spec = BuyerRole::topic(buyer, topic.to_owned(), SubscribeOptions::default());
+        let observer: Observer = Arc::new(move |event: RoleEvent<'_>| {
+            if let RoleEvent::Event { outcome, .. } = event {
+                on_payload(
+                    outcome
+                        .map(|d| d.payload.clone())
+                        .map_err(|e| e.error.clone()),
+                );
+            }
+        });
+        let declarations = Declarations {
+            procedures: Vec::new(),
+            topics: vec![spec],
+        };
+        let (_, mut subs) = attach::establish(session, declarations, &observer).await?;
+        subs.pop().ok_or(Error::NotConnected)
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::rngs::OsRng;
 use tokio::sync::watch;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span};
 use wamp_proto::{Serializer, Value};
 use xbr_core::DataKey;
 use xbr_core::at_rest::{Kek, unwrap_data_key, wrap_data_key};
@@ -22,10 +22,11 @@ use xbr_core::payload;
 use xbr_core::sealedbox::BuyerReceiveKey;
 
 use crate::error::{MarketError, MarketResult, uri};
+use crate::own_channel::{self, ChannelRecord};
 use crate::peer::{MakerClient, now_ns};
 use crate::sig::{self, ChannelState as SignedState, Domain, OFF_CHAIN_CLOSE_AT};
 use crate::store::{BuyerStore, blocking};
-use crate::types::{Address, ChannelType, Hex, LocalChannel, Oid, Purchase, U256};
+use crate::types::{Address, Hex, LocalChannel, Oid, Purchase, U256};
 use crate::wire::{BuyKeyRequest, CloseChannelRequest};
 
 /// Buyer configuration.
@@ -160,46 +161,9 @@ impl Buyer {
     /// remaining balance. May be called again after a failure.
     pub async fn start(&self) -> MarketResult<U256> {
         let inner = &self.inner;
-        let config = inner.maker.get_config().await?;
-        let domain = Domain {
-            chain_id: config.verifying_chain_id,
-            verifying_contract: config.verifying_contract,
-        };
-        let ch = inner
-            .maker
-            .get_active_channel(ChannelType::Payment, &inner.address)
-            .await?
-            .ok_or_else(|| MarketError::new(uri::NOT_STARTED, "no active payment channel found"))?;
-        let bal = inner
-            .maker
-            .get_balance(ChannelType::Payment, &ch.channel_oid)
-            .await?;
-        if bal.remaining.is_zero() {
-            return Err(MarketError::new(
-                uri::NOT_STARTED,
-                "no off-chain balance remaining on payment channel",
-            ));
-        }
-        let channel = LocalChannel {
-            channel_oid: ch.channel_oid,
-            market_oid: ch.market_oid,
-            seq: bal.seq,
-            balance: bal.remaining,
-        };
-        let stored = blocking(&inner.store, |s| s.buyer_channel()).await?;
-        if let Some(st) = stored
-            .as_ref()
-            .filter(|s| s.channel_oid == channel.channel_oid)
-            && (st.seq != channel.seq || st.balance != channel.balance)
-        {
-            warn!(
-                stored_seq = st.seq,
-                maker_seq = channel.seq,
-                "payment channel state differs from the maker's; adopting the maker's"
-            );
-        }
-        let c2 = channel.clone();
-        blocking(&inner.store, move |s| s.set_buyer_channel(&c2)).await?;
+        let record = ChannelRecord::payment();
+        let (channel, domain) =
+            own_channel::adopt(&inner.maker, &inner.address, &inner.store, record).await?;
         let purchases = blocking(&inner.store, |s| s.purchases()).await?;
         {
             let mut keys = lock_keys(inner);

@@ -124,6 +124,12 @@ impl MarketError {
             .strip_prefix(uri::TRANSPORT)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
     }
+
+    /// True for an error the roles did not produce themselves: WAMP's own `wamp.error.*`
+    /// (no such procedure, timeout, canceled …) or a transport failure.
+    pub fn is_wamp_or_transport(&self) -> bool {
+        self.uri.starts_with("wamp.error.") || self.is_transport()
+    }
 }
 
 impl From<StoreError> for MarketError {

@@ -11,6 +11,7 @@
 //! | [`wire`] | WAMP payload ↔ typed requests/results ([`wire::WireMessage`]) in the reference's order and types, one module per request family |
 //! | [`peer`] | [`peer::Caller`]/[`peer::Publisher`] (the transport seam), [`peer::MakerClient`], the seller's [`peer::ProviderProcedure`]s |
 //! | [`adapter`] | the roles on a wamp-client session ([`adapter::session`]) |
+//! | [`runtime`] | the role runtime: what each role registers, subscribes and does after a join |
 //! | [`chain`] | [`maker::MakerChain`] over xbr-chain |
 //! | [`local`] | an in-process bus for tests and benchmarks |
 //! | [`interfaces`] | the reference's interfaces (IMarketMaker, IProvider, ISeller, IBuyer, IConsumer) |
@@ -26,7 +27,9 @@ pub mod error;
 pub mod interfaces;
 pub mod local;
 pub mod maker;
+mod own_channel;
 pub mod peer;
+pub mod runtime;
 pub mod seller;
 pub mod sig;
 pub mod store;

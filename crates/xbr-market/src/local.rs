@@ -11,7 +11,7 @@ use wamp_proto::{Dict, Message, Serializer, Value};
 use crate::buyer::Buyer;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::maker::{MarketMaker, Procedure};
-use crate::peer::{BoxFuture, Caller, Publisher, error_args, error_from_wamp};
+use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, error_args, error_from_wamp};
 use crate::seller::Seller;
 use crate::wire::Payload;
 
@@ -107,16 +107,13 @@ impl LocalBus {
 
     /// Registers the seller's `sell` and `close_channel`.
     pub fn register_seller(&self, seller: &Seller) {
-        for (name, uri) in [
-            ("sell", seller.sell_uri()),
-            ("close_channel", seller.close_channel_uri()),
-        ] {
+        for &procedure in ProviderProcedure::ALL {
             let seller = seller.clone();
             self.register(
-                uri,
+                seller.procedure_uri(procedure),
                 Arc::new(move |args, _kwargs| {
                     let seller = seller.clone();
-                    Box::pin(async move { seller.dispatch(name, &args).await })
+                    Box::pin(async move { seller.dispatch(procedure, &args).await })
                 }),
             );
         }

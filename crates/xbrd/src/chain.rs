@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use xbr_chain::{ContractAddresses, SimpleBlockchain};
 
 use crate::config::{Config, Contracts};
-use crate::ports::{ChainApi, ChainHead, Membership, OnChainBalance};
+use crate::ports::{ChainApi, ChainError, ChainHead, Membership, OnChainBalance};
 
 /// The configured contract addresses as xbr-chain wants them (absent ones are zero; the roles that need
 /// them are validated to have them).
@@ -47,7 +47,7 @@ impl Chain {
     }
 
     /// The connected client, connecting first if needed.
-    pub async fn get(&self) -> Result<SimpleBlockchain, String> {
+    pub async fn get(&self) -> Result<SimpleBlockchain, ChainError> {
         if let Some(c) = self
             .connected
             .read()
@@ -58,22 +58,22 @@ impl Chain {
         }
         let (chain, info) = SimpleBlockchain::connect(&self.url, self.addresses)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ChainError::Unreachable(e.to_string()))?;
         tracing::debug!(chain_id = info.chain_id, block = info.block_number, url = %self.url, "connected to Ethereum");
         *self.connected.write().unwrap_or_else(|e| e.into_inner()) = Some(chain.clone());
         Ok(chain)
     }
 }
 
+fn read_error(e: impl std::fmt::Display) -> ChainError {
+    ChainError::Read(e.to_string())
+}
+
 impl ChainApi for Chain {
-    fn head(&self) -> BoxFuture<'_, Result<ChainHead, String>> {
+    fn head(&self) -> BoxFuture<'_, Result<ChainHead, ChainError>> {
         Box::pin(async move {
             let chain = self.get().await?;
-            let info = chain
-                .gateway()
-                .chain_info()
-                .await
-                .map_err(|e| e.to_string())?;
+            let info = chain.gateway().chain_info().await.map_err(read_error)?;
             Ok(ChainHead {
                 chain_id: info.chain_id,
                 block: info.block_number,
@@ -81,14 +81,14 @@ impl ChainApi for Chain {
         })
     }
 
-    fn balances(&self, address: Address) -> BoxFuture<'_, Result<OnChainBalance, String>> {
+    fn balances(&self, address: Address) -> BoxFuture<'_, Result<OnChainBalance, ChainError>> {
         Box::pin(async move {
             let b = self
                 .get()
                 .await?
                 .balances(address)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(read_error)?;
             Ok(OnChainBalance {
                 eth: b.eth,
                 xbr: b.xbr,
@@ -96,14 +96,14 @@ impl ChainApi for Chain {
         })
     }
 
-    fn member(&self, address: Address) -> BoxFuture<'_, Result<Option<Membership>, String>> {
+    fn member(&self, address: Address) -> BoxFuture<'_, Result<Option<Membership>, ChainError>> {
         Box::pin(async move {
             let m = self
                 .get()
                 .await?
                 .member_status(address)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(read_error)?;
             Ok(m.map(|m| Membership {
                 registered: m.registered,
                 eula: m.eula,

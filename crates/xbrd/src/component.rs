@@ -11,10 +11,10 @@ use wamp_client::transport::TransportConfig;
 use wamp_proto::auth::{ClientAuth, CryptosignKey};
 use wamp_proto::{Dict, Value};
 
-use crate::admin::dto::SessionView;
 use crate::config::{AuthMethod, Config, Serializer, Transport};
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::ports::views::SessionView;
 
 /// A JSON value as a WAMP value (integers stay integers).
 pub fn json_to_value(v: &serde_json::Value) -> Value {

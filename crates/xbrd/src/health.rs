@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::admin::dto::{ChainView, SessionView};
+use crate::ports::views::{ChainView, SessionView};
 
 /// Shared readiness state, written by the wiring and read by `/ready`, `/v1/status` and systemd notify.
 #[derive(Debug, Default)]

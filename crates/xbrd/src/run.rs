@@ -120,7 +120,7 @@ async fn probe_chain(chain: Arc<dyn ChainApi>, health: Arc<Health>, stop: Cancel
                 reachable: false,
                 chain_id: None,
                 block: None,
-                error: Some(e),
+                error: Some(e.to_string()),
             },
             Err(_) => ChainView {
                 reachable: false,

@@ -11,7 +11,9 @@ use crate::chain::Chain;
 use crate::config::Config;
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::roles::{RoleContext, Roles};
+use crate::roles::{CALL_TIMEOUT, RoleContext, Stores};
+use xbr_market::adapter::session::SessionPeer;
+use xbr_market::runtime::{AfterJoin, attach};
 
 /// The open store, shared by the role.
 pub type Store = Arc<SqliteStore>;
@@ -73,7 +75,7 @@ pub struct Context<'a> {
 pub struct Running {
     component: wamp_client::component::RunningComponent,
     follow: tokio::task::JoinHandle<String>,
-    roles: Roles,
+    roles: AfterJoin,
 }
 
 impl Running {
@@ -102,33 +104,26 @@ impl Running {
     }
 }
 
-/// Starts the WAMP component and the role on it (attached after every join, see [`crate::roles`]).
+/// Starts the WAMP component with the role declared on it (its procedures and subscriptions
+/// replayed on every join) and the role's after-join step (see [`crate::roles`]).
 pub async fn start(ctx: Context<'_>) -> anyhow::Result<Running> {
-    let component = crate::component::build(ctx.cfg);
+    let peer = SessionPeer::unbound(Some(CALL_TIMEOUT));
+    let (role, observer) = crate::roles::build(RoleContext {
+        cfg: ctx.cfg.clone(),
+        stores: Stores::of(ctx.store.clone()),
+        chain: ctx.chain.clone(),
+        metrics: ctx.metrics.clone(),
+        peer: peer.clone(),
+        slot: ctx.role_slot.clone(),
+    })
+    .with_context(|| format!("cannot set up the {} role", ctx.cfg.role))?;
+    let (component, declared) =
+        attach::declare(crate::component::build(ctx.cfg), role.as_ref(), &observer);
     let events = component.events();
     let role_events = component.events();
     let running = component.start();
-    let driver = crate::roles::driver(RoleContext {
-        cfg: ctx.cfg.clone(),
-        store: ctx.store.clone(),
-        chain: ctx.chain.clone(),
-        metrics: ctx.metrics.clone(),
-        session: running.session(),
-    });
-    let driver = match driver {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = running.shutdown().await;
-            return Err(e.context(format!("cannot set up the {} role", ctx.cfg.role)));
-        }
-    };
-    let roles = Roles::spawn(
-        driver,
-        running.session(),
-        role_events,
-        ctx.role_slot.clone(),
-        ctx.shutdown.clone(),
-    );
+    peer.bind(running.session());
+    let roles = AfterJoin::spawn(role, declared, running.session(), role_events, observer);
     let follow = tokio::spawn(crate::component::follow(
         events,
         ctx.cfg.realm.clone(),

@@ -12,12 +12,13 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use xbrd::admin::dto::*;
-use xbrd::admin::error::ApiError;
 use xbrd::admin::{AdminState, RoleSlot, router};
 use xbrd::config::{Role, Secret};
 use xbrd::health::Health;
 use xbrd::metrics::Metrics;
-use xbrd::ports::{ChainApi, ChainHead, Membership, OnChainBalance, OwnAddress, RoleApi};
+use xbrd::ports::{
+    ChainApi, ChainError, ChainHead, Membership, OnChainBalance, OwnAddress, RoleApi, RoleError,
+};
 
 const TOKEN: &str = "0123456789abcdef";
 const DELEGATE: &str = "0xd03ea8624C8C5987235048901fB614fDcA89b117";
@@ -39,15 +40,15 @@ impl RoleApi for FakeRole {
             address: DELEGATE.parse().unwrap(),
         }]
     }
-    fn keys(&self) -> BoxFuture<'_, Result<KeysView, ApiError>> {
+    fn keys(&self) -> BoxFuture<'_, Result<KeysView, RoleError>> {
         Box::pin(async move {
             if self.role != Role::Seller {
-                return Err(ApiError::not_supported("keys", self.role));
+                return Err(RoleError::not_supported("keys", self.role));
             }
             Ok(KeysView { apis: vec![] })
         })
     }
-    fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, ApiError>> {
+    fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, RoleError>> {
         Box::pin(async move {
             Ok(vec![ChannelView {
                 channel_oid: "5e5c7fd5-38a7-4e3b-9fa6-4dbc1f1c4c0a".into(),
@@ -66,7 +67,7 @@ impl RoleApi for FakeRole {
     fn transactions(
         &self,
         q: TransactionQuery,
-    ) -> BoxFuture<'_, Result<TransactionPage, ApiError>> {
+    ) -> BoxFuture<'_, Result<TransactionPage, RoleError>> {
         Box::pin(async move {
             let after = q.after.unwrap_or(0);
             let limit = q.limit.unwrap_or(100) as u64;
@@ -89,10 +90,10 @@ impl RoleApi for FakeRole {
             Ok(TransactionPage { items, next })
         })
     }
-    fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<PublishReceipt, ApiError>> {
+    fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<PublishReceipt, RoleError>> {
         Box::pin(async move {
             if self.role != Role::Seller {
-                return Err(ApiError::not_supported("publish", self.role));
+                return Err(RoleError::not_supported("publish", self.role));
             }
             self.published.lock().unwrap().push(req);
             Ok(PublishReceipt {
@@ -102,9 +103,9 @@ impl RoleApi for FakeRole {
             })
         })
     }
-    fn events(&self) -> Result<broadcast::Receiver<DecryptedEvent>, ApiError> {
+    fn events(&self) -> Result<broadcast::Receiver<DecryptedEvent>, RoleError> {
         if self.role != Role::Buyer {
-            return Err(ApiError::not_supported("events", self.role));
+            return Err(RoleError::not_supported("events", self.role));
         }
         Ok(self.events.subscribe())
     }
@@ -113,7 +114,7 @@ impl RoleApi for FakeRole {
 struct FakeChain;
 
 impl ChainApi for FakeChain {
-    fn head(&self) -> BoxFuture<'_, Result<ChainHead, String>> {
+    fn head(&self) -> BoxFuture<'_, Result<ChainHead, ChainError>> {
         Box::pin(async {
             Ok(ChainHead {
                 chain_id: 1337,
@@ -121,10 +122,12 @@ impl ChainApi for FakeChain {
             })
         })
     }
-    fn balances(&self, address: Address) -> BoxFuture<'_, Result<OnChainBalance, String>> {
+    fn balances(&self, address: Address) -> BoxFuture<'_, Result<OnChainBalance, ChainError>> {
         Box::pin(async move {
             if address == Address::ZERO {
-                return Err("cannot reach Ethereum at http://127.0.0.1:1".into());
+                return Err(ChainError::Unreachable(
+                    "cannot reach Ethereum at http://127.0.0.1:1".into(),
+                ));
             }
             Ok(OnChainBalance {
                 eth: U256::from(10u64).pow(U256::from(21u64)),
@@ -132,7 +135,7 @@ impl ChainApi for FakeChain {
             })
         })
     }
-    fn member(&self, address: Address) -> BoxFuture<'_, Result<Option<Membership>, String>> {
+    fn member(&self, address: Address) -> BoxFuture<'_, Result<Option<Membership>, ChainError>> {
         Box::pin(async move {
             Ok((address != Address::ZERO).then(|| Membership {
                 registered: U256::from(12u64),

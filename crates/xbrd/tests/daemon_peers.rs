@@ -41,11 +41,15 @@ fn ready_follows_the_router_notify_after_join_and_sigterm_says_goodbye() {
         ready_status(&admin).is_some()
     });
     // The store opens and the chain probe answers independently: wait for both, then look.
-    wait_for("the store and the chain probe", Duration::from_secs(30), || {
-        ready_status(&admin).is_some_and(|(_, b)| {
-            b["checks"]["chain_reachable"] == true && b["checks"]["store_open"] == true
-        })
-    });
+    wait_for(
+        "the store and the chain probe",
+        Duration::from_secs(30),
+        || {
+            ready_status(&admin).is_some_and(|(_, b)| {
+                b["checks"]["chain_reachable"] == true && b["checks"]["store_open"] == true
+            })
+        },
+    );
     let (s, b) = ready_status(&admin).unwrap();
     assert_eq!(s, 503, "{b}");
     assert_eq!(b["checks"]["session_joined"], false);

@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::ports::{ChainError, RoleError};
+
 /// An admin API error with an HTTP status, a stable machine-readable code and a human message.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -96,5 +98,26 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body())).into_response()
+    }
+}
+
+/// The HTTP answer to a role's error.
+impl From<RoleError> for ApiError {
+    fn from(e: RoleError) -> Self {
+        match e {
+            RoleError::NotFound(m) => ApiError::not_found(m),
+            RoleError::InvalidInput(m) => ApiError::bad_request(m),
+            RoleError::NotReady(m) => ApiError::not_ready(m),
+            RoleError::NotSupported { what, role } => ApiError::not_supported(what, role),
+            RoleError::Peer(m) => ApiError::wamp(m),
+            RoleError::Internal(m) => ApiError::internal(m),
+        }
+    }
+}
+
+/// The HTTP answer to a chain error: `502 chain_error`.
+impl From<ChainError> for ApiError {
+    fn from(e: ChainError) -> Self {
+        ApiError::chain(e.to_string())
     }
 }

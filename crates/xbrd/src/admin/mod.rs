@@ -236,7 +236,7 @@ async fn balance_for(
     label: Option<&str>,
     address: alloy_primitives::Address,
 ) -> Result<AddressBalance, ApiError> {
-    let b = chain.balances(address).await.map_err(ApiError::chain)?;
+    let b = chain.balances(address).await.map_err(ApiError::from)?;
     let shown = address.to_checksum(None);
     metrics.set_balance(&shown, "eth", b.eth);
     metrics.set_balance(&shown, "xbr", b.xbr);
@@ -289,7 +289,7 @@ async fn member(
     let m = chain(&state)?
         .member(address)
         .await
-        .map_err(ApiError::chain)?;
+        .map_err(ApiError::from)?;
     Ok(Json(MemberView {
         address: address.to_checksum(None),
         is_member: m.is_some(),

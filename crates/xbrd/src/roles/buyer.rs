@@ -1,214 +1,98 @@
-//! The buyer delegate in the daemon: `Buyer::start` after every join (it re-reads the payment
-//! channel from the maker), then prefix subscriptions to the configured topics on that session;
-//! each event is unwrapped (buying its key once if needed) and the decrypted payload goes to the
-//! SSE stream `/v1/events` and the log.
+//! The buyer delegate in the daemon: xbr-market's [`BuyerRole`] on the configured topics
+//! (prefix match), decrypted events streamed to the admin API, and its channel and purchases.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;
 use tokio::sync::broadcast;
-use wamp_client::session::Session;
 use wamp_client::{MatchPolicy, SubscribeOptions};
-use xbr_core::eth::EthPrivateKey;
-use xbr_market::adapter::read_event;
 use xbr_market::peer::MakerClient;
+use xbr_market::runtime::{BuyerRole, Role};
 use xbr_market::store::blocking;
 use xbr_market::types::ChannelType;
 use xbr_market::{Buyer, BuyerConfig, BuyerStore};
 
+use super::observer::DaemonObserver;
 use super::seller::own_channel;
-use super::views::{self, store_api_error};
-use super::{RoleContext, RoleDriver, data_key_kek};
-use crate::admin::dto::{
-    ChannelView, DecryptedEvent, TransactionPage, TransactionQuery, TransactionView,
-};
-use crate::admin::error::ApiError;
+use super::views::{self, Trade};
+use super::{RoleContext, RoleParts, data_key_kek};
 use crate::chain::Chain;
-use crate::config::{Role, format_uuid};
-use crate::ports::{OwnAddress, RoleApi};
-use crate::wiring::Store;
+use crate::config::Role as RoleKind;
+use crate::ports::views::{ChannelView, DecryptedEvent, TransactionPage, TransactionQuery};
+use crate::ports::{OwnAddress, RoleApi, RoleError};
 
 /// Decrypted events buffered for slow SSE clients before they see `lagged`.
 pub const EVENT_BUFFER: usize = 1024;
 
-/// The buyer role and what the daemon keeps around it.
-pub struct BuyerDriver {
-    api: Arc<BuyerApi>,
-    topics: Vec<String>,
-    subscribed_on: Mutex<Option<u64>>,
-}
-
 /// The admin API's view of the buyer.
 pub struct BuyerApi {
     buyer: Buyer,
-    store: Store,
+    store: Arc<dyn BuyerStore>,
     chain: Arc<Chain>,
-    session: Session,
     maker: alloy_primitives::Address,
     member: Option<alloy_primitives::Address>,
     events: broadcast::Sender<DecryptedEvent>,
 }
 
-impl BuyerDriver {
-    /// Builds the buyer (nothing is sent yet).
-    pub fn new(ctx: RoleContext) -> anyhow::Result<Self> {
-        let cfg = &ctx.cfg;
-        let key = EthPrivateKey::from_bytes(cfg.ethereum.private_key.expose())
-            .context("ethereum.private_key is not a valid secp256k1 key")?;
-        let maker = cfg
-            .market
-            .maker
-            .context("market.maker is required for a buyer")?;
-        let max_price = cfg
-            .market
-            .max_price
-            .context("market.max_price is required for a buyer")?;
-        let store: Arc<dyn BuyerStore> = ctx.store.clone();
-        let buyer = Buyer::new(
-            BuyerConfig {
-                market_maker: maker,
-                key,
-                max_price,
-                kek: data_key_kek(cfg.ethereum.private_key.expose()),
-                auto_close: true,
-            },
-            store,
-            MakerClient::new(ctx.peer()),
-        );
-        let m = ctx.metrics.clone();
-        buyer.set_purchase_hook(Arc::new(move |p| {
-            m.purchases.inc();
-            m.set_balance(&format_uuid(&p.channel_oid), "channel_remaining", p.balance);
-            tracing::info!(
-                key_id = %format_uuid(&p.key_id),
-                amount = %p.amount,
-                seq = p.seq,
-                remaining = %p.balance,
-                "key bought"
-            );
-        }));
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Ok(BuyerDriver {
-            api: Arc::new(BuyerApi {
-                buyer,
-                store: ctx.store.clone(),
-                chain: ctx.chain.clone(),
-                session: ctx.session.clone(),
-                maker,
-                member: cfg.market.member,
-                events,
-            }),
-            topics: cfg.market.topics.clone(),
-            subscribed_on: Mutex::new(None),
-        })
-    }
-
-    async fn subscribe(&self, topic: &str) -> anyhow::Result<()> {
-        let buyer = self.api.buyer.clone();
-        let sink = self.api.events.clone();
-        let options = SubscribeOptions {
-            match_policy: MatchPolicy::Prefix,
-            ..SubscribeOptions::default()
-        };
-        self.api
-            .session
-            .subscribe(topic, options, move |event| {
-                let buyer = buyer.clone();
-                let sink = sink.clone();
-                async move {
-                    // One task per event: a key purchase does not hold up events under keys
-                    // already held (the buyer shares one purchase per key among them).
-                    tokio::spawn(async move {
-                        let (key_id, enc, ct) = match read_event(&event.args) {
-                            Ok(e) => e,
-                            Err(e) => {
-                                tracing::warn!(topic = %event.topic, error = %e, "not a data event");
-                                return;
-                            }
-                        };
-                        match buyer.unwrap(&key_id, &enc, &ct).await {
-                            Ok(v) => {
-                                let ev = DecryptedEvent {
-                                    topic: event.topic.clone(),
-                                    key_id: format_uuid(&key_id),
-                                    payload: views::value_to_json(&v),
-                                    publication: Some(event.publication),
-                                };
-                                tracing::info!(topic = %ev.topic, key_id = %ev.key_id, publication = event.publication, payload = %ev.payload, "decrypted event");
-                                let _ = sink.send(ev);
-                            }
-                            Err(e) => tracing::warn!(
-                                topic = %event.topic,
-                                key_id = %format_uuid(&key_id),
-                                error = %e,
-                                "event not decrypted"
-                            ),
-                        }
-                    });
-                }
-            })
-            .await
-            .with_context(|| format!("cannot subscribe to {topic}"))?;
-        Ok(())
-    }
-}
-
-impl RoleDriver for BuyerDriver {
-    fn attach(&self, session_id: u64) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(async move {
-            let remaining = self
-                .api
-                .buyer
-                .start()
-                .await
-                .map_err(|e| anyhow::anyhow!("buyer start: {e}"))?;
-            let subscribed = *self.subscribed_on.lock().unwrap_or_else(|e| e.into_inner());
-            if subscribed != Some(session_id) {
-                for t in &self.topics {
-                    self.subscribe(t).await?;
-                }
-                *self.subscribed_on.lock().unwrap_or_else(|e| e.into_inner()) = Some(session_id);
-                tracing::info!(topics = ?self.topics, "subscribed (prefix match)");
-            }
-            tracing::info!(%remaining, "buying");
-            Ok(())
-        })
-    }
-
-    fn api(&self) -> Option<Arc<dyn RoleApi>> {
-        Some(self.api.clone())
-    }
-
-    fn stop(&self) {}
+/// The buyer on the configured topics (nothing is sent yet).
+pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
+    let cfg = &ctx.cfg;
+    let maker = cfg
+        .market
+        .maker
+        .context("market.maker is required for a buyer")?;
+    let max_price = cfg
+        .market
+        .max_price
+        .context("market.max_price is required for a buyer")?;
+    let buyer = Buyer::new(
+        BuyerConfig {
+            market_maker: maker,
+            key: ctx.key()?,
+            max_price,
+            kek: data_key_kek(cfg.ethereum.private_key.expose()),
+            auto_close: true,
+        },
+        ctx.stores.buyer.clone(),
+        MakerClient::new(Arc::new(ctx.peer.clone())),
+    );
+    let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let api = Arc::new(BuyerApi {
+        buyer: buyer.clone(),
+        store: ctx.stores.buyer.clone(),
+        chain: ctx.chain.clone(),
+        maker,
+        member: cfg.market.member,
+        events: events.clone(),
+    });
+    let options = SubscribeOptions {
+        match_policy: MatchPolicy::Prefix,
+        ..SubscribeOptions::default()
+    };
+    Ok(RoleParts {
+        market: Arc::new(BuyerRole::new(buyer, cfg.market.topics.clone(), options))
+            as Arc<dyn Role>,
+        api: Box::new(move || Some(Arc::clone(&api) as Arc<dyn RoleApi>)),
+        sidecar: None,
+        observer: DaemonObserver::new(ctx.metrics.clone(), Some(events)),
+    })
 }
 
 impl RoleApi for BuyerApi {
-    fn role(&self) -> Role {
-        Role::Buyer
+    fn role(&self) -> RoleKind {
+        RoleKind::Buyer
     }
 
     fn own_addresses(&self) -> Vec<OwnAddress> {
-        let mut v = vec![OwnAddress {
-            label: "delegate",
-            address: self.buyer.address(),
-        }];
-        if let Some(m) = self.member {
-            v.push(OwnAddress {
-                label: "member",
-                address: m,
-            });
-        }
-        v
+        views::delegate_and_member(self.buyer.address(), self.member)
     }
 
-    fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, ApiError>> {
+    fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, RoleError>> {
         Box::pin(async move {
             let local = match self.buyer.channel().await {
                 Some(c) => Some(c),
-                None => blocking(&self.store, BuyerStore::buyer_channel)
-                    .await
-                    .map_err(store_api_error)?,
+                None => blocking(&self.store, |s| s.buyer_channel()).await?,
             };
             Ok(own_channel(&self.chain, local, ChannelType::Payment).await)
         })
@@ -217,35 +101,27 @@ impl RoleApi for BuyerApi {
     fn transactions(
         &self,
         q: TransactionQuery,
-    ) -> BoxFuture<'_, Result<TransactionPage, ApiError>> {
+    ) -> BoxFuture<'_, Result<TransactionPage, RoleError>> {
         Box::pin(async move {
-            let (after, limit) = views::page_bounds(&q);
-            let purchases = blocking(&self.store, move |s| {
-                BuyerStore::purchases_page(s, after, limit)
+            let maker = views::addr(&self.maker);
+            let page = |s: &dyn BuyerStore, a, l| s.purchases_page(a, l);
+            views::transactions(&self.store, &q, page, |id, p| {
+                let trade = Trade {
+                    kind: "purchase",
+                    key_id: &p.key_id,
+                    amount: p.amount,
+                    channel_oid: &p.channel_oid,
+                    seq: p.seq,
+                    balance: p.balance,
+                    created_ns: p.created,
+                };
+                views::transaction(id, trade, Some(maker.clone()), None)
             })
             .await
-            .map_err(store_api_error)?;
-            let maker = views::addr(&self.maker);
-            let items = purchases
-                .into_iter()
-                .map(|(id, p)| TransactionView {
-                    id,
-                    kind: "purchase".into(),
-                    key_id: format_uuid(&p.key_id),
-                    amount: p.amount.to_string(),
-                    channel_oid: format_uuid(&p.channel_oid),
-                    channel_seq: p.seq,
-                    balance: p.balance.to_string(),
-                    counterparty: Some(maker.clone()),
-                    status: None,
-                    time_ms: views::ns_to_ms(p.created),
-                })
-                .collect();
-            Ok(views::page(items, limit))
         })
     }
 
-    fn events(&self) -> Result<broadcast::Receiver<DecryptedEvent>, ApiError> {
+    fn events(&self) -> Result<broadcast::Receiver<DecryptedEvent>, RoleError> {
         Ok(self.events.subscribe())
     }
 }

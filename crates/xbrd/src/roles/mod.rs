@@ -1,39 +1,43 @@
-//! The market role of the process (maker, seller or buyer) on the WAMP component's session.
+//! The market role of the process (maker, seller or buyer) in the daemon.
 //!
-//! One task follows the component's lifecycle. After every join (the first and each reconnect) it
-//! attaches the role to the new session — registrations, subscriptions and the role's own start-up
-//! calls to the market maker — retrying with a growing pause while the session stays up (the maker
-//! may join after the seller, the chain may be slow). Once the role is running it is installed in
-//! the admin API's [`RoleSlot`]. On shutdown the task stops the role's timers and feeds before the
-//! component leaves the session.
+//! xbr-market describes each role ([`xbr_market::runtime::Role`]: what it registers, subscribes
+//! and does after each join) and its runtime declares that on the WAMP component (replayed on
+//! every join) and runs the after-join step with backoff. The daemon adds, once for every role:
+//! the [`DaemonRole`] wrapper (the admin API's view installed in the [`RoleSlot`] after the first
+//! attach, the seller's sample feed) and the [`observer::DaemonObserver`] (metrics and logs).
 //!
-//! Role state lives in the SQLite store, so a restarted daemon resumes its keys, channels, sales
-//! and purchases. Data keys at rest are wrapped under a key-encryption key derived from the
-//! delegate key ([`data_key_kek`]).
+//! ```text
+//!   config ─▶ maker | seller | buyer ─▶ xbr-market role ─▶ DaemonRole ─▶ runtime::attach
+//!                                        (procedures, topics,   (slot, feed)   (component, after-join)
+//!                                         on_join)                   │
+//!                                                 DaemonObserver ◀───┘ (metrics, logs, SSE events)
+//! ```
+//!
+//! Role state lives behind the store traits (SQLite in the daemon), so a restarted daemon resumes
+//! its keys, channels, sales and purchases. Data keys at rest are wrapped under a key-encryption
+//! key derived from the delegate key ([`data_key_kek`]).
 
 pub mod buyer;
 pub mod maker;
+pub mod observer;
 pub mod seller;
 pub mod views;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use wamp_client::component::LifecycleEvent;
-use wamp_client::session::Session;
 use xbr_core::at_rest::Kek;
 use xbr_market::adapter::session::SessionPeer;
+use xbr_market::peer::BoxFuture;
+use xbr_market::runtime::{Declarations, Observer, Role};
+use xbr_market::{BuyerStore, MakerStore, MarketResult, SellerStore};
 
 use crate::admin::RoleSlot;
 use crate::chain::Chain;
-use crate::config::{Config, Role};
+use crate::config::{Config, Role as RoleKind};
 use crate::metrics::Metrics;
 use crate::ports::RoleApi;
-use crate::wiring::Store;
 
 /// Calls the roles make to the market maker time out after this (the reference has none and
 /// hangs, spec §10).
@@ -56,199 +60,130 @@ pub fn data_key_kek(delegate_key: &[u8; 32]) -> Kek {
     Kek::from_bytes(alloy_primitives::keccak256(input.as_slice()).0)
 }
 
-/// A role as the lifecycle task drives it.
-pub trait RoleDriver: Send + Sync {
-    /// Attaches the role to the session `session_id` just joined: (re-)registers its procedures
-    /// or subscriptions on it and (re-)starts the role. Must be safe to call again after a
-    /// failure on the same session (nothing registered twice).
-    fn attach(&self, session_id: u64) -> BoxFuture<'_, anyhow::Result<()>>;
-    /// The admin API's view of the role, once attached at least once.
-    fn api(&self) -> Option<Arc<dyn RoleApi>>;
-    /// Stops timers and feeds (before the session is left).
-    fn stop(&self);
+/// The role's durable state, one view per role (SQLite in the daemon, memory in tests).
+#[derive(Clone)]
+pub struct Stores {
+    /// The maker's.
+    pub maker: Arc<dyn MakerStore>,
+    /// The seller's.
+    pub seller: Arc<dyn SellerStore>,
+    /// The buyer's.
+    pub buyer: Arc<dyn BuyerStore>,
 }
 
-/// Whether a registration failed only because this session already holds it (a retried attach
-/// after a partial failure).
-pub fn already_registered(e: &wamp_client::Error) -> bool {
-    e.wamp_uri() == Some("wamp.error.procedure_already_exists")
+impl Stores {
+    /// The three views of one store.
+    pub fn of<S: MakerStore + SellerStore + BuyerStore>(store: Arc<S>) -> Self {
+        Stores {
+            maker: store.clone(),
+            seller: store.clone(),
+            buyer: store,
+        }
+    }
 }
 
 /// What every role needs.
 pub struct RoleContext {
     /// Configuration.
     pub cfg: Config,
-    /// The open store.
-    pub store: Store,
+    /// The store.
+    pub stores: Stores,
     /// The chain client.
     pub chain: Arc<Chain>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// The component's session handle (follows reconnects).
-    pub session: Session,
+    /// Caller/Publisher over the component's session (bound once the component starts).
+    pub peer: SessionPeer,
+    /// Where the admin API finds the running role.
+    pub slot: Arc<RoleSlot>,
 }
 
 impl RoleContext {
-    /// Caller/Publisher over the component's session, mapping errors as the roles expect.
-    pub fn peer(&self) -> Arc<SessionPeer> {
-        Arc::new(SessionPeer::new(self.session.clone(), Some(CALL_TIMEOUT)))
+    /// The delegate (or maker) key from the configuration.
+    pub fn key(&self) -> anyhow::Result<xbr_core::eth::EthPrivateKey> {
+        use anyhow::Context as _;
+        xbr_core::eth::EthPrivateKey::from_bytes(self.cfg.ethereum.private_key.expose())
+            .context("ethereum.private_key is not a valid secp256k1 key")
     }
 }
 
-/// Builds the driver for the configured role.
-pub fn driver(ctx: RoleContext) -> anyhow::Result<Arc<dyn RoleDriver>> {
-    Ok(match ctx.cfg.role {
-        Role::Marketmaker => Arc::new(maker::MakerDriver::new(ctx)?),
-        Role::Seller => Arc::new(seller::SellerDriver::new(ctx)?),
-        Role::Buyer => Arc::new(buyer::BuyerDriver::new(ctx)?),
-    })
+/// A daemon task that runs next to the role once it is attached (the seller's sample feed).
+pub trait Sidecar: Send + Sync {
+    /// Starts it (no-op when running).
+    fn start(&self);
+    /// Stops it.
+    fn stop(&self);
 }
 
-/// The running lifecycle task.
-pub struct Roles {
-    task: JoinHandle<()>,
-    stop: CancellationToken,
-    driver: Arc<dyn RoleDriver>,
+/// The admin API's view of the role, once there is one (the maker's only after it is built).
+pub type ApiView = Box<dyn Fn() -> Option<Arc<dyn RoleApi>> + Send + Sync>;
+
+/// What a role module hands to [`build`].
+pub struct RoleParts {
+    /// xbr-market's role.
+    pub market: Arc<dyn Role>,
+    /// The admin API's view.
+    pub api: ApiView,
+    /// A task next to the role.
+    pub sidecar: Option<Arc<dyn Sidecar>>,
+    /// Metrics and logs (with the buyer's event stream).
+    pub observer: Observer,
 }
 
-impl Roles {
-    /// Follows `events` and attaches `driver` after every join until `shutdown`.
-    pub fn spawn(
-        driver: Arc<dyn RoleDriver>,
-        session: Session,
-        events: tokio::sync::broadcast::Receiver<LifecycleEvent>,
-        slot: Arc<RoleSlot>,
-        shutdown: CancellationToken,
-    ) -> Self {
-        let stop = shutdown.child_token();
-        let task = tokio::spawn(follow(driver.clone(), session, events, slot, stop.clone()));
-        Roles { task, stop, driver }
-    }
-
-    /// Stops attaching, then the role's timers and feeds; waits briefly for the task.
-    pub async fn stop(self) {
-        self.stop.cancel();
-        self.driver.stop();
-        let mut task = self.task;
-        if tokio::time::timeout(Duration::from_millis(500), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-        }
-    }
-}
-
-/// Pause before attach attempt `n` (1-based): 0.5 s, 1 s, 2 s, … capped at 10 s.
-fn retry_delay(attempt: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1 << attempt.min(5).saturating_sub(1)))
-        .min(Duration::from_secs(10))
-}
-
-async fn follow(
-    driver: Arc<dyn RoleDriver>,
-    session: Session,
-    mut events: tokio::sync::broadcast::Receiver<LifecycleEvent>,
+/// A role in the daemon: xbr-market's role plus the admin API's view and sidecar.
+pub struct DaemonRole {
+    market: Arc<dyn Role>,
+    api: ApiView,
+    sidecar: Option<Arc<dyn Sidecar>>,
     slot: Arc<RoleSlot>,
-    stop: CancellationToken,
-) {
-    let mut attached: Option<u64> = None;
-    let mut installed = false;
-    loop {
-        let ev = tokio::select! {
-            _ = stop.cancelled() => return,
-            ev = events.recv() => ev,
-        };
-        match ev {
-            Ok(LifecycleEvent::Ready { .. }) | Err(RecvError::Lagged(_)) => {}
-            Ok(LifecycleEvent::Disconnected { .. }) => {
-                attached = None;
-                continue;
-            }
-            Ok(_) => continue,
-            Err(RecvError::Closed) => return,
-        }
-        let Some(id) = session.session_id() else {
-            continue;
-        };
-        if attached == Some(id) {
-            continue;
-        }
-        let mut attempt = 0u32;
-        loop {
-            if session.session_id() != Some(id) {
-                break;
-            }
-            attempt += 1;
-            let result = tokio::select! {
-                _ = stop.cancelled() => return,
-                r = driver.attach(id) => r,
-            };
-            match result {
-                Ok(()) => {
-                    attached = Some(id);
-                    if !installed && let Some(api) = driver.api() {
-                        slot.set(api);
-                        installed = true;
-                    }
-                    tracing::info!(session_id = id, "market role attached");
-                    break;
-                }
-                Err(e) => {
-                    let delay = retry_delay(attempt);
-                    tracing::warn!(session_id = id, attempt, retry_in_ms = delay.as_millis() as u64, error = %format!("{e:#}"), "market role not attached yet");
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                }
-            }
-        }
+    installed: AtomicBool,
+}
+
+impl Role for DaemonRole {
+    fn declarations(&self, observer: &Observer) -> Declarations {
+        self.market.declarations(observer)
     }
+
+    fn on_join(&self) -> BoxFuture<'_, MarketResult<()>> {
+        Box::pin(async move {
+            self.market.on_join().await?;
+            if !self.installed.load(Ordering::SeqCst)
+                && let Some(api) = (self.api)()
+            {
+                self.slot.set(api);
+                self.installed.store(true, Ordering::SeqCst);
+            }
+            if let Some(s) = &self.sidecar {
+                s.start();
+            }
+            Ok(())
+        })
+    }
+
+    fn stop(&self) {
+        if let Some(s) = &self.sidecar {
+            s.stop();
+        }
+        self.market.stop();
+    }
+}
+
+/// The configured role, ready to be declared on the component.
+pub fn build(ctx: RoleContext) -> anyhow::Result<(Arc<DaemonRole>, Observer)> {
+    let parts = match ctx.cfg.role {
+        RoleKind::Marketmaker => maker::parts(&ctx)?,
+        RoleKind::Seller => seller::parts(&ctx)?,
+        RoleKind::Buyer => buyer::parts(&ctx)?,
+    };
+    let role = Arc::new(DaemonRole {
+        market: parts.market,
+        api: parts.api,
+        sidecar: parts.sidecar,
+        slot: ctx.slot,
+        installed: AtomicBool::new(false),
+    });
+    Ok((role, parts.observer))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kek_is_keccak_of_context_and_key() {
-        let key = [7u8; 32];
-        let mut input = b"xbrd data-key KEK v1".to_vec();
-        input.extend_from_slice(&key);
-        assert_eq!(
-            data_key_kek(&key).as_bytes(),
-            &alloy_primitives::keccak256(&input).0
-        );
-        assert_ne!(
-            data_key_kek(&key).as_bytes(),
-            data_key_kek(&[8; 32]).as_bytes()
-        );
-    }
-
-    #[test]
-    fn only_an_existing_registration_counts_as_registered() {
-        let err = |uri: &str| {
-            wamp_client::Error::Wamp(Box::new(wamp_client::WampError {
-                uri: uri.into(),
-                args: Vec::new(),
-                kwargs: Default::default(),
-                details: Default::default(),
-            }))
-        };
-        assert!(already_registered(&err(
-            "wamp.error.procedure_already_exists"
-        )));
-        assert!(!already_registered(&err("wamp.error.not_authorized")));
-        assert!(!already_registered(&wamp_client::Error::NotConnected));
-    }
-
-    #[test]
-    fn retry_delay_grows_to_a_cap() {
-        assert_eq!(retry_delay(1), Duration::from_millis(500));
-        assert_eq!(retry_delay(2), Duration::from_secs(1));
-        assert_eq!(retry_delay(3), Duration::from_secs(2));
-        assert_eq!(retry_delay(6), Duration::from_secs(8));
-        assert_eq!(retry_delay(60), Duration::from_secs(8));
-    }
-}
+mod tests;

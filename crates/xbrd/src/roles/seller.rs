@@ -1,7 +1,6 @@
-//! The seller delegate in the daemon: `xbr.provider.<id>.sell`/`.close_channel` registered on
-//! every session, `Seller::start` after every join (it re-reads the paying channel from the maker
-//! and re-places offers the maker has not accepted yet), the optional sample feed, and the admin
-//! API's keys, rotation, channels, sales and publish.
+//! The seller delegate in the daemon: xbr-market's [`SellerRole`] (`sell`/`close_channel`,
+//! `Seller::start` after every join, offer resync) with the configured APIs, the optional sample
+//! feed, and the admin API's keys, rotation, channels, sales and publish.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,29 +8,27 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
-use wamp_client::session::Session;
-use wamp_client::{InvocationError, InvocationResult, PublishOptions, RegisterOptions};
+use wamp_client::PublishOptions;
 use wamp_proto::Dict;
 use xbr_chain::B128;
-use xbr_core::eth::EthPrivateKey;
 use xbr_market::adapter::event_args;
-use xbr_market::peer::{MakerClient, Publisher, error_args};
+use xbr_market::adapter::session::SessionPeer;
+use xbr_market::peer::{MakerClient, Publisher};
+use xbr_market::runtime::{Role, SellerRole};
 use xbr_market::store::blocking;
 use xbr_market::types::{ChannelType, LocalChannel};
 use xbr_market::{ApiSpec, Seller, SellerConfig, SellerStore};
 
-use super::views::{self, market_api_error, store_api_error};
-use super::{RoleContext, RoleDriver, data_key_kek};
-use crate::admin::dto::{
-    ApiKeysView, ChannelView, KeysView, PublishReceipt, PublishRequest, TransactionPage,
-    TransactionQuery, TransactionView,
-};
-use crate::admin::error::ApiError;
+use super::observer::DaemonObserver;
+use super::views::{self, Trade};
+use super::{RoleContext, RoleParts, Sidecar, data_key_kek};
 use crate::chain::Chain;
-use crate::config::{ApiOffer, Role, Rotation, SampleFeed, format_uuid};
-use crate::metrics::Metrics;
-use crate::ports::{OwnAddress, RoleApi};
-use crate::wiring::Store;
+use crate::config::{ApiOffer, Role as RoleKind, Rotation, SampleFeed, format_uuid};
+use crate::ports::views::{
+    ApiKeysView, ChannelView, KeysView, PublishReceipt, PublishRequest, TransactionPage,
+    TransactionQuery,
+};
+use crate::ports::{OwnAddress, RoleApi, RoleError};
 
 /// The topic data of an API is published to by default: its prefix, or `<prefix>data` for a
 /// prefix ending in `.`.
@@ -56,184 +53,85 @@ fn spec(a: &ApiOffer) -> ApiSpec {
     }
 }
 
-/// The seller role and what the daemon keeps around it.
-pub struct SellerDriver {
-    api: Arc<SellerApi>,
-    registered_on: Mutex<Option<u64>>,
-    feed_cfg: Option<SampleFeed>,
-    feed: Mutex<Option<JoinHandle<()>>>,
-    resync: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// How often the seller looks for keys whose offer the maker has not accepted yet (it was down or
-/// unreachable at the rotation) and restarts to place them.
-pub const RESYNC_PERIOD: Duration = Duration::from_secs(15);
-
 /// The admin API's view of the seller.
 pub struct SellerApi {
     seller: Seller,
-    store: Store,
+    store: Arc<dyn SellerStore>,
     chain: Arc<Chain>,
-    session: Session,
+    peer: SessionPeer,
     apis: Vec<ApiOffer>,
     member: Option<alloy_primitives::Address>,
 }
 
-impl SellerDriver {
-    /// Builds the seller with the configured APIs (nothing is sent yet).
-    pub fn new(ctx: RoleContext) -> anyhow::Result<Self> {
-        let cfg = &ctx.cfg;
-        let key = EthPrivateKey::from_bytes(cfg.ethereum.private_key.expose())
-            .context("ethereum.private_key is not a valid secp256k1 key")?;
-        let maker = cfg
-            .market
-            .maker
-            .context("market.maker is required for a seller")?;
-        let kek = data_key_kek(cfg.ethereum.private_key.expose());
-        let peer = ctx.peer();
-        let events: Arc<dyn Publisher> = peer.clone();
-        let store: Arc<dyn SellerStore> = ctx.store.clone();
-        let seller = Seller::new(
-            SellerConfig::new(maker, key, kek),
-            store,
-            MakerClient::new(peer),
-            events,
-        );
-        for a in &cfg.market.apis {
-            seller
-                .add(spec(a))
-                .map_err(|e| anyhow::anyhow!("market.apis: {e}"))?;
-        }
-        install_hooks(&seller, &ctx.metrics);
-        Ok(SellerDriver {
-            api: Arc::new(SellerApi {
-                seller,
-                store: ctx.store.clone(),
-                chain: ctx.chain.clone(),
-                session: ctx.session.clone(),
-                apis: cfg.market.apis.clone(),
-                member: cfg.market.member,
-            }),
-            registered_on: Mutex::new(None),
-            feed_cfg: cfg.market.sample_feed,
-            feed: Mutex::new(None),
-            resync: Mutex::new(None),
-        })
+/// The seller with the configured APIs (nothing is sent yet).
+pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
+    let cfg = &ctx.cfg;
+    let maker = cfg
+        .market
+        .maker
+        .context("market.maker is required for a seller")?;
+    let kek = data_key_kek(cfg.ethereum.private_key.expose());
+    let events: Arc<dyn Publisher> = Arc::new(ctx.peer.clone());
+    let seller = Seller::new(
+        SellerConfig::new(maker, ctx.key()?, kek),
+        ctx.stores.seller.clone(),
+        MakerClient::new(Arc::new(ctx.peer.clone())),
+        events,
+    );
+    for a in &cfg.market.apis {
+        seller
+            .add(spec(a))
+            .map_err(|e| anyhow::anyhow!("market.apis: {e}"))?;
     }
+    let api = Arc::new(SellerApi {
+        seller: seller.clone(),
+        store: ctx.stores.seller.clone(),
+        chain: ctx.chain.clone(),
+        peer: ctx.peer.clone(),
+        apis: cfg.market.apis.clone(),
+        member: cfg.market.member,
+    });
+    let sidecar = cfg.market.sample_feed.map(|feed| {
+        Arc::new(FeedTask {
+            api: Arc::clone(&api),
+            feed,
+            task: Mutex::new(None),
+        }) as Arc<dyn Sidecar>
+    });
+    Ok(RoleParts {
+        market: Arc::new(SellerRole::new(seller)) as Arc<dyn Role>,
+        api: Box::new(move || Some(Arc::clone(&api) as Arc<dyn RoleApi>)),
+        sidecar,
+        observer: DaemonObserver::new(ctx.metrics.clone(), None),
+    })
+}
 
-    fn start_feed(&self) {
-        let Some(feed) = self.feed_cfg else { return };
-        let mut slot = self.feed.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_some() {
-            return;
-        }
-        let api = Arc::clone(&self.api);
-        *slot = Some(tokio::spawn(sample_feed(api, feed)));
-    }
+/// The sample feed while the seller runs.
+struct FeedTask {
+    api: Arc<SellerApi>,
+    feed: SampleFeed,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
 
-    /// Registers `sell` and `close_channel` (those already held by this session are kept).
-    async fn register(&self) -> anyhow::Result<()> {
-        let seller = &self.api.seller;
-        for (name, uri) in [
-            ("sell", seller.sell_uri()),
-            ("close_channel", seller.close_channel_uri()),
-        ] {
-            let s = seller.clone();
-            let registered = self
-                .api
-                .session
-                .register(&uri, RegisterOptions::default(), move |inv| {
-                    let s = s.clone();
-                    async move {
-                        s.dispatch(name, &inv.args)
-                            .await
-                            .map(|(args, kwargs)| InvocationResult::new(args, kwargs))
-                            .map_err(|e| {
-                                tracing::debug!(procedure = name, error = %e, "call failed");
-                                InvocationError::with_payload(
-                                    e.uri.to_string(),
-                                    error_args(&e),
-                                    Dict::new(),
-                                )
-                            })
-                    }
-                })
-                .await;
-            match registered {
-                Ok(_) => {}
-                Err(e) if super::already_registered(&e) => {}
-                Err(e) => {
-                    return Err(anyhow::Error::from(e).context(format!("cannot register {uri}")));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn start_resync(&self) {
-        let mut slot = self.resync.lock().unwrap_or_else(|e| e.into_inner());
+impl Sidecar for FeedTask {
+    fn start(&self) {
+        let mut slot = self.task.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
-            *slot = Some(tokio::spawn(resync(Arc::clone(&self.api))));
+            *slot = Some(tokio::spawn(sample_feed(Arc::clone(&self.api), self.feed)));
+        }
+    }
+
+    fn stop(&self) {
+        if let Some(t) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            t.abort();
         }
     }
 }
 
-/// Re-places offers the maker missed: when a stored key of a configured API is not offered, runs
-/// `Seller::start` again (which re-reads the channel and offers every unoffered key).
-async fn resync(api: Arc<SellerApi>) {
-    loop {
-        tokio::time::sleep(RESYNC_PERIOD).await;
-        if !api.seller.is_started() || !api.session.is_connected() {
-            continue;
-        }
-        let keys = match blocking(&api.store, SellerStore::seller_keys).await {
-            Ok(k) => k,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the seller's keys");
-                continue;
-            }
-        };
-        let missed = keys
-            .iter()
-            .filter(|k| !k.offered && api.apis.iter().any(|a| a.api_id == k.api_id))
-            .count();
-        if missed == 0 {
-            continue;
-        }
-        tracing::info!(missed, "offers not accepted yet; placing them again");
-        if let Err(e) = api.seller.start().await {
-            tracing::warn!(error = %e, "offers not placed");
-        }
+impl SellerApi {
+    fn connected(&self) -> bool {
+        self.peer.session().is_some_and(|s| s.is_connected())
     }
-}
-
-fn install_hooks(seller: &Seller, metrics: &Arc<Metrics>) {
-    let m = Arc::clone(metrics);
-    seller.set_rotation_hook(Arc::new(move |api_id, key_id, offered| {
-        m.rotations.inc();
-        tracing::info!(
-            api_id = %format_uuid(api_id),
-            key_id = %format_uuid(key_id),
-            offered,
-            "data key rotated"
-        );
-    }));
-    let m = Arc::clone(metrics);
-    seller.set_sale_hook(Arc::new(move |sale| {
-        m.sales.inc();
-        m.set_balance(
-            &format_uuid(&sale.channel_oid),
-            "channel_remaining",
-            sale.balance,
-        );
-        tracing::info!(
-            key_id = %format_uuid(&sale.key_id),
-            amount = %sale.amount,
-            seq = sale.seq,
-            remaining = %sale.balance,
-            "key sold"
-        );
-    }));
 }
 
 /// Publishes a sample payload to the feed's API every interval while the seller runs.
@@ -243,7 +141,7 @@ async fn sample_feed(api: Arc<SellerApi>, feed: SampleFeed) {
     let mut counter: u64 = 0;
     loop {
         tick.tick().await;
-        if !api.seller.is_started() || !api.session.is_connected() {
+        if !api.seller.is_started() || !api.connected() {
             continue;
         }
         let payload = serde_json::json!({
@@ -261,59 +159,21 @@ async fn sample_feed(api: Arc<SellerApi>, feed: SampleFeed) {
                 tracing::debug!(topic = %r.topic, key_id = %r.key_id, counter, "sample published");
                 counter += 1;
             }
-            Err(e) => tracing::warn!(error = %e.message, "sample not published"),
+            Err(e) => tracing::warn!(error = %e, "sample not published"),
         }
-    }
-}
-
-impl RoleDriver for SellerDriver {
-    fn attach(&self, session_id: u64) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(async move {
-            let registered = *self.registered_on.lock().unwrap_or_else(|e| e.into_inner());
-            if registered != Some(session_id) {
-                self.register().await?;
-                *self.registered_on.lock().unwrap_or_else(|e| e.into_inner()) = Some(session_id);
-                tracing::info!(provider_id = %self.api.seller.provider_id(), "registered sell and close_channel");
-            }
-            let remaining = self
-                .api
-                .seller
-                .start()
-                .await
-                .map_err(|e| anyhow::anyhow!("seller start: {e}"))?;
-            tracing::info!(%remaining, "selling");
-            self.start_feed();
-            self.start_resync();
-            Ok(())
-        })
-    }
-
-    fn api(&self) -> Option<Arc<dyn RoleApi>> {
-        Some(self.api.clone())
-    }
-
-    fn stop(&self) {
-        for task in [&self.feed, &self.resync] {
-            if let Some(t) = task.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                t.abort();
-            }
-        }
-        self.api.seller.stop();
     }
 }
 
 impl SellerApi {
-    fn offer(&self, api_id: &[u8; 16]) -> Result<&ApiOffer, ApiError> {
+    fn offer(&self, api_id: &[u8; 16]) -> Result<&ApiOffer, RoleError> {
         self.apis
             .iter()
             .find(|a| &a.api_id == api_id)
-            .ok_or_else(|| ApiError::not_found(format!("no api {}", format_uuid(api_id))))
+            .ok_or_else(|| RoleError::NotFound(format!("no api {}", format_uuid(api_id))))
     }
 
-    async fn keys_view(&self) -> Result<Vec<ApiKeysView>, ApiError> {
-        let stored = blocking(&self.store, SellerStore::seller_keys)
-            .await
-            .map_err(store_api_error)?;
+    async fn keys_view(&self) -> Result<Vec<ApiKeysView>, RoleError> {
+        let stored = blocking(&self.store, |s| s.seller_keys()).await?;
         Ok(self
             .seller
             .api_keys()
@@ -334,35 +194,34 @@ impl SellerApi {
             .collect())
     }
 
-    async fn publish_now(&self, req: PublishRequest) -> Result<PublishReceipt, ApiError> {
+    async fn publish_now(&self, req: PublishRequest) -> Result<PublishReceipt, RoleError> {
         let api = match &req.api_id {
             Some(id) => {
                 let id = crate::config::validate::parse_uuid_str(id)
-                    .map_err(|e| ApiError::bad_request(format!("api_id: {e}")))?;
+                    .map_err(|e| RoleError::InvalidInput(format!("api_id: {e}")))?;
                 self.offer(&id)?
             }
             None => self
                 .apis
                 .first()
-                .ok_or_else(|| ApiError::bad_request("no api configured"))?,
+                .ok_or_else(|| RoleError::InvalidInput("no api configured".into()))?,
         };
         let topic = req
             .topic
             .clone()
             .unwrap_or_else(|| default_topic(&api.prefix));
         if wamp_proto::uri::check_uri(&topic, false, wamp_proto::uri::UriMatch::Exact).is_err() {
-            return Err(ApiError::bad_request(format!(
+            return Err(RoleError::InvalidInput(format!(
                 "topic {topic:?} is not a WAMP URI"
             )));
         }
         let payload = crate::component::json_to_value(&req.payload);
-        let (key_id, enc, ct) = self
-            .seller
-            .wrap(&api.api_id, &topic, &payload)
-            .await
-            .map_err(market_api_error)?;
-        let publication = self
-            .session
+        let (key_id, enc, ct) = self.seller.wrap(&api.api_id, &topic, &payload).await?;
+        let session = self
+            .peer
+            .session()
+            .ok_or_else(|| RoleError::NotReady("no WAMP session yet".into()))?;
+        let publication = session
             .publish(
                 &topic,
                 event_args(&key_id, enc, ct),
@@ -370,7 +229,7 @@ impl SellerApi {
                 PublishOptions::acknowledged(),
             )
             .await
-            .map_err(|e| ApiError::wamp(format!("publish to {topic}: {e}")))?;
+            .map_err(|e| RoleError::Peer(format!("publish to {topic}: {e}")))?;
         Ok(PublishReceipt {
             topic,
             key_id: format_uuid(&key_id),
@@ -380,25 +239,15 @@ impl SellerApi {
 }
 
 impl RoleApi for SellerApi {
-    fn role(&self) -> Role {
-        Role::Seller
+    fn role(&self) -> RoleKind {
+        RoleKind::Seller
     }
 
     fn own_addresses(&self) -> Vec<OwnAddress> {
-        let mut v = vec![OwnAddress {
-            label: "delegate",
-            address: self.seller.address(),
-        }];
-        if let Some(m) = self.member {
-            v.push(OwnAddress {
-                label: "member",
-                address: m,
-            });
-        }
-        v
+        views::delegate_and_member(self.seller.address(), self.member)
     }
 
-    fn keys(&self) -> BoxFuture<'_, Result<KeysView, ApiError>> {
+    fn keys(&self) -> BoxFuture<'_, Result<KeysView, RoleError>> {
         Box::pin(async move {
             Ok(KeysView {
                 apis: self.keys_view().await?,
@@ -406,29 +255,24 @@ impl RoleApi for SellerApi {
         })
     }
 
-    fn rotate_key(&self, api_id: [u8; 16]) -> BoxFuture<'_, Result<ApiKeysView, ApiError>> {
+    fn rotate_key(&self, api_id: [u8; 16]) -> BoxFuture<'_, Result<ApiKeysView, RoleError>> {
         Box::pin(async move {
             self.offer(&api_id)?;
-            self.seller
-                .rotate_now(&api_id)
-                .await
-                .map_err(market_api_error)?;
+            self.seller.rotate_now(&api_id).await?;
             let id = format_uuid(&api_id);
             self.keys_view()
                 .await?
                 .into_iter()
                 .find(|k| k.api_id == id)
-                .ok_or_else(|| ApiError::not_found(format!("no api {id}")))
+                .ok_or_else(|| RoleError::NotFound(format!("no api {id}")))
         })
     }
 
-    fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, ApiError>> {
+    fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, RoleError>> {
         Box::pin(async move {
             let local = match self.seller.channel() {
                 Some(c) => Some(c),
-                None => blocking(&self.store, SellerStore::seller_channel)
-                    .await
-                    .map_err(store_api_error)?,
+                None => blocking(&self.store, |s| s.seller_channel()).await?,
             };
             Ok(own_channel(&self.chain, local, ChannelType::Paying).await)
         })
@@ -437,34 +281,26 @@ impl RoleApi for SellerApi {
     fn transactions(
         &self,
         q: TransactionQuery,
-    ) -> BoxFuture<'_, Result<TransactionPage, ApiError>> {
+    ) -> BoxFuture<'_, Result<TransactionPage, RoleError>> {
         Box::pin(async move {
-            let (after, limit) = views::page_bounds(&q);
-            let sales = blocking(&self.store, move |s| {
-                SellerStore::seller_sales_page(s, after, limit)
+            let page = |s: &dyn SellerStore, a, l| s.seller_sales_page(a, l);
+            views::transactions(&self.store, &q, page, |id, s| {
+                let trade = Trade {
+                    kind: "sale",
+                    key_id: &s.key_id,
+                    amount: s.amount,
+                    channel_oid: &s.channel_oid,
+                    seq: s.seq,
+                    balance: s.balance,
+                    created_ns: s.created,
+                };
+                views::transaction(id, trade, None, None)
             })
             .await
-            .map_err(store_api_error)?;
-            let items = sales
-                .into_iter()
-                .map(|(id, s)| TransactionView {
-                    id,
-                    kind: "sale".into(),
-                    key_id: format_uuid(&s.key_id),
-                    amount: s.amount.to_string(),
-                    channel_oid: format_uuid(&s.channel_oid),
-                    channel_seq: s.seq,
-                    balance: s.balance.to_string(),
-                    counterparty: None,
-                    status: None,
-                    time_ms: views::ns_to_ms(s.created),
-                })
-                .collect();
-            Ok(views::page(items, limit))
         })
     }
 
-    fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<PublishReceipt, ApiError>> {
+    fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<PublishReceipt, RoleError>> {
         Box::pin(self.publish_now(req))
     }
 }

@@ -2,15 +2,16 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::Address;
+use std::sync::Arc;
+
+use alloy_primitives::{Address, U256};
 use wamp_proto::Value;
-use xbr_market::MarketError;
-use xbr_market::error::uri;
+use xbr_market::store::{StoreResult, blocking};
 use xbr_market::types::{Channel, ChannelState, ChannelType, LocalChannel};
 
-use crate::admin::dto::{ChannelView, TransactionPage, TransactionQuery, TransactionView};
-use crate::admin::error::ApiError;
 use crate::config::format_uuid;
+use crate::ports::views::{ChannelView, TransactionPage, TransactionQuery, TransactionView};
+use crate::ports::{OwnAddress, RoleError};
 
 /// Default page size of `/v1/transactions`.
 pub const DEFAULT_PAGE: u32 = 100;
@@ -136,24 +137,77 @@ pub fn ns_to_ms(ns: u64) -> u64 {
     ns / 1_000_000
 }
 
-/// A role error as an admin API error.
-pub fn market_api_error(e: MarketError) -> ApiError {
-    if e.is(uri::NO_SUCH_OBJECT) {
-        ApiError::not_found(e.message)
-    } else if e.is(uri::INVALID_ARGUMENT) {
-        ApiError::bad_request(e.message)
-    } else if e.is(uri::NOT_STARTED) {
-        ApiError::not_ready(e.message)
-    } else if e.uri.starts_with("wamp.error.") || e.uri.starts_with("xbr.error.transport") {
-        ApiError::wamp(format!("{}: {}", e.uri, e.message))
-    } else {
-        ApiError::internal(format!("{}: {}", e.uri, e.message))
+/// One sale or purchase as the store records it, in the terms every role shares.
+pub struct Trade<'a> {
+    /// `sale` or `purchase`.
+    pub kind: &'static str,
+    /// The key.
+    pub key_id: &'a [u8; 16],
+    /// Price paid.
+    pub amount: U256,
+    /// The channel it was paid over.
+    pub channel_oid: &'a [u8; 16],
+    /// Channel seq after it.
+    pub seq: u64,
+    /// Channel balance after it.
+    pub balance: U256,
+    /// Recorded at (Unix ns).
+    pub created_ns: u64,
+}
+
+/// A trade as a transaction row.
+pub fn transaction(
+    id: u64,
+    t: Trade<'_>,
+    counterparty: Option<String>,
+    status: Option<&str>,
+) -> TransactionView {
+    TransactionView {
+        id,
+        kind: t.kind.into(),
+        key_id: format_uuid(t.key_id),
+        amount: t.amount.to_string(),
+        channel_oid: format_uuid(t.channel_oid),
+        channel_seq: t.seq,
+        balance: t.balance.to_string(),
+        counterparty,
+        status: status.map(str::to_owned),
+        time_ms: ns_to_ms(t.created_ns),
     }
 }
 
-/// A store error as an admin API error.
-pub fn store_api_error(e: xbr_market::store::StoreError) -> ApiError {
-    ApiError::internal(format!("store: {e}"))
+/// Reads `(after, limit)` records with their ids from a store.
+pub type PageFetch<S, T> = fn(&S, u64, usize) -> StoreResult<Vec<(u64, T)>>;
+
+/// One page of a role's trades: `fetch(store, after, limit)` read off the async workers, each
+/// record made a row by `row`.
+pub async fn transactions<S, T>(
+    store: &Arc<S>,
+    q: &TransactionQuery,
+    fetch: PageFetch<S, T>,
+    row: impl Fn(u64, T) -> TransactionView,
+) -> Result<TransactionPage, RoleError>
+where
+    S: ?Sized + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let (after, limit) = page_bounds(q);
+    let records = blocking(store, move |s| fetch(s, after, limit)).await?;
+    let items = records.into_iter().map(|(id, r)| row(id, r)).collect();
+    Ok(page(items, limit))
+}
+
+/// A seller's or buyer's addresses: the delegate, and the member it acts for when configured.
+pub fn delegate_and_member(delegate: Address, member: Option<Address>) -> Vec<OwnAddress> {
+    let mut v = vec![OwnAddress {
+        label: "delegate",
+        address: delegate,
+    }];
+    v.extend(member.map(|address| OwnAddress {
+        label: "member",
+        address,
+    }));
+    v
 }
 
 #[cfg(test)]

@@ -1,15 +1,22 @@
 //! The seams between the admin API and the parts it reports on: the role ([`RoleApi`]) and the chain
 //! ([`ChainApi`]). The daemon implements them over xbr-market and xbr-chain; tests implement them directly.
+//!
+//! Ports speak in domain terms: [`views`] are what they report, [`RoleError`] and [`ChainError`] why
+//! they failed; the admin layer maps those to HTTP (`admin::error`).
+
+pub mod error;
+pub mod views;
+
+pub use error::{ChainError, RoleError};
 
 use alloy_primitives::{Address, U256};
 use futures_util::future::BoxFuture;
 use tokio::sync::broadcast;
 
-use crate::admin::dto::{
+use self::views::{
     ApiKeysView, ChannelView, DecryptedEvent, KeysView, PublishReceipt, PublishRequest,
     TransactionPage, TransactionQuery,
 };
-use crate::admin::error::ApiError;
 use crate::config::Role;
 
 /// An address the daemon holds or acts for, with what it is (`delegate`, `member`, `marketmaker`).
@@ -22,7 +29,7 @@ pub struct OwnAddress {
 }
 
 /// What the admin API asks of the running role. Methods that do not apply to a role keep the default,
-/// which answers `409 not_supported`.
+/// which answers [`RoleError::NotSupported`].
 pub trait RoleApi: Send + Sync {
     /// The role.
     fn role(&self) -> Role;
@@ -31,37 +38,37 @@ pub trait RoleApi: Send + Sync {
     fn own_addresses(&self) -> Vec<OwnAddress>;
 
     /// Seller: keys per API.
-    fn keys(&self) -> BoxFuture<'_, Result<KeysView, ApiError>> {
+    fn keys(&self) -> BoxFuture<'_, Result<KeysView, RoleError>> {
         let role = self.role();
-        Box::pin(async move { Err(ApiError::not_supported("keys", role)) })
+        Box::pin(async move { Err(RoleError::not_supported("keys", role)) })
     }
 
     /// Seller: rotate the key of an API now.
-    fn rotate_key(&self, api_id: [u8; 16]) -> BoxFuture<'_, Result<ApiKeysView, ApiError>> {
+    fn rotate_key(&self, api_id: [u8; 16]) -> BoxFuture<'_, Result<ApiKeysView, RoleError>> {
         let _ = api_id;
         let role = self.role();
-        Box::pin(async move { Err(ApiError::not_supported("key rotation", role)) })
+        Box::pin(async move { Err(RoleError::not_supported("key rotation", role)) })
     }
 
     /// Channels this role holds or brokers, with off-chain balances.
-    fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, ApiError>>;
+    fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, RoleError>>;
 
     /// Sales or purchases.
     fn transactions(
         &self,
         query: TransactionQuery,
-    ) -> BoxFuture<'_, Result<TransactionPage, ApiError>>;
+    ) -> BoxFuture<'_, Result<TransactionPage, RoleError>>;
 
     /// Seller: encrypt and publish.
-    fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<PublishReceipt, ApiError>> {
+    fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<PublishReceipt, RoleError>> {
         let _ = req;
         let role = self.role();
-        Box::pin(async move { Err(ApiError::not_supported("publish", role)) })
+        Box::pin(async move { Err(RoleError::not_supported("publish", role)) })
     }
 
     /// Buyer: a stream of decrypted events.
-    fn events(&self) -> Result<broadcast::Receiver<DecryptedEvent>, ApiError> {
-        Err(ApiError::not_supported("events", self.role()))
+    fn events(&self) -> Result<broadcast::Receiver<DecryptedEvent>, RoleError> {
+        Err(RoleError::not_supported("events", self.role()))
     }
 }
 
@@ -99,9 +106,9 @@ pub struct Membership {
 /// What the admin API and readiness probe ask of the chain.
 pub trait ChainApi: Send + Sync {
     /// Chain id and block; errors say why the gateway cannot be reached.
-    fn head(&self) -> BoxFuture<'_, Result<ChainHead, String>>;
+    fn head(&self) -> BoxFuture<'_, Result<ChainHead, ChainError>>;
     /// ETH and XBR of an address.
-    fn balances(&self, address: Address) -> BoxFuture<'_, Result<OnChainBalance, String>>;
+    fn balances(&self, address: Address) -> BoxFuture<'_, Result<OnChainBalance, ChainError>>;
     /// Membership, or `None` when not a member.
-    fn member(&self, address: Address) -> BoxFuture<'_, Result<Option<Membership>, String>>;
+    fn member(&self, address: Address) -> BoxFuture<'_, Result<Option<Membership>, ChainError>>;
 }

@@ -1,0 +1,240 @@
+//! The market maker as a [`Role`]: every `xbr.marketmaker.*` procedure is declared up front and
+//! answers `xbr.error.not_started` until the maker is built (once the chain answers, in the
+//! after-join step); channels opened on chain are mirrored at every join and then periodically.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::{Call, Declarations, Observer, ProcedureSpec, Role, RoleEvent};
+use crate::error::{MarketError, MarketResult, uri};
+use crate::maker::{MarketMaker, Procedure};
+use crate::peer::BoxFuture;
+use crate::wire::Payload;
+
+/// Builds the maker (reads the market, its owner, the EIP-712 domain … from the chain).
+pub type MakerBuilder =
+    Box<dyn Fn() -> BoxFuture<'static, MarketResult<Arc<MarketMaker>>> + Send + Sync>;
+
+type Dispatch =
+    Arc<dyn Fn(Arc<MarketMaker>, Call) -> BoxFuture<'static, MarketResult<Payload>> + Send + Sync>;
+
+/// One maker procedure as the role declares it.
+struct MakerProcedure {
+    name: &'static str,
+    uri: String,
+    /// A success is a key sold through the market.
+    sells_key: bool,
+    dispatch: Dispatch,
+}
+
+/// The maker's procedures and how each is dispatched: the one place that reads the maker's
+/// procedure list.
+fn maker_procedures() -> Vec<MakerProcedure> {
+    Procedure::ALL
+        .iter()
+        .map(|&procedure| MakerProcedure {
+            name: procedure.name(),
+            uri: procedure.uri().to_owned(),
+            sells_key: procedure == Procedure::BuyKey,
+            dispatch: Arc::new(move |maker: Arc<MarketMaker>, call: Call| {
+                Box::pin(async move {
+                    maker
+                        .dispatch(procedure, &call.args, &call.kwargs, call.caller)
+                        .await
+                })
+            }),
+        })
+        .collect()
+}
+
+/// The maker role.
+pub struct MakerRole {
+    maker: Arc<OnceLock<Arc<MarketMaker>>>,
+    build: Option<MakerBuilder>,
+    building: tokio::sync::Mutex<()>,
+    /// Mirror channels from the chain every this often (`None`: no chain).
+    sync_period: Option<Duration>,
+    /// The next block to scan for `Opened` logs.
+    next_block: Arc<tokio::sync::Mutex<u64>>,
+    sync_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl MakerRole {
+    /// A maker built by `build` on the first join that reaches the chain; channels are mirrored
+    /// at every join and then every `sync_period`.
+    pub fn new(build: MakerBuilder, sync_period: Duration) -> Self {
+        Self {
+            maker: Arc::new(OnceLock::new()),
+            build: Some(build),
+            building: tokio::sync::Mutex::new(()),
+            sync_period: Some(sync_period),
+            next_block: Arc::new(tokio::sync::Mutex::new(0)),
+            sync_task: Mutex::new(None),
+        }
+    }
+
+    /// An already built maker without channel mirroring (tests, benchmarks).
+    pub fn built(maker: Arc<MarketMaker>) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(maker);
+        Self {
+            maker: Arc::new(cell),
+            build: None,
+            building: tokio::sync::Mutex::new(()),
+            sync_period: None,
+            next_block: Arc::new(tokio::sync::Mutex::new(0)),
+            sync_task: Mutex::new(None),
+        }
+    }
+
+    /// The maker, once built.
+    pub fn maker(&self) -> Option<Arc<MarketMaker>> {
+        self.maker.get().cloned()
+    }
+
+    async fn ensure_built(&self) -> MarketResult<Arc<MarketMaker>> {
+        if let Some(m) = self.maker() {
+            return Ok(m);
+        }
+        let _one = self.building.lock().await;
+        if let Some(m) = self.maker() {
+            return Ok(m);
+        }
+        let build = self
+            .build
+            .as_ref()
+            .ok_or_else(|| MarketError::new(uri::NOT_STARTED, "market maker not built"))?;
+        let maker = build().await?;
+        Ok(Arc::clone(self.maker.get_or_init(|| maker)))
+    }
+
+    fn start_sync(&self, maker: Arc<MarketMaker>, period: Duration) {
+        let mut slot = self.sync_task.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return;
+        }
+        let next = Arc::clone(&self.next_block);
+        *slot = Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                if let Err(e) = sync(&maker, &next).await {
+                    warn!(error = %e, "channel sync failed");
+                }
+            }
+        }));
+    }
+}
+
+/// Mirrors the channels opened on chain since the last scan.
+async fn sync(maker: &MarketMaker, next_block: &tokio::sync::Mutex<u64>) -> MarketResult<()> {
+    let mut next = next_block.lock().await;
+    let scan = maker.scan_channels(*next).await.map_err(|e| MarketError {
+        message: format!("mirroring channels from the chain: {}", e.message),
+        ..e
+    })?;
+    *next = scan.next_block;
+    if scan.new > 0 {
+        info!(
+            new = scan.new,
+            next_block = scan.next_block,
+            "channels mirrored from the chain"
+        );
+    }
+    Ok(())
+}
+
+impl Role for MakerRole {
+    fn declarations(&self, observer: &Observer) -> Declarations {
+        let procedures = maker_procedures()
+            .into_iter()
+            .map(|p| {
+                let cell = Arc::clone(&self.maker);
+                let observer = Arc::clone(observer);
+                let MakerProcedure {
+                    name,
+                    uri,
+                    sells_key,
+                    dispatch,
+                } = p;
+                ProcedureSpec {
+                    name,
+                    uri,
+                    handler: Arc::new(move |call| {
+                        let maker = cell.get().cloned();
+                        let dispatch = Arc::clone(&dispatch);
+                        let observer = Arc::clone(&observer);
+                        Box::pin(async move {
+                            let maker = maker.ok_or_else(|| {
+                                MarketError::new(
+                                    uri::NOT_STARTED,
+                                    "market maker not started (waiting for the chain)",
+                                )
+                            })?;
+                            let r = dispatch(maker, call).await;
+                            if sells_key && r.is_ok() {
+                                observer.observe(RoleEvent::KeyBrokered);
+                            }
+                            r
+                        })
+                    }),
+                }
+            })
+            .collect();
+        Declarations {
+            procedures,
+            topics: Vec::new(),
+        }
+    }
+
+    fn on_join(&self) -> BoxFuture<'_, MarketResult<()>> {
+        Box::pin(async move {
+            let maker = self.ensure_built().await?;
+            if let Some(period) = self.sync_period {
+                sync(&maker, &self.next_block).await?;
+                self.start_sync(maker, period);
+            }
+            Ok(())
+        })
+    }
+
+    fn stop(&self) {
+        if let Some(t) = self
+            .sync_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            t.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::MAKER_PREFIX;
+    use crate::runtime::NoObserver;
+
+    #[tokio::test]
+    async fn procedures_answer_not_started_until_the_maker_is_built() {
+        let role = MakerRole::new(
+            Box::new(|| Box::pin(async { Err(MarketError::new(uri::NOT_STARTED, "chain down")) })),
+            Duration::from_secs(5),
+        );
+        let observer: Observer = Arc::new(NoObserver);
+        let declared = role.declarations(&observer);
+        assert_eq!(declared.procedures.len(), Procedure::ALL.len());
+        assert!(declared.topics.is_empty());
+        for p in &declared.procedures {
+            assert!(p.uri.starts_with(MAKER_PREFIX), "{}", p.uri);
+            let err = (p.handler)(Call::default()).await.unwrap_err();
+            assert!(err.is(uri::NOT_STARTED), "{}: {err}", p.uri);
+        }
+        let err = role.on_join().await.unwrap_err();
+        assert!(err.is(uri::NOT_STARTED), "{err}");
+        assert!(role.maker().is_none());
+    }
+}

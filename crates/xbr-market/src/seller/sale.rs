@@ -1,0 +1,196 @@
+//! What the market maker asks of the seller: `sell` and `close_channel`.
+
+use rand::rngs::OsRng;
+use tracing::{Instrument, info_span};
+use wamp_proto::Value;
+
+use crate::error::{MarketError, MarketResult, uri};
+use crate::peer::{ProviderProcedure, now_ns};
+use crate::sig::{self, ChannelState as SignedState, Domain};
+use crate::store::blocking;
+use crate::types::{Hex, LocalChannel, Oid, SellerSale};
+use crate::wire::{self, ProviderCloseReceipt, ProviderCloseRequest, SellReceipt, SellRequest};
+
+use super::Seller;
+
+impl Seller {
+    /// The paying channel and domain, when `channel_oid` is the seller's active paying channel.
+    fn paying_channel(&self, channel_oid: &Oid) -> MarketResult<(LocalChannel, Domain)> {
+        let (channel, domain) = {
+            let st = self.state();
+            (st.channel.clone(), st.domain)
+        };
+        let (Some(channel), Some(domain)) = (channel, domain) else {
+            return Err(MarketError::new(uri::NOT_STARTED, "seller not started"));
+        };
+        if *channel_oid != channel.channel_oid {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_CHANNEL_OID,
+                "not the seller's active paying channel",
+            ));
+        }
+        Ok((channel, domain))
+    }
+
+    /// `xbr.provider.<id>.sell` (spec §2.4): checks, in the reference's order, the maker address,
+    /// the key, the channel, seq, balance and the maker's signature; then seals the key to the
+    /// buyer, signs the new paying-channel state and persists the sale before returning.
+    pub async fn sell(&self, req: SellRequest) -> MarketResult<SellReceipt> {
+        let span = info_span!("sell", key_id = %Hex(&req.key_id), seq = req.channel_seq);
+        self.sell_inner(req).instrument(span).await
+    }
+
+    async fn sell_inner(&self, req: SellRequest) -> MarketResult<SellReceipt> {
+        let inner = &self.inner;
+        if req.market_maker_adr != inner.cfg.market_maker {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_MARKETMAKER_ADR,
+                "unexpected market maker address",
+            ));
+        }
+        let key = self.key(&req.key_id).ok_or_else(|| {
+            MarketError::no_such_object(format!("no such key {}", Hex(&req.key_id)))
+        })?;
+        let _sale = inner.sale_lock.lock().await;
+        let (channel, domain) = self.paying_channel(&req.channel_oid)?;
+        if req.channel_seq != channel.seq + 1 {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_CHANNEL_SEQ,
+                format!(
+                    "channel seq {} does not follow {}",
+                    req.channel_seq, channel.seq
+                ),
+            ));
+        }
+        if channel.balance.checked_sub(req.amount) != Some(req.balance) {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_CHANNEL_BALANCE,
+                "balance is not remaining minus amount",
+            ));
+        }
+        // XBRSIG 4.
+        let state = sig::off_chain(
+            channel.market_oid,
+            channel.channel_oid,
+            req.channel_seq,
+            req.balance,
+        );
+        domain.verify(
+            &state,
+            &req.signature,
+            &inner.cfg.market_maker,
+            "market maker",
+        )?;
+        // XBRSIG 5.
+        let signature = domain.sign(&inner.cfg.key, &state)?;
+        let sealed_key =
+            xbr_core::sealedbox::seal(key.as_bytes(), &req.buyer_pubkey, &mut OsRng).to_vec();
+        let sale = SellerSale {
+            channel_oid: channel.channel_oid,
+            seq: req.channel_seq,
+            created: now_ns(),
+            key_id: req.key_id,
+            buyer_pubkey: req.buyer_pubkey,
+            amount: req.amount,
+            balance: req.balance,
+            maker_signature: req.signature.clone(),
+            seller_signature: signature.clone(),
+        };
+        let recorded = sale.clone();
+        blocking(&inner.store, move |s| s.record_sale(&sale)).await?;
+        let hook = inner
+            .sale_hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            hook(&recorded);
+        }
+        {
+            let mut st = self.state();
+            if let Some(c) = st.channel.as_mut() {
+                c.seq = req.channel_seq;
+                c.balance = req.balance;
+            }
+        }
+        Ok(SellReceipt {
+            key_id: req.key_id,
+            delegate: inner.address,
+            buyer_pubkey: req.buyer_pubkey,
+            sealed_key,
+            channel_seq: req.channel_seq,
+            amount: req.amount,
+            balance: req.balance,
+            signature,
+        })
+    }
+
+    /// `xbr.provider.<id>.close_channel` (spec §2.5, working): checks the maker, channel, current
+    /// seq and balance, verifies the maker's close signature and counter-signs it.
+    pub async fn close_channel(
+        &self,
+        req: ProviderCloseRequest,
+    ) -> MarketResult<ProviderCloseReceipt> {
+        let inner = &self.inner;
+        if req.market_maker_adr != inner.cfg.market_maker {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_DELEGATE_ADR,
+                "unexpected market maker address",
+            ));
+        }
+        let _sale = inner.sale_lock.lock().await;
+        let (channel, domain) = self.paying_channel(&req.channel_oid)?;
+        if req.channel_seq != channel.seq {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_CHANNEL_SEQ,
+                "close seq is not the current seq",
+            ));
+        }
+        if req.channel_balance != channel.balance {
+            return Err(MarketError::new(
+                uri::UNEXPECTED_CHANNEL_BALANCE,
+                "close balance is not the current balance",
+            ));
+        }
+        let state = SignedState {
+            close_at: req.close_at,
+            market_oid: channel.market_oid,
+            channel_oid: channel.channel_oid,
+            seq: req.channel_seq,
+            balance: req.channel_balance,
+            is_final: req.channel_is_final,
+        };
+        domain.verify(
+            &state,
+            &req.marketmaker_signature,
+            &inner.cfg.market_maker,
+            "market maker",
+        )?;
+        let signature = domain.sign(&inner.cfg.key, &state)?;
+        Ok(ProviderCloseReceipt {
+            delegate: inner.address,
+            seq: req.channel_seq,
+            balance: req.channel_balance,
+            is_final: req.channel_is_final,
+            signature,
+        })
+    }
+
+    /// Handles `xbr.provider.<id>.<procedure>` with WAMP payloads.
+    pub async fn dispatch(
+        &self,
+        procedure: ProviderProcedure,
+        args: &[Value],
+    ) -> MarketResult<wire::Payload> {
+        match procedure {
+            ProviderProcedure::Sell => Ok(wire::result1(
+                self.sell(SellRequest::from_args(args)?).await?.to_value(),
+            )),
+            ProviderProcedure::CloseChannel => Ok(wire::result1(
+                self.close_channel(ProviderCloseRequest::from_args(args)?)
+                    .await?
+                    .to_value(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! What the roles report, into the daemon's metrics, log and the buyer's event stream: one
+//! observer for every role.
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use xbr_market::runtime::{RoleEvent, RoleObserver};
+
+use super::views;
+use crate::config::format_uuid;
+use crate::metrics::Metrics;
+use crate::ports::views::DecryptedEvent;
+
+/// A key sold or bought.
+struct Trade<'a> {
+    key_id: &'a [u8; 16],
+    channel_oid: &'a [u8; 16],
+    amount: alloy_primitives::U256,
+    seq: u64,
+    balance: alloy_primitives::U256,
+}
+
+/// The daemon's [`RoleObserver`].
+pub struct DaemonObserver {
+    metrics: Arc<Metrics>,
+    /// Where decrypted events go (buyer).
+    events: Option<broadcast::Sender<DecryptedEvent>>,
+}
+
+impl DaemonObserver {
+    /// Reports into `metrics`; decrypted events also into `events`.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        events: Option<broadcast::Sender<DecryptedEvent>>,
+    ) -> Arc<Self> {
+        Arc::new(Self { metrics, events })
+    }
+
+    /// A key sold or bought over a channel: the channel's balance gauge and the log.
+    fn trade(&self, what: &str, t: Trade<'_>) {
+        self.metrics
+            .set_balance(&format_uuid(t.channel_oid), "channel_remaining", t.balance);
+        tracing::info!(
+            key_id = %format_uuid(t.key_id),
+            amount = %t.amount,
+            seq = t.seq,
+            remaining = %t.balance,
+            "key {what}"
+        );
+    }
+}
+
+impl RoleObserver for DaemonObserver {
+    fn observe(&self, event: RoleEvent<'_>) {
+        let m = &self.metrics;
+        match event {
+            RoleEvent::Attached { session_id } => {
+                tracing::info!(session_id, "market role attached");
+            }
+            RoleEvent::NotAttached {
+                session_id,
+                attempt,
+                retry_in,
+                error,
+            } => tracing::warn!(
+                session_id,
+                attempt,
+                retry_in_ms = retry_in.as_millis() as u64,
+                error = %error,
+                "market role not attached yet"
+            ),
+            RoleEvent::DeclarationsFailed {
+                session_id,
+                failures,
+            } => tracing::warn!(
+                session_id,
+                ?failures,
+                "registrations or subscriptions failed; retrying them before the role attaches"
+            ),
+            RoleEvent::CallHandled { .. } => {}
+            RoleEvent::CallFailed { procedure, error } => {
+                tracing::debug!(procedure, error = %error, "call failed");
+            }
+            RoleEvent::Event {
+                topic,
+                publication,
+                outcome,
+            } => match outcome {
+                Ok(d) => {
+                    let ev = DecryptedEvent {
+                        topic: topic.to_owned(),
+                        key_id: format_uuid(&d.key_id),
+                        payload: views::value_to_json(&d.payload),
+                        publication: Some(publication),
+                    };
+                    tracing::info!(topic = %ev.topic, key_id = %ev.key_id, publication, payload = %ev.payload, "decrypted event");
+                    if let Some(sink) = &self.events {
+                        let _ = sink.send(ev);
+                    }
+                }
+                Err(e) => match &e.key_id {
+                    None => tracing::warn!(topic, error = %e.error, "not a data event"),
+                    Some(k) => tracing::warn!(
+                        topic,
+                        key_id = %format_uuid(k),
+                        error = %e.error,
+                        "event not decrypted"
+                    ),
+                },
+            },
+            RoleEvent::KeyRotated {
+                api_id,
+                key_id,
+                offered,
+            } => {
+                m.rotations.inc();
+                tracing::info!(
+                    api_id = %format_uuid(api_id),
+                    key_id = %format_uuid(key_id),
+                    offered,
+                    "data key rotated"
+                );
+            }
+            RoleEvent::KeySold(s) => {
+                m.sales.inc();
+                self.trade(
+                    "sold",
+                    Trade {
+                        key_id: &s.key_id,
+                        channel_oid: &s.channel_oid,
+                        amount: s.amount,
+                        seq: s.seq,
+                        balance: s.balance,
+                    },
+                );
+            }
+            RoleEvent::KeyBrokered => {
+                m.sales.inc();
+            }
+            RoleEvent::KeyBought(p) => {
+                m.purchases.inc();
+                self.trade(
+                    "bought",
+                    Trade {
+                        key_id: &p.key_id,
+                        channel_oid: &p.channel_oid,
+                        amount: p.amount,
+                        seq: p.seq,
+                        balance: p.balance,
+                    },
+                );
+            }
+        }
+    }
+}
