@@ -75,9 +75,10 @@ pub enum ProtocolError {
 /// A message that cannot be represented in the chosen serializer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EncodeError {
-    /// MsgPack has no integer type beyond 64 bits; such a value needs CBOR or JSON (or the
-    /// application sends it as bytes, e.g. a 32-byte `uint256`).
-    #[error("integer beyond u64 cannot be encoded in {serializer}")]
+    /// MsgPack has no integer type beyond 64 bits (above `u64::MAX` or below `i64::MIN`); such
+    /// a value needs CBOR or JSON (or the application sends it as bytes, e.g. a 32-byte
+    /// `uint256`).
+    #[error("integer beyond the 64-bit range cannot be encoded in {serializer}")]
     IntegerTooLarge {
         /// Serializer name.
         serializer: &'static str,

@@ -7,6 +7,11 @@
 //! | `i64::MIN ..= i64::MAX`       | [`Value::Int`]     |
 //! | `i64::MAX + 1 ..= u64::MAX`   | [`Value::UInt`]    |
 //! | `> u64::MAX`                  | [`Value::BigUInt`] (big-endian magnitude, no leading zeros) |
+//! | `< i64::MIN`                  | [`Value::BigNegInt`] (big-endian magnitude of the absolute value, no leading zeros) |
+//!
+//! On the wire (as Autobahn|Python writes and reads them): CBOR major type 0/1 while the value (or
+//! `-1 - value`) fits `u64`, beyond that tag-2 / tag-3 bignums; JSON bare integers of any size;
+//! MsgPack only `i64`/`u64` (anything else is [`crate::EncodeError::IntegerTooLarge`]).
 //!
 //! Decoders and the `From` impls always produce normalised values. Equality compares integers by
 //! their numeric value, so a hand-built non-normalised value (say `Value::UInt(5)`) still equals
@@ -33,6 +38,10 @@ pub enum Value {
     /// An unsigned integer above `u64::MAX`: big-endian magnitude without leading zeros.
     /// CBOR: tag-2 bignum; JSON: a bare integer; MsgPack: not representable.
     BigUInt(Vec<u8>),
+    /// A negative integer below `i64::MIN`: the big-endian magnitude of its absolute value
+    /// without leading zeros (−2^63−1 is `[0x80, 0, 0, 0, 0, 0, 0, 0x01]`). CBOR: major type 1
+    /// down to −2^64, a tag-3 bignum below; JSON: a bare integer; MsgPack: not representable.
+    BigNegInt(Vec<u8>),
     /// A 64-bit float.
     Float(f64),
     /// A UTF-8 string.
@@ -74,6 +83,43 @@ impl Value {
         }
     }
 
+    /// A normalised integer value from an `i128`.
+    pub fn from_i128(v: i128) -> Self {
+        match u128::try_from(v) {
+            Ok(u) => Value::from_u128(u),
+            Err(_) => Value::from_be_bytes_neg(&v.unsigned_abs().to_be_bytes()),
+        }
+    }
+
+    /// The normalised integer `-magnitude` from a big-endian magnitude of any length (leading
+    /// zeros allowed). The empty slice is zero.
+    pub fn from_be_bytes_neg(magnitude: &[u8]) -> Self {
+        let mag = strip_leading_zeros(magnitude);
+        if mag.len() <= 8 {
+            let abs = be_to_u128(mag);
+            if let Ok(i) = i64::try_from(-(abs as i128)) {
+                return Value::Int(i);
+            }
+        }
+        Value::BigNegInt(mag.to_vec())
+    }
+
+    /// The sign (`true` for negative) and big-endian magnitude (no leading zeros; zero is the
+    /// empty vector) of any integer value; `None` for anything else.
+    pub fn to_sign_magnitude(&self) -> Option<(bool, Vec<u8>)> {
+        match self {
+            Value::Int(i) if *i < 0 => Some((
+                true,
+                strip_leading_zeros(&i.unsigned_abs().to_be_bytes()).to_vec(),
+            )),
+            Value::BigNegInt(mag) => {
+                let mag = strip_leading_zeros(mag);
+                Some((!mag.is_empty(), mag.to_vec()))
+            }
+            other => Some((false, other.to_be_bytes_uint()?)),
+        }
+    }
+
     /// The big-endian magnitude (no leading zeros; zero is the empty vector) of a non-negative
     /// integer value; `None` for anything else.
     pub fn to_be_bytes_uint(&self) -> Option<Vec<u8>> {
@@ -103,6 +149,7 @@ impl Value {
         match self {
             Value::UInt(u) => Value::from(u),
             Value::BigUInt(mag) => Value::from_be_bytes_uint(&mag),
+            Value::BigNegInt(mag) => Value::from_be_bytes_neg(&mag),
             Value::List(items) => Value::List(items.into_iter().map(Value::normalized).collect()),
             Value::Dict(map) => {
                 Value::Dict(map.into_iter().map(|(k, v)| (k, v.normalized())).collect())
@@ -166,6 +213,20 @@ impl Value {
         match self {
             Value::Int(i) => Some(*i),
             other => other.as_u64().and_then(|u| i64::try_from(u).ok()),
+        }
+    }
+
+    /// The integer as `i128`, if it is an integer that fits.
+    pub fn as_i128(&self) -> Option<i128> {
+        let (negative, mag) = self.to_sign_magnitude()?;
+        if mag.len() > 16 {
+            return None;
+        }
+        let abs = be_to_u128(&mag);
+        if negative {
+            0i128.checked_sub_unsigned(abs)
+        } else {
+            i128::try_from(abs).ok()
         }
     }
 
@@ -233,7 +294,7 @@ impl Value {
         match self {
             Value::Null => "null",
             Value::Bool(_) => "bool",
-            Value::Int(_) | Value::UInt(_) | Value::BigUInt(_) => "integer",
+            Value::Int(_) | Value::UInt(_) | Value::BigUInt(_) | Value::BigNegInt(_) => "integer",
             Value::Float(_) => "float",
             Value::Str(_) => "string",
             Value::Bytes(_) => "bytes",
@@ -244,23 +305,9 @@ impl Value {
 
     /// Compares integer values numerically: `None` when either side is not an integer.
     fn int_eq(&self, other: &Value) -> Option<bool> {
-        let a = self.int_key()?;
-        let b = other.int_key()?;
+        let a = self.to_sign_magnitude()?;
+        let b = other.to_sign_magnitude()?;
         Some(a == b)
-    }
-
-    /// A canonical comparison key for integers: (negative?, magnitude without leading zeros).
-    fn int_key(&self) -> Option<(bool, Vec<u8>)> {
-        match self {
-            Value::Int(i) if *i < 0 => Some((
-                true,
-                strip_leading_zeros(&i.unsigned_abs().to_be_bytes()).to_vec(),
-            )),
-            Value::Int(_) | Value::UInt(_) | Value::BigUInt(_) => {
-                Some((false, self.to_be_bytes_uint()?))
-            }
-            _ => None,
-        }
     }
 }
 
@@ -328,6 +375,12 @@ impl From<usize> for Value {
 impl From<u128> for Value {
     fn from(v: u128) -> Self {
         Value::from_u128(v)
+    }
+}
+
+impl From<i128> for Value {
+    fn from(v: i128) -> Self {
+        Value::from_i128(v)
     }
 }
 
@@ -399,6 +452,36 @@ mod tests {
         assert_ne!(Value::Int(-1), Value::UInt(1));
         assert_ne!(Value::Int(1), Value::Float(1.0));
         assert_ne!(Value::Int(1), Value::Bool(true));
+    }
+
+    #[test]
+    fn negative_integers_are_normalised_by_magnitude() {
+        let min = i128::from(i64::MIN);
+        assert!(matches!(Value::from_i128(min), Value::Int(i64::MIN)));
+        assert!(
+            matches!(Value::from_i128(min - 1), Value::BigNegInt(ref m) if m == &[0x80, 0, 0, 0, 0, 0, 0, 1])
+        );
+        assert!(matches!(Value::from_be_bytes_neg(&[0, 5]), Value::Int(-5)));
+        assert!(matches!(Value::from_be_bytes_neg(&[]), Value::Int(0)));
+        assert_eq!(Value::BigNegInt(vec![0, 7]), Value::Int(-7));
+        assert_eq!(Value::BigNegInt(vec![0, 7]).normalized(), Value::Int(-7));
+        assert!(matches!(
+            Value::BigNegInt(vec![0]).normalized(),
+            Value::Int(0)
+        ));
+        assert_ne!(Value::BigNegInt(vec![1; 9]), Value::BigUInt(vec![1; 9]));
+        assert_eq!(Value::from(i128::MIN).as_i128(), Some(i128::MIN));
+        assert_eq!(Value::from(min - 1).as_i128(), Some(min - 1));
+        assert_eq!(Value::from(min - 1).as_i64(), None);
+        assert_eq!(Value::from(min - 1).as_u64(), None);
+        assert_eq!(Value::from(min - 1).to_be_bytes_uint(), None);
+        assert_eq!(Value::BigNegInt(vec![1; 17]).as_i128(), None);
+        assert_eq!(Value::from(u128::MAX).as_i128(), None);
+        assert_eq!(
+            Value::from(-3i32).to_sign_magnitude(),
+            Some((true, vec![3]))
+        );
+        assert_eq!(Value::BigNegInt(vec![1; 9]).kind(), "integer");
     }
 
     #[test]

@@ -184,8 +184,8 @@ impl Driver {
 fn unencodable(serializer: Serializer, args: &[Value], kwargs: &Dict) -> Option<&'static str> {
     fn walk(serializer: Serializer, v: &Value) -> Option<&'static str> {
         match v {
-            Value::BigUInt(_) if serializer == Serializer::MsgPack => {
-                Some("integer beyond u64 in MsgPack")
+            Value::BigUInt(_) | Value::BigNegInt(_) if serializer == Serializer::MsgPack => {
+                Some("integer beyond the 64-bit range in MsgPack")
             }
             Value::Float(f) if serializer == Serializer::Json && !f.is_finite() => {
                 Some("non-finite float in JSON")

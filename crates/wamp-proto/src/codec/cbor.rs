@@ -1,5 +1,6 @@
-//! CBOR (RFC 8949) via ciborium: byte strings are major type 2, integers beyond `u64` are
-//! tag-2 bignums.
+//! CBOR (RFC 8949) via ciborium: byte strings are major type 2; integers beyond `u64` are
+//! tag-2 bignums, negative integers are major type 1 down to −2^64 and tag-3 bignums below (as
+//! Python's cbor2 writes them).
 
 use ciborium_io::Read as _;
 use ciborium_ll::{Decoder, Header, simple};
@@ -26,6 +27,16 @@ impl Format for Cbor {
     fn big_uint<S: serde::Serializer>(magnitude: &[u8], s: S) -> Result<S::Ok, S::Error> {
         ciborium::tag::Required::<_, TAG_BIGPOS>(RawBytes(magnitude)).serialize(s)
     }
+
+    /// CBOR carries a negative integer `v` as `n = -1 - v` (major type 1, or tag 3 beyond `u64`).
+    fn big_neg_int<S: serde::Serializer>(magnitude: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let n = be_minus_one(magnitude);
+        if n.len() <= 8 {
+            let n = n.iter().fold(0i128, |acc, b| (acc << 8) | i128::from(*b));
+            return s.serialize_i128(-1 - n);
+        }
+        ciborium::tag::Required::<_, TAG_BIGNEG>(RawBytes(&n)).serialize(s)
+    }
 }
 
 fn write<T: Serialize>(item: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -44,8 +55,8 @@ pub(crate) fn encode_value(value: &Value, out: &mut Vec<u8>) -> Result<(), Encod
 }
 
 /// Decodes one CBOR item into a [`Value`] straight from ciborium-ll's header stream (no serde
-/// visitor layer: about twice as fast as `ciborium::de`). Tag 2/3 bignums become integers
-/// (negative ones only within `i64`); other tags are transparent.
+/// visitor layer: about twice as fast as `ciborium::de`). Tag 2/3 bignums become integers of
+/// any size; other tags are transparent.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Value, ProtocolError> {
     let mut reader = Reader {
         dec: Decoder::from(bytes),
@@ -85,7 +96,7 @@ impl Reader<'_> {
         }
         match self.pull()? {
             Header::Positive(u) => Ok(Value::from(u)),
-            Header::Negative(n) => negative(n),
+            Header::Negative(n) => Ok(negative(n)),
             Header::Float(f) => Ok(Value::Float(f)),
             Header::Simple(simple::FALSE) => Ok(Value::Bool(false)),
             Header::Simple(simple::TRUE) => Ok(Value::Bool(true)),
@@ -99,10 +110,7 @@ impl Reader<'_> {
                 if tag == TAG_BIGPOS {
                     return Ok(Value::from_be_bytes_uint(&magnitude));
                 }
-                match Value::from_be_bytes_uint(&magnitude) {
-                    Value::Int(n) => negative(n as u64),
-                    _ => Err("negative integer below i64::MIN is not supported".into()),
-                }
+                Ok(Value::from_be_bytes_neg(&be_plus_one(&magnitude)))
             }
             Header::Tag(_) => self.value(depth + 1),
             Header::Break => Err("unexpected break".into()),
@@ -185,9 +193,38 @@ impl Reader<'_> {
     }
 }
 
-/// The CBOR negative integer `-1 - n`, if it fits `i64`.
-fn negative(n: u64) -> Result<Value, String> {
-    i64::try_from(n)
-        .map(|n| Value::Int(-1 - n))
-        .map_err(|_| "negative integer below i64::MIN is not supported".into())
+/// The CBOR negative integer `-1 - n`.
+fn negative(n: u64) -> Value {
+    match i64::try_from(n) {
+        Ok(n) => Value::Int(-1 - n),
+        Err(_) => Value::from_be_bytes_neg(&(u128::from(n) + 1).to_be_bytes()),
+    }
+}
+
+/// A big-endian magnitude plus one (the result may be one byte longer).
+pub(crate) fn be_plus_one(magnitude: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(magnitude.len() + 1);
+    out.push(0);
+    out.extend_from_slice(magnitude);
+    for b in out.iter_mut().rev() {
+        let (sum, carry) = b.overflowing_add(1);
+        *b = sum;
+        if !carry {
+            break;
+        }
+    }
+    out
+}
+
+/// A positive big-endian magnitude minus one, without leading zeros.
+fn be_minus_one(magnitude: &[u8]) -> Vec<u8> {
+    let mut out = magnitude.to_vec();
+    for b in out.iter_mut().rev() {
+        let (diff, borrow) = b.overflowing_sub(1);
+        *b = diff;
+        if !borrow {
+            break;
+        }
+    }
+    crate::value::strip_leading_zeros(&out).to_vec()
 }

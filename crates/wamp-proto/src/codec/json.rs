@@ -2,7 +2,7 @@
 //!
 //! Byte strings travel as a JSON string of `"\u0000"` followed by standard base64 with padding
 //! (Autobahn's convention); a received string starting with U+0000 is decoded as bytes.
-//! Integers beyond `u64` are bare JSON integers in both directions.
+//! Integers beyond `u64` or below `i64::MIN` are bare JSON integers in both directions.
 
 use std::fmt;
 
@@ -42,10 +42,11 @@ impl Format for Json {
                 .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
             return s.serialize_u128(v);
         }
-        let digits = BigUint::from_bytes_be(magnitude).to_string();
-        let raw =
-            serde_json::value::RawValue::from_string(digits).map_err(serde::ser::Error::custom)?;
-        raw.serialize(s)
+        raw_integer("", magnitude, s)
+    }
+
+    fn big_neg_int<S: serde::Serializer>(magnitude: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        raw_integer("-", magnitude, s)
     }
 
     fn float<S: serde::Serializer>(f: f64, s: S) -> Result<S::Ok, S::Error> {
@@ -55,6 +56,18 @@ impl Format for Json {
             Err(marker_error(NON_FINITE))
         }
     }
+}
+
+/// A bare JSON integer of any size: `sign` and the decimal digits of the magnitude.
+fn raw_integer<S: serde::Serializer>(
+    sign: &str,
+    magnitude: &[u8],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let digits = format!("{sign}{}", BigUint::from_bytes_be(magnitude));
+    let raw =
+        serde_json::value::RawValue::from_string(digits).map_err(serde::ser::Error::custom)?;
+    raw.serialize(s)
 }
 
 fn write<T: Serialize>(item: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -137,7 +150,7 @@ fn read(j: &mut Jiter<'_>, peek: Peek, depth: usize) -> Result<Value, ProtocolEr
             NumberAny::Int(NumberInt::BigInt(big)) => {
                 let (sign, magnitude) = big.to_bytes_be();
                 if sign == Sign::Minus {
-                    return Err(err("negative integer below i64::MIN is not supported"));
+                    return Ok(Value::from_be_bytes_neg(&magnitude));
                 }
                 Ok(Value::from_be_bytes_uint(&magnitude))
             }

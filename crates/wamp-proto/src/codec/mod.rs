@@ -9,7 +9,8 @@
 //!   standard base64 with padding;
 //! * integers beyond `u64`: CBOR tag-2 bignums, JSON bare integers, MsgPack
 //!   [`EncodeError::IntegerTooLarge`] (MsgPack has no such type);
-//! * negative integers below `i64::MIN` are rejected on decode;
+//! * integers below `i64::MIN`: CBOR major type 1 down to −2^64 and tag-3 bignums below, JSON bare
+//!   integers, MsgPack [`EncodeError::IntegerTooLarge`];
 //! * nesting deeper than [`MAX_DEPTH`] is rejected on decode.
 
 mod cbor;

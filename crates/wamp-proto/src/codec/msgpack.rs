@@ -1,4 +1,4 @@
-//! MessagePack via rmp-serde: byte strings are `bin`; integers beyond `u64` cannot be encoded
+//! MessagePack via rmp-serde: byte strings are `bin`; integers beyond `i64`/`u64` cannot be encoded
 //! ([`EncodeError::IntegerTooLarge`]); extension types are rejected on decode.
 
 use serde::Serialize;
@@ -18,6 +18,10 @@ impl Format for MsgPack {
     }
 
     fn big_uint<S: serde::Serializer>(_magnitude: &[u8], _s: S) -> Result<S::Ok, S::Error> {
+        Err(marker_error(INT_TOO_LARGE))
+    }
+
+    fn big_neg_int<S: serde::Serializer>(_magnitude: &[u8], _s: S) -> Result<S::Ok, S::Error> {
         Err(marker_error(INT_TOO_LARGE))
     }
 }

@@ -10,7 +10,7 @@ use crate::message::{Field, Message};
 use crate::value::{Dict, Value, strip_leading_zeros};
 
 /// Error text used when MsgPack meets an integer beyond `u64` (mapped back to a typed error).
-pub(crate) const INT_TOO_LARGE: &str = "integer beyond u64 has no representation";
+pub(crate) const INT_TOO_LARGE: &str = "integer beyond the 64-bit range has no representation";
 /// Error text used when JSON meets NaN or an infinity (mapped back to a typed error).
 pub(crate) const NON_FINITE: &str = "non-finite float has no JSON representation";
 
@@ -20,6 +20,9 @@ pub(crate) trait Format {
     fn bytes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error>;
     /// Serializes an unsigned integer magnitude longer than 8 bytes (no leading zeros).
     fn big_uint<S: Serializer>(magnitude: &[u8], s: S) -> Result<S::Ok, S::Error>;
+    /// Serializes the negative integer `-magnitude`, below `i64::MIN` (magnitude without
+    /// leading zeros).
+    fn big_neg_int<S: Serializer>(magnitude: &[u8], s: S) -> Result<S::Ok, S::Error>;
     /// Serializes a float.
     fn float<S: Serializer>(f: f64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(f)
@@ -52,6 +55,10 @@ impl<F: Format> Serialize for ValueSer<'_, F> {
                     F::big_uint(mag, s)
                 }
             }
+            Value::BigNegInt(mag) => match Value::from_be_bytes_neg(mag) {
+                Value::Int(i) => s.serialize_i64(i),
+                _ => F::big_neg_int(strip_leading_zeros(mag), s),
+            },
             Value::Float(f) => F::float(*f, s),
             Value::Str(st) => s.serialize_str(st),
             Value::Bytes(b) => F::bytes(b, s),

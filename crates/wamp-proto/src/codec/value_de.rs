@@ -1,7 +1,7 @@
 //! A serde `Deserialize` for [`Value`] used by the CBOR and MsgPack decoders.
 //!
-//! Maps need string keys; CBOR tag 2 (positive bignum) becomes an integer, tag 3 (negative
-//! bignum) below `i64::MIN` is rejected, other CBOR tags are dropped (their content is kept).
+//! Maps need string keys; CBOR tag 2/3 bignums become integers of any size, other CBOR tags are
+//! dropped (their content is kept).
 
 use std::fmt;
 
@@ -44,16 +44,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::from(v))
     }
 
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
-        if let Ok(i) = i64::try_from(v) {
-            Ok(Value::Int(i))
-        } else if let Ok(u) = u128::try_from(v) {
-            Ok(Value::from_u128(u))
-        } else {
-            Err(E::custom(
-                "negative integer below i64::MIN is not supported",
-            ))
-        }
+    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
+        Ok(Value::from_i128(v))
     }
 
     fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
@@ -138,9 +130,8 @@ impl<'de> Visitor<'de> for TagVisitor {
         match (tag, inner) {
             (2, Value::Bytes(mag)) => Ok(Value::from_be_bytes_uint(&mag)),
             (2, _) => Err(de::Error::custom("tag 2 (bignum) must wrap a byte string")),
-            (3, _) => Err(de::Error::custom(
-                "negative bignums (tag 3) are not supported",
-            )),
+            (3, Value::Bytes(n)) => Ok(Value::from_be_bytes_neg(&super::cbor::be_plus_one(&n))),
+            (3, _) => Err(de::Error::custom("tag 3 (bignum) must wrap a byte string")),
             (_, inner) => Ok(inner),
         }
     }
