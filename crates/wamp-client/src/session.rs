@@ -126,6 +126,16 @@ impl Session {
         self.info().map(|i| i.session_id)
     }
 
+    /// How many events the joined session dropped because their payload could not be decoded
+    /// (say a value this client cannot represent); 0 while not joined. Counts per joined
+    /// session: a [`crate::Component`] starts again from 0 after a reconnect.
+    pub fn dropped_events(&self) -> u64 {
+        match &*self.link.borrow() {
+            Link::Up { dropped_events, .. } => dropped_events.load(Ordering::Relaxed),
+            Link::Down => 0,
+        }
+    }
+
     /// Whether a session is joined right now.
     pub fn is_connected(&self) -> bool {
         matches!(&*self.link.borrow(), Link::Up { .. })

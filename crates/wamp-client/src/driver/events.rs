@@ -1,5 +1,6 @@
 //! Session events routed to the waiting requests, procedure handlers and subscription sinks.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -137,6 +138,14 @@ impl Driver {
                     kwargs,
                     details,
                 } => self.on_event(subscription, publication, args, kwargs, details),
+                SessionEvent::EventDropped {
+                    subscription,
+                    publication,
+                    reason,
+                } => {
+                    self.dropped_events.fetch_add(1, Ordering::Relaxed);
+                    warn!(subscription, publication, %reason, "event dropped: undecodable payload");
+                }
                 SessionEvent::RequestTimedOut {
                     request_type,
                     request,

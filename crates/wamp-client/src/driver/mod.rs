@@ -17,6 +17,7 @@ mod join;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -147,6 +148,8 @@ pub(crate) enum Link {
     Up {
         tx: mpsc::Sender<Command>,
         info: Arc<SessionInfo>,
+        /// Events dropped because their payload could not be decoded.
+        dropped_events: Arc<AtomicU64>,
     },
 }
 
@@ -245,6 +248,8 @@ struct Driver {
     next_local: u64,
     /// Who waits for our leave to complete.
     leave: Option<oneshot::Sender<Result<(), Error>>>,
+    /// Events dropped because their payload could not be decoded (read by the handles).
+    dropped_events: Arc<AtomicU64>,
 }
 
 /// Starts the driver task for a joined connection and publishes its link on `link`.
@@ -276,8 +281,13 @@ pub(crate) fn spawn(
         invocations: HashMap::new(),
         next_local: 0,
         leave: None,
+        dropped_events: Arc::new(AtomicU64::new(0)),
     };
-    link.send_replace(Link::Up { tx, info });
+    link.send_replace(Link::Up {
+        tx,
+        info,
+        dropped_events: driver.dropped_events.clone(),
+    });
     tokio::spawn(
         async move {
             let mut driver = driver;

@@ -58,14 +58,21 @@ pub(crate) fn encode_value(value: &Value, out: &mut Vec<u8>) -> Result<(), Encod
 /// visitor layer: about twice as fast as `ciborium::de`). Tag 2/3 bignums become integers of
 /// any size; other tags are transparent.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Value, ProtocolError> {
+    decode_at(bytes, 1)
+}
+
+/// Decodes one item found at nesting `depth` (1 for a whole message).
+pub(crate) fn decode_at(bytes: &[u8], depth: usize) -> Result<Value, ProtocolError> {
     let mut reader = Reader {
         dec: Decoder::from(bytes),
         total: bytes.len(),
     };
-    let v = reader.value(1).map_err(|reason| ProtocolError::Decode {
-        serializer: "cbor",
-        reason,
-    })?;
+    let v = reader
+        .value(depth)
+        .map_err(|reason| ProtocolError::Decode {
+            serializer: "cbor",
+            reason,
+        })?;
     let rest = reader.remaining();
     if rest != 0 {
         return Err(ProtocolError::Decode {

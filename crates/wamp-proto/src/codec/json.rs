@@ -99,9 +99,14 @@ fn err(reason: impl ToString) -> ProtocolError {
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Value, ProtocolError> {
+    decode_at(bytes, 1)
+}
+
+/// Decodes one value found at nesting `depth` (1 for a whole message).
+pub(crate) fn decode_at(bytes: &[u8], depth: usize) -> Result<Value, ProtocolError> {
     let mut j = Jiter::new(bytes);
     let peek = j.peek().map_err(err)?;
-    let v = read(&mut j, peek, 1)?;
+    let v = read(&mut j, peek, depth)?;
     j.finish().map_err(err)?;
     Ok(v)
 }

@@ -12,12 +12,20 @@
 //! * integers below `i64::MIN`: CBOR major type 1 down to −2^64 and tag-3 bignums below, JSON bare
 //!   integers, MsgPack [`EncodeError::IntegerTooLarge`];
 //! * nesting deeper than [`MAX_DEPTH`] is rejected on decode.
+//!
+//! [`Serializer::decode_received`] (module `payload`, with `split`) tells a frame whose
+//! EVENT/RESULT/ERROR/INVOCATION envelope decodes but whose payload does not apart from a broken
+//! frame, so the session can fail just that message.
 
 mod cbor;
 mod json;
 mod msgpack;
+mod payload;
 mod ser;
+mod split;
 mod value_de;
+
+pub use payload::{DecodeError, Envelope, PayloadError};
 
 use std::fmt;
 use std::str::FromStr;

@@ -50,13 +50,18 @@ pub(crate) fn encode_value(value: &Value, out: &mut Vec<u8>) -> Result<(), Encod
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Value, ProtocolError> {
+    decode_at(bytes, 1)
+}
+
+/// Decodes one value found at nesting `depth` (1 for a whole message).
+pub(crate) fn decode_at(bytes: &[u8], depth: usize) -> Result<Value, ProtocolError> {
     let err = |reason: String| ProtocolError::Decode {
         serializer: "msgpack",
         reason,
     };
     let mut rest = bytes;
     let mut de = rmp_serde::Deserializer::new(&mut rest);
-    de.set_max_depth(MAX_DEPTH);
+    de.set_max_depth((MAX_DEPTH + 1).saturating_sub(depth));
     let DeValue(v) = serde::Deserialize::deserialize(&mut de).map_err(|e| err(e.to_string()))?;
     drop(de);
     if !rest.is_empty() {

@@ -277,7 +277,7 @@ impl Session {
     }
 
     /// The pending request `request` if it is of the given type.
-    fn pending_of(&self, request: u64, request_type: u8) -> Option<&PendingRequest> {
+    pub(super) fn pending_of(&self, request: u64, request_type: u8) -> Option<&PendingRequest> {
         self.pending
             .get(&request)
             .filter(|p| p.kind.request_type() == request_type)

@@ -76,6 +76,16 @@ pub enum SessionEvent {
         /// The router's GOODBYE details.
         details: Dict,
     },
+    /// An EVENT for one of our subscriptions whose payload cannot be decoded: dropped (the
+    /// session stays up).
+    EventDropped {
+        /// Subscription id.
+        subscription: u64,
+        /// Publication id.
+        publication: u64,
+        /// What the decoder reported.
+        reason: String,
+    },
     /// A RESULT for a call (progressive when `progress`; the call stays pending then).
     CallResult {
         /// Request id of the call.

@@ -26,7 +26,8 @@
 //! ```
 //!
 //! Modules: `config` (what to join and the [`Timeouts`]), `events` (states, events, errors),
-//! `joining` and `established` (received messages by state), `requests` (what we send),
+//! `joining` and `established` (received messages by state), `bad_payload` (messages whose
+//! payload cannot be decoded: they fail alone), `requests` (what we send),
 //! `timers` (every deadline, kept in one place and ordered by time).
 //!
 //! Protocol violations by the router (unknown request ids, results of the wrong kind, messages
@@ -54,6 +55,7 @@
 //!   [`Timeouts::request`] (30 s by default). On expiry [`SessionEvent::RequestTimedOut`] is
 //!   reported (a call also sends CANCEL) and the router's late answer is dropped when it comes.
 
+mod bad_payload;
 mod config;
 mod established;
 mod events;
@@ -64,6 +66,7 @@ mod timers;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+pub use bad_payload::{INVALID_ARGUMENT, INVALID_PAYLOAD};
 pub use config::{
     DEFAULT_LEAVE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, PingTimeouts,
     SessionConfig, Timeouts,
@@ -71,7 +74,7 @@ pub use config::{
 pub use events::{CallTimeout, CancelMode, SessionError, SessionEvent, SessionState, TimeoutKind};
 
 use crate::auth::{AuthAttempt, AuthError};
-use crate::codec::Serializer;
+use crate::codec::{DecodeError, Serializer};
 use crate::error::ProtocolError;
 use crate::message::{MAX_ID, Message, code};
 use crate::value::{Dict, Value};
@@ -237,15 +240,18 @@ impl Session {
     }
 
     /// Checks the size limit, decodes a received frame and handles it. An oversize or
-    /// undecodable frame is a protocol violation (ABORT queued, session closed).
+    /// undecodable frame is a protocol violation (ABORT queued, session closed), except an
+    /// EVENT, RESULT, ERROR or INVOCATION whose envelope decodes but whose payload does not:
+    /// only that message fails (see `bad_payload`).
     pub fn handle_bytes(
         &mut self,
         serializer: Serializer,
         bytes: &[u8],
     ) -> Result<(), SessionError> {
-        match serializer.decode_limited(bytes, self.config.max_message_size) {
+        match serializer.decode_received(bytes, self.config.max_message_size) {
             Ok(msg) => self.handle_message(msg),
-            Err(e) => Err(self.violation(e)),
+            Err(DecodeError::Payload(e)) => self.handle_bad_payload(serializer, e),
+            Err(DecodeError::Protocol(e)) => Err(self.violation(e)),
         }
     }
 

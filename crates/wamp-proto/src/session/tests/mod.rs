@@ -66,6 +66,7 @@ fn assert_violation(s: &mut Session, result: Result<(), SessionError>) {
     ));
 }
 
+mod bad_payload;
 mod join;
 mod lifecycle;
 mod pubsub;
