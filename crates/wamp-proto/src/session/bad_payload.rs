@@ -8,7 +8,7 @@
 //!
 //! Ids that are unknown remain protocol violations, as for messages that decode.
 
-use super::{Pending, Session, SessionError, SessionEvent, SessionState, unexpected_name};
+use super::{Pending, Session, SessionError, SessionEvent, SessionState};
 use crate::codec::{Envelope, PayloadError, Serializer};
 use crate::error::ProtocolError;
 use crate::message::{Message, code};
@@ -42,10 +42,7 @@ impl Session {
                 subscription,
                 publication,
             } => {
-                if !self.subscriptions.contains_key(&subscription) {
-                    let what = format!("for unknown subscription {subscription}");
-                    return Err(self.violation(unexpected_name("EVENT", what)));
-                }
+                self.check_subscription(subscription)?;
                 self.events.push_back(SessionEvent::EventDropped {
                     subscription,
                     publication,
@@ -66,26 +63,14 @@ impl Session {
                 request_type,
                 request,
             } => {
-                if self.pending_of(request, request_type).is_none() {
-                    let what = format!(
-                        "for request {request} of type {request_type}, which is not pending"
-                    );
-                    return Err(self.violation(unexpected_name("ERROR", what)));
-                }
+                self.check_error_pending(request_type, request)?;
                 self.fail_request(request_type, request, reason);
             }
             Envelope::Invocation {
                 request,
                 registration,
             } => {
-                if !self.registrations.contains_key(&registration) {
-                    let what = format!("for unknown registration {registration}");
-                    return Err(self.violation(unexpected_name("INVOCATION", what)));
-                }
-                if self.invocations.contains_key(&request) {
-                    let what = format!("reusing pending invocation id {request}");
-                    return Err(self.violation(unexpected_name("INVOCATION", what)));
-                }
+                self.check_invocation(request, registration)?;
                 self.outgoing.push_back(Message::Error {
                     request_type: code::INVOCATION,
                     request,

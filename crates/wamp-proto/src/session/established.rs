@@ -59,12 +59,7 @@ impl Session {
                 args,
                 kwargs,
             } => {
-                if self.pending_of(request, request_type).is_none() {
-                    let what = format!(
-                        "for request {request} of type {request_type}, which is not pending"
-                    );
-                    return Err(self.violation(unexpected_name("ERROR", what)));
-                }
+                self.check_error_pending(request_type, request)?;
                 if self.finish(request).is_some_and(|p| !p.timed_out) {
                     self.events.push_back(SessionEvent::RequestError {
                         request_type,
@@ -216,19 +211,15 @@ impl Session {
                 args,
                 kwargs,
             } => {
-                if self.subscriptions.contains_key(&subscription) {
-                    self.events.push_back(SessionEvent::Event {
-                        subscription,
-                        publication,
-                        args,
-                        kwargs,
-                        details,
-                    });
-                    Ok(())
-                } else {
-                    let what = format!("for unknown subscription {subscription}");
-                    Err(self.violation(unexpected_name("EVENT", what)))
-                }
+                self.check_subscription(subscription)?;
+                self.events.push_back(SessionEvent::Event {
+                    subscription,
+                    publication,
+                    args,
+                    kwargs,
+                    details,
+                });
+                Ok(())
             }
             Message::Invocation {
                 request,
@@ -237,28 +228,20 @@ impl Session {
                 args,
                 kwargs,
             } => {
-                if self.registrations.contains_key(&registration) {
-                    if self.invocations.contains_key(&request) {
-                        let what = format!("reusing pending invocation id {request}");
-                        return Err(self.violation(unexpected_name("INVOCATION", what)));
-                    }
-                    let progress = details
-                        .get("receive_progress")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
-                    self.invocations.insert(request, progress);
-                    self.events.push_back(SessionEvent::Invocation {
-                        request,
-                        registration,
-                        args,
-                        kwargs,
-                        details,
-                    });
-                    Ok(())
-                } else {
-                    let what = format!("for unknown registration {registration}");
-                    Err(self.violation(unexpected_name("INVOCATION", what)))
-                }
+                self.check_invocation(request, registration)?;
+                let progress = details
+                    .get("receive_progress")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                self.invocations.insert(request, progress);
+                self.events.push_back(SessionEvent::Invocation {
+                    request,
+                    registration,
+                    args,
+                    kwargs,
+                    details,
+                });
+                Ok(())
             }
             Message::Interrupt { request, options } => {
                 if self.invocations.contains_key(&request) {
@@ -274,6 +257,44 @@ impl Session {
             }
             other => Err(self.violation(unexpected(&other, "in an established session"))),
         }
+    }
+
+    /// A violation unless `request` is pending with type `request_type` (for an ERROR).
+    pub(super) fn check_error_pending(
+        &mut self,
+        request_type: u8,
+        request: u64,
+    ) -> Result<(), SessionError> {
+        if self.pending_of(request, request_type).is_some() {
+            return Ok(());
+        }
+        let what = format!("for request {request} of type {request_type}, which is not pending");
+        Err(self.violation(unexpected_name("ERROR", what)))
+    }
+
+    /// A violation unless the subscription is in place (for an EVENT).
+    pub(super) fn check_subscription(&mut self, subscription: u64) -> Result<(), SessionError> {
+        if self.subscriptions.contains_key(&subscription) {
+            return Ok(());
+        }
+        let what = format!("for unknown subscription {subscription}");
+        Err(self.violation(unexpected_name("EVENT", what)))
+    }
+
+    /// A violation unless the registration is in place and the invocation id is not pending.
+    pub(super) fn check_invocation(
+        &mut self,
+        request: u64,
+        registration: u64,
+    ) -> Result<(), SessionError> {
+        let what = if !self.registrations.contains_key(&registration) {
+            format!("for unknown registration {registration}")
+        } else if self.invocations.contains_key(&request) {
+            format!("reusing pending invocation id {request}")
+        } else {
+            return Ok(());
+        };
+        Err(self.violation(unexpected_name("INVOCATION", what)))
     }
 
     /// The pending request `request` if it is of the given type.
