@@ -120,6 +120,16 @@ impl Value {
         }
     }
 
+    /// Any integer value in decimal (`"-18446744073709551617"`); `None` for anything else.
+    pub fn to_decimal(&self) -> Option<String> {
+        let (negative, mag) = self.to_sign_magnitude()?;
+        let sign = if negative { "-" } else { "" };
+        Some(format!(
+            "{sign}{}",
+            num_bigint::BigUint::from_bytes_be(&mag)
+        ))
+    }
+
     /// The big-endian magnitude (no leading zeros; zero is the empty vector) of a non-negative
     /// integer value; `None` for anything else.
     pub fn to_be_bytes_uint(&self) -> Option<Vec<u8>> {
@@ -482,6 +492,12 @@ mod tests {
             Some((true, vec![3]))
         );
         assert_eq!(Value::BigNegInt(vec![1; 9]).kind(), "integer");
+        assert_eq!(
+            Value::from(-(1i128 << 64) - 1).to_decimal().as_deref(),
+            Some("-18446744073709551617")
+        );
+        assert_eq!(Value::Int(0).to_decimal().as_deref(), Some("0"));
+        assert_eq!(Value::from("1").to_decimal(), None);
     }
 
     #[test]
