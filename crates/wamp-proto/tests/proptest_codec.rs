@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use wamp_proto::auth::ClientAuth;
+use wamp_proto::codec::{DecodeError, Envelope};
 use wamp_proto::session::{Session, SessionConfig, SessionState};
 use wamp_proto::{Dict, Message, Serializer, Value};
 
@@ -24,15 +25,18 @@ fn value(big_ints: bool) -> impl Strategy<Value = Value> {
         (-1e300f64..1e300).prop_map(Value::Float),
         "[^\u{0}][a-zA-Zé0-9 .\"\\\\\n\u{1}]{0,12}|".prop_map(Value::Str),
         proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes),
-        (any::<bool>(), proptest::collection::vec(any::<u8>(), 0..40)).prop_map(
-            move |(big, mag)| {
-                if big && big_ints {
-                    Value::from_be_bytes_uint(&mag)
-                } else {
-                    Value::Int(mag.len() as i64)
+        (
+            any::<bool>(),
+            any::<bool>(),
+            proptest::collection::vec(any::<u8>(), 0..40)
+        )
+            .prop_map(
+                move |(big, negative, mag)| match (big && big_ints, negative) {
+                    (true, false) => Value::from_be_bytes_uint(&mag),
+                    (true, true) => Value::from_be_bytes_neg(&mag),
+                    (false, _) => Value::Int(mag.len() as i64),
                 }
-            }
-        ),
+            ),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
@@ -49,7 +53,9 @@ proptest! {
     #[test]
     fn decode_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         for ser in Serializer::ALL {
-            let _ = ser.decode(&bytes);
+            let decoded = ser.decode(&bytes);
+            let received = ser.decode_received(&bytes, usize::MAX);
+            prop_assert_eq!(decoded.is_ok(), received.is_ok());
         }
     }
 
@@ -66,8 +72,8 @@ proptest! {
             let i = at.index(bytes.len());
             bytes[i] ^= byte;
         }
-        let _ = ser.decode(&bytes);
-        let _ = ser.decode(&bytes[..cut.index(bytes.len() + 1)]);
+        let _ = ser.decode_received(&bytes, usize::MAX);
+        let _ = ser.decode_received(&bytes[..cut.index(bytes.len() + 1)], usize::MAX);
     }
 
     #[test]
@@ -75,6 +81,24 @@ proptest! {
         for ser in [Serializer::Cbor, Serializer::Json] {
             let bytes = ser.encode_value(&v).expect("encodes");
             prop_assert_eq!(&ser.decode_value(&bytes).expect("decodes"), &v);
+        }
+    }
+
+    #[test]
+    fn an_undecodable_argument_fails_only_its_event(
+        ser in serializers(),
+        args in proptest::collection::vec(value(false), 0..4),
+        at in any::<prop::sample::Index>(),
+    ) {
+        // Nesting beyond the decoder's limit: representable on the wire, not by this client.
+        let deep = (0..80).fold(Value::List(vec![]), |v, _| Value::List(vec![v]));
+        let mut args = args;
+        args.insert(at.index(args.len() + 1), deep);
+        let msg = Message::Event { subscription: 3, publication: 4, details: Dict::new(), args, kwargs: Dict::new() };
+        let bytes = ser.encode(&msg).expect("encodes");
+        match ser.decode_received(&bytes, usize::MAX) {
+            Err(DecodeError::Payload(p)) => prop_assert_eq!(p.envelope, Envelope::Event { subscription: 3, publication: 4 }),
+            other => prop_assert!(false, "{:?}", other),
         }
     }
 
