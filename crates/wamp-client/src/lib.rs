@@ -17,6 +17,11 @@
 //!   unsubscribe, join, leave, auto-ping and its pong) lives in the sans-IO session
 //!   ([`wamp_proto::session::Timeouts`]); the driver only sleeps until the next one. No pong within
 //!   the timeout closes the connection (and a component reconnects).
+//! * **Hostile payloads**: a message whose payload this client cannot represent fails alone, never
+//!   the connection: such an event is dropped and counted ([`Session::dropped_events`]), such a
+//!   result or error fails its call with `wamp.error.invalid_payload`, such an invocation is
+//!   answered with `wamp.error.invalid_argument` (see [`wamp_proto::session`]). Integers of any
+//!   sign and size decode ([`wamp_proto::Value`]).
 //!
 //! ```no_run
 //! use wamp_client::{PublishOptions, Session, SubscribeOptions, TransportConfig};

@@ -30,6 +30,10 @@
 //! payload cannot be decoded: they fail alone), `requests` (what we send),
 //! `timers` (every deadline, kept in one place and ordered by time).
 //!
+//! An EVENT, RESULT, ERROR or INVOCATION whose envelope decodes but whose payload does not is
+//! not a violation: only that message fails ([`SessionEvent::EventDropped`], the call fails with
+//! [`INVALID_PAYLOAD`], the invocation is answered with [`INVALID_ARGUMENT`]).
+//!
 //! Protocol violations by the router (unknown request ids, results of the wrong kind, messages
 //! unexpected in the state, undecodable or oversize frames) queue an ABORT with reason
 //! `wamp.error.protocol_violation`, queue an [`SessionEvent::Aborted`] with that reason, move
