@@ -166,4 +166,12 @@ mod tests {
             "[null,1]"
         );
     }
+
+    #[test]
+    fn negative_integers_below_i64_stay_exact() {
+        let text = "-18446744073709551617";
+        let value = parse(text).unwrap();
+        assert_eq!(value, Value::from(-(1i128 << 64) - 1));
+        assert_eq!(to_text(&value), text);
+    }
 }
