@@ -20,7 +20,7 @@ from autobahn.asyncio.component import Component, run  # noqa: E402
 from autobahn.wamp.types import CallResult, PublishOptions  # noqa: E402
 
 INTEGERS = [-(2**63) - 1, -(2**64), -(2**64) - 1, 2**64, -(2**200), 2**200]
-DEEP = 80
+DEEP = 300
 
 
 def deep():

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use ciborium_io::Read as _;
 use ciborium_ll::{Decoder, Header};
-use jiter::{Jiter, Peek};
+use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 use rmp::Marker;
 
 use super::{Serializer, cbor, json, msgpack};
@@ -42,16 +42,64 @@ fn json_bounds(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
     if j.peek().ok()? != Peek::Array {
         return None;
     }
+    // jiter skips with a recursion limit: past it the element is measured by its brackets and
+    // parsing resumes after it (positions are then relative to `base`).
+    let mut base = 0;
     let mut bounds = Vec::new();
     let mut next = j.known_array().ok()?;
     while let Some(peek) = next {
-        let start = j.current_index();
-        j.known_skip(peek).ok()?;
-        bounds.push(start..j.current_index());
+        let start = base + j.current_index();
+        match j.known_skip(peek) {
+            Ok(()) => bounds.push(start..base + j.current_index()),
+            Err(e) if is_too_deep(&e) => {
+                base = start + json_nested_len(&bytes[start..])?;
+                bounds.push(start..base);
+                j = Jiter::new(&bytes[base..]);
+            }
+            Err(_) => return None,
+        }
         next = j.array_step().ok()?;
     }
     j.finish().ok()?;
     Some(bounds)
+}
+
+fn is_too_deep(e: &JiterError) -> bool {
+    matches!(
+        e.error_type,
+        JiterErrorType::JsonError(JsonErrorType::RecursionLimitExceeded)
+    )
+}
+
+/// The length of the JSON array or object at the start of `bytes`, by its brackets (strings
+/// and their escapes are stepped over); `None` if it does not close.
+fn json_nested_len(bytes: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn cbor_bounds(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
@@ -232,6 +280,26 @@ mod tests {
             assert_eq!(elements[2], Ok(Value::Int(2)), "{ser}");
             assert!(elements[4].is_err(), "{ser}");
         }
+    }
+
+    #[test]
+    fn json_deeper_than_the_skip_limit_still_splits() {
+        let deep = format!("{}\"]\\\"[\"{}", "[".repeat(300), "]".repeat(300));
+        let frame = format!("[36, 1, 2, {{}}, [{deep}], {{\"k\": \"v\"}}]");
+        let split = elements(Serializer::Json, frame.as_bytes()).expect("splits");
+        assert_eq!(split.len(), 6);
+        assert!(split[4].is_err());
+        assert_eq!(
+            split[5]
+                .as_ref()
+                .ok()
+                .and_then(Value::as_dict)
+                .map(|d| d.len()),
+            Some(1)
+        );
+        // Unclosed brackets do not split.
+        let open = format!("[36, 1, 2, {{}}, [{}]", "[".repeat(300));
+        assert!(elements(Serializer::Json, open.as_bytes()).is_none());
     }
 
     #[test]
