@@ -25,15 +25,18 @@ impl Session {
         serializer: Serializer,
         err: PayloadError,
     ) -> Result<(), SessionError> {
+        let undecodable = || ProtocolError::Decode {
+            serializer: serializer.name(),
+            reason: err.to_string(),
+        };
         match self.state {
             SessionState::Established => {}
             // Answers and events already in flight when we said GOODBYE.
             SessionState::Closing => return Ok(()),
-            _ => {
-                return Err(self.violation(ProtocolError::Decode {
-                    serializer: serializer.name(),
-                    reason: err.to_string(),
-                }));
+            // As for any message while closed: refused, nothing sent.
+            SessionState::Closed => return Err(SessionError::Protocol(undecodable())),
+            SessionState::Establishing | SessionState::Challenging => {
+                return Err(self.violation(undecodable()));
             }
         }
         let reason = err.to_string();

@@ -182,6 +182,11 @@ fn undecodable_payloads_with_unknown_ids_or_while_joining_are_violations() {
     drain_out(&mut s);
     let r = s.handle_bytes(Serializer::Json, &json(format!("[36,5,1,{{}},{BAD}]")));
     assert_violation(&mut s, r);
+
+    // Closed: refused like any message, nothing is sent.
+    let r = s.handle_bytes(Serializer::Json, &json(format!("[36,5,1,{{}},{BAD}]")));
+    assert!(matches!(r, Err(SessionError::Protocol(_))), "{r:?}");
+    assert!(drain_out(&mut s).is_empty());
 }
 
 #[test]
