@@ -3,10 +3,12 @@
 //! It joins every HELLO (or aborts it), answers REGISTER/SUBSCRIBE/PUBLISH, echoes calls to
 //! `test.echo`, never answers `test.never`, answers `test.huge` with a frame header announcing
 //! 1 MiB, revokes every registration and subscription it granted on the connection when
-//! `test.revoke` is called (then answers it), answers CANCEL with `wamp.error.canceled` and
-//! GOODBYE with GOODBYE; message types listed in [`Behavior::ignore`] get no answer. Every
-//! message and every accepted connection is recorded for the test to inspect. It serves TCP
-//! ([`FakeRouter::start`]) or an in-process pipe ([`in_memory`], for tests on a paused clock).
+//! `test.revoke` is called (then answers it), answers `test.bad_payload` with a RESULT whose
+//! argument the client cannot decode (a byte string that is not base64), answers CANCEL with
+//! `wamp.error.canceled` and GOODBYE with GOODBYE; message types listed in [`Behavior::ignore`]
+//! get no answer. Every message and every accepted connection is recorded for the test to
+//! inspect. It serves TCP ([`FakeRouter::start`]) or an in-process pipe ([`in_memory`], for
+//! tests on a paused clock).
 
 #![allow(dead_code)]
 
@@ -336,6 +338,13 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                         args,
                         kwargs,
                     })
+                }
+                "test.bad_payload" => {
+                    let frame = format!("[50,{request},{{}},[\"\\u0000***\"]]");
+                    if write_frame(&mut stream, 0, frame.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    None
                 }
                 "test.huge" => {
                     // Announce a 1 MiB message and send nothing more.
