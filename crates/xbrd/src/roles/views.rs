@@ -27,6 +27,9 @@ pub fn value_to_json(v: &Value) -> serde_json::Value {
             || serde_json::Value::String(format!("0x{}", hex::encode(be))),
             |n| serde_json::Value::String(n.to_string()),
         ),
+        Value::BigNegInt(_) => v
+            .to_decimal()
+            .map_or(serde_json::Value::Null, serde_json::Value::String),
         Value::Float(f) => serde_json::Number::from_f64(*f)
             .map(serde_json::Value::Number)
             .unwrap_or(serde_json::Value::Null),
@@ -224,9 +227,10 @@ mod tests {
             Value::BigUInt(vec![1, 0, 0, 0, 0, 0, 0, 0, 0]),
         );
         d.insert("l".into(), Value::List(vec![Value::Null, Value::from("x")]));
+        d.insert("neg".into(), Value::from(-(1i128 << 64) - 1));
         assert_eq!(
             value_to_json(&Value::Dict(d)),
-            serde_json::json!({"n": 3, "b": "0x0102", "big": "18446744073709551616", "l": [null, "x"]})
+            serde_json::json!({"n": 3, "b": "0x0102", "big": "18446744073709551616", "l": [null, "x"], "neg": "-18446744073709551617"})
         );
     }
 
