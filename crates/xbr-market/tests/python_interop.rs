@@ -53,9 +53,9 @@ const PAYMENT: ChannelId = ChannelId([0xb1; 16]);
 const PAYING: ChannelId = ChannelId([0xc1; 16]);
 /// The Rust seller's API and the Python seller's (the reference examples' api id).
 const API_RS: ApiId = ApiId([0x62; 16]);
-const API_PY: [u8; 16] = [
+const API_PY: ApiId = ApiId([
     0x62, 0x7f, 0x1b, 0x5c, 0x58, 0xc2, 0x43, 0xb1, 0x84, 0x22, 0xa3, 0x4f, 0x7d, 0x3f, 0x5a, 0x04,
-];
+]);
 /// Phase 3: a key the buyer can pay and one it cannot.
 const API_CHEAP: ApiId = ApiId([0x65; 16]);
 const API_DEAR: ApiId = ApiId([0x66; 16]);
@@ -417,7 +417,7 @@ async fn trade(ser: Serializers) {
     .unwrap();
 
     let price_wei = price.to_string();
-    let api = hex(&API_PY);
+    let api = hex(API_PY.as_bytes());
     let every = ROTATE_EVERY.to_string();
     let mut py_seller = spawn_trader(
         &router,

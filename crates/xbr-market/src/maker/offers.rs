@@ -2,10 +2,9 @@
 //! and the live offer `buy_key` sells against.
 
 use tracing::debug;
-
-use super::MarketMaker;
 use wamp_proto::uri::{UriMatch, check_uri};
 
+use super::MarketMaker;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::now_ns;
 use crate::store::{StoreError, blocking};

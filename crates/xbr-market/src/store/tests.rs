@@ -583,6 +583,20 @@ fn sqlite_rejects_corrupt_rows_with_an_error() {
     assert!(matches!(s.seller_channel(), Err(StoreError::Sqlite(_))));
 }
 
+#[test]
+fn sqlite_rejects_a_close_without_its_delegate_signature() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let c = channel(PAYMENT, ChannelType::Payment, 5, xbr(10), 1);
+    assert!(s.insert_channel(&c).unwrap());
+    s.lock()
+        .execute(
+            "UPDATE mm_channel SET close_seq = 2, close_del_sig = NULL WHERE channel_oid = ?1",
+            [PAYMENT.as_bytes().as_slice()],
+        )
+        .unwrap();
+    assert!(matches!(s.channel(&PAYMENT), Err(StoreError::Sqlite(_))));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocking_runs_store_calls_off_the_workers() {
     let s: Arc<dyn BuyerStore> = Arc::new(SqliteStore::open_in_memory().unwrap());

@@ -311,7 +311,7 @@ pub trait Codec<T> {
     fn read(v: &Value, what: &str, name: &str) -> MarketResult<T>;
 }
 
-/// `bN`: a fixed-size byte string (ids, public keys, hashes).
+/// `bN`: a fixed-size byte string (public keys, hashes; typed ids use [`Id`]).
 pub struct Bytes;
 impl<const N: usize> Codec<[u8; N]> for Bytes {
     fn put(v: &[u8; N]) -> Value {
