@@ -6,6 +6,7 @@ use alloy_primitives::{Address, B128, B256, Bytes, U256};
 use alloy_provider::DynProvider;
 use alloy_rpc_types_eth::TransactionReceipt;
 use xbr_core::eth::EthPrivateKey;
+use xbr_core::{ChannelId, MarketId, Signature};
 
 use crate::addresses::ContractAddresses;
 use crate::bindings::{XBRChannel, XBRDomain, XBRMarket, XBRNetwork, XBRToken};
@@ -20,7 +21,7 @@ use crate::types::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateMarket {
     /// The new market's id (must not exist yet).
-    pub market_id: B128,
+    pub market_id: MarketId,
     /// Terms multihash (may be empty).
     pub terms: String,
     /// Metadata multihash (may be empty).
@@ -43,9 +44,9 @@ pub struct OpenChannel {
     /// Block number at which `signature` was made (≤ the current block, ≥ current − 1440).
     pub opened_at: u64,
     /// The market.
-    pub market_id: B128,
+    pub market_id: MarketId,
     /// The new channel's id.
-    pub channel_id: B128,
+    pub channel_id: ChannelId,
     /// The buyer (payment) or seller (paying) member; the signer of `signature`.
     pub actor: Address,
     /// The actor's off-chain delegate.
@@ -57,7 +58,7 @@ pub struct OpenChannel {
     /// Tokens to lock (taken from the actor for payment, from the maker for paying channels).
     pub amount: U256,
     /// The actor's 65-byte EIP-712 `EIP712ChannelOpen` signature.
-    pub signature: Vec<u8>,
+    pub signature: Signature,
 }
 
 /// The XBR contracts on one chain, read and written through a [`Gateway`].
@@ -228,11 +229,11 @@ impl SimpleBlockchain {
     }
 
     /// The market `market_id` from `XBRMarket.markets`, or `None` if it does not exist.
-    pub async fn market_status(&self, market_id: B128) -> Result<Option<MarketStatus>> {
+    pub async fn market_status(&self, market_id: MarketId) -> Result<Option<MarketStatus>> {
         let c = self.addresses.market;
         let m = self
             .market()
-            .markets(market_id)
+            .markets(market_id.into())
             .call()
             .await
             .map_err(|e| self.gateway.contract_error("XBRMarket.markets", c, e))?;
@@ -255,11 +256,11 @@ impl SimpleBlockchain {
     }
 
     /// `XBRMarket.getMarketOwner(market_id)`, `None` for an unknown market.
-    pub async fn market_owner(&self, market_id: B128) -> Result<Option<Address>> {
+    pub async fn market_owner(&self, market_id: MarketId) -> Result<Option<Address>> {
         let c = self.addresses.market;
         let owner = self
             .market()
-            .getMarketOwner(market_id)
+            .getMarketOwner(market_id.into())
             .call()
             .await
             .map_err(|e| {
@@ -270,7 +271,7 @@ impl SimpleBlockchain {
     }
 
     /// `XBRMarket.marketsByMaker(maker)`: the market this maker works for, if any.
-    pub async fn markets_by_maker(&self, maker: Address) -> Result<Option<B128>> {
+    pub async fn markets_by_maker(&self, maker: Address) -> Result<Option<MarketId>> {
         let c = self.addresses.market;
         let id = self
             .market()
@@ -281,19 +282,19 @@ impl SimpleBlockchain {
                 self.gateway
                     .contract_error("XBRMarket.marketsByMaker", c, e)
             })?;
-        Ok((!id.is_zero()).then_some(id))
+        Ok((!id.is_zero()).then_some(id.into()))
     }
 
     /// `XBRMarket.isActor(market_id, actor, actor_type)`.
     pub async fn is_actor(
         &self,
-        market_id: B128,
+        market_id: MarketId,
         actor: Address,
         actor_type: ActorType,
     ) -> Result<bool> {
         let c = self.addresses.market;
         self.market()
-            .isActor(market_id, actor, actor_type.as_u8())
+            .isActor(market_id.into(), actor, actor_type.as_u8())
             .call()
             .await
             .map_err(|e| self.gateway.contract_error("XBRMarket.isActor", c, e))
@@ -327,11 +328,11 @@ impl SimpleBlockchain {
     }
 
     /// The channel `channel_id` from `XBRChannel.channels` and `channelClosingStates`, or `None`.
-    pub async fn channel(&self, channel_id: B128) -> Result<Option<ChannelInfo>> {
+    pub async fn channel(&self, channel_id: ChannelId) -> Result<Option<ChannelInfo>> {
         let c = self.addresses.channel;
         let ch = self
             .channels()
-            .channels(channel_id)
+            .channels(channel_id.into())
             .call()
             .await
             .map_err(|e| self.gateway.contract_error("XBRChannel.channels", c, e))?;
@@ -340,12 +341,20 @@ impl SimpleBlockchain {
         }
         let cs = self
             .channels()
-            .channelClosingStates(channel_id)
+            .channelClosingStates(channel_id.into())
             .call()
             .await
             .map_err(|e| {
                 self.gateway
                     .contract_error("XBRChannel.channelClosingStates", c, e)
+            })?;
+        // openChannel verified this signature with ecrecover, so it is 65 bytes unless the
+        // address holds another contract.
+        let signature =
+            Signature::from_slice(&ch.signature).map_err(|e| ChainError::BadReturnData {
+                call: "XBRChannel.channels".into(),
+                contract: c,
+                reason: format!("channel signature: {e}"),
             })?;
         Ok(Some(ChannelInfo {
             channel_id,
@@ -353,13 +362,13 @@ impl SimpleBlockchain {
             state: ChannelState::from(cs.state),
             created: ch.created,
             seq: ch.seq,
-            market_id: ch.marketId,
+            market_id: ch.marketId.into(),
             actor: ch.actor,
             delegate: ch.delegate,
             marketmaker: ch.marketmaker,
             recipient: ch.recipient,
             amount: ch.amount,
-            signature: ch.signature.to_vec(),
+            signature,
             closing: ChannelClosing {
                 closing_at: cs.closingAt,
                 closing_seq: cs.closingSeq,
@@ -375,13 +384,13 @@ impl SimpleBlockchain {
     /// the `XBRChannel.Opened` logs, in chain order.
     pub async fn opened_channels(
         &self,
-        market_id: B128,
+        market_id: MarketId,
         from_block: u64,
         to_block: u64,
     ) -> Result<Vec<ChannelOpened>> {
         // An indexed `bytes16` topic is the value left-aligned in 32 bytes.
         let mut market_topic = B256::ZERO;
-        market_topic[..16].copy_from_slice(market_id.as_slice());
+        market_topic[..16].copy_from_slice(market_id.as_bytes());
         let logs = self
             .channels()
             .Opened_filter()
@@ -470,7 +479,7 @@ impl SimpleBlockchain {
         let call = "XBRMarket.createMarket";
         let contract = XBRMarket::new(self.addresses.market, self.gateway.signing_provider(owner));
         let builder = contract.createMarket(
-            market.market_id,
+            market.market_id.into(),
             self.addresses.token,
             market.terms.clone(),
             market.meta.clone(),
@@ -489,13 +498,13 @@ impl SimpleBlockchain {
     pub async fn join_market(
         &self,
         member: &EthPrivateKey,
-        market_id: B128,
+        market_id: MarketId,
         actor_type: ActorType,
         meta: &str,
     ) -> Result<TransactionReceipt> {
         let call = "XBRMarket.joinMarket";
         let contract = XBRMarket::new(self.addresses.market, self.gateway.signing_provider(member));
-        let builder = contract.joinMarket(market_id, actor_type.as_u8(), meta.to_owned());
+        let builder = contract.joinMarket(market_id.into(), actor_type.as_u8(), meta.to_owned());
         self.gateway
             .send_call(call, self.addresses.market, member, builder)
             .await
@@ -517,14 +526,14 @@ impl SimpleBlockchain {
         let builder = contract.openChannel(
             open.ctype.as_u8(),
             U256::from(open.opened_at),
-            open.market_id,
-            open.channel_id,
+            open.market_id.into(),
+            open.channel_id.into(),
             open.actor,
             open.delegate,
             open.marketmaker,
             open.recipient,
             open.amount,
-            Bytes::copy_from_slice(&open.signature),
+            Bytes::copy_from_slice(open.signature.as_bytes()),
         );
         self.gateway
             .send_call(call, self.addresses.channel, sender, builder)
@@ -537,13 +546,13 @@ impl SimpleBlockchain {
     pub async fn close_channel(
         &self,
         sender: &EthPrivateKey,
-        channel_id: B128,
+        channel_id: ChannelId,
         close_at: u64,
         closing_seq: u32,
         balance: U256,
         is_final: bool,
-        delegate_signature: &[u8],
-        marketmaker_signature: &[u8],
+        delegate_signature: &Signature,
+        marketmaker_signature: &Signature,
     ) -> Result<TransactionReceipt> {
         let call = "XBRChannel.closeChannel";
         let contract = XBRChannel::new(
@@ -551,13 +560,13 @@ impl SimpleBlockchain {
             self.gateway.signing_provider(sender),
         );
         let builder = contract.closeChannel(
-            channel_id,
+            channel_id.into(),
             U256::from(close_at),
             closing_seq,
             balance,
             is_final,
-            Bytes::copy_from_slice(delegate_signature),
-            Bytes::copy_from_slice(marketmaker_signature),
+            Bytes::copy_from_slice(delegate_signature.as_bytes()),
+            Bytes::copy_from_slice(marketmaker_signature.as_bytes()),
         );
         self.gateway
             .send_call(call, self.addresses.channel, sender, builder)
@@ -567,8 +576,8 @@ impl SimpleBlockchain {
 
 fn channel_opened(event: XBRChannel::Opened, block_number: Option<u64>) -> ChannelOpened {
     ChannelOpened {
-        channel_id: event.channelId,
-        market_id: event.marketId,
+        channel_id: event.channelId.into(),
+        market_id: event.marketId.into(),
         ctype: ChannelType::from(event.ctype),
         actor: event.actor,
         delegate: event.delegate,

@@ -17,11 +17,12 @@
 use std::collections::HashSet;
 
 use alloy_network::TransactionBuilder;
-use alloy_primitives::{Address, B128, U256};
+use alloy_primitives::{Address, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use serde::{Deserialize, Deserializer};
 use xbr_core::eip712::{EIP712ChannelOpen, sign_typed};
 use xbr_core::eth::EthPrivateKey;
+use xbr_core::{ChannelId, MarketId};
 
 use crate::blockchain::{CreateMarket, OpenChannel, SimpleBlockchain};
 use crate::error::{ChainError, Result};
@@ -110,8 +111,8 @@ pub struct MemberSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSpec {
-    /// The new channel's id.
-    pub channel_id: B128,
+    /// The new channel's id (`0x` + 32 hex digits or a UUID).
+    pub channel_id: ChannelId,
     /// `payment` (buyer → market maker) or `paying` (market maker → seller).
     pub kind: ChannelKind,
     /// The member (actor) address; must be one of the description's members.
@@ -145,8 +146,8 @@ impl From<ChannelKind> for ChannelType {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketDescription {
-    /// The market id.
-    pub market_id: B128,
+    /// The market id (`0x` + 32 hex digits or a UUID).
+    pub market_id: MarketId,
     /// Terms multihash.
     #[serde(default)]
     pub terms: String,
@@ -178,7 +179,7 @@ pub struct MarketDescription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootstrappedChannel {
     /// The channel id.
-    pub channel_id: B128,
+    pub channel_id: ChannelId,
     /// Payment or paying.
     pub ctype: ChannelType,
     /// The member.
@@ -199,7 +200,7 @@ pub struct BootstrappedChannel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootstrappedMarket {
     /// The market id.
-    pub market_id: B128,
+    pub market_id: MarketId,
     /// The owner's address.
     pub owner: Address,
     /// The market maker's address.
@@ -218,7 +219,7 @@ impl MarketDescription {
     /// Checks the description for mistakes the contracts would reject later with less context.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(ChainError::InvalidDescription(m));
-        if self.market_id.is_zero() {
+        if self.market_id == MarketId::default() {
             return bad("market_id must not be zero".into());
         }
         let owner = self.owner.key.address();
@@ -236,7 +237,7 @@ impl MarketDescription {
         }
         let mut ids = HashSet::new();
         for c in &self.channels {
-            if c.channel_id.is_zero() {
+            if c.channel_id == ChannelId::default() {
                 return bad("a channel_id is zero".into());
             }
             if !ids.insert(c.channel_id) {
@@ -520,8 +521,8 @@ async fn open_channel(
         verifying_contract,
         ctype.as_u8(),
         opened_at,
-        desc.market_id.0,
-        spec.channel_id.0,
+        desc.market_id,
+        spec.channel_id,
         spec.member,
         spec.delegate,
         maker.address(),
@@ -542,7 +543,7 @@ async fn open_channel(
                 marketmaker: maker.address(),
                 recipient,
                 amount: spec.amount,
-                signature: signature.to_vec(),
+                signature,
             },
         )
         .await?;
@@ -556,4 +557,37 @@ async fn open_channel(
         opened_at,
         opened_now: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a52";
+
+    #[test]
+    fn description_ids_read_in_the_bytes16_form_or_as_uuids() {
+        let text = format!(
+            r#"
+market_id = "0x{market}"
+owner = {{ key = "{KEY}" }}
+maker = {{ key = "0x{KEY}" }}
+
+[[channels]]
+channel_id = "b1b1b1b1-b1b1-b1b1-b1b1-b1b1b1b1b1b1"
+kind = "payment"
+member = "0x22d491bde2303f2f43325b2108d26f1eaba1e32b"
+delegate = "0x95ced938f7991cd0dfcb48f0a06a40fa1af46ebc"
+amount = "1"
+"#,
+            market = "a1".repeat(16)
+        );
+        let desc: MarketDescription = toml::from_str(&text).unwrap();
+        assert_eq!(desc.market_id, MarketId([0xa1; 16]));
+        assert_eq!(desc.channels[0].channel_id, ChannelId([0xb1; 16]));
+
+        let bad = text.replace(&"a1".repeat(16), &"a1".repeat(15));
+        let err = toml::from_str::<MarketDescription>(&bad).unwrap_err();
+        assert!(err.to_string().contains("expected 32 hex digits"), "{err}");
+    }
 }

@@ -47,3 +47,5 @@ pub use types::{
     ActorType, Balances, ChainInfo, ChannelInfo, ChannelOpened, ChannelState, ChannelType,
     DomainState, DomainStatus, MarketStatus, MemberLevel, MemberStatus,
 };
+/// The typed ids and signature of the public API (on-chain `bytes16` ids and `bytes` signatures).
+pub use xbr_core::{ChannelId, MarketId, Signature};

@@ -1,7 +1,8 @@
 //! Plain values read from the XBR contracts, and the enums of `XBRTypes.sol`.
 
-use alloy_primitives::{Address, B128, U256};
+use alloy_primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
+use xbr_core::{ChannelId, MarketId, Signature};
 
 /// Chain identity as seen when connecting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,7 +137,7 @@ pub struct MemberStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketStatus {
     /// The market id.
-    pub market_id: B128,
+    pub market_id: MarketId,
     /// Block number of creation.
     pub created: U256,
     /// Market sequence number.
@@ -310,7 +311,7 @@ pub struct ChannelClosing {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelInfo {
     /// The channel id.
-    pub channel_id: B128,
+    pub channel_id: ChannelId,
     /// Payment or paying.
     pub ctype: ChannelType,
     /// Open, closing, closed, …
@@ -320,7 +321,7 @@ pub struct ChannelInfo {
     /// Channel sequence number at opening (1).
     pub seq: u32,
     /// The market.
-    pub market_id: B128,
+    pub market_id: MarketId,
     /// The buyer (payment) or seller (paying) member.
     pub actor: Address,
     /// The off-chain delegate that may spend/earn on this channel.
@@ -332,7 +333,7 @@ pub struct ChannelInfo {
     /// Tokens locked in the channel.
     pub amount: U256,
     /// The member's EIP-712 ChannelOpen signature.
-    pub signature: Vec<u8>,
+    pub signature: Signature,
     /// Closing data.
     pub closing: ChannelClosing,
 }
@@ -341,9 +342,9 @@ pub struct ChannelInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelOpened {
     /// The channel id.
-    pub channel_id: B128,
+    pub channel_id: ChannelId,
     /// The market.
-    pub market_id: B128,
+    pub market_id: MarketId,
     /// Payment or paying.
     pub ctype: ChannelType,
     /// The buyer (payment) or seller (paying) member.

@@ -140,11 +140,15 @@ async fn verifying_values_and_unknown_ids() {
         chain.verifying_contract().await.unwrap(),
         chain.addresses().network
     );
-    let unknown = [7u8; 16].into();
-    assert_eq!(chain.market_status(unknown).await.unwrap(), None);
-    assert_eq!(chain.market_owner(unknown).await.unwrap(), None);
-    assert_eq!(chain.domain_status(unknown).await.unwrap(), None);
-    assert_eq!(chain.channel(unknown).await.unwrap(), None);
+    let unknown = [7u8; 16];
+    let market = xbr_core::MarketId(unknown);
+    assert_eq!(chain.market_status(market).await.unwrap(), None);
+    assert_eq!(chain.market_owner(market).await.unwrap(), None);
+    assert_eq!(chain.domain_status(unknown.into()).await.unwrap(), None);
+    assert_eq!(
+        chain.channel(xbr_core::ChannelId(unknown)).await.unwrap(),
+        None
+    );
     assert_eq!(
         chain.markets_by_maker(key(6).address()).await.unwrap(),
         None

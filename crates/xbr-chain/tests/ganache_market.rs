@@ -2,21 +2,22 @@
 
 mod common;
 
-use alloy_primitives::{Address, B128, U256};
+use alloy_primitives::{Address, U256};
 use common::{KEYS, deployed_chain, key};
 use xbr_chain::bootstrap::{ChannelKind, ChannelSpec, MakerSpec, MemberSpec, OwnerSpec};
 use xbr_chain::{
     ActorType, ChainError, ChannelState, ChannelType, MarketDescription, MemberLevel, bootstrap,
 };
 use xbr_core::eip712::{EIP712ChannelOpen, recover_typed};
+use xbr_core::{ChannelId, MarketId};
 
 fn xbr(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
 }
 
-const MARKET: [u8; 16] = [0xa1; 16];
-const PAYMENT: [u8; 16] = [0xb1; 16];
-const PAYING: [u8; 16] = [0xc1; 16];
+const MARKET: MarketId = MarketId([0xa1; 16]);
+const PAYMENT: ChannelId = ChannelId([0xb1; 16]);
+const PAYING: ChannelId = ChannelId([0xc1; 16]);
 
 /// Owner = account 1, seller member = 2, buyer member = 3, seller delegate = 4,
 /// buyer delegate = 5, market maker = 6 (the roles of the reference examples).
@@ -67,7 +68,7 @@ async fn bootstrapped_market_reads_back_from_the_contracts() {
     assert!(market.channels.iter().all(|c| c.opened_now));
 
     // Market: owner and maker read back, both ways.
-    let market_id = B128::from(MARKET);
+    let market_id = MARKET;
     assert_eq!(chain.market_owner(market_id).await.unwrap(), Some(owner));
     assert_eq!(
         chain.markets_by_maker(maker).await.unwrap(),
@@ -114,7 +115,7 @@ async fn bootstrapped_market_reads_back_from_the_contracts() {
     );
 
     // Payment channel: buyer → market maker, payout to the market owner.
-    let payment = chain.channel(B128::from(PAYMENT)).await.unwrap().unwrap();
+    let payment = chain.channel(PAYMENT).await.unwrap().unwrap();
     assert_eq!(payment.ctype, ChannelType::Payment);
     assert_eq!(payment.state, ChannelState::Open);
     assert_eq!(payment.market_id, market_id);
@@ -128,7 +129,7 @@ async fn bootstrapped_market_reads_back_from_the_contracts() {
     assert_eq!(payment.closing.closed_at, U256::ZERO);
 
     // Paying channel: market maker → seller.
-    let paying = chain.channel(B128::from(PAYING)).await.unwrap().unwrap();
+    let paying = chain.channel(PAYING).await.unwrap().unwrap();
     assert_eq!(paying.ctype, ChannelType::Paying);
     assert_eq!(paying.state, ChannelState::Open);
     assert_eq!(paying.actor, seller);
@@ -141,8 +142,8 @@ async fn bootstrapped_market_reads_back_from_the_contracts() {
     // another market's id finds none.
     let head = chain.gateway().block_number().await.unwrap();
     let opened = chain.opened_channels(market_id, 0, head).await.unwrap();
-    let ids: Vec<B128> = opened.iter().map(|o| o.channel_id).collect();
-    assert_eq!(ids, vec![B128::from(PAYMENT), B128::from(PAYING)]);
+    let ids: Vec<ChannelId> = opened.iter().map(|o| o.channel_id).collect();
+    assert_eq!(ids, vec![PAYMENT, PAYING]);
     for (o, info) in opened.iter().zip([&payment, &paying]) {
         assert_eq!(
             (
@@ -168,7 +169,7 @@ async fn bootstrapped_market_reads_back_from_the_contracts() {
     }
     assert!(
         chain
-            .opened_channels(B128::from([0xee; 16]), 0, head)
+            .opened_channels(MarketId([0xee; 16]), 0, head)
             .await
             .unwrap()
             .is_empty()
@@ -181,8 +182,8 @@ async fn bootstrapped_market_reads_back_from_the_contracts() {
             chain.addresses().network,
             info.ctype.as_u8(),
             u64::try_from(info.created).unwrap(),
-            info.market_id.0,
-            info.channel_id.0,
+            info.market_id,
+            info.channel_id,
             info.actor,
             info.delegate,
             info.marketmaker,
@@ -261,7 +262,7 @@ async fn contract_rejections_surface_their_reason() {
     let seller = key(2);
     let maker = key(6);
     let block = chain.gateway().block_number().await.unwrap();
-    let channel_id = [0xd1; 16];
+    let channel_id = ChannelId([0xd1; 16]);
     let msg = EIP712ChannelOpen::new(
         1337,
         chain.addresses().network,
@@ -280,21 +281,21 @@ async fn contract_rejections_surface_their_reason() {
     let open = xbr_chain::OpenChannel {
         ctype: ChannelType::Paying,
         opened_at: block,
-        market_id: MARKET.into(),
-        channel_id: channel_id.into(),
+        market_id: MARKET,
+        channel_id,
         actor: seller.address(),
         delegate: key(4).address(),
         marketmaker: maker.address(),
         recipient: seller.address(),
         amount: xbr(1),
-        signature: wrong_signature.to_vec(),
+        signature: wrong_signature,
     };
     let err = chain.open_channel(&maker, &open).await.unwrap_err();
     assert!(
         matches!(err, ChainError::Reverted { ref reason, .. } if reason.contains("INVALID_CHANNEL_SIGNATURE")),
         "{err}"
     );
-    assert_eq!(chain.channel(channel_id.into()).await.unwrap(), None);
+    assert_eq!(chain.channel(channel_id).await.unwrap(), None);
 }
 
 #[test]
@@ -325,7 +326,7 @@ fn invalid_descriptions_are_refused_before_any_transaction() {
 
     let mut desc = description();
     desc.channels.push(ChannelSpec {
-        channel_id: PAYMENT.into(),
+        channel_id: PAYMENT,
         kind: ChannelKind::Payment,
         member: key(3).address(),
         delegate: Address::ZERO,

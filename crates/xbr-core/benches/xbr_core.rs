@@ -119,7 +119,7 @@ fn payload_benches(c: &mut Criterion<CpuTime>) {
     );
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let mut series = KeySeries::new(
-        [1; 16],
+        xbr_core::ApiId([1; 16]),
         U256::from(35u64),
         RotationPolicy::Interval(Duration::from_secs(3600)),
     )
@@ -165,8 +165,8 @@ fn eip712_benches(c: &mut Criterion<CpuTime>) {
         5777,
         Address::repeat_byte(0xc8),
         1,
-        [0xa1; 16],
-        [0x0b; 16],
+        xbr_core::MarketId([0xa1; 16]),
+        xbr_core::ChannelId([0x0b; 16]),
         2,
         U256::from(965_000_000_000_000_000_000u128),
         false,

@@ -23,7 +23,9 @@ use std::sync::LazyLock;
 use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
 use alloy_sol_types::{Eip712Domain, SolStruct, eip712_domain, sol};
 
-use crate::eth::{EthPrivateKey, SIGNATURE_LEN, SignatureError, recover_digest};
+use crate::eth::{EthPrivateKey, SignatureError, recover_digest};
+use crate::ids::{ChannelId, MarketId};
+use crate::signature::Signature;
 
 /// The XBR domain `{name: "XBR", version: "1"}` (no chain id, no verifying contract).
 pub static XBR_DOMAIN: Eip712Domain = eip712_domain! { name: "XBR", version: "1", };
@@ -396,7 +398,7 @@ pub fn signing_hash<T: XbrTypedData>(msg: &T) -> B256 {
 }
 
 /// Signs typed data with its XBR domain: 65 bytes `r ‖ s ‖ v`, v = 27/28, RFC 6979, low-s.
-pub fn sign_typed<T: XbrTypedData>(key: &EthPrivateKey, msg: &T) -> [u8; SIGNATURE_LEN] {
+pub fn sign_typed<T: XbrTypedData>(key: &EthPrivateKey, msg: &T) -> Signature {
     key.sign_digest(&signing_hash(msg))
 }
 
@@ -416,8 +418,8 @@ impl EIP712ChannelClose {
         chain_id: u64,
         verifying_contract: Address,
         close_at: u64,
-        market_id: [u8; 16],
-        channel_id: [u8; 16],
+        market_id: MarketId,
+        channel_id: ChannelId,
         channel_seq: u32,
         balance: U256,
         is_final: bool,
@@ -426,8 +428,8 @@ impl EIP712ChannelClose {
             chainId: U256::from(chain_id),
             verifyingContract: verifying_contract,
             closeAt: U256::from(close_at),
-            marketId: FixedBytes(market_id),
-            channelId: FixedBytes(channel_id),
+            marketId: market_id.into(),
+            channelId: channel_id.into(),
             channelSeq: channel_seq,
             balance,
             isFinal: is_final,
@@ -443,8 +445,8 @@ impl EIP712ChannelOpen {
         verifying_contract: Address,
         ctype: u8,
         opened_at: u64,
-        market_id: [u8; 16],
-        channel_id: [u8; 16],
+        market_id: MarketId,
+        channel_id: ChannelId,
         actor: Address,
         delegate: Address,
         marketmaker: Address,
@@ -456,8 +458,8 @@ impl EIP712ChannelOpen {
             verifyingContract: verifying_contract,
             ctype,
             openedAt: U256::from(opened_at),
-            marketId: FixedBytes(market_id),
-            channelId: FixedBytes(channel_id),
+            marketId: market_id.into(),
+            channelId: channel_id.into(),
             actor,
             delegate,
             marketmaker,
@@ -509,8 +511,8 @@ mod tests {
             1,
             Address::ZERO,
             1,
-            [1; 16],
-            [2; 16],
+            MarketId([1; 16]),
+            ChannelId([2; 16]),
             3,
             U256::from(4),
             true,

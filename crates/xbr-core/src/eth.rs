@@ -125,7 +125,7 @@ impl EthPrivateKey {
     }
 
     /// Signs a 32-byte digest: RFC 6979 deterministic nonce, low-s, `r ‖ s ‖ v` with v = 27/28.
-    pub fn sign_digest(&self, digest: &B256) -> [u8; SIGNATURE_LEN] {
+    pub fn sign_digest(&self, digest: &B256) -> crate::Signature {
         // k256 signs with an RFC 6979 nonce and normalises s to the lower half, adjusting the
         // recovery id; a 32-byte prehash for secp256k1 cannot fail.
         let (sig, recid) = self
@@ -135,7 +135,7 @@ impl EthPrivateKey {
         let mut out = [0u8; SIGNATURE_LEN];
         out[..64].copy_from_slice(&sig.to_bytes());
         out[64] = 27 + recid.to_byte();
-        out
+        crate::Signature(out)
     }
 }
 
@@ -253,20 +253,20 @@ mod tests {
             Err(SignatureError::BadLength { len: 64 })
         );
         for v in [0u8, 1, 26, 29, 255] {
-            let mut bad = sig;
+            let mut bad = sig.0;
             bad[64] = v;
             assert_eq!(
                 recover_digest(&digest, &bad),
                 Err(SignatureError::BadV { v })
             );
         }
-        let mut zero_r = sig;
+        let mut zero_r = sig.0;
         zero_r[..32].fill(0);
         assert_eq!(
             recover_digest(&digest, &zero_r),
             Err(SignatureError::Malformed)
         );
-        let mut big_s = sig;
+        let mut big_s = sig.0;
         big_s[32..64].fill(0xff);
         assert_eq!(
             recover_digest(&digest, &big_s),

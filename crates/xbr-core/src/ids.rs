@@ -99,6 +99,12 @@ pub fn format_uuid(bytes: &[u8; ID_LEN]) -> String {
     )
 }
 
+/// Formats 16 bytes in the Solidity `bytes16` form, `0x` + 32 lowercase hex digits: what
+/// deployment files and bootstrap reports write for on-chain ids ([`parse_uuid`] reads it back).
+pub fn format_bytes16(bytes: &[u8; ID_LEN]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
 /// Decodes exactly `2 * out.len()` hex digits (either case) into `out`.
 pub(crate) fn decode_hex_exact(digits: &str, out: &mut [u8]) -> Result<(), IdError> {
     if let Some(ch) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
@@ -417,6 +423,15 @@ mod tests {
                 got: 17
             })
         );
+    }
+
+    #[test]
+    fn bytes16_form_is_what_alloy_displays_and_parses_back() {
+        let market = MarketId::from(BYTES);
+        let text = format_bytes16(market.as_bytes());
+        assert_eq!(text, "0x627f1b5c58c243b18422a34f7d3f5a04");
+        assert_eq!(text, FixedBytes::<16>::from(market).to_string());
+        assert_eq!(text.parse::<MarketId>(), Ok(market));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use rand_core::CryptoRngCore;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::ids::ApiId;
 use crate::keys::{DataKey, KeyId};
 use crate::payload::{self, ENC_SER_CBOR, NONCE_LEN, PayloadError};
 use crate::sealedbox::{self, SEALED_KEY_LEN};
@@ -71,7 +72,7 @@ pub struct ArchivedKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
     /// The API the series belongs to.
-    pub api_id: [u8; 16],
+    pub api_id: ApiId,
     /// The new current key id.
     pub key_id: KeyId,
     /// The previously current key id, if any (still in the archive).
@@ -98,7 +99,7 @@ pub struct Wrapped {
 /// A rotating series of data keys for one API.
 #[derive(Debug)]
 pub struct KeySeries {
-    api_id: [u8; 16],
+    api_id: ApiId,
     price: U256,
     policy: RotationPolicy,
     archive: HashMap<KeyId, ArchivedKey>,
@@ -110,11 +111,7 @@ pub struct KeySeries {
 
 impl KeySeries {
     /// A new, not yet started series.
-    pub fn new(
-        api_id: [u8; 16],
-        price: U256,
-        policy: RotationPolicy,
-    ) -> Result<Self, KeySeriesError> {
+    pub fn new(api_id: ApiId, price: U256, policy: RotationPolicy) -> Result<Self, KeySeriesError> {
         match policy {
             RotationPolicy::Interval(d) if d.is_zero() => return Err(KeySeriesError::ZeroInterval),
             RotationPolicy::Count(0) => return Err(KeySeriesError::ZeroCount),
@@ -136,7 +133,7 @@ impl KeySeries {
     /// `used_current` is how many payloads it has encrypted (matters for count series). An
     /// empty `keys` gives a series that still needs [`KeySeries::start`].
     pub fn restore(
-        api_id: [u8; 16],
+        api_id: ApiId,
         price: U256,
         policy: RotationPolicy,
         keys: impl IntoIterator<Item = ArchivedKey>,
@@ -161,7 +158,7 @@ impl KeySeries {
     }
 
     /// The API id.
-    pub fn api_id(&self) -> [u8; 16] {
+    pub fn api_id(&self) -> ApiId {
         self.api_id
     }
 
@@ -349,7 +346,7 @@ mod tests {
     use rand_core::OsRng;
     use std::time::UNIX_EPOCH;
 
-    const API: [u8; 16] = [0xaa; 16];
+    const API: ApiId = ApiId([0xaa; 16]);
 
     fn t(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)

@@ -27,17 +27,17 @@
 //! use xbr_core::eth::EthPrivateKey;
 //! use xbr_core::keyseries::{KeySeries, RotationPolicy};
 //! use xbr_core::sealedbox::BuyerReceiveKey;
-//! use xbr_core::{Address, U256};
+//! use xbr_core::{Address, ApiId, ChannelId, MarketId, U256};
 //!
 //! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-//! let mut series = KeySeries::new([7; 16], U256::from(35u64), RotationPolicy::Interval(Duration::from_secs(10))).unwrap();
+//! let mut series = KeySeries::new(ApiId([7; 16]), U256::from(35u64), RotationPolicy::Interval(Duration::from_secs(10))).unwrap();
 //! let rotation = series.start(now, &mut OsRng).expect("first key"); // caller places the offer
 //! let wrapped = series.encrypt(&("hello", 1u8), now, &mut OsRng).unwrap();
 //! assert_eq!((wrapped.key_id, wrapped.enc_ser), (rotation.key_id, "cbor"));
 //!
 //! // the market maker's signed balance proof arrives with `sell`; verify it ...
 //! let mm = EthPrivateKey::from_hex("e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a52").unwrap();
-//! let close = EIP712ChannelClose::new(5777, Address::repeat_byte(0xc8), 1, [1; 16], [2; 16], 2, U256::from(965u64), false);
+//! let close = EIP712ChannelClose::new(5777, Address::repeat_byte(0xc8), 1, MarketId([1; 16]), ChannelId([2; 16]), 2, U256::from(965u64), false);
 //! let sig = sign_typed(&mm, &close);
 //! assert_eq!(recover_typed(&close, &sig).unwrap(), mm.address());
 //!

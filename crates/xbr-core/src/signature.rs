@@ -123,7 +123,7 @@ mod tests {
         )
         .unwrap();
         let msg = EIP712MarketMemberLogin::new(key.address(), [3; 32]);
-        let sig = Signature::from(sign_typed(&key, &msg));
+        let sig = sign_typed(&key, &msg);
         (msg, key, sig)
     }
 

@@ -195,7 +195,7 @@ fn key_series_reproduces_the_payload_vector() {
         KeyId::from_slice(&unhex(s(&v["key_id_example(uuid4-like 16 random bytes)"]))).unwrap();
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let mut series = KeySeries::restore(
-        [1; 16],
+        xbr_core::ApiId([1; 16]),
         U256::from(35u64),
         RotationPolicy::Interval(Duration::from_secs(10)),
         [ArchivedKey {

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use xbr_core::address::parse_address;
 use xbr_core::eip712::*;
 use xbr_core::eth::EthPrivateKey;
+use xbr_core::{ChannelId, MarketId};
 
 #[derive(Deserialize)]
 struct Vector {
@@ -445,12 +446,8 @@ fn channel_close_constructor_matches_the_sell_call_vector() {
         5777,
         contract,
         1,
-        unhex("a1b8d6741ae8492017fafd8d4f8b67a2")
-            .try_into()
-            .unwrap(),
-        unhex("0b3c1f0e6a614a0c8a5d2f7d0c9e1b22")
-            .try_into()
-            .unwrap(),
+        MarketId::from_slice(&unhex("a1b8d6741ae8492017fafd8d4f8b67a2")).unwrap(),
+        ChannelId::from_slice(&unhex("0b3c1f0e6a614a0c8a5d2f7d0c9e1b22")).unwrap(),
         2,
         xbr_core::U256::from(965_000_000_000_000_000_000u128),
         false,
@@ -478,12 +475,8 @@ fn channel_open_constructor_matches_the_vector() {
         a("0xC89Ce4735882C9F0f0FE26686c53074E09B0D550"),
         channel_type::PAYMENT,
         100,
-        unhex("a1b8d6741ae8492017fafd8d4f8b67a2")
-            .try_into()
-            .unwrap(),
-        unhex("7a4d8b968f5f4e5f9f0e3d5c2b1a0f11")
-            .try_into()
-            .unwrap(),
+        MarketId::from_slice(&unhex("a1b8d6741ae8492017fafd8d4f8b67a2")).unwrap(),
+        ChannelId::from_slice(&unhex("7a4d8b968f5f4e5f9f0e3d5c2b1a0f11")).unwrap(),
         a("0x22d491Bde2303f2f43325b2108D26f1eAbA1e32b"),
         a("0x95cED938F7991cd0dFcb48F0a06a40FA1aF46EBC"),
         a("0x3E5e9111Ae8eB78Fe1CC3bb8915d5D461F3Ef9A9"),

@@ -26,7 +26,7 @@ use xbr_market::adapter::session::{SessionPeer, register_maker, register_seller,
 use xbr_market::maker::ChainChannel;
 use xbr_market::peer::{Caller, MakerClient, Publisher};
 use xbr_market::sig::Domain;
-use xbr_market::types::{ChannelType, U256};
+use xbr_market::types::{ApiId, ChannelId, ChannelType, MarketId, U256};
 use xbr_market::{
     ApiSpec, Buyer, BuyerConfig, MakerConfig, MarketMaker, MemoryStore, Seller, SellerConfig,
     SqliteStore,
@@ -36,7 +36,7 @@ use xbrd_testkit::{Crossbar, REALM_MARKET};
 const KEY4: &str = "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743";
 const KEY5: &str = "395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3536a33ab8a4fd";
 const KEY6: &str = "e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a52";
-const MARKET: [u8; 16] = [0xa1; 16];
+const MARKET: MarketId = MarketId([0xa1; 16]);
 const TOPIC: &str = "io.crossbar.bench.data";
 
 fn key(s: &str) -> EthPrivateKey {
@@ -103,8 +103,8 @@ struct Market {
     seller_session: Session,
     seller: Seller,
     buyer: Buyer,
-    api_new_key: [u8; 16],
-    api_stream: [u8; 16],
+    api_new_key: ApiId,
+    api_stream: ApiId,
     received: Arc<AtomicU64>,
     notify: Arc<Notify>,
 }
@@ -139,8 +139,16 @@ async fn market(router: &Crossbar) -> Market {
         None,
     ));
     for (oid, ty, delegate) in [
-        ([0xb1; 16], ChannelType::Payment, key(KEY5).address()),
-        ([0xc1; 16], ChannelType::Paying, key(KEY4).address()),
+        (
+            ChannelId([0xb1; 16]),
+            ChannelType::Payment,
+            key(KEY5).address(),
+        ),
+        (
+            ChannelId([0xc1; 16]),
+            ChannelType::Paying,
+            key(KEY4).address(),
+        ),
     ] {
         let c = ChainChannel {
             channel_oid: oid,
@@ -166,8 +174,8 @@ async fn market(router: &Crossbar) -> Market {
         client(&seller_session),
         events,
     );
-    let api_new_key = [0x01; 16];
-    let api_stream = [0x02; 16];
+    let api_new_key = ApiId([0x01; 16]);
+    let api_stream = ApiId([0x02; 16]);
     for (api, policy) in [
         (api_new_key, RotationPolicy::Count(1)),
         (api_stream, RotationPolicy::Count(u64::MAX)),

@@ -26,7 +26,7 @@ use crate::own_channel::{self, ChannelRecord};
 use crate::peer::{MakerClient, now_ns};
 use crate::sig::{self, ChannelState as SignedState, Domain, OFF_CHAIN_CLOSE_AT};
 use crate::store::{BuyerStore, blocking};
-use crate::types::{Address, Hex, LocalChannel, Oid, Purchase, U256};
+use crate::types::{Address, KeyId, LocalChannel, Purchase, U256};
 use crate::wire::{BuyKeyRequest, CloseChannelRequest};
 
 /// Buyer configuration.
@@ -66,7 +66,7 @@ struct BuyerInner {
     receive_key: BuyerReceiveKey,
     store: Arc<dyn BuyerStore>,
     maker: MakerClient,
-    keys: Mutex<HashMap<Oid, Slot>>,
+    keys: Mutex<HashMap<KeyId, Slot>>,
     /// The payment channel; held for the whole of a purchase (one purchase in flight).
     active: tokio::sync::Mutex<Option<Active>>,
     purchase_hook: Mutex<Option<PurchaseHook>>,
@@ -81,7 +81,7 @@ pub struct Buyer {
 /// Removes a pending slot if the purchase task ends without reporting (e.g. it panicked).
 struct PendingGuard {
     inner: Arc<BuyerInner>,
-    key_id: Oid,
+    key_id: KeyId,
     tx: watch::Sender<Outcome>,
 }
 
@@ -96,7 +96,7 @@ impl Drop for PendingGuard {
     }
 }
 
-fn lock_keys(inner: &BuyerInner) -> MutexGuard<'_, HashMap<Oid, Slot>> {
+fn lock_keys(inner: &BuyerInner) -> MutexGuard<'_, HashMap<KeyId, Slot>> {
     inner.keys.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -168,11 +168,11 @@ impl Buyer {
         {
             let mut keys = lock_keys(inner);
             for p in &purchases {
-                let key =
-                    unwrap_data_key(&inner.cfg.kek, &p.key_id, &p.wrapped_key).map_err(|e| {
+                let key = unwrap_data_key(&inner.cfg.kek, p.key_id.as_ref(), &p.wrapped_key)
+                    .map_err(|e| {
                         MarketError::runtime(format!(
                             "stored key {} cannot be unwrapped: {e}",
-                            Hex(&p.key_id)
+                            p.key_id
                         ))
                     })?;
                 keys.insert(p.key_id, Slot::Ready(key));
@@ -191,7 +191,7 @@ impl Buyer {
     /// is not held yet.
     pub async fn unwrap(
         &self,
-        key_id: &Oid,
+        key_id: &KeyId,
         enc_ser: &str,
         ciphertext: &[u8],
     ) -> MarketResult<Value> {
@@ -207,7 +207,7 @@ impl Buyer {
     /// Like [`Buyer::unwrap`] returning the CBOR plaintext.
     pub async fn unwrap_cbor(
         &self,
-        key_id: &Oid,
+        key_id: &KeyId,
         enc_ser: &str,
         ciphertext: &[u8],
     ) -> MarketResult<Vec<u8>> {
@@ -222,7 +222,7 @@ impl Buyer {
     }
 
     /// The key, from memory or bought (one purchase shared by all concurrent callers).
-    async fn key_for(&self, key_id: &Oid) -> MarketResult<DataKey> {
+    async fn key_for(&self, key_id: &KeyId) -> MarketResult<DataKey> {
         let mut rx = {
             let mut keys = lock_keys(&self.inner);
             match keys.get(key_id) {
@@ -241,7 +241,7 @@ impl Buyer {
                     // A task of its own: the purchase completes (and is persisted) even if the
                     // caller that started it goes away.
                     tokio::spawn(async move {
-                        let span = info_span!("purchase", key_id = %Hex(&key_id));
+                        let span = info_span!("purchase", key_id = %key_id);
                         let result = buyer.purchase(key_id).instrument(span).await;
                         {
                             let mut keys = lock_keys(&buyer.inner);
@@ -268,7 +268,7 @@ impl Buyer {
         outcome.unwrap_or_else(|| Err(MarketError::runtime("purchase aborted")))
     }
 
-    async fn purchase(&self, key_id: Oid) -> MarketResult<DataKey> {
+    async fn purchase(&self, key_id: KeyId) -> MarketResult<DataKey> {
         let inner = &self.inner;
         let mut guard = inner.active.lock().await;
         let active = guard
@@ -317,7 +317,7 @@ impl Buyer {
             channel_seq: seq,
             amount,
             balance,
-            signature: signature.clone(),
+            signature,
         };
         let receipt = match inner.maker.buy_key(&req).await {
             Ok(r) => r,
@@ -353,7 +353,7 @@ impl Buyer {
         let purchase = Purchase {
             key_id,
             created: now_ns(),
-            wrapped_key: wrap_data_key(&inner.cfg.kek, &key_id, &key, &mut OsRng),
+            wrapped_key: wrap_data_key(&inner.cfg.kek, key_id.as_ref(), &key, &mut OsRng),
             channel_oid: ch.channel_oid,
             seq,
             amount,

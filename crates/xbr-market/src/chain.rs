@@ -2,13 +2,13 @@
 //! the amount first for paying channels, which the maker funds) and `closeChannel`, each signed
 //! locally with the maker's key.
 
-use xbr_chain::{B128, ChannelOpened, ChannelType as ChainType, OpenChannel, SimpleBlockchain};
+use xbr_chain::{ChannelOpened, ChannelType as ChainType, OpenChannel, SimpleBlockchain};
 use xbr_core::eth::EthPrivateKey;
 
 use crate::error::{MarketError, MarketResult, uri};
 use crate::maker::{ChainChannel, ChainClose, MakerChain};
 use crate::peer::BoxFuture;
-use crate::types::{ChannelType, Oid};
+use crate::types::{ChannelId, ChannelType, MarketId};
 use crate::wire::OpenChannelRequest;
 
 /// The maker's chain access.
@@ -36,9 +36,9 @@ fn from_opened(o: &ChannelOpened) -> Option<ChainChannel> {
         ChainType::Unknown(_) => return None,
     };
     Some(ChainChannel {
-        channel_oid: o.channel_id.0,
+        channel_oid: o.channel_id,
         channel_type,
-        market_oid: o.market_id.0,
+        market_oid: o.market_id,
         open_at: o.block_number.unwrap_or_default(),
         actor: o.actor,
         delegate: o.delegate,
@@ -54,14 +54,9 @@ impl MakerChain for XbrChain {
         Box::pin(async move { self.chain.gateway().block_number().await.map_err(chain_err) })
     }
 
-    fn channel(&self, channel_oid: Oid) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>> {
+    fn channel(&self, channel_oid: ChannelId) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>> {
         Box::pin(async move {
-            let Some(c) = self
-                .chain
-                .channel(B128::from(channel_oid))
-                .await
-                .map_err(chain_err)?
-            else {
+            let Some(c) = self.chain.channel(channel_oid).await.map_err(chain_err)? else {
                 return Ok(None);
             };
             let channel_type = match c.ctype {
@@ -72,7 +67,7 @@ impl MakerChain for XbrChain {
             Ok(Some(ChainChannel {
                 channel_oid,
                 channel_type,
-                market_oid: c.market_id.0,
+                market_oid: c.market_id,
                 open_at: u64::try_from(c.created).unwrap_or(u64::MAX),
                 actor: c.actor,
                 delegate: c.delegate,
@@ -103,14 +98,14 @@ impl MakerChain for XbrChain {
             let open = OpenChannel {
                 ctype,
                 opened_at: req.current_block_number,
-                market_id: B128::from(req.market_oid),
-                channel_id: B128::from(req.channel_oid),
+                market_id: req.market_oid,
+                channel_id: req.channel_oid,
                 actor: req.member,
                 delegate: req.delegate,
                 marketmaker: req.marketmaker,
                 recipient: req.recipient,
                 amount: req.amount,
-                signature: req.signature.clone(),
+                signature: req.signature,
             };
             let receipt = self
                 .chain
@@ -122,7 +117,7 @@ impl MakerChain for XbrChain {
                 .chain
                 .opened_in(&receipt)
                 .iter()
-                .find(|o| o.channel_id.0 == req.channel_oid)
+                .find(|o| o.channel_id == req.channel_oid)
                 .and_then(from_opened)
                 .ok_or_else(|| {
                     MarketError::new(
@@ -136,7 +131,7 @@ impl MakerChain for XbrChain {
 
     fn opened_channels(
         &self,
-        market_oid: Oid,
+        market_oid: MarketId,
         from_block: u64,
     ) -> BoxFuture<'_, MarketResult<(Vec<ChainChannel>, u64)>> {
         Box::pin(async move {
@@ -151,7 +146,7 @@ impl MakerChain for XbrChain {
             }
             let opened = self
                 .chain
-                .opened_channels(B128::from(market_oid), from_block, head)
+                .opened_channels(market_oid, from_block, head)
                 .await
                 .map_err(chain_err)?;
             Ok((opened.iter().filter_map(from_opened).collect(), head + 1))
@@ -166,7 +161,7 @@ impl MakerChain for XbrChain {
                 .chain
                 .close_channel(
                     &self.key,
-                    B128::from(close.channel_oid),
+                    close.channel_oid,
                     close.close_at,
                     seq,
                     close.balance,

@@ -7,18 +7,20 @@ use std::future::Future;
 use wamp_proto::Value;
 
 use crate::error::MarketResult;
-use crate::types::{Oid, U256};
+use crate::types::{ApiId, KeyId, U256};
 use crate::wire::{BuyKeyRequest, BuyReceipt, Quote, SellReceipt, SellRequest};
 
 /// The market maker (`IMarketMaker`): the data-market procedures of `xbr.marketmaker.*`.
 pub trait IMarketMaker {
     /// `get_quote(key_id)`.
-    fn quote(&self, key_id: Oid) -> impl Future<Output = MarketResult<Quote>> + Send;
+    fn quote(&self, key_id: KeyId) -> impl Future<Output = MarketResult<Quote>> + Send;
     /// `buy_key(delegate_adr, buyer_pubkey, key_id, channel_oid, channel_seq, amount, balance, signature)`.
     fn buy(&self, req: BuyKeyRequest) -> impl Future<Output = MarketResult<BuyReceipt>> + Send;
     /// `revoke_offer(key_id)`.
-    fn revoke(&self, key_id: Oid)
-    -> impl Future<Output = MarketResult<crate::types::Offer>> + Send;
+    fn revoke(
+        &self,
+        key_id: KeyId,
+    ) -> impl Future<Output = MarketResult<crate::types::Offer>> + Send;
 }
 
 /// A data provider (`IProvider`): `xbr.provider.<id>.sell(market_maker_adr, buyer_pubkey,
@@ -36,10 +38,10 @@ pub trait ISeller {
     /// Encrypts a payload.
     fn wrap(
         &self,
-        api_id: &Oid,
+        api_id: &ApiId,
         uri: &str,
         payload: &Value,
-    ) -> impl Future<Output = MarketResult<(Oid, &'static str, Vec<u8>)>> + Send;
+    ) -> impl Future<Output = MarketResult<(KeyId, &'static str, Vec<u8>)>> + Send;
 }
 
 /// A buyer delegate (`IBuyer`): `start()` → remaining payment balance; `unwrap(key_id,
@@ -51,7 +53,7 @@ pub trait IBuyer {
     /// Decrypts a payload, buying its key if needed.
     fn unwrap(
         &self,
-        key_id: &Oid,
+        key_id: &KeyId,
         enc_ser: &str,
         ciphertext: &[u8],
     ) -> impl Future<Output = MarketResult<Value>> + Send;
@@ -61,7 +63,7 @@ pub trait IBuyer {
 pub trait IConsumer {}
 
 impl IMarketMaker for crate::maker::MarketMaker {
-    fn quote(&self, key_id: Oid) -> impl Future<Output = MarketResult<Quote>> + Send {
+    fn quote(&self, key_id: KeyId) -> impl Future<Output = MarketResult<Quote>> + Send {
         self.get_quote(key_id)
     }
     fn buy(&self, req: BuyKeyRequest) -> impl Future<Output = MarketResult<BuyReceipt>> + Send {
@@ -69,7 +71,7 @@ impl IMarketMaker for crate::maker::MarketMaker {
     }
     fn revoke(
         &self,
-        key_id: Oid,
+        key_id: KeyId,
     ) -> impl Future<Output = MarketResult<crate::types::Offer>> + Send {
         self.revoke_offer(key_id)
     }
@@ -87,10 +89,10 @@ impl ISeller for crate::seller::Seller {
     }
     fn wrap(
         &self,
-        api_id: &Oid,
+        api_id: &ApiId,
         uri: &str,
         payload: &Value,
-    ) -> impl Future<Output = MarketResult<(Oid, &'static str, Vec<u8>)>> + Send {
+    ) -> impl Future<Output = MarketResult<(KeyId, &'static str, Vec<u8>)>> + Send {
         crate::seller::Seller::wrap(self, api_id, uri, payload)
     }
 }
@@ -101,7 +103,7 @@ impl IBuyer for crate::buyer::Buyer {
     }
     fn unwrap(
         &self,
-        key_id: &Oid,
+        key_id: &KeyId,
         enc_ser: &str,
         ciphertext: &[u8],
     ) -> impl Future<Output = MarketResult<Value>> + Send {

@@ -13,7 +13,7 @@ use wamp_proto::{Dict, Value};
 
 use crate::error::{MarketError, MarketResult};
 use crate::maker::Procedure;
-use crate::types::{Address, ChannelType, Offer, Oid};
+use crate::types::{Address, ChannelId, ChannelType, KeyId, Offer};
 use crate::wire::{
     self, Balance, BuyKeyRequest, BuyReceipt, ChannelInfo, CloseChannelRequest, CloseChannelResult,
     MakerConfigInfo, MakerStatus, Payload, PlaceOfferRequest, Quote, WireMessage, v_bytes,
@@ -173,7 +173,11 @@ impl MakerClient {
     }
 
     /// `get_payment_channel_balance` / `get_paying_channel_balance`.
-    pub async fn get_balance(&self, ty: ChannelType, channel_oid: &Oid) -> MarketResult<Balance> {
+    pub async fn get_balance(
+        &self,
+        ty: ChannelType,
+        channel_oid: &ChannelId,
+    ) -> MarketResult<Balance> {
         self.request(
             Procedure::channel_balance(ty),
             wire::result1(v_bytes(channel_oid)),
@@ -187,7 +191,7 @@ impl MakerClient {
     }
 
     /// `get_quote`.
-    pub async fn get_quote(&self, key_id: &Oid) -> MarketResult<Quote> {
+    pub async fn get_quote(&self, key_id: &KeyId) -> MarketResult<Quote> {
         self.request(Procedure::GetQuote, wire::result1(v_bytes(key_id)))
             .await
     }

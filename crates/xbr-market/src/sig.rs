@@ -5,7 +5,7 @@ use xbr_core::eip712::{EIP712ChannelClose, recover_typed, sign_typed};
 use xbr_core::eth::EthPrivateKey;
 
 use crate::error::{MarketError, MarketResult, uri};
-use crate::types::{Address, Oid, U256};
+use crate::types::{Address, ChannelId, MarketId, Signature, U256};
 
 /// `closeAt` of every off-chain ChannelClose signature (hard-coded by the reference).
 pub const OFF_CHAIN_CLOSE_AT: u64 = 1;
@@ -26,9 +26,9 @@ pub struct ChannelState {
     /// `closeAt` (1 off chain).
     pub close_at: u64,
     /// Market id.
-    pub market_oid: Oid,
+    pub market_oid: MarketId,
     /// Channel id.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Seq.
     pub seq: u64,
     /// Remaining balance.
@@ -55,8 +55,8 @@ impl Domain {
     }
 
     /// Signs a channel state.
-    pub fn sign(&self, key: &EthPrivateKey, s: &ChannelState) -> MarketResult<Vec<u8>> {
-        Ok(sign_typed(key, &self.message(s)?).to_vec())
+    pub fn sign(&self, key: &EthPrivateKey, s: &ChannelState) -> MarketResult<Signature> {
+        Ok(sign_typed(key, &self.message(s)?))
     }
 
     /// Checks that `signature` over the state recovers to `expected`; otherwise
@@ -82,7 +82,12 @@ impl Domain {
 }
 
 /// An off-chain (closeAt = 1, not final) state.
-pub fn off_chain(market_oid: Oid, channel_oid: Oid, seq: u64, balance: U256) -> ChannelState {
+pub fn off_chain(
+    market_oid: MarketId,
+    channel_oid: ChannelId,
+    seq: u64,
+    balance: U256,
+) -> ChannelState {
     ChannelState {
         close_at: OFF_CHAIN_CLOSE_AT,
         market_oid,

@@ -4,11 +4,7 @@ use std::collections::BTreeMap;
 
 pub use alloy_primitives::{Address, U256};
 
-/// A 16-byte identifier (key id, api id, channel oid, market oid, offer id, transaction id).
-pub type Oid = [u8; 16];
-
-/// A 65-byte `r‖s‖v` secp256k1 signature (kept as a vector so it can be stored and compared).
-pub type Signature = Vec<u8>;
+pub use xbr_core::{ApiId, ChannelId, KeyId, MarketId, MemberId, OfferId, Signature, TxId};
 
 /// Channel type (`EIP712ChannelOpen.ctype`, channel dict `channel_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -87,13 +83,13 @@ pub struct ChannelClose {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Channel {
     /// Channel id.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Payment or paying.
     pub channel_type: ChannelType,
     /// Market id.
-    pub market_oid: Oid,
+    pub market_oid: MarketId,
     /// Member id (unused by the chain-mirrored channels).
-    pub member_oid: Option<Oid>,
+    pub member_oid: Option<MemberId>,
     /// When the channel was recorded (ns).
     pub timestamp: u64,
     /// Block number at which it was opened.
@@ -126,7 +122,7 @@ pub struct Channel {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Offer {
     /// Offer id (random).
-    pub offer_id: Oid,
+    pub offer_id: OfferId,
     /// When placed (ns).
     pub timestamp: u64,
     /// Seller delegate address.
@@ -136,9 +132,9 @@ pub struct Offer {
     /// The seller's provider id: its procedures live under `xbr.provider.<seller_authid>.`.
     pub seller_authid: String,
     /// The key offered.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// The API the key belongs to.
-    pub api_id: Oid,
+    pub api_id: ApiId,
     /// URI (prefix) of the data.
     pub uri: String,
     /// Valid from (ns).
@@ -161,7 +157,7 @@ pub struct Offer {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OfferQuery {
     /// Only offers of this API.
-    pub api_id: Option<Oid>,
+    pub api_id: Option<ApiId>,
     /// Only offers placed at or after this time (ns).
     pub from_ts: Option<u64>,
     /// Only offers placed before this time (ns).
@@ -240,15 +236,15 @@ impl SaleStatus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sale {
     /// Transaction id (random).
-    pub tx_id: Oid,
+    pub tx_id: TxId,
     /// Created (ns).
     pub created: u64,
     /// Status.
     pub status: SaleStatus,
     /// Key sold.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// Offer it was sold under.
-    pub offer_id: Oid,
+    pub offer_id: OfferId,
     /// Buyer delegate.
     pub buyer_delegate: Address,
     /// Buyer's X25519 public key.
@@ -258,7 +254,7 @@ pub struct Sale {
     /// Amount charged (the offer price).
     pub amount_paid: U256,
     /// Payment channel.
-    pub payment_channel: Oid,
+    pub payment_channel: ChannelId,
     /// Payment channel seq after this transaction.
     pub payment_seq: u64,
     /// Payment channel remaining after this transaction.
@@ -266,7 +262,7 @@ pub struct Sale {
     /// Buyer's ChannelClose signature over the payment state (XBRSIG1).
     pub buyer_signature: Signature,
     /// Paying channel.
-    pub paying_channel: Oid,
+    pub paying_channel: ChannelId,
     /// Paying channel seq after this transaction.
     pub paying_seq: u64,
     /// Paying channel remaining after this transaction.
@@ -285,9 +281,9 @@ pub struct Sale {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalChannel {
     /// Channel id.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Market id.
-    pub market_oid: Oid,
+    pub market_oid: MarketId,
     /// Off-chain seq.
     pub seq: u64,
     /// Off-chain remaining balance.
@@ -298,9 +294,9 @@ pub struct LocalChannel {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SellerKey {
     /// Key id.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// API it belongs to.
-    pub api_id: Oid,
+    pub api_id: ApiId,
     /// Created (ns).
     pub created: u64,
     /// The 32-byte key, encrypted at rest.
@@ -312,8 +308,8 @@ pub struct SellerKey {
 impl std::fmt::Debug for SellerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SellerKey")
-            .field("key_id", &Hex(&self.key_id))
-            .field("api_id", &Hex(&self.api_id))
+            .field("key_id", &self.key_id)
+            .field("api_id", &self.api_id)
             .field("created", &self.created)
             .field("offered", &self.offered)
             .finish_non_exhaustive()
@@ -324,13 +320,13 @@ impl std::fmt::Debug for SellerKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SellerSale {
     /// Paying channel.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Paying-channel seq after the sale.
     pub seq: u64,
     /// Recorded (ns).
     pub created: u64,
     /// Key sold.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// Buyer's X25519 public key the key was sealed to.
     pub buyer_pubkey: [u8; 32],
     /// Amount earned.
@@ -347,13 +343,13 @@ pub struct SellerSale {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Purchase {
     /// Key id.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// Recorded (ns).
     pub created: u64,
     /// The 32-byte key, encrypted at rest.
     pub wrapped_key: Vec<u8>,
     /// Payment channel.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Payment-channel seq after the purchase.
     pub seq: u64,
     /// Amount paid.
@@ -369,28 +365,10 @@ pub struct Purchase {
 impl std::fmt::Debug for Purchase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Purchase")
-            .field("key_id", &Hex(&self.key_id))
+            .field("key_id", &self.key_id)
             .field("seq", &self.seq)
             .field("amount", &self.amount)
             .field("balance", &self.balance)
             .finish_non_exhaustive()
-    }
-}
-
-/// Lowercase hex display of bytes.
-pub struct Hex<'a>(pub &'a [u8]);
-
-impl std::fmt::Debug for Hex<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
-
-impl std::fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
     }
 }

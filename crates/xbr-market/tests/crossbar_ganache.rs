@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{B128, U256};
+use alloy_primitives::U256;
 use tokio::sync::mpsc;
 use wamp_client::{PublishOptions, Session};
 use wamp_proto::{Dict, Serializer, Value};
@@ -14,6 +14,7 @@ use xbr_chain::{ChannelState as ChainState, MarketDescription};
 use xbr_core::at_rest::Kek;
 use xbr_core::eip712::{EIP712ChannelOpen, sign_typed};
 use xbr_core::keyseries::RotationPolicy;
+use xbr_core::{ApiId, ChannelId, KeyId};
 use xbr_market::adapter::event_args;
 use xbr_market::adapter::session::{SessionPeer, register_maker, register_seller, subscribe_buyer};
 use xbr_market::error::uri;
@@ -30,11 +31,11 @@ use xbrd_testkit::{Crossbar, GANACHE_KEYS};
 mod real_peers;
 use real_peers::{ChainMarket, MARKET, Maker, key, maker_client, session, xbr};
 
-const PAYMENT: [u8; 16] = [0xb1; 16];
-const PAYING: [u8; 16] = [0xc1; 16];
-const API: [u8; 16] = [0x62; 16];
+const PAYMENT: ChannelId = ChannelId([0xb1; 16]);
+const PAYING: ChannelId = ChannelId([0xc1; 16]);
+const API: ApiId = ApiId([0x62; 16]);
 /// A second API whose keys cost more than the paying channel holds at the end.
-const API2: [u8; 16] = [0x63; 16];
+const API2: ApiId = ApiId([0x63; 16]);
 const TOPIC: &str = "io.crossbar.example.data";
 /// The buyer's payment channel.
 const PAYMENT_XBR: u64 = 2000;
@@ -127,11 +128,7 @@ async fn start_buyer(
     (s, buyer, rx)
 }
 
-async fn publish(
-    s: &Session,
-    seller: &Seller,
-    i: u64,
-) -> (Vec<u8>, &'static str, Vec<u8>, [u8; 16]) {
+async fn publish(s: &Session, seller: &Seller, i: u64) -> (Vec<u8>, &'static str, Vec<u8>, KeyId) {
     let (key_id, enc, ct) = seller.wrap(&API, TOPIC, &payload(i)).await.unwrap();
     s.publish(
         TOPIC,
@@ -141,7 +138,7 @@ async fn publish(
     )
     .await
     .unwrap();
-    (key_id.to_vec(), enc, ct, key_id)
+    (key_id.as_bytes().to_vec(), enc, ct, key_id)
 }
 
 async fn receive(
@@ -232,11 +229,11 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
     assert_eq!(got.len(), 15);
 
     // ≥ 3 rotations, each key bought exactly once, every sale completed.
-    let keys: BTreeSet<[u8; 16]> = sent.iter().map(|e| e.3).collect();
+    let keys: BTreeSet<KeyId> = sent.iter().map(|e| e.3).collect();
     assert!(keys.len() >= 4, "{} keys", keys.len());
     let sales = maker_store.sales().unwrap();
     assert!(sales.iter().all(|s| s.status == SaleStatus::Completed));
-    let sold: BTreeSet<[u8; 16]> = sales.iter().map(|s| s.key_id).collect();
+    let sold: BTreeSet<KeyId> = sales.iter().map(|s| s.key_id).collect();
     assert_eq!(sold.len(), sales.len(), "no key bought twice");
     assert_eq!(sold, keys);
     let n = sales.len() as u64;
@@ -290,7 +287,7 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
         .approve_xbr(&key(3), chain.addresses().channel, amount)
         .await
         .unwrap();
-    let second = [0xb2; 16];
+    let second = ChannelId([0xb2; 16]);
     let open = EIP712ChannelOpen::new(
         domain.chain_id,
         domain.verifying_contract,
@@ -316,13 +313,13 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
         marketmaker: key(6).address(),
         recipient: market.owner,
         amount,
-        signature: sign_typed(&key(3), &open).to_vec(),
+        signature: sign_typed(&key(3), &open),
     };
     let peer: Arc<dyn Caller> = Arc::new(SessionPeer::new(probe.clone(), None));
     peer.call("xbr.marketmaker.open_channel", req.to_args(), Dict::new())
         .await
         .unwrap();
-    let on_chain = chain.channel(B128::from(second)).await.unwrap().unwrap();
+    let on_chain = chain.channel(second).await.unwrap().unwrap();
     assert_eq!(
         (on_chain.amount, on_chain.state),
         (amount, ChainState::Open)
@@ -337,7 +334,7 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
 
     // Rejections through the router: each carries the reference URI and leaves every store and
     // the maker's view untouched.
-    let view = async |ty, oid: [u8; 16]| {
+    let view = async |ty, oid: ChannelId| {
         let bal = client.get_balance(ty, &oid).await.unwrap();
         (bal.seq, bal.remaining, bal.inflight)
     };
@@ -361,7 +358,7 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
         .unwrap()
         .key_id;
     let (seq, remaining) = (payment.seq + 1, payment.remaining - xbr(35));
-    let request = |channel: [u8; 16], seq: u64, balance: U256, signer: usize, delegate: usize| {
+    let request = |channel: ChannelId, seq: u64, balance: U256, signer: usize, delegate: usize| {
         BuyKeyRequest {
             delegate: key(delegate).address(),
             buyer_pubkey: [1; 32],
@@ -389,7 +386,7 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
         uri::UNEXPECTED_CHANNEL_BALANCE
     );
     let mut unknown = request(PAYMENT, seq, remaining, 5, 5);
-    unknown.key_id = [0xee; 16];
+    unknown.key_id = KeyId([0xee; 16]);
     assert_eq!(rejected(unknown).await, uri::NO_SUCH_OBJECT);
     // The seller delegate spending the buyer's channel (validly signed by itself).
     assert_eq!(
@@ -458,7 +455,7 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
         client.buy_key(&big).await.unwrap_err().uri,
         uri::INSUFFICIENT_PAYING_BALANCE
     );
-    let paying_closed = chain.channel(B128::from(PAYING)).await.unwrap().unwrap();
+    let paying_closed = chain.channel(PAYING).await.unwrap().unwrap();
     assert_eq!(paying_closed.state, ChainState::Closed);
     assert_eq!(
         (
@@ -489,7 +486,7 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
 
     let member_before = chain.xbr_balance(key(3).address()).await.unwrap();
     buyer.close_channel().await.unwrap();
-    let closed = chain.channel(B128::from(PAYMENT)).await.unwrap().unwrap();
+    let closed = chain.channel(PAYMENT).await.unwrap().unwrap();
     // A final close settles at once. XBRChannel records the last state in closingSeq /
     // closingBalance (it never writes closedSeq / closedBalance) and refunds the remaining
     // balance to the member.

@@ -12,7 +12,7 @@ use xbr_market::error::uri;
 use xbr_market::local::LocalBus;
 use xbr_market::peer::{Caller, MakerClient};
 use xbr_market::sig;
-use xbr_market::types::{SaleStatus, U256};
+use xbr_market::types::{ChannelId, KeyId, SaleStatus, U256};
 use xbr_market::wire::{BuyKeyRequest, SellReceipt, SellRequest};
 use xbr_market::{BuyerStore, SellerStore, SqliteStore};
 
@@ -44,7 +44,7 @@ fn buy_key_call_and_sell_result_encode_to_the_reference_bytes() {
             &sig::off_chain(hex16(MARKET), hex16(PAYMENT), 2, xbr(465)),
         )
         .unwrap();
-    assert_eq!(sig1, hex(XBRSIG1));
+    assert_eq!(sig1.to_vec(), hex(XBRSIG1));
     let req = BuyKeyRequest {
         delegate: key(KEY5).address(),
         buyer_pubkey,
@@ -74,7 +74,7 @@ fn buy_key_call_and_sell_result_encode_to_the_reference_bytes() {
     assert_eq!(BuyKeyRequest::from_args(&args).unwrap(), req);
 
     let state = sig::off_chain(hex16(MARKET), hex16(PAYING), 2, xbr(965));
-    assert_eq!(d.sign(&key(KEY6), &state).unwrap(), hex(XBRSIG3));
+    assert_eq!(d.sign(&key(KEY6), &state).unwrap().to_vec(), hex(XBRSIG3));
     let receipt = SellReceipt {
         key_id,
         delegate: key(KEY4).address(),
@@ -313,7 +313,7 @@ async fn rejections_leave_state_untouched_and_carry_the_reference_uri() {
     assert_eq!(e.uri, uri::INVALID_SIGNATURE);
     // Garbage signature bytes (v not 27/28).
     let mut bad = good(3, xbr(430), KEY5, KEY5);
-    bad.signature[64] = 0;
+    bad.signature.0[64] = 0;
     assert_eq!(
         client.buy_key(&bad).await.unwrap_err().uri,
         uri::INVALID_SIGNATURE
@@ -346,16 +346,20 @@ async fn rejections_leave_state_untouched_and_carry_the_reference_uri() {
     );
     // Unknown key.
     let mut unknown = good(3, xbr(430), KEY5, KEY5);
-    unknown.key_id = [0xee; 16];
+    unknown.key_id = KeyId([0xee; 16]);
     assert_eq!(
         client.buy_key(&unknown).await.unwrap_err().uri,
         uri::NO_SUCH_OBJECT
     );
     assert_eq!(
-        client.get_quote(&[0xee; 16]).await.unwrap_err().uri,
+        client.get_quote(&KeyId([0xee; 16])).await.unwrap_err().uri,
         uri::NO_SUCH_OBJECT
     );
-    let e = m.buyer.unwrap(&[0xee; 16], "cbor", &ct).await.unwrap_err();
+    let e = m
+        .buyer
+        .unwrap(&KeyId([0xee; 16]), "cbor", &ct)
+        .await
+        .unwrap_err();
     assert_eq!(e.uri, uri::NO_SUCH_OBJECT);
     // A delegate using someone else's channel (validly signed by itself).
     assert_eq!(
@@ -424,7 +428,7 @@ async fn rejections_leave_state_untouched_and_carry_the_reference_uri() {
         uri::UNEXPECTED_MARKETMAKER_ADR
     );
     let mut unknown_key = sell(next, after);
-    unknown_key.key_id = [0xee; 16];
+    unknown_key.key_id = KeyId([0xee; 16]);
     assert_eq!(
         m.seller.sell(unknown_key).await.unwrap_err().uri,
         uri::NO_SUCH_OBJECT
@@ -441,7 +445,7 @@ async fn rejections_leave_state_untouched_and_carry_the_reference_uri() {
         uri::INVALID_SIGNATURE
     );
     let mut wrong_channel = sell(next, after);
-    wrong_channel.channel_oid = [3; 16];
+    wrong_channel.channel_oid = ChannelId([3; 16]);
     assert_eq!(
         m.seller.sell(wrong_channel).await.unwrap_err().uri,
         uri::UNEXPECTED_CHANNEL_OID

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{B128, U256};
+use alloy_primitives::U256;
 use tokio::sync::mpsc;
 use wamp_client::PublishOptions;
 use wamp_proto::{Dict, Serializer, Value};
@@ -32,7 +32,7 @@ use xbr_market::adapter::event_args;
 use xbr_market::adapter::session::{SessionPeer, register_maker, register_seller, subscribe_buyer};
 use xbr_market::peer::Publisher;
 use xbr_market::sig;
-use xbr_market::types::{ChannelType, Oid, SaleStatus};
+use xbr_market::types::{ApiId, ChannelId, ChannelType, KeyId, SaleStatus};
 use xbr_market::{
     ApiSpec, Buyer, BuyerConfig, BuyerStore, MarketError, Seller, SellerConfig, SellerStore,
     SqliteStore,
@@ -49,16 +49,16 @@ const PEER_RUN: Duration = Duration::from_secs(180);
 /// Ganache's deterministic accounts (spec §4.5, [`GANACHE_KEYS`]): 4 = seller delegate,
 /// 5 = buyer delegate, 6 = market maker `0x3E5e…F9A9`.
 const KEYS: [&str; 7] = GANACHE_KEYS;
-const PAYMENT: Oid = [0xb1; 16];
-const PAYING: Oid = [0xc1; 16];
+const PAYMENT: ChannelId = ChannelId([0xb1; 16]);
+const PAYING: ChannelId = ChannelId([0xc1; 16]);
 /// The Rust seller's API and the Python seller's (the reference examples' api id).
-const API_RS: Oid = [0x62; 16];
-const API_PY: [u8; 16] = [
+const API_RS: ApiId = ApiId([0x62; 16]);
+const API_PY: ApiId = ApiId([
     0x62, 0x7f, 0x1b, 0x5c, 0x58, 0xc2, 0x43, 0xb1, 0x84, 0x22, 0xa3, 0x4f, 0x7d, 0x3f, 0x5a, 0x04,
-];
+]);
 /// Phase 3: a key the buyer can pay and one it cannot.
-const API_CHEAP: Oid = [0x65; 16];
-const API_DEAR: Oid = [0x66; 16];
+const API_CHEAP: ApiId = ApiId([0x65; 16]);
+const API_DEAR: ApiId = ApiId([0x66; 16]);
 const PREFIX: &str = "io.crossbar.example";
 const TOPIC: &str = "io.crossbar.example.data";
 const PRICE_XBR: u64 = 35;
@@ -70,7 +70,7 @@ const ROTATE_EVERY: u64 = 5;
 
 fn description() -> MarketDescription {
     let json = serde_json::json!({
-        "market_id": format!("0x{}", hex(&MARKET)),
+        "market_id": format!("0x{}", hex(MARKET.as_bytes())),
         "owner": { "key": KEYS[1], "xbr": xbr(100).to_string() },
         "maker": { "key": KEYS[6], "xbr": xbr(5000).to_string() },
         "members": [
@@ -78,9 +78,9 @@ fn description() -> MarketDescription {
             { "key": KEYS[3], "actor": "consumer", "xbr": xbr(3000).to_string() }
         ],
         "channels": [
-            { "channel_id": format!("0x{}", hex(&PAYMENT)), "kind": "payment",
+            { "channel_id": format!("0x{}", hex(PAYMENT.as_bytes())), "kind": "payment",
               "member": key(3).address(), "delegate": key(5).address(), "amount": xbr(PAYMENT_XBR).to_string() },
-            { "channel_id": format!("0x{}", hex(&PAYING)), "kind": "paying",
+            { "channel_id": format!("0x{}", hex(PAYING.as_bytes())), "kind": "paying",
               "member": key(2).address(), "delegate": key(4).address(), "amount": xbr(PAYING_XBR).to_string() }
         ]
     });
@@ -325,12 +325,12 @@ async fn trade(ser: Serializers) {
     assert!(py_buyer.wait(Duration::from_secs(30)).success());
 
     // Every event decrypted by the Python buyer, in order, under the key it was sent with.
-    let decrypted: Vec<(Oid, Value)> = tagged(&out, "PAYLOAD")
+    let decrypted: Vec<(KeyId, Value)> = tagged(&out, "PAYLOAD")
         .into_iter()
-        .map(|p| (json_bytes(&p["key_id"]), json_payload(&p["payload"])))
+        .map(|p| (KeyId(json_bytes(&p["key_id"])), json_payload(&p["payload"])))
         .collect();
     assert_eq!(decrypted, sent);
-    let keys_a: BTreeSet<Oid> = sent.iter().map(|(k, _)| *k).collect();
+    let keys_a: BTreeSet<KeyId> = sent.iter().map(|(k, _)| *k).collect();
     // Count(5): 20 events span 4 or more keys, the first minted at start.
     assert!(keys_a.len() >= 4, "{} keys", keys_a.len());
     let n_a = keys_a.len() as u64;
@@ -417,7 +417,7 @@ async fn trade(ser: Serializers) {
     .unwrap();
 
     let price_wei = price.to_string();
-    let api = hex(&API_PY);
+    let api = hex(API_PY.as_bytes());
     let every = ROTATE_EVERY.to_string();
     let mut py_seller = spawn_trader(
         &router,
@@ -456,15 +456,20 @@ async fn trade(ser: Serializers) {
             .collect::<Vec<_>>()
     );
 
-    let published: Vec<(Oid, u64)> = tagged(&out, "PUBLISHED")
+    let published: Vec<(KeyId, u64)> = tagged(&out, "PUBLISHED")
         .into_iter()
-        .map(|p| (json_bytes(&p["key_id"]), p["counter"].as_u64().unwrap()))
+        .map(|p| {
+            (
+                KeyId(json_bytes(&p["key_id"])),
+                p["counter"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         published.iter().map(|p| p.1).collect::<Vec<_>>(),
         (0..EVENTS).collect::<Vec<_>>()
     );
-    let keys_b: BTreeSet<Oid> = published.iter().map(|p| p.0).collect();
+    let keys_b: BTreeSet<KeyId> = published.iter().map(|p| p.0).collect();
     assert!(keys_b.len() >= 4, "{} keys", keys_b.len());
     assert!(keys_b.is_disjoint(&keys_a));
     let n_b = keys_b.len() as u64;
@@ -474,7 +479,7 @@ async fn trade(ser: Serializers) {
     let sold = tagged(&out, "SOLD");
     assert_eq!(
         sold.iter()
-            .map(|s| json_bytes::<16>(&s["key_id"]))
+            .map(|s| KeyId(json_bytes(&s["key_id"])))
             .collect::<BTreeSet<_>>(),
         keys_b
     );
@@ -597,15 +602,15 @@ async fn trade(ser: Serializers) {
     }
     let out = lines_until(&mut py_buyer, "DONE", PEER_RUN);
     assert!(py_buyer.wait(Duration::from_secs(30)).success());
-    let decrypted: Vec<(Oid, Value)> = tagged(&out, "PAYLOAD")
+    let decrypted: Vec<(KeyId, Value)> = tagged(&out, "PAYLOAD")
         .into_iter()
-        .map(|p| (json_bytes(&p["key_id"]), json_payload(&p["payload"])))
+        .map(|p| (KeyId(json_bytes(&p["key_id"])), json_payload(&p["payload"])))
         .collect();
     assert_eq!(decrypted, sent[..1]);
     let refused = tagged(&out, "UNWRAP_ERROR");
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["error"], "xbr.error.channel_closed");
-    assert_eq!(json_bytes::<16>(&refused[0]["key_id"]), sent[1].0);
+    assert_eq!(KeyId(json_bytes(&refused[0]["key_id"])), sent[1].0);
     let (close_seq, close_balance) = (pay_seq + 1, pay_rem - price);
     assert_eq!(
         seq_remaining(tagged(&out, "BALANCE")[0]),
@@ -613,7 +618,7 @@ async fn trade(ser: Serializers) {
     );
 
     // Settled on chain at the Python buyer's last state; the member got the rest back.
-    let closed = chain.channel(B128::from(PAYMENT)).await.unwrap().unwrap();
+    let closed = chain.channel(PAYMENT).await.unwrap().unwrap();
     assert_eq!(closed.state, ChainState::Closed);
     assert_eq!(
         (

@@ -68,19 +68,8 @@ fn xbrd(args: &[&str], what: &str) {
 /// The market id of `config/dev-market.toml` as a UUID.
 fn market_uuid(desc: &str) -> String {
     let table: toml::Table = toml::from_str(desc).unwrap();
-    let h = table["market_id"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("0x")
-        .to_owned();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let id: xbr_core::MarketId = table["market_id"].as_str().unwrap().parse().unwrap();
+    id.to_string()
 }
 
 fn role_market(role: &str, market_id: &str) -> String {

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use xbr_chain::{ContractBytecode, Gateway, MarketDescription, SimpleBlockchain};
 use xbr_core::eth::EthPrivateKey;
+use xbr_core::ids::format_bytes16;
 
 use crate::chain::contract_addresses;
 use crate::cli::{ChainCommand, GatewayArgs};
@@ -180,14 +181,14 @@ async fn bootstrap(
         .with_context(|| format!("{} is not a valid market description", market.display()))?;
     let done = xbr_chain::bootstrap(chain, &funder, &desc).await?;
     Ok(json!({
-        "market_id": done.market_id.to_string(),
+        "market_id": format_bytes16(done.market_id.as_bytes()),
         "owner": done.owner.to_checksum(None),
         "maker": done.maker.to_checksum(None),
         "verifying_chain_id": done.verifying_chain_id,
         "verifying_contract": done.verifying_contract.to_checksum(None),
         "members": done.members.iter().map(|(a, t)| json!({ "address": a.to_checksum(None), "actor": format!("{t:?}") })).collect::<Vec<_>>(),
         "channels": done.channels.iter().map(|c| json!({
-            "channel_id": c.channel_id.to_string(),
+            "channel_id": format_bytes16(c.channel_id.as_bytes()),
             "type": format!("{:?}", c.ctype),
             "actor": c.actor.to_checksum(None),
             "delegate": c.delegate.to_checksum(None),

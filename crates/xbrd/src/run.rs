@@ -60,12 +60,12 @@ pub fn effective_config(cfg: &Config) -> serde_json::Value {
         "market": {
             "maker": addr(cfg.market.maker),
             "member": addr(cfg.market.member),
-            "market_id": cfg.market.market_id.as_ref().map(crate::config::format_uuid),
+            "market_id": cfg.market.market_id.map(|m| m.to_string()),
             "max_price": cfg.market.max_price.map(|p| p.to_string()),
             "topics": cfg.market.topics,
             "apis": cfg.market.apis,
             "sample_feed": cfg.market.sample_feed.map(|f| json!({
-                "api_id": crate::config::format_uuid(&f.api_id),
+                "api_id": f.api_id,
                 "interval_secs": f.interval.as_secs_f64(),
             })),
         },

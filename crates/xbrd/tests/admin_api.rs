@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use xbr_core::KeyId;
 use xbrd::admin::dto::*;
 use xbrd::admin::{AdminState, RoleSlot, router};
 use xbrd::config::{Role, Secret};
@@ -51,7 +52,7 @@ impl RoleApi for FakeRole {
     fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelView>, RoleError>> {
         Box::pin(async move {
             Ok(vec![ChannelView {
-                channel_oid: "5e5c7fd5-38a7-4e3b-9fa6-4dbc1f1c4c0a".into(),
+                channel_oid: "5e5c7fd5-38a7-4e3b-9fa6-4dbc1f1c4c0a".parse().unwrap(),
                 channel_type: "paying".into(),
                 state: "open".into(),
                 actor: DELEGATE.into(),
@@ -76,9 +77,11 @@ impl RoleApi for FakeRole {
                 .map(|id| TransactionView {
                     id,
                     kind: "sale".into(),
-                    key_id: format!("00000000-0000-0000-0000-00000000000{id}"),
+                    key_id: format!("00000000-0000-0000-0000-00000000000{id}")
+                        .parse()
+                        .unwrap(),
                     amount: "35000000000000000000".into(),
-                    channel_oid: "5e5c7fd5-38a7-4e3b-9fa6-4dbc1f1c4c0a".into(),
+                    channel_oid: "5e5c7fd5-38a7-4e3b-9fa6-4dbc1f1c4c0a".parse().unwrap(),
                     channel_seq: id + 1,
                     balance: "0".into(),
                     counterparty: None,
@@ -98,7 +101,7 @@ impl RoleApi for FakeRole {
             self.published.lock().unwrap().push(req);
             Ok(PublishReceipt {
                 topic: "io.crossbar.example".into(),
-                key_id: "k".into(),
+                key_id: KeyId([0x6b; 16]),
                 publication: Some(7),
             })
         })
@@ -546,7 +549,7 @@ async fn sse_streams_decrypted_events_to_buyers() {
     let mut body = resp.into_body().into_data_stream();
     let ev = DecryptedEvent {
         topic: "io.crossbar.example".into(),
-        key_id: "k1".into(),
+        key_id: KeyId([0x6b; 16]),
         payload: serde_json::json!({"n": 1}),
         publication: Some(5),
     };

@@ -14,12 +14,13 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use alloy_primitives::{Address, B128, U256};
+use alloy_primitives::{Address, U256};
 use common::{Daemon, free_admin, wait_for, write_key};
 use xbr_chain::{
     ContractAddresses, ContractBytecode, Gateway, MarketDescription, SimpleBlockchain, bootstrap,
     deploy,
 };
+use xbr_core::ChannelId;
 use xbr_core::eth::EthPrivateKey;
 use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
 
@@ -30,8 +31,8 @@ const PROVIDER: usize = 2;
 const CONSUMER: usize = 3;
 const SELLER: usize = 4;
 const BUYER: usize = 5;
-const PAYMENT: [u8; 16] = [0xb1; 16];
-const PAYING: [u8; 16] = [0xc1; 16];
+const PAYMENT: ChannelId = ChannelId([0xb1; 16]);
+const PAYING: ChannelId = ChannelId([0xc1; 16]);
 const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
 const FEED_API: &str = "8a1f2b3c-4d5e-4f60-8172-839405a6b7c8";
 const PRICE_XBR: u64 = 35;
@@ -42,10 +43,6 @@ fn key(i: usize) -> EthPrivateKey {
 
 fn xbr(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
-
-fn uuid(b: &[u8; 16]) -> String {
-    xbrd::config::format_uuid(b)
 }
 
 fn description() -> MarketDescription {
@@ -168,12 +165,12 @@ fn follow_events(d: &Daemon) -> mpsc::Receiver<serde_json::Value> {
     rx
 }
 
-fn channel_of<'a>(view: &'a serde_json::Value, oid: &[u8; 16]) -> &'a serde_json::Value {
+fn channel_of<'a>(view: &'a serde_json::Value, oid: &ChannelId) -> &'a serde_json::Value {
     view.as_array()
         .unwrap()
         .iter()
-        .find(|c| c["channel_oid"] == uuid(oid))
-        .unwrap_or_else(|| panic!("no channel {} in {view}", uuid(oid)))
+        .find(|c| c["channel_oid"] == oid.to_string())
+        .unwrap_or_else(|| panic!("no channel {oid} in {view}"))
 }
 
 fn metric(d: &Daemon, name: &str) -> f64 {
@@ -439,10 +436,7 @@ topics = ["io.crossbar.example"]
         assert_eq!(mine["remaining"], theirs["remaining"], "maker agrees");
         assert_eq!(mine["seq"], theirs["seq"]);
         assert_eq!(theirs["inflight"], "0");
-        let on_chain = rt
-            .block_on(chain.channel(B128::from(*oid)))
-            .unwrap()
-            .unwrap();
+        let on_chain = rt.block_on(chain.channel(*oid)).unwrap().unwrap();
         assert_eq!(mine["amount"], on_chain.amount.to_string(), "chain amount");
         assert_eq!(theirs["amount"], on_chain.amount.to_string());
         assert_eq!(mine["state"], "open");

@@ -24,7 +24,7 @@ use crate::peer::{ProviderProcedure, now_ns};
 use crate::sig::{self, ChannelState as SignedState};
 use crate::store::blocking;
 use crate::types::{
-    Address, Channel, ChannelState, ChannelType, Hex, Offer, Oid, Sale, SaleStatus, U256,
+    Address, Channel, ChannelId, ChannelState, ChannelType, Offer, Sale, SaleStatus, TxId, U256,
 };
 use crate::wire::{self, BuyKeyRequest, BuyReceipt, SellReceipt, SellRequest, v_bytes};
 
@@ -60,7 +60,7 @@ pub struct Reservation {
 impl MarketMaker {
     /// `buy_key`.
     pub async fn buy_key(&self, req: BuyKeyRequest) -> MarketResult<BuyReceipt> {
-        let span = info_span!("buy_key", key_id = %Hex(&req.key_id), channel = %Hex(&req.channel_oid), seq = req.channel_seq);
+        let span = info_span!("buy_key", key_id = %req.key_id, channel = %req.channel_oid, seq = req.channel_seq);
         self.buy_key_steps(req).instrument(span).await
     }
 
@@ -166,7 +166,7 @@ impl MarketMaker {
         &self,
         seller: Address,
         price: U256,
-    ) -> MarketResult<Oid> {
+    ) -> MarketResult<ChannelId> {
         let open_paying: Vec<Channel> = blocking(&self.store, move |s| {
             s.channels_by_delegate(&seller, ChannelType::Paying)
         })
@@ -192,7 +192,7 @@ impl MarketMaker {
     /// failed close is logged), and the purchase fails. Called with its lock held.
     pub(crate) async fn claim_paying_channel(
         &self,
-        paying_oid: Oid,
+        paying_oid: ChannelId,
         checked: &CheckedPayment,
     ) -> MarketResult<Channel> {
         let paying = blocking(&self.store, move |s| s.channel(&paying_oid))
@@ -206,14 +206,14 @@ impl MarketMaker {
         }
         self.publish(
             "xbr.marketmaker.on_paying_channel_empty",
-            vec![v_bytes(&paying_oid)],
+            vec![v_bytes(paying_oid)],
         )
         .await;
         if let Err(e) = self
             .close_paying_channel(&paying, &checked.offer.seller_authid)
             .await
         {
-            warn!(channel = %Hex(&paying_oid), error = %e, "paying channel auto-close failed");
+            warn!(channel = %paying_oid, error = %e, "paying channel auto-close failed");
         }
         Err(MarketError::new(
             uri::INSUFFICIENT_PAYING_BALANCE,
@@ -239,7 +239,7 @@ impl MarketMaker {
         );
         let maker_sell_signature = self.cfg.domain.sign(&self.cfg.key, &sell_state)?;
         let sale = Sale {
-            tx_id: rand::random(),
+            tx_id: TxId(rand::random()),
             created: now_ns(),
             status: SaleStatus::Inflight,
             key_id: req.key_id,
@@ -251,7 +251,7 @@ impl MarketMaker {
             payment_channel: req.channel_oid,
             payment_seq: req.channel_seq,
             payment_remaining: checked.remaining_after,
-            buyer_signature: req.signature.clone(),
+            buyer_signature: req.signature,
             paying_channel: paying.channel_oid,
             paying_seq,
             paying_remaining: paying_after,
@@ -282,7 +282,7 @@ impl MarketMaker {
             channel_seq: sale.paying_seq,
             amount: sale.amount_paid,
             balance: sale.paying_remaining,
-            signature: sale.maker_sell_signature.clone(),
+            signature: sale.maker_sell_signature,
         };
         let procedure = ProviderProcedure::Sell.uri(&reservation.seller_authid);
         let r = self
@@ -337,7 +337,7 @@ impl MarketMaker {
             ),
         )?;
         let tx_id = sale.tx_id;
-        let (seller_sig, rs) = (receipt.signature.clone(), receipt_sig.clone());
+        let (seller_sig, rs) = (receipt.signature, receipt_sig);
         let (payment_now, paying_now) = blocking(&self.store, move |s| {
             s.complete_sale(&tx_id, &seller_sig, &rs)
         })
@@ -347,7 +347,7 @@ impl MarketMaker {
             (&paying_now, "xbr.marketmaker.on_paying_channel_empty"),
         ] {
             if (ch.remaining + ch.inflight).is_zero() {
-                self.publish(topic, vec![v_bytes(&ch.channel_oid)]).await;
+                self.publish(topic, vec![v_bytes(ch.channel_oid)]).await;
             }
         }
         Ok(BuyReceipt {

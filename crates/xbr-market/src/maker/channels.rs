@@ -8,7 +8,7 @@ use super::{ChainChannel, MarketMaker, channel_kind};
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::now_ns;
 use crate::store::blocking;
-use crate::types::{Address, Channel, ChannelState, ChannelType, Oid, U256};
+use crate::types::{Address, Channel, ChannelId, ChannelState, ChannelType, U256};
 use crate::wire::{Balance, OpenChannelRequest, v_bytes};
 
 /// What [`MarketMaker::scan_channels`] found.
@@ -47,7 +47,7 @@ impl MarketMaker {
 
     /// Reads the given channels from the chain and mirrors those of this market and maker that
     /// are new (seq 1, remaining = amount); how many were new. Unknown ids are skipped.
-    pub async fn sync_channels(&self, channel_oids: &[Oid]) -> MarketResult<usize> {
+    pub async fn sync_channels(&self, channel_oids: &[ChannelId]) -> MarketResult<usize> {
         let chain = self
             .chain
             .as_ref()
@@ -136,14 +136,14 @@ impl MarketMaker {
         let (tx, opened) = chain.open_channel(req.clone()).await?;
         self.mirror_channel(&opened).await?;
         let mut d = Dict::new();
-        d.insert("transaction".into(), v_bytes(&tx));
-        d.insert("channel_oid".into(), v_bytes(&req.channel_oid));
-        d.insert("market_oid".into(), v_bytes(&req.market_oid));
+        d.insert("transaction".into(), v_bytes(tx));
+        d.insert("channel_oid".into(), v_bytes(req.channel_oid));
+        d.insert("market_oid".into(), v_bytes(req.market_oid));
         Ok(Value::Dict(d))
     }
 
     /// `get_payment_channel` / `get_paying_channel`.
-    pub async fn get_channel(&self, ty: ChannelType, oid: Oid) -> MarketResult<Channel> {
+    pub async fn get_channel(&self, ty: ChannelType, oid: ChannelId) -> MarketResult<Channel> {
         blocking(&self.store, move |s| s.channel(&oid))
             .await?
             .filter(|c| c.channel_type == ty)
@@ -153,7 +153,7 @@ impl MarketMaker {
     }
 
     /// `get_payment_channel_balance` / `get_paying_channel_balance`.
-    pub async fn get_balance(&self, ty: ChannelType, oid: Oid) -> MarketResult<Balance> {
+    pub async fn get_balance(&self, ty: ChannelType, oid: ChannelId) -> MarketResult<Balance> {
         let c = self.get_channel(ty, oid).await?;
         Ok(Balance {
             remaining: c.remaining,
@@ -180,7 +180,7 @@ impl MarketMaker {
         delegate: Address,
         ty: ChannelType,
         filter_open: bool,
-    ) -> MarketResult<Vec<Oid>> {
+    ) -> MarketResult<Vec<ChannelId>> {
         let v = blocking(&self.store, move |s| s.channels_by_delegate(&delegate, ty)).await?;
         Ok(channel_oids(v, filter_open))
     }
@@ -191,14 +191,14 @@ impl MarketMaker {
         member: Address,
         ty: ChannelType,
         filter_open: bool,
-    ) -> MarketResult<Vec<Oid>> {
+    ) -> MarketResult<Vec<ChannelId>> {
         let v = blocking(&self.store, move |s| s.channels_by_member(&member, ty)).await?;
         Ok(channel_oids(v, filter_open))
     }
 }
 
 /// The ids of `channels`, only the open ones if `filter_open`.
-fn channel_oids(channels: Vec<Channel>, filter_open: bool) -> Vec<Oid> {
+fn channel_oids(channels: Vec<Channel>, filter_open: bool) -> Vec<ChannelId> {
     channels
         .into_iter()
         .filter(|c| !filter_open || c.state == ChannelState::Open)

@@ -8,7 +8,7 @@ use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{ProviderProcedure, now_ns};
 use crate::sig::{self, ChannelState as SignedState, Domain};
 use crate::store::blocking;
-use crate::types::{Channel, ChannelClose, ChannelState, ChannelType, OfferQuery};
+use crate::types::{Channel, ChannelClose, ChannelState, ChannelType, OfferQuery, Signature};
 use crate::wire::{
     self, CloseChannelRequest, CloseChannelResult, ProviderCloseReceipt, ProviderCloseRequest,
     v_bytes,
@@ -102,7 +102,7 @@ impl MarketMaker {
             channel_seq: paying.seq,
             channel_balance: paying.remaining,
             channel_is_final: true,
-            marketmaker_signature: mm_sig.clone(),
+            marketmaker_signature: mm_sig,
             close_at,
         };
         let procedure = ProviderProcedure::CloseChannel.uri(seller_authid);
@@ -128,16 +128,16 @@ impl MarketMaker {
         &self,
         ch: &Channel,
         state: &SignedState,
-        delegate_signature: Vec<u8>,
-        mm_sig: Vec<u8>,
+        delegate_signature: Signature,
+        mm_sig: Signature,
     ) -> MarketResult<CloseChannelResult> {
         let oid = ch.channel_oid;
         let mut close = ChannelClose {
             seq: state.seq,
             balance: state.balance,
             is_final: state.is_final,
-            delegate_signature: delegate_signature.clone(),
-            marketmaker_signature: Some(mm_sig.clone()),
+            delegate_signature,
+            marketmaker_signature: Some(mm_sig),
             closing_at: now_ns(),
             closed_tx: None,
         };
@@ -198,7 +198,7 @@ impl MarketMaker {
             {
                 let topic = format!("xbr.provider.{}.on_channel_closed", o.seller_authid);
                 let args = vec![
-                    v_bytes(&oid),
+                    v_bytes(oid),
                     Value::from(state.seq),
                     wire::v_u256_bytes(&state.balance),
                     Value::Bool(state.is_final),

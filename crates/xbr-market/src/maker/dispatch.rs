@@ -5,7 +5,7 @@ use wamp_proto::{Dict, Value};
 
 use super::{MarketMaker, Procedure};
 use crate::error::{MarketError, MarketResult};
-use crate::types::{ChannelType, Oid};
+use crate::types::ChannelType;
 use crate::wire::{
     self, Args, BuyKeyRequest, CloseChannelRequest, OpenChannelRequest, Payload, PlaceOfferRequest,
     result1, v_bytes,
@@ -15,8 +15,8 @@ use crate::wire::{
 const GAS_PRICE: u64 = 10_000_000_000;
 
 /// The single `bN` argument of the lookups by id.
-fn one_id(p: Procedure, args: &[Value], name: &str) -> MarketResult<Oid> {
-    Args::new(p.name(), args, 1, 1)?.bytes(0, name)
+fn one_id<T: From<[u8; 16]>>(p: Procedure, args: &[Value], name: &str) -> MarketResult<T> {
+    Args::new(p.name(), args, 1, 1)?.id(0, name)
 }
 
 impl MarketMaker {
@@ -111,7 +111,7 @@ impl MarketMaker {
                 } else {
                     self.get_channels_by_actor(who, ty, open).await?
                 };
-                Value::List(oids.iter().map(|o| v_bytes(o)).collect())
+                Value::List(oids.iter().map(v_bytes).collect())
             }
         };
         Ok(result1(value))

@@ -29,7 +29,7 @@ use crate::error::MarketResult;
 use crate::peer::{BoxFuture, Caller, Publisher};
 use crate::sig::Domain;
 use crate::store::MakerStore;
-use crate::types::{Address, ChannelType, Oid, U256};
+use crate::types::{Address, ChannelId, ChannelType, MarketId, Signature, U256};
 use crate::wire::OpenChannelRequest;
 
 pub mod buy;
@@ -50,7 +50,7 @@ pub struct MakerConfig {
     /// The maker's Ethereum key (signs receipts and paying-channel states).
     pub key: EthPrivateKey,
     /// The market this maker runs (`XBRMarket.marketsByMaker`).
-    pub market_oid: Oid,
+    pub market_oid: MarketId,
     /// The market owner (`XBRMarket.getMarketOwner`).
     pub market_owner: Address,
     /// `XBRNetwork.verifyingChain()` / `verifyingContract()`.
@@ -69,11 +69,11 @@ pub struct MakerConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainChannel {
     /// Channel id.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Payment or paying.
     pub channel_type: ChannelType,
     /// Market.
-    pub market_oid: Oid,
+    pub market_oid: MarketId,
     /// Block it was opened at.
     pub open_at: u64,
     /// Actor.
@@ -94,7 +94,7 @@ pub struct ChainChannel {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainClose {
     /// Channel id.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// `closeAt` the signatures were made with.
     pub close_at: u64,
     /// Seq.
@@ -104,9 +104,9 @@ pub struct ChainClose {
     /// Final.
     pub is_final: bool,
     /// Delegate signature.
-    pub delegate_signature: Vec<u8>,
+    pub delegate_signature: Signature,
     /// Maker signature.
-    pub marketmaker_signature: Vec<u8>,
+    pub marketmaker_signature: Signature,
 }
 
 /// What the maker needs from the chain (implemented over xbr-chain by the daemon and tests).
@@ -114,7 +114,7 @@ pub trait MakerChain: Send + Sync + 'static {
     /// Current block number.
     fn block_number(&self) -> BoxFuture<'_, MarketResult<u64>>;
     /// A channel as recorded on chain (`None` if it does not exist).
-    fn channel(&self, channel_oid: Oid) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>>;
+    fn channel(&self, channel_oid: ChannelId) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>>;
     /// Submits `openChannel` (approving the amount first for a paying channel); the opened
     /// channel and the transaction hash.
     fn open_channel(
@@ -127,7 +127,7 @@ pub trait MakerChain: Send + Sync + 'static {
     /// (`XBRChannel.Opened` logs), and the block to scan from next time.
     fn opened_channels(
         &self,
-        market_oid: Oid,
+        market_oid: MarketId,
         from_block: u64,
     ) -> BoxFuture<'_, MarketResult<(Vec<ChainChannel>, u64)>>;
 }
@@ -140,7 +140,7 @@ pub struct MarketMaker {
     providers: Arc<dyn Caller>,
     events: Arc<dyn Publisher>,
     chain: Option<Arc<dyn MakerChain>>,
-    locks: Mutex<HashMap<Oid, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<ChannelId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn channel_kind(ty: ChannelType) -> &'static str {
@@ -187,7 +187,7 @@ impl MarketMaker {
         &self.store
     }
 
-    fn lock_for(&self, oid: &Oid) -> Arc<tokio::sync::Mutex<()>> {
+    fn lock_for(&self, oid: &ChannelId) -> Arc<tokio::sync::Mutex<()>> {
         let mut g = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(g.entry(*oid).or_default())
     }

@@ -2,23 +2,18 @@
 //! and the live offer `buy_key` sells against.
 
 use tracing::debug;
+use wamp_proto::uri::{UriMatch, check_uri};
 
 use super::MarketMaker;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::now_ns;
 use crate::store::{StoreError, blocking};
-use crate::types::{Hex, Offer, OfferQuery, Oid};
+use crate::types::{KeyId, Offer, OfferId, OfferQuery};
 use crate::wire::{self, PlaceOfferRequest, Quote};
 
 /// `_URI_PAT_STRICT_LAST_EMPTY`: components of `[0-9a-z_]`, an exact URI or a prefix ending in `.`.
 fn valid_offer_uri(uri: &str) -> bool {
-    let body = uri.strip_suffix('.').unwrap_or(uri);
-    !body.is_empty()
-        && body.split('.').all(|c| {
-            !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'_')
-        })
+    check_uri(uri, true, UriMatch::Prefix).is_ok()
 }
 
 impl MarketMaker {
@@ -46,7 +41,7 @@ impl MarketMaker {
             }
         }
         let offer = Offer {
-            offer_id: rand::random(),
+            offer_id: OfferId(rand::random()),
             timestamp: now,
             seller: req.delegate,
             seller_session_id,
@@ -55,7 +50,7 @@ impl MarketMaker {
             api_id: req.api_id,
             uri: req.uri.clone(),
             valid_from: req.valid_from,
-            signature: req.signature.clone(),
+            signature: req.signature,
             price: req.price.unwrap_or_default(),
             categories: req.categories.clone(),
             expires: req.expires,
@@ -84,7 +79,7 @@ impl MarketMaker {
             }
             Err(e) => return Err(e.into()),
         }
-        debug!(key_id = %Hex(&offer.key_id), "offer placed");
+        debug!(key_id = %offer.key_id, "offer placed");
         self.publish(
             "xbr.marketmaker.on_offer_placed",
             vec![wire::offer_to_value(&offer)],
@@ -94,14 +89,14 @@ impl MarketMaker {
     }
 
     /// `get_offer`.
-    pub async fn get_offer(&self, offer_id: Oid) -> MarketResult<Offer> {
+    pub async fn get_offer(&self, offer_id: OfferId) -> MarketResult<Offer> {
         blocking(&self.store, move |s| s.offer(&offer_id))
             .await?
             .ok_or_else(|| MarketError::no_such_object("no such offer"))
     }
 
     /// `revoke_offer`: sets `expires = now`, persisted.
-    pub async fn revoke_offer(&self, key_id: Oid) -> MarketResult<Offer> {
+    pub async fn revoke_offer(&self, key_id: KeyId) -> MarketResult<Offer> {
         let now = now_ns();
         let offer = blocking(&self.store, move |s| s.set_offer_expires(&key_id, now)).await?;
         self.publish(
@@ -117,12 +112,10 @@ impl MarketMaker {
         Ok(blocking(&self.store, move |s| s.query_offers(&q)).await?)
     }
 
-    pub(super) async fn live_offer(&self, key_id: Oid) -> MarketResult<Offer> {
+    pub(super) async fn live_offer(&self, key_id: KeyId) -> MarketResult<Offer> {
         let offer = blocking(&self.store, move |s| s.offer_by_key(&key_id))
             .await?
-            .ok_or_else(|| {
-                MarketError::no_such_object(format!("no offer for key {}", Hex(&key_id)))
-            })?;
+            .ok_or_else(|| MarketError::no_such_object(format!("no offer for key {}", key_id)))?;
         if offer.expires.is_some_and(|e| e != 0 && e <= now_ns()) {
             return Err(MarketError::new(uri::OFFER_EXPIRED, "offer expired"));
         }
@@ -130,7 +123,7 @@ impl MarketMaker {
     }
 
     /// `get_quote` (price 0 is a valid quote).
-    pub async fn get_quote(&self, key_id: Oid) -> MarketResult<Quote> {
+    pub async fn get_quote(&self, key_id: KeyId) -> MarketResult<Quote> {
         let offer = self.live_offer(key_id).await?;
         Ok(Quote {
             timestamp: now_ns(),

@@ -11,7 +11,9 @@ use crate::error::{MarketError, MarketResult};
 use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, now_ns};
 use crate::sig::{self, Domain};
 use crate::store::{MakerStore, MemoryStore};
-use crate::types::{Address, ChannelType, Offer, Oid, U256};
+use crate::types::{
+    Address, ApiId, ChannelId, ChannelType, KeyId, MarketId, Offer, OfferId, Signature, U256,
+};
 use crate::wire::{
     BuyKeyRequest, Payload, ProviderCloseReceipt, ProviderCloseRequest, SellReceipt, SellRequest,
     result1,
@@ -26,11 +28,11 @@ pub const BUYER_KEY: &str = "395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3
 /// Another key (KEY2), signing where it must not.
 pub const OTHER_KEY: &str = "6370fd033278c143179d81c5526140625662b8daa446c22ee2d73db3707e620c";
 
-pub const MARKET: Oid = [0xa1; 16];
-pub const PAYMENT: Oid = [0x7a; 16];
-pub const PAYING: Oid = [0x0b; 16];
-pub const KEY_ID: Oid = [0x01; 16];
-pub const OFFER_ID: Oid = [0x0f; 16];
+pub const MARKET: MarketId = MarketId([0xa1; 16]);
+pub const PAYMENT: ChannelId = ChannelId([0x7a; 16]);
+pub const PAYING: ChannelId = ChannelId([0x0b; 16]);
+pub const KEY_ID: KeyId = KeyId([0x01; 16]);
+pub const OFFER_ID: OfferId = OfferId([0x0f; 16]);
 pub const SELLER_AUTHID: &str = "seller-1";
 
 pub fn key(hex: &str) -> EthPrivateKey {
@@ -97,7 +99,7 @@ impl ScriptedSeller {
         let state = sig::off_chain(MARKET, req.channel_oid, req.channel_seq, req.balance);
         let receipt = SellReceipt {
             key_id: match script {
-                SellerScript::WrongKey => [0xee; 16],
+                SellerScript::WrongKey => KeyId([0xee; 16]),
                 _ => req.key_id,
             },
             delegate: key(SELLER_KEY).address(),
@@ -161,7 +163,12 @@ pub struct Fixture {
     pub price: U256,
 }
 
-pub fn chain_channel(oid: Oid, ty: ChannelType, delegate: Address, amount: U256) -> ChainChannel {
+pub fn chain_channel(
+    oid: ChannelId,
+    ty: ChannelType,
+    delegate: Address,
+    amount: U256,
+) -> ChainChannel {
     ChainChannel {
         channel_oid: oid,
         channel_type: ty,
@@ -211,10 +218,10 @@ impl Fixture {
             seller_session_id: 1,
             seller_authid: SELLER_AUTHID.into(),
             key_id: KEY_ID,
-            api_id: [0x62; 16],
+            api_id: ApiId([0x62; 16]),
             uri: "io.crossbar.example".into(),
             valid_from: now_ns(),
-            signature: vec![0; 65],
+            signature: Signature([0; 65]),
             price: U256::from(price),
             categories: None,
             expires: None,
@@ -262,7 +269,7 @@ impl Fixture {
     }
 
     /// The stored (seq, remaining, inflight) of a channel.
-    pub fn view(&self, oid: &Oid) -> (u64, U256, U256) {
+    pub fn view(&self, oid: &ChannelId) -> (u64, U256, U256) {
         let c = self.store.channel(oid).unwrap().unwrap();
         (c.seq, c.remaining, c.inflight)
     }

@@ -28,7 +28,7 @@ use wamp_proto::{Dict, Value};
 
 use crate::error::{MarketError, MarketResult};
 use crate::peer::BoxFuture;
-use crate::types::{Oid, Purchase, SellerSale};
+use crate::types::{ApiId, KeyId, Purchase, SellerSale};
 use crate::wire::Payload;
 
 pub use attach::{AfterJoin, Declared};
@@ -66,7 +66,7 @@ pub struct ProcedureSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decrypted {
     /// The key it was encrypted under.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// The payload.
     pub payload: Value,
 }
@@ -75,7 +75,7 @@ pub struct Decrypted {
 #[derive(Debug, Clone)]
 pub struct EventError {
     /// The event's key, when the event could be read.
-    pub key_id: Option<Oid>,
+    pub key_id: Option<KeyId>,
     /// What went wrong.
     pub error: MarketError,
 }
@@ -169,9 +169,9 @@ pub enum RoleEvent<'a> {
     /// Seller: a new key was persisted and its offer attempted.
     KeyRotated {
         /// API.
-        api_id: &'a Oid,
+        api_id: &'a ApiId,
         /// New key.
-        key_id: &'a Oid,
+        key_id: &'a KeyId,
         /// Whether the maker accepted the offer.
         offered: bool,
     },

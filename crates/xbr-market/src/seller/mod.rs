@@ -18,10 +18,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rand::rngs::OsRng;
 use tokio::task::JoinHandle;
 use tracing::info;
+use xbr_core::DataKey;
 use xbr_core::at_rest::{Kek, unwrap_data_key};
 use xbr_core::eth::EthPrivateKey;
 use xbr_core::keyseries::{ArchivedKey, KeySeries, RotationPolicy};
-use xbr_core::{DataKey, KeyId};
 
 mod clock;
 mod rotation;
@@ -34,7 +34,7 @@ use crate::own_channel::{self, ChannelRecord};
 use crate::peer::{MakerClient, ProviderProcedure, Publisher};
 use crate::sig::Domain;
 use crate::store::{SellerStore, blocking};
-use crate::types::{Address, Hex, LocalChannel, Oid, SellerSale, U256};
+use crate::types::{Address, ApiId, KeyId, LocalChannel, SellerSale, Signature, U256};
 
 /// Seller configuration.
 pub struct SellerConfig {
@@ -74,7 +74,7 @@ impl SellerConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiSpec {
     /// API id.
-    pub api_id: Oid,
+    pub api_id: ApiId,
     /// URI (prefix) the data is published under; sent as the offer URI.
     pub prefix: String,
     /// Price per key in base units (0 = free).
@@ -92,16 +92,16 @@ struct ApiEntry {
 
 #[derive(Default)]
 struct SellerState {
-    apis: HashMap<Oid, ApiEntry>,
+    apis: HashMap<ApiId, ApiEntry>,
     /// Keys of APIs not configured in this run (still sellable).
-    other_keys: HashMap<Oid, DataKey>,
+    other_keys: HashMap<KeyId, DataKey>,
     channel: Option<LocalChannel>,
     domain: Option<Domain>,
     started: bool,
 }
 
 /// Called after a new key is persisted and its offer attempted: `(api_id, key_id, offered)`.
-pub type RotationHook = Arc<dyn Fn(&Oid, &Oid, bool) + Send + Sync>;
+pub type RotationHook = Arc<dyn Fn(&ApiId, &KeyId, bool) + Send + Sync>;
 
 /// Called after a sale is persisted.
 pub type SaleHook = Arc<dyn Fn(&SellerSale) + Send + Sync>;
@@ -112,11 +112,11 @@ pub struct ApiKeys {
     /// The API.
     pub spec: ApiSpec,
     /// The key new payloads are encrypted with, once started.
-    pub current_key_id: Option<Oid>,
+    pub current_key_id: Option<KeyId>,
     /// When the next interval rotation is due.
     pub next_rotation_at: Option<SystemTime>,
     /// Every key of the series held in memory (id, created), oldest first.
-    pub keys: Vec<(Oid, SystemTime)>,
+    pub keys: Vec<(KeyId, SystemTime)>,
 }
 
 struct SellerInner {
@@ -140,11 +140,11 @@ pub struct Seller {
 }
 
 /// The reference sends 65 random bytes as the offer signature; the maker does not verify it.
-fn random_signature() -> Vec<u8> {
+fn random_signature() -> Signature {
     use rand::RngCore;
-    let mut sig = vec![0u8; 65];
+    let mut sig = [0u8; 65];
     OsRng.fill_bytes(&mut sig);
-    sig
+    Signature(sig)
 }
 
 fn system_time(ns: u64) -> SystemTime {
@@ -217,15 +217,12 @@ impl Seller {
             .apis
             .values()
             .map(|e| {
-                let mut keys: Vec<(Oid, SystemTime)> = e
-                    .series
-                    .keys()
-                    .map(|k| (k.key_id.0, k.created_at))
-                    .collect();
+                let mut keys: Vec<(KeyId, SystemTime)> =
+                    e.series.keys().map(|k| (k.key_id, k.created_at)).collect();
                 keys.sort_by_key(|k| k.1);
                 ApiKeys {
                     spec: e.spec.clone(),
-                    current_key_id: e.series.current_key_id().map(|k| k.0),
+                    current_key_id: e.series.current_key_id(),
                     next_rotation_at: e.series.next_rotation_at(),
                     keys,
                 }
@@ -294,7 +291,7 @@ impl Seller {
         if st.apis.contains_key(&spec.api_id) {
             return Err(MarketError::invalid_argument(format!(
                 "add: api {} already added",
-                Hex(&spec.api_id)
+                spec.api_id
             )));
         }
         let series = KeySeries::new(spec.api_id, spec.price, spec.policy)
@@ -319,18 +316,18 @@ impl Seller {
         let mut rotations = Vec::new();
         {
             let mut st = self.state();
-            let mut by_api: HashMap<Oid, Vec<ArchivedKey>> = HashMap::new();
+            let mut by_api: HashMap<ApiId, Vec<ArchivedKey>> = HashMap::new();
             for k in &keys {
-                let key =
-                    unwrap_data_key(&inner.cfg.kek, &k.key_id, &k.wrapped_key).map_err(|e| {
+                let key = unwrap_data_key(&inner.cfg.kek, k.key_id.as_ref(), &k.wrapped_key)
+                    .map_err(|e| {
                         MarketError::runtime(format!(
                             "stored key {} cannot be unwrapped: {e}",
-                            Hex(&k.key_id)
+                            k.key_id
                         ))
                     })?;
                 if st.apis.contains_key(&k.api_id) {
                     by_api.entry(k.api_id).or_default().push(ArchivedKey {
-                        key_id: KeyId(k.key_id),
+                        key_id: k.key_id,
                         key,
                         created_at: system_time(k.created),
                     });
@@ -391,19 +388,19 @@ impl Seller {
         self.state().started = false;
     }
 
-    fn api_of(&self, key_id: &Oid) -> Option<ApiSpec> {
+    fn api_of(&self, key_id: &KeyId) -> Option<ApiSpec> {
         let st = self.state();
         st.apis
             .values()
-            .find(|e| e.series.contains(&KeyId(*key_id)))
+            .find(|e| e.series.contains(key_id))
             .map(|e| e.spec.clone())
     }
 
-    fn key(&self, key_id: &Oid) -> Option<DataKey> {
+    fn key(&self, key_id: &KeyId) -> Option<DataKey> {
         let st = self.state();
         st.apis
             .values()
-            .find_map(|e| e.series.key(&KeyId(*key_id)).cloned())
+            .find_map(|e| e.series.key(key_id).cloned())
             .or_else(|| st.other_keys.get(key_id).cloned())
     }
 }

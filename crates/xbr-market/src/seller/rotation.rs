@@ -12,7 +12,7 @@ use xbr_core::keyseries::Rotation;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::now_ns;
 use crate::store::blocking;
-use crate::types::{Hex, Oid, SellerKey};
+use crate::types::{ApiId, KeyId, SellerKey};
 use crate::wire::{self, PlaceOfferRequest};
 
 use super::{ApiSpec, Seller, ns, random_signature};
@@ -20,18 +20,19 @@ use super::{ApiSpec, Seller, ns, random_signature};
 impl Seller {
     /// Rotates the key of `api_id` now: the new key is persisted, offered and announced like a
     /// scheduled rotation. Returns the new key id.
-    pub async fn rotate_now(&self, api_id: &Oid) -> MarketResult<Oid> {
+    pub async fn rotate_now(&self, api_id: &ApiId) -> MarketResult<KeyId> {
         let r = {
             let mut st = self.state();
             if !st.started {
                 return Err(MarketError::new(uri::NOT_STARTED, "seller not started"));
             }
-            let entry = st.apis.get_mut(api_id).ok_or_else(|| {
-                MarketError::no_such_object(format!("no such api {}", Hex(api_id)))
-            })?;
+            let entry = st
+                .apis
+                .get_mut(api_id)
+                .ok_or_else(|| MarketError::no_such_object(format!("no such api {}", api_id)))?;
             entry.series.rotate(self.now(), &mut OsRng)
         };
-        let key_id = r.key_id.0;
+        let key_id = r.key_id;
         self.on_rotation(r).await?;
         Ok(key_id)
     }
@@ -84,7 +85,7 @@ impl Seller {
     /// Persists a new key, places its offer (with retries) and publishes the rotation event.
     pub(super) async fn on_rotation(&self, r: Rotation) -> MarketResult<()> {
         let inner = &self.inner;
-        let key_id = r.key_id.0;
+        let key_id = r.key_id;
         let (spec, wrapped) = {
             let st = self.state();
             let entry = st
@@ -97,7 +98,7 @@ impl Seller {
                 .ok_or_else(|| MarketError::runtime("rotated key not archived"))?;
             (
                 entry.spec.clone(),
-                wrap_data_key(&inner.cfg.kek, &key_id, key, &mut OsRng),
+                wrap_data_key(&inner.cfg.kek, key_id.as_ref(), key, &mut OsRng),
             )
         };
         let record = SellerKey {
@@ -113,15 +114,13 @@ impl Seller {
             blocking(&inner.store, move |s| s.mark_key_offered(&key_id)).await?;
         }
         let mut d = Dict::new();
-        d.insert("key_id".into(), wire::v_bytes(&key_id));
-        d.insert("api_id".into(), wire::v_bytes(&r.api_id));
+        d.insert("key_id".into(), wire::v_bytes(key_id));
+        d.insert("api_id".into(), wire::v_bytes(r.api_id));
         d.insert("uri".into(), Value::from(spec.prefix.as_str()));
         d.insert("price".into(), wire::v_u256_bytes(&spec.price));
         d.insert(
             "previous".into(),
-            r.previous
-                .map(|p| wire::v_bytes(&p.0))
-                .unwrap_or(Value::Null),
+            r.previous.map(wire::v_bytes).unwrap_or(Value::Null),
         );
         d.insert("created".into(), Value::from(ns(r.created_at)));
         d.insert("offered".into(), Value::Bool(offered));
@@ -132,7 +131,7 @@ impl Seller {
         {
             warn!(error = %e, "rotation event not published");
         }
-        debug!(key_id = %Hex(&key_id), offered, "key rotated");
+        debug!(key_id = %key_id, offered, "key rotated");
         let hook = inner
             .rotation_hook
             .lock()
@@ -146,7 +145,7 @@ impl Seller {
 
     /// Places the offer of a key; `true` if the maker accepted it. Retries like the reference:
     /// on `wamp.error.no_such_procedure` and on transport failures, up to `offer_attempts`.
-    pub(super) async fn place_offer(&self, spec: &ApiSpec, key_id: Oid) -> bool {
+    pub(super) async fn place_offer(&self, spec: &ApiSpec, key_id: KeyId) -> bool {
         let inner = &self.inner;
         let req = PlaceOfferRequest {
             key_id,
@@ -182,10 +181,10 @@ impl Seller {
     /// offered before the ciphertext is returned.
     pub async fn wrap(
         &self,
-        api_id: &Oid,
+        api_id: &ApiId,
         uri: &str,
         payload: &Value,
-    ) -> MarketResult<(Oid, &'static str, Vec<u8>)> {
+    ) -> MarketResult<(KeyId, &'static str, Vec<u8>)> {
         let cbor = Serializer::Cbor.encode_value(payload).map_err(|e| {
             MarketError::invalid_argument(format!("wrap: payload cannot be CBOR-encoded: {e}"))
         })?;
@@ -195,17 +194,17 @@ impl Seller {
     /// Like [`Seller::wrap`] with an already CBOR-encoded payload.
     pub async fn wrap_cbor(
         &self,
-        api_id: &Oid,
+        api_id: &ApiId,
         _uri: &str,
         cbor: &[u8],
-    ) -> MarketResult<(Oid, &'static str, Vec<u8>)> {
+    ) -> MarketResult<(KeyId, &'static str, Vec<u8>)> {
         let wrapped = {
             let mut st = self.state();
             if !st.started {
                 return Err(MarketError::new(uri::NOT_STARTED, "seller not started"));
             }
             let entry = st.apis.get_mut(api_id).ok_or_else(|| {
-                MarketError::invalid_argument(format!("wrap: unknown api {}", Hex(api_id)))
+                MarketError::invalid_argument(format!("wrap: unknown api {}", api_id))
             })?;
             // Nonces from the thread-local CSPRNG (seeded from the OS): no system call per event.
             entry
@@ -216,6 +215,6 @@ impl Seller {
         if let Some(r) = wrapped.rotation {
             self.on_rotation(r).await?;
         }
-        Ok((wrapped.key_id.0, wrapped.enc_ser, wrapped.ciphertext))
+        Ok((wrapped.key_id, wrapped.enc_ser, wrapped.ciphertext))
     }
 }

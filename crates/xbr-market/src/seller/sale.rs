@@ -8,14 +8,14 @@ use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{ProviderProcedure, now_ns};
 use crate::sig::{self, ChannelState as SignedState, Domain};
 use crate::store::blocking;
-use crate::types::{Hex, LocalChannel, Oid, SellerSale};
+use crate::types::{ChannelId, LocalChannel, SellerSale};
 use crate::wire::{self, ProviderCloseReceipt, ProviderCloseRequest, SellReceipt, SellRequest};
 
 use super::Seller;
 
 impl Seller {
     /// The paying channel and domain, when `channel_oid` is the seller's active paying channel.
-    fn paying_channel(&self, channel_oid: &Oid) -> MarketResult<(LocalChannel, Domain)> {
+    fn paying_channel(&self, channel_oid: &ChannelId) -> MarketResult<(LocalChannel, Domain)> {
         let (channel, domain) = {
             let st = self.state();
             (st.channel.clone(), st.domain)
@@ -36,7 +36,7 @@ impl Seller {
     /// the key, the channel, seq, balance and the maker's signature; then seals the key to the
     /// buyer, signs the new paying-channel state and persists the sale before returning.
     pub async fn sell(&self, req: SellRequest) -> MarketResult<SellReceipt> {
-        let span = info_span!("sell", key_id = %Hex(&req.key_id), seq = req.channel_seq);
+        let span = info_span!("sell", key_id = %req.key_id, seq = req.channel_seq);
         self.sell_inner(req).instrument(span).await
     }
 
@@ -48,9 +48,9 @@ impl Seller {
                 "unexpected market maker address",
             ));
         }
-        let key = self.key(&req.key_id).ok_or_else(|| {
-            MarketError::no_such_object(format!("no such key {}", Hex(&req.key_id)))
-        })?;
+        let key = self
+            .key(&req.key_id)
+            .ok_or_else(|| MarketError::no_such_object(format!("no such key {}", req.key_id)))?;
         let _sale = inner.sale_lock.lock().await;
         let (channel, domain) = self.paying_channel(&req.channel_oid)?;
         if req.channel_seq != channel.seq + 1 {
@@ -93,8 +93,8 @@ impl Seller {
             buyer_pubkey: req.buyer_pubkey,
             amount: req.amount,
             balance: req.balance,
-            maker_signature: req.signature.clone(),
-            seller_signature: signature.clone(),
+            maker_signature: req.signature,
+            seller_signature: signature,
         };
         let recorded = sale.clone();
         blocking(&inner.store, move |s| s.record_sale(&sale)).await?;

@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{BuyerStore, MakerStore, SellerStore, StoreError, StoreResult, rules};
 use crate::types::{
-    Address, Channel, ChannelClose, ChannelState, ChannelType, LocalChannel, Offer, OfferQuery,
-    Oid, Purchase, Sale, SaleStatus, SellerKey, SellerSale, Signature,
+    Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, LocalChannel,
+    Offer, OfferId, OfferQuery, Purchase, Sale, SaleStatus, SellerKey, SellerSale, Signature, TxId,
 };
 
 #[derive(Default)]
@@ -18,8 +18,8 @@ struct Inner {
     seller_channel: Option<LocalChannel>,
     seller_sales: Vec<SellerSale>,
     buyer_channel: Option<LocalChannel>,
-    purchases: HashMap<Oid, Purchase>,
-    purchase_order: Vec<Oid>,
+    purchases: HashMap<KeyId, Purchase>,
+    purchase_order: Vec<KeyId>,
 }
 
 /// A store that keeps everything in memory (lost on drop).
@@ -42,14 +42,14 @@ impl MemoryStore {
 }
 
 impl Inner {
-    fn channel(&self, oid: &Oid) -> StoreResult<&Channel> {
+    fn channel(&self, oid: &ChannelId) -> StoreResult<&Channel> {
         self.channels
             .iter()
             .find(|c| &c.channel_oid == oid)
             .ok_or(StoreError::NotFound("channel"))
     }
 
-    fn channel_mut(&mut self, oid: &Oid) -> StoreResult<&mut Channel> {
+    fn channel_mut(&mut self, oid: &ChannelId) -> StoreResult<&mut Channel> {
         self.channels
             .iter_mut()
             .find(|c| &c.channel_oid == oid)
@@ -87,11 +87,11 @@ impl Inner {
         Ok((payment, paying))
     }
 
-    fn inflight_sale(&self, tx_id: &Oid) -> StoreResult<Sale> {
+    fn inflight_sale(&self, tx_id: &TxId) -> StoreResult<Sale> {
         rules::inflight_sale(self.sales.iter().find(|s| &s.tx_id == tx_id).cloned())
     }
 
-    fn sale_mut(&mut self, tx_id: &Oid) -> StoreResult<&mut Sale> {
+    fn sale_mut(&mut self, tx_id: &TxId) -> StoreResult<&mut Sale> {
         self.sales
             .iter_mut()
             .find(|s| &s.tx_id == tx_id)
@@ -112,7 +112,7 @@ impl MakerStore for MemoryStore {
         Ok(true)
     }
 
-    fn channel(&self, channel_oid: &Oid) -> StoreResult<Option<Channel>> {
+    fn channel(&self, channel_oid: &ChannelId) -> StoreResult<Option<Channel>> {
         Ok(self.lock().channel(channel_oid).ok().cloned())
     }
 
@@ -141,7 +141,7 @@ impl MakerStore for MemoryStore {
 
     fn close_channel(
         &self,
-        channel_oid: &Oid,
+        channel_oid: &ChannelId,
         expect_state: ChannelState,
         new_state: ChannelState,
         close: &ChannelClose,
@@ -171,7 +171,7 @@ impl MakerStore for MemoryStore {
         Ok(())
     }
 
-    fn offer(&self, offer_id: &Oid) -> StoreResult<Option<Offer>> {
+    fn offer(&self, offer_id: &OfferId) -> StoreResult<Option<Offer>> {
         Ok(self
             .lock()
             .offers
@@ -180,7 +180,7 @@ impl MakerStore for MemoryStore {
             .cloned())
     }
 
-    fn offer_by_key(&self, key_id: &Oid) -> StoreResult<Option<Offer>> {
+    fn offer_by_key(&self, key_id: &KeyId) -> StoreResult<Option<Offer>> {
         Ok(self
             .lock()
             .offers
@@ -189,7 +189,7 @@ impl MakerStore for MemoryStore {
             .cloned())
     }
 
-    fn set_offer_expires(&self, key_id: &Oid, expires: u64) -> StoreResult<Offer> {
+    fn set_offer_expires(&self, key_id: &KeyId, expires: u64) -> StoreResult<Offer> {
         let mut g = self.lock();
         let o = g
             .offers
@@ -230,7 +230,7 @@ impl MakerStore for MemoryStore {
 
     fn complete_sale(
         &self,
-        tx_id: &Oid,
+        tx_id: &TxId,
         seller_signature: &Signature,
         receipt_signature: &Signature,
     ) -> StoreResult<(Channel, Channel)> {
@@ -239,12 +239,12 @@ impl MakerStore for MemoryStore {
         let (payment, paying) = g.move_sale_channels(&sale, rules::complete_sale)?;
         let s = g.sale_mut(tx_id)?;
         s.status = SaleStatus::Completed;
-        s.seller_signature = Some(seller_signature.clone());
-        s.maker_receipt_signature = Some(receipt_signature.clone());
+        s.seller_signature = Some(*seller_signature);
+        s.maker_receipt_signature = Some(*receipt_signature);
         Ok((payment, paying))
     }
 
-    fn rollback_sale(&self, tx_id: &Oid, reason: &str) -> StoreResult<()> {
+    fn rollback_sale(&self, tx_id: &TxId, reason: &str) -> StoreResult<()> {
         let mut g = self.lock();
         let sale = g.inflight_sale(tx_id)?;
         g.move_sale_channels(&sale, rules::rollback_sale)?;
@@ -254,7 +254,7 @@ impl MakerStore for MemoryStore {
         Ok(())
     }
 
-    fn sale(&self, tx_id: &Oid) -> StoreResult<Option<Sale>> {
+    fn sale(&self, tx_id: &TxId) -> StoreResult<Option<Sale>> {
         Ok(self
             .lock()
             .sales
@@ -282,7 +282,7 @@ impl SellerStore for MemoryStore {
         Ok(())
     }
 
-    fn mark_key_offered(&self, key_id: &Oid) -> StoreResult<()> {
+    fn mark_key_offered(&self, key_id: &KeyId) -> StoreResult<()> {
         let mut g = self.lock();
         let k = g
             .seller_keys
@@ -358,7 +358,7 @@ impl BuyerStore for MemoryStore {
         Ok(())
     }
 
-    fn purchase(&self, key_id: &Oid) -> StoreResult<Option<Purchase>> {
+    fn purchase(&self, key_id: &KeyId) -> StoreResult<Option<Purchase>> {
         Ok(self.lock().purchases.get(key_id).cloned())
     }
 

@@ -23,8 +23,8 @@ pub use memory::MemoryStore;
 pub use sqlite::{Durability, SqliteStore};
 
 use crate::types::{
-    Address, Channel, ChannelClose, ChannelState, ChannelType, LocalChannel, Offer, OfferQuery,
-    Oid, Purchase, Sale, SellerKey, SellerSale, Signature,
+    Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, LocalChannel,
+    Offer, OfferId, OfferQuery, Purchase, Sale, SellerKey, SellerSale, Signature, TxId,
 };
 
 /// A store failure.
@@ -61,7 +61,7 @@ pub trait MakerStore: Send + Sync + 'static {
     /// Records a channel first seen on chain. Returns `false` (and changes nothing) if it is known.
     fn insert_channel(&self, channel: &Channel) -> StoreResult<bool>;
     /// A channel by id.
-    fn channel(&self, channel_oid: &Oid) -> StoreResult<Option<Channel>>;
+    fn channel(&self, channel_oid: &ChannelId) -> StoreResult<Option<Channel>>;
     /// All channels of a type whose delegate is `delegate`, oldest first.
     fn channels_by_delegate(
         &self,
@@ -78,7 +78,7 @@ pub trait MakerStore: Send + Sync + 'static {
     /// [`StoreError::Conflict`] if it is not in `expect_state`.
     fn close_channel(
         &self,
-        channel_oid: &Oid,
+        channel_oid: &ChannelId,
         expect_state: ChannelState,
         new_state: ChannelState,
         close: &ChannelClose,
@@ -87,11 +87,11 @@ pub trait MakerStore: Send + Sync + 'static {
     /// Stores a new offer; [`StoreError::Duplicate`] if its key id is offered already.
     fn insert_offer(&self, offer: &Offer) -> StoreResult<()>;
     /// An offer by offer id.
-    fn offer(&self, offer_id: &Oid) -> StoreResult<Option<Offer>>;
+    fn offer(&self, offer_id: &OfferId) -> StoreResult<Option<Offer>>;
     /// The offer of a key.
-    fn offer_by_key(&self, key_id: &Oid) -> StoreResult<Option<Offer>>;
+    fn offer_by_key(&self, key_id: &KeyId) -> StoreResult<Option<Offer>>;
     /// Sets an offer's expiry (revocation) and returns the updated offer.
-    fn set_offer_expires(&self, key_id: &Oid, expires: u64) -> StoreResult<Offer>;
+    fn set_offer_expires(&self, key_id: &KeyId, expires: u64) -> StoreResult<Offer>;
     /// Offers matching a query, oldest first, at most `query.limit`.
     fn query_offers(&self, query: &OfferQuery) -> StoreResult<Vec<Offer>>;
 
@@ -104,15 +104,15 @@ pub trait MakerStore: Send + Sync + 'static {
     /// COMPLETED with the seller's and the receipt signatures. Returns both channels after it.
     fn complete_sale(
         &self,
-        tx_id: &Oid,
+        tx_id: &TxId,
         seller_signature: &Signature,
         receipt_signature: &Signature,
     ) -> StoreResult<(Channel, Channel)>;
     /// Undoes transaction 1: gives `amount_paid` back to remaining, releases inflight and restores
     /// seq on the sale's payment and paying channels, and marks the sale FAILED.
-    fn rollback_sale(&self, tx_id: &Oid, reason: &str) -> StoreResult<()>;
+    fn rollback_sale(&self, tx_id: &TxId, reason: &str) -> StoreResult<()>;
     /// A sale by transaction id.
-    fn sale(&self, tx_id: &Oid) -> StoreResult<Option<Sale>>;
+    fn sale(&self, tx_id: &TxId) -> StoreResult<Option<Sale>>;
     /// All sales, oldest first.
     fn sales(&self) -> StoreResult<Vec<Sale>>;
     /// Every mirrored channel, oldest first.
@@ -130,7 +130,7 @@ pub trait SellerStore: Send + Sync + 'static {
     /// Stores a newly minted key.
     fn put_seller_key(&self, key: &SellerKey) -> StoreResult<()>;
     /// Marks a key as offered at the maker.
-    fn mark_key_offered(&self, key_id: &Oid) -> StoreResult<()>;
+    fn mark_key_offered(&self, key_id: &KeyId) -> StoreResult<()>;
     /// All keys, oldest first.
     fn seller_keys(&self) -> StoreResult<Vec<SellerKey>>;
     /// The active paying channel mirror.
@@ -159,7 +159,7 @@ pub trait BuyerStore: Send + Sync + 'static {
     /// stores the bought key. [`StoreError::Duplicate`] if the key was bought already.
     fn record_purchase(&self, purchase: &Purchase) -> StoreResult<()>;
     /// A bought key.
-    fn purchase(&self, key_id: &Oid) -> StoreResult<Option<Purchase>>;
+    fn purchase(&self, key_id: &KeyId) -> StoreResult<Option<Purchase>>;
     /// All bought keys, oldest first.
     fn purchases(&self) -> StoreResult<Vec<Purchase>>;
     /// A page of purchases, oldest first, with cursors (see [`MakerStore::sales_page`]).

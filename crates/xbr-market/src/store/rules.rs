@@ -4,7 +4,7 @@
 //! cannot drift apart.
 
 use super::{StoreError, StoreResult};
-use crate::types::{Channel, ChannelState, LocalChannel, Oid, Sale, SaleStatus, U256};
+use crate::types::{Channel, ChannelId, ChannelState, LocalChannel, Sale, SaleStatus, U256};
 
 /// One step of a sale on its two channels: `(sale, payment, paying)` → `(payment, paying)` after
 /// the step.
@@ -117,7 +117,7 @@ fn check_advance(
 /// transaction is exactly one step past it.
 pub(super) fn advance_local(
     active: Option<&LocalChannel>,
-    channel_oid: &Oid,
+    channel_oid: &ChannelId,
     seq_after: u64,
     balance_after: U256,
     amount: U256,

@@ -1,17 +1,19 @@
 //! One behaviour suite, run against both store implementations, plus SQLite persistence tests.
 
 use super::*;
-use crate::types::{ChannelState, SaleStatus, U256};
+use crate::types::{
+    ApiId, ChannelState, KeyId, MarketId, OfferId, SaleStatus, Signature, TxId, U256,
+};
 
-const PAYMENT: Oid = [1; 16];
-const PAYING: Oid = [2; 16];
-const MARKET: Oid = [9; 16];
+const PAYMENT: ChannelId = ChannelId([1; 16]);
+const PAYING: ChannelId = ChannelId([2; 16]);
+const MARKET: MarketId = MarketId([9; 16]);
 
 fn xbr(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
 }
 
-fn channel(oid: Oid, ty: ChannelType, delegate: u8, amount: U256, ts: u64) -> Channel {
+fn channel(oid: ChannelId, ty: ChannelType, delegate: u8, amount: U256, ts: u64) -> Channel {
     Channel {
         channel_oid: oid,
         channel_type: ty,
@@ -42,11 +44,11 @@ fn sale(
     price: U256,
 ) -> Sale {
     Sale {
-        tx_id: [tx; 16],
+        tx_id: TxId([tx; 16]),
         created: u64::from(tx),
         status: SaleStatus::Inflight,
-        key_id: [tx; 16],
-        offer_id: [tx + 1; 16],
+        key_id: KeyId([tx; 16]),
+        offer_id: OfferId([tx + 1; 16]),
         buyer_delegate: Address::repeat_byte(5),
         buyer_pubkey: [3; 32],
         amount_offered: price,
@@ -54,11 +56,11 @@ fn sale(
         payment_channel: PAYMENT,
         payment_seq,
         payment_remaining: payment_rem,
-        buyer_signature: vec![1; 65],
+        buyer_signature: Signature([1; 65]),
         paying_channel: PAYING,
         paying_seq,
         paying_remaining: paying_rem,
-        maker_sell_signature: vec![2; 65],
+        maker_sell_signature: Signature([2; 65]),
         seller_signature: None,
         maker_receipt_signature: None,
         failure: None,
@@ -67,16 +69,16 @@ fn sale(
 
 fn offer(key: u8, api: u8, uri: &str, seller: u8, ts: u64) -> Offer {
     Offer {
-        offer_id: [key.wrapping_add(128); 16],
+        offer_id: OfferId([key.wrapping_add(128); 16]),
         timestamp: ts,
         seller: Address::repeat_byte(seller),
         seller_session_id: 1,
         seller_authid: "0xabc".into(),
-        key_id: [key; 16],
-        api_id: [api; 16],
+        key_id: KeyId([key; 16]),
+        api_id: ApiId([api; 16]),
         uri: uri.into(),
         valid_from: ts,
-        signature: vec![0; 65],
+        signature: Signature([0; 65]),
         price: xbr(35),
         categories: Some([("k".to_string(), "v".to_string())].into()),
         expires: None,
@@ -154,7 +156,7 @@ fn maker_suite(s: &dyn MakerStore) {
     assert_eq!((p.seq, p.remaining, p.inflight), (2, xbr(465), xbr(35)));
     assert!(matches!(s.begin_sale(&s1), Err(StoreError::Duplicate(_))));
     let (payment, paying) = s
-        .complete_sale(&s1.tx_id, &vec![5; 65], &vec![7; 65])
+        .complete_sale(&s1.tx_id, &Signature([5; 65]), &Signature([7; 65]))
         .unwrap();
     assert_eq!(
         (payment.seq, payment.remaining, payment.inflight),
@@ -166,14 +168,14 @@ fn maker_suite(s: &dyn MakerStore) {
     );
     let stored = s.sale(&s1.tx_id).unwrap().unwrap();
     assert_eq!(stored.status, SaleStatus::Completed);
-    assert_eq!(stored.seller_signature, Some(vec![5; 65]));
+    assert_eq!(stored.seller_signature, Some(Signature([5; 65])));
     // A completed sale cannot be rolled back or completed twice.
     assert!(matches!(
         s.rollback_sale(&s1.tx_id, "x"),
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        s.complete_sale(&s1.tx_id, &vec![5; 65], &vec![7; 65]),
+        s.complete_sale(&s1.tx_id, &Signature([5; 65]), &Signature([7; 65])),
         Err(StoreError::Conflict(_))
     ));
 
@@ -196,7 +198,7 @@ fn maker_suite(s: &dyn MakerStore) {
     // The same seq can be used again after the rollback.
     let s3 = sale(3, 3, xbr(430), 3, xbr(930), xbr(35));
     s.begin_sale(&s3).unwrap();
-    s.complete_sale(&s3.tx_id, &vec![5; 65], &vec![7; 65])
+    s.complete_sale(&s3.tx_id, &Signature([5; 65]), &Signature([7; 65]))
         .unwrap();
     assert_eq!(s.sales().unwrap().len(), 3);
 
@@ -211,20 +213,20 @@ fn maker_suite(s: &dyn MakerStore) {
         s.insert_offer(&offer(10, 1, "a.b", 4, 400)),
         Err(StoreError::Duplicate(_))
     ));
-    let o = s.offer_by_key(&[10; 16]).unwrap().unwrap();
+    let o = s.offer_by_key(&KeyId([10; 16])).unwrap().unwrap();
     assert_eq!(o, offer(10, 1, "io.crossbar.example", 4, 100));
     assert_eq!(s.offer(&o.offer_id).unwrap().unwrap(), o);
     let q = |q: OfferQuery| {
         s.query_offers(&q)
             .unwrap()
             .iter()
-            .map(|o| o.key_id[0])
+            .map(|o| o.key_id.0[0])
             .collect::<Vec<_>>()
     };
     assert_eq!(q(OfferQuery::default()), vec![10, 11, 12]);
     assert_eq!(
         q(OfferQuery {
-            api_id: Some([1; 16]),
+            api_id: Some(ApiId([1; 16])),
             ..Default::default()
         }),
         vec![10, 11]
@@ -274,14 +276,14 @@ fn maker_suite(s: &dyn MakerStore) {
         }),
         vec![10]
     );
-    let revoked = s.set_offer_expires(&[11; 16], 555).unwrap();
+    let revoked = s.set_offer_expires(&KeyId([11; 16]), 555).unwrap();
     assert_eq!(revoked.expires, Some(555));
     assert_eq!(
-        s.offer_by_key(&[11; 16]).unwrap().unwrap().expires,
+        s.offer_by_key(&KeyId([11; 16])).unwrap().unwrap().expires,
         Some(555)
     );
     assert!(matches!(
-        s.set_offer_expires(&[99; 16], 1),
+        s.set_offer_expires(&KeyId([99; 16]), 1),
         Err(StoreError::NotFound(_))
     ));
 
@@ -290,8 +292,8 @@ fn maker_suite(s: &dyn MakerStore) {
         seq: 3,
         balance: xbr(430),
         is_final: true,
-        delegate_signature: vec![1; 65],
-        marketmaker_signature: Some(vec![2; 65]),
+        delegate_signature: Signature([1; 65]),
+        marketmaker_signature: Some(Signature([2; 65])),
         closing_at: 77,
         closed_tx: Some([4; 32]),
     };
@@ -310,7 +312,7 @@ fn maker_suite(s: &dyn MakerStore) {
     let s4 = sale(4, 4, xbr(395), 4, xbr(895), xbr(35));
     assert!(matches!(s.begin_sale(&s4), Err(StoreError::Conflict(_))));
     // Every channel, oldest first; sales page by cursor.
-    let all: Vec<Oid> = s
+    let all: Vec<ChannelId> = s
         .all_channels()
         .unwrap()
         .iter()
@@ -329,8 +331,8 @@ fn maker_suite(s: &dyn MakerStore) {
 
 fn seller_suite(s: &dyn SellerStore) {
     let key = SellerKey {
-        key_id: [1; 16],
-        api_id: [2; 16],
+        key_id: KeyId([1; 16]),
+        api_id: ApiId([2; 16]),
         created: 5,
         wrapped_key: vec![9; 72],
         offered: false,
@@ -347,12 +349,12 @@ fn seller_suite(s: &dyn SellerStore) {
         channel_oid: PAYING,
         seq,
         created: seq,
-        key_id: [1; 16],
+        key_id: KeyId([1; 16]),
         buyer_pubkey: [3; 32],
         amount,
         balance,
-        maker_signature: vec![4; 65],
-        seller_signature: vec![5; 65],
+        maker_signature: Signature([4; 65]),
+        seller_signature: Signature([5; 65]),
     };
     // No channel yet.
     assert!(s.record_sale(&sale_of(2, xbr(35), xbr(965))).is_err());
@@ -381,7 +383,7 @@ fn seller_suite(s: &dyn SellerStore) {
     assert_eq!(page, vec![(2, sale_of(3, U256::ZERO, xbr(965)))]);
     // Switching channel deactivates the old one.
     let other = LocalChannel {
-        channel_oid: [7; 16],
+        channel_oid: ChannelId([7; 16]),
         market_oid: MARKET,
         seq: 1,
         balance: xbr(10),
@@ -399,15 +401,15 @@ fn buyer_suite(s: &dyn BuyerStore) {
     })
     .unwrap();
     let p = Purchase {
-        key_id: [1; 16],
+        key_id: KeyId([1; 16]),
         created: 1,
         wrapped_key: vec![8; 72],
         channel_oid: PAYMENT,
         seq: 2,
         amount: xbr(35),
         balance: xbr(465),
-        buyer_signature: vec![1; 65],
-        maker_signature: vec![2; 65],
+        buyer_signature: Signature([1; 65]),
+        maker_signature: Signature([2; 65]),
     };
     let mut wrong = p.clone();
     wrong.seq = 3;
@@ -435,15 +437,15 @@ fn record_purchases(s: &dyn BuyerStore, keys: std::ops::RangeInclusive<u8>) -> V
     keys.map(|k| {
         let ch = s.buyer_channel().unwrap().unwrap();
         let p = Purchase {
-            key_id: [k; 16],
+            key_id: KeyId([k; 16]),
             created: 1_000 - u64::from(k),
             wrapped_key: vec![k; 72],
             channel_oid: ch.channel_oid,
             seq: ch.seq + 1,
             amount: U256::from(1u64),
             balance: ch.balance - U256::from(1u64),
-            buyer_signature: vec![1; 65],
-            maker_signature: vec![2; 65],
+            buyer_signature: Signature([1; 65]),
+            maker_signature: Signature([2; 65]),
         };
         s.record_purchase(&p).unwrap();
         p
@@ -558,12 +560,15 @@ fn sqlite_store_persists_across_reopen() {
     assert_eq!(s.sales().unwrap().len(), 3);
     assert_eq!(s.query_offers(&OfferQuery::default()).unwrap().len(), 3);
     assert_eq!(
-        s.offer_by_key(&[11; 16]).unwrap().unwrap().expires,
+        s.offer_by_key(&KeyId([11; 16])).unwrap().unwrap().expires,
         Some(555)
     );
     assert_eq!(s.seller_keys().unwrap().len(), 1);
     assert_eq!(s.seller_sales().unwrap().len(), 2);
-    assert_eq!(s.seller_channel().unwrap().unwrap().channel_oid, [7; 16]);
+    assert_eq!(
+        s.seller_channel().unwrap().unwrap().channel_oid,
+        ChannelId([7; 16])
+    );
     let b = s.buyer_channel().unwrap().unwrap();
     assert_eq!((b.seq, b.balance), (2, xbr(465)));
     assert_eq!(s.purchases().unwrap().len(), 1);
@@ -576,6 +581,20 @@ fn sqlite_rejects_corrupt_rows_with_an_error() {
         .execute("INSERT INTO seller_channel (channel_oid, market_oid, seq, balance) VALUES (x'01', x'02', 1, x'03')", [])
         .unwrap();
     assert!(matches!(s.seller_channel(), Err(StoreError::Sqlite(_))));
+}
+
+#[test]
+fn sqlite_rejects_a_close_without_its_delegate_signature() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let c = channel(PAYMENT, ChannelType::Payment, 5, xbr(10), 1);
+    assert!(s.insert_channel(&c).unwrap());
+    s.lock()
+        .execute(
+            "UPDATE mm_channel SET close_seq = 2, close_del_sig = NULL WHERE channel_oid = ?1",
+            [PAYMENT.as_bytes().as_slice()],
+        )
+        .unwrap();
+    assert!(matches!(s.channel(&PAYMENT), Err(StoreError::Sqlite(_))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

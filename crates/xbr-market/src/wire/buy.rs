@@ -2,9 +2,9 @@
 
 use wamp_proto::Value;
 
-use super::{Addr, Amount, Bytes, FlagOrFalse, Int, IntOrZero, OptBytes, RawBytes, Seq, Sig};
+use super::{Addr, Amount, Bytes, FlagOrFalse, Id, Int, IntOrZero, OptId, RawBytes, Seq, Sig};
 use crate::error::MarketResult;
-use crate::types::{Address, Oid, U256};
+use crate::types::{Address, ChannelId, KeyId, OfferId, Signature, U256};
 
 /// `xbr.marketmaker.buy_key` arguments (spec §3.3 step 7).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,9 +14,9 @@ pub struct BuyKeyRequest {
     /// Buyer's X25519 public key the key is sealed to.
     pub buyer_pubkey: [u8; 32],
     /// Key to buy.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// Payment channel.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Payment channel seq after this purchase.
     pub channel_seq: u64,
     /// Amount offered.
@@ -24,14 +24,14 @@ pub struct BuyKeyRequest {
     /// Payment channel remaining after this purchase.
     pub balance: U256,
     /// Buyer's ChannelClose signature (XBRSIG1).
-    pub signature: Vec<u8>,
+    pub signature: Signature,
 }
 
 /// The receipt `buy_key` returns (spec §3A.2 "Buy receipt").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuyReceipt {
     /// Key bought.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// Buyer delegate.
     pub delegate: Address,
     /// Buyer's X25519 public key.
@@ -39,7 +39,7 @@ pub struct BuyReceipt {
     /// The key sealed to `buyer_pubkey` (80 bytes).
     pub sealed_key: Vec<u8>,
     /// Offer id.
-    pub offer_id: Option<Oid>,
+    pub offer_id: Option<OfferId>,
     /// Whether the key was free.
     pub free_rated: bool,
     /// Amount offered.
@@ -49,13 +49,13 @@ pub struct BuyReceipt {
     /// Payment channel seq after the purchase.
     pub channel_seq: u64,
     /// Payment channel.
-    pub payment_channel: Oid,
+    pub payment_channel: ChannelId,
     /// Payment channel remaining after the purchase.
     pub remaining: U256,
     /// Payment channel inflight after the purchase.
     pub inflight: U256,
     /// Maker's ChannelClose signature over the payment state (XBRSIG7).
-    pub signature: Vec<u8>,
+    pub signature: Signature,
 }
 
 /// `get_quote` result.
@@ -64,7 +64,7 @@ pub struct Quote {
     /// When quoted (ns).
     pub timestamp: u64,
     /// Key quoted.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// Price.
     pub price: U256,
     /// Offer expiry (0 = none).
@@ -74,8 +74,8 @@ pub struct Quote {
 super::positional_message!(BuyKeyRequest, "buy_key", {
     delegate: Addr = "delegate_adr",
     buyer_pubkey: Bytes = "buyer_pubkey",
-    key_id: Bytes = "key_id",
-    channel_oid: Bytes = "channel_oid",
+    key_id: Id = "key_id",
+    channel_oid: Id = "channel_oid",
     channel_seq: Seq = "channel_seq",
     amount: Amount = "amount",
     balance: Amount = "balance",
@@ -83,16 +83,16 @@ super::positional_message!(BuyKeyRequest, "buy_key", {
 });
 
 super::dict_message!(BuyReceipt, "buy_key receipt", {
-    key_id: Bytes = "key_id",
+    key_id: Id = "key_id",
     delegate: Addr = "delegate",
     buyer_pubkey: Bytes = "buyer_pubkey",
     sealed_key: RawBytes = "sealed_key",
-    offer_id: OptBytes = "offer_id",
+    offer_id: OptId = "offer_id",
     free_rated: FlagOrFalse = "free_rated",
     amount: Amount = "amount",
     amount_paid: Amount = "amount_paid",
     channel_seq: Int = "channel_seq",
-    payment_channel: Bytes = "payment_channel",
+    payment_channel: Id = "payment_channel",
     remaining: Amount = "remaining",
     inflight: Amount = "inflight",
     signature: Sig = "signature",
@@ -100,7 +100,7 @@ super::dict_message!(BuyReceipt, "buy_key receipt", {
 
 super::dict_message!(Quote, "quote", {
     timestamp: IntOrZero = "timestamp",
-    key_id: Bytes = "key",
+    key_id: Id = "key",
     price: Amount = "price",
     expires: IntOrZero = "expires",
 });
@@ -114,12 +114,12 @@ mod tests {
         let r = BuyKeyRequest {
             delegate: Address::repeat_byte(5),
             buyer_pubkey: [1; 32],
-            key_id: [2; 16],
-            channel_oid: [3; 16],
+            key_id: KeyId([2; 16]),
+            channel_oid: ChannelId([3; 16]),
             channel_seq: 2,
             amount: U256::from(7u64),
             balance: U256::from(8u64),
-            signature: vec![9; 65],
+            signature: Signature([9; 65]),
         };
         assert_eq!(BuyKeyRequest::from_args(&r.to_args()).unwrap(), r);
         let mut args = r.to_args();

@@ -8,18 +8,18 @@ use super::{
     v_u256_bytes, v_u256_or_zero,
 };
 use crate::error::{MarketError, MarketResult};
-use crate::types::{Address, Channel, ChannelType, Oid, U256};
+use crate::types::{Address, Channel, ChannelId, ChannelType, MarketId, Signature, U256};
 
 /// The channel dict (cfxdb `channel.marshal`).
 pub fn channel_to_value(c: &Channel) -> Value {
     let close = c.close.as_ref();
     let mut d = Dict::new();
-    d.insert("market_oid".into(), v_bytes(&c.market_oid));
+    d.insert("market_oid".into(), v_bytes(c.market_oid));
     d.insert(
         "member_oid".into(),
-        v_opt_bytes(c.member_oid.as_ref().map(|m| m.as_slice())),
+        v_opt_bytes(c.member_oid.as_ref().map(AsRef::<[u8]>::as_ref)),
     );
-    d.insert("channel_oid".into(), v_bytes(&c.channel_oid));
+    d.insert("channel_oid".into(), v_bytes(c.channel_oid));
     d.insert("timestamp".into(), Value::from(c.timestamp));
     d.insert("open_at".into(), v_u256_bytes(&c.open_at));
     d.insert("seq".into(), Value::from(c.seq));
@@ -47,7 +47,7 @@ pub fn channel_to_value(c: &Channel) -> Value {
     );
     d.insert(
         "close_del_sig".into(),
-        v_opt_bytes(close.map(|x| x.delegate_signature.as_slice())),
+        v_opt_bytes(close.map(|x| x.delegate_signature.as_ref())),
     );
     d.insert("close_channel_seq".into(), v_opt_u64(close.map(|x| x.seq)));
     d.insert(
@@ -75,9 +75,9 @@ pub fn channel_to_value(c: &Channel) -> Value {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelInfo {
     /// Channel id.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Market id.
-    pub market_oid: Oid,
+    pub market_oid: MarketId,
     /// Channel type, if given.
     pub channel_type: Option<ChannelType>,
     /// Delegate, if given.
@@ -92,8 +92,8 @@ impl ChannelInfo {
         }
         let f = Fields::of("channel", v)?;
         Ok(Some(Self {
-            channel_oid: f.bytes("channel_oid")?,
-            market_oid: f.bytes("market_oid")?,
+            channel_oid: f.id("channel_oid")?,
+            market_oid: f.id("market_oid")?,
             channel_type: f
                 .get("channel_type")
                 .and_then(Value::as_u64)
@@ -128,9 +128,9 @@ pub struct OpenChannelRequest {
     /// Member opening the channel.
     pub member: Address,
     /// Market id.
-    pub market_oid: Oid,
+    pub market_oid: MarketId,
     /// New channel id.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// EIP-712 chain id.
     pub verifying_chain_id: u64,
     /// Block number used as `openedAt`.
@@ -148,7 +148,7 @@ pub struct OpenChannelRequest {
     /// Amount.
     pub amount: U256,
     /// Member's ChannelOpen signature.
-    pub signature: Vec<u8>,
+    pub signature: Signature,
 }
 
 impl OpenChannelRequest {
@@ -156,8 +156,8 @@ impl OpenChannelRequest {
     pub fn to_args(&self) -> Vec<Value> {
         vec![
             v_bytes(self.member.as_slice()),
-            v_bytes(&self.market_oid),
-            v_bytes(&self.channel_oid),
+            v_bytes(self.market_oid),
+            v_bytes(self.channel_oid),
             Value::from(self.verifying_chain_id),
             Value::from(self.current_block_number),
             v_bytes(self.verifying_contract.as_slice()),
@@ -166,7 +166,7 @@ impl OpenChannelRequest {
             v_bytes(self.marketmaker.as_slice()),
             v_bytes(self.recipient.as_slice()),
             v_u256_bytes(&self.amount),
-            v_bytes(&self.signature),
+            v_bytes(self.signature),
             Value::Null,
         ]
     }
@@ -177,8 +177,8 @@ impl OpenChannelRequest {
         let ty = a.u64(6, "channel_type")?;
         Ok(Self {
             member: a.address(0, "member_adr")?,
-            market_oid: a.bytes(1, "market_oid")?,
-            channel_oid: a.bytes(2, "channel_oid")?,
+            market_oid: a.id(1, "market_oid")?,
+            channel_oid: a.id(2, "channel_oid")?,
             verifying_chain_id: a.u64(3, "verifying_chain_id")?,
             current_block_number: a.u64(4, "current_block_number")?,
             verifying_contract: a.address(5, "verifying_contract_adr")?,

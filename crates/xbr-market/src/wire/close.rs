@@ -4,16 +4,16 @@
 
 use wamp_proto::Value;
 
-use super::{Addr, Amount, Args, Bytes, Flag, Int, Seq, Sig, v_bytes, v_u256_bytes};
+use super::{Addr, Amount, Args, Bytes, Flag, Id, Int, Seq, Sig, v_bytes, v_u256_bytes};
 use crate::error::MarketResult;
 use crate::sig::OFF_CHAIN_CLOSE_AT;
-use crate::types::{Address, Oid, U256};
+use crate::types::{Address, ChannelId, MarketId, Signature, U256};
 
 /// `xbr.marketmaker.close_channel` arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloseChannelRequest {
     /// Channel to close.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// EIP-712 chain id.
     pub verifying_chain_id: u64,
     /// `closeAt` of the signatures.
@@ -27,7 +27,7 @@ pub struct CloseChannelRequest {
     /// Final close.
     pub closing_is_final: bool,
     /// Delegate's ChannelClose signature.
-    pub delegate_signature: Vec<u8>,
+    pub delegate_signature: Signature,
 }
 
 /// `xbr.marketmaker.close_channel` result (also the `on_*_channel_closing` event payload).
@@ -36,9 +36,9 @@ pub struct CloseChannelResult {
     /// On-chain transaction hash (zero if not submitted).
     pub transaction: [u8; 32],
     /// Market id.
-    pub market_oid: Oid,
+    pub market_oid: MarketId,
     /// Channel id.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// New channel state.
     pub state: u64,
     /// Closing balance.
@@ -57,7 +57,7 @@ pub struct ProviderCloseRequest {
     /// Market maker address.
     pub market_maker_adr: Address,
     /// Paying channel.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Current seq.
     pub channel_seq: u64,
     /// Current balance.
@@ -65,7 +65,7 @@ pub struct ProviderCloseRequest {
     /// Final close.
     pub channel_is_final: bool,
     /// Maker's ChannelClose signature.
-    pub marketmaker_signature: Vec<u8>,
+    pub marketmaker_signature: Signature,
     /// `closeAt` of the signed close (block number).
     pub close_at: u64,
 }
@@ -82,11 +82,11 @@ pub struct ProviderCloseReceipt {
     /// Final close.
     pub is_final: bool,
     /// Seller's ChannelClose signature.
-    pub signature: Vec<u8>,
+    pub signature: Signature,
 }
 
 super::positional_message!(CloseChannelRequest, "close_channel", {
-    channel_oid: Bytes = "channel_oid",
+    channel_oid: Id = "channel_oid",
     verifying_chain_id: Int = "verifying_chain_id",
     current_block_number: Int = "current_block_number",
     verifying_contract: Addr = "verifying_contract_adr",
@@ -98,8 +98,8 @@ super::positional_message!(CloseChannelRequest, "close_channel", {
 
 super::dict_message!(CloseChannelResult, "close_channel result", {
     transaction: Bytes = "transaction",
-    market_oid: Bytes = "market_oid",
-    channel_oid: Bytes = "channel_oid",
+    market_oid: Id = "market_oid",
+    channel_oid: Id = "channel_oid",
     state: Int = "state",
     balance: Amount = "balance",
     seq: Int = "seq",
@@ -111,11 +111,11 @@ impl ProviderCloseRequest {
     pub fn to_args(&self) -> Vec<Value> {
         let mut args = vec![
             v_bytes(self.market_maker_adr.as_slice()),
-            v_bytes(&self.channel_oid),
+            v_bytes(self.channel_oid),
             Value::from(self.channel_seq),
             v_u256_bytes(&self.channel_balance),
             Value::Bool(self.channel_is_final),
-            v_bytes(&self.marketmaker_signature),
+            v_bytes(self.marketmaker_signature),
         ];
         if self.close_at != OFF_CHAIN_CLOSE_AT {
             args.push(Value::from(self.close_at));
@@ -133,7 +133,7 @@ impl ProviderCloseRequest {
         };
         Ok(Self {
             market_maker_adr: a.address(0, "market_maker_adr")?,
-            channel_oid: a.bytes(1, "channel_oid")?,
+            channel_oid: a.id(1, "channel_oid")?,
             channel_seq: a.seq(2, "channel_seq")?,
             channel_balance: a.u256(3, "channel_balance")?,
             channel_is_final: a.bool(4, "channel_is_final")?,
@@ -161,11 +161,11 @@ mod tests {
     fn provider_close_carries_close_at_only_when_not_the_reference_one() {
         let mut req = ProviderCloseRequest {
             market_maker_adr: Address::repeat_byte(6),
-            channel_oid: [0xc1; 16],
+            channel_oid: ChannelId([0xc1; 16]),
             channel_seq: 7,
             channel_balance: U256::from(5u64),
             channel_is_final: true,
-            marketmaker_signature: vec![0x1b; 65],
+            marketmaker_signature: Signature([0x1b; 65]),
             close_at: OFF_CHAIN_CLOSE_AT,
         };
         // The reference's six arguments, read back with closeAt = 1.

@@ -7,7 +7,7 @@ use xbr_core::address::format_address;
 
 use super::{Fields, opt, read_address};
 use crate::error::MarketResult;
-use crate::types::{Address, Oid};
+use crate::types::{Address, MarketId};
 
 /// The subset of `get_config` the roles need, plus what the maker publishes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,37 +25,13 @@ pub struct MakerConfigInfo {
     /// Market owner.
     pub owner: Address,
     /// Market id.
-    pub market: Oid,
+    pub market: MarketId,
     /// Market maker address.
     pub marketmaker: Address,
     /// EULA url and hash.
     pub eula_url: String,
     /// EULA hash.
     pub eula_hash: String,
-}
-
-fn uuid_string(b: &Oid) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-fn parse_uuid(s: &str) -> Option<Oid> {
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 impl MakerConfigInfo {
@@ -85,7 +61,7 @@ impl MakerConfigInfo {
         d.insert("eula".into(), Value::Dict(eula));
         d.insert("coin".into(), Value::Null);
         d.insert("owner".into(), Value::from(format_address(&self.owner)));
-        d.insert("market".into(), Value::from(uuid_string(&self.market)));
+        d.insert("market".into(), Value::from(self.market.to_string()));
         d.insert(
             "marketmaker".into(),
             Value::from(format_address(&self.marketmaker)),
@@ -118,7 +94,7 @@ impl MakerConfigInfo {
             market: f
                 .get("market")
                 .and_then(Value::as_str)
-                .and_then(parse_uuid)
+                .and_then(|s| s.parse::<MarketId>().ok())
                 .unwrap_or_default(),
             marketmaker: addr_or_zero("marketmaker")?,
             eula_url: eula
@@ -212,7 +188,7 @@ mod tests {
             verifying_contract: Address::repeat_byte(0xc8),
             contracts: [("xbrtoken".to_string(), Address::repeat_byte(1))].into(),
             owner: Address::repeat_byte(2),
-            market: [0xa1; 16],
+            market: MarketId([0xa1; 16]),
             marketmaker: Address::repeat_byte(6),
             eula_url: "u".into(),
             eula_hash: "h".into(),

@@ -10,13 +10,13 @@ use wamp_proto::{Dict, Value};
 use xbr_core::address::parse_address;
 
 use crate::error::{MarketError, MarketResult};
-use crate::types::{Address, U256};
+use crate::types::{Address, Signature, U256};
 
 // ------------------------------------------------------------------ value builders
 
 /// A byte-string value.
-pub fn v_bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
+pub fn v_bytes(b: impl AsRef<[u8]>) -> Value {
+    Value::Bytes(b.as_ref().to_vec())
 }
 
 /// A `uint256-bytes` value (32 bytes big-endian).
@@ -71,8 +71,13 @@ pub fn read_bytes_n<const N: usize>(v: &Value, what: &str, name: &str) -> Market
 }
 
 /// Reads a 65-byte signature.
-pub fn read_sig(v: &Value, what: &str, name: &str) -> MarketResult<Vec<u8>> {
-    Ok(read_bytes_n::<65>(v, what, name)?.to_vec())
+pub fn read_sig(v: &Value, what: &str, name: &str) -> MarketResult<Signature> {
+    Ok(Signature(read_bytes_n::<65>(v, what, name)?))
+}
+
+/// Reads a 16-byte id (key, api, channel, market, offer or transaction id).
+pub fn read_id<T: From<[u8; 16]>>(v: &Value, what: &str, name: &str) -> MarketResult<T> {
+    read_bytes_n::<16>(v, what, name).map(T::from)
 }
 
 /// Reads a 20-byte address (raw bytes, or a `0x…` string where the reference sends one).
@@ -192,12 +197,16 @@ impl<'a> Args<'a> {
     pub fn bytes<const N: usize>(&self, i: usize, name: &str) -> MarketResult<[u8; N]> {
         read_bytes_n::<N>(self.at(i), self.what, name)
     }
+    /// 16-byte id at `i`.
+    pub fn id<T: From<[u8; 16]>>(&self, i: usize, name: &str) -> MarketResult<T> {
+        read_id(self.at(i), self.what, name)
+    }
     /// Address at `i`.
     pub fn address(&self, i: usize, name: &str) -> MarketResult<Address> {
         read_address(self.at(i), self.what, name)
     }
     /// Signature at `i`.
-    pub fn sig(&self, i: usize, name: &str) -> MarketResult<Vec<u8>> {
+    pub fn sig(&self, i: usize, name: &str) -> MarketResult<Signature> {
         read_sig(self.at(i), self.what, name)
     }
     /// Amount at `i`.
@@ -254,6 +263,14 @@ impl<'a> Fields<'a> {
     pub fn bytes<const N: usize>(&self, key: &str) -> MarketResult<[u8; N]> {
         read_bytes_n::<N>(self.at(key), self.what, key)
     }
+    /// 16-byte id.
+    pub fn id<T: From<[u8; 16]>>(&self, key: &str) -> MarketResult<T> {
+        read_id(self.at(key), self.what, key)
+    }
+    /// 65-byte signature.
+    pub fn sig(&self, key: &str) -> MarketResult<Signature> {
+        read_sig(self.at(key), self.what, key)
+    }
     /// Any byte string.
     pub fn raw_bytes(&self, key: &str) -> MarketResult<Vec<u8>> {
         self.at(key)
@@ -294,7 +311,7 @@ pub trait Codec<T> {
     fn read(v: &Value, what: &str, name: &str) -> MarketResult<T>;
 }
 
-/// `bN`: a fixed-size byte string (ids, public keys, hashes).
+/// `bN`: a fixed-size byte string (public keys, hashes; typed ids use [`Id`]).
 pub struct Bytes;
 impl<const N: usize> Codec<[u8; N]> for Bytes {
     fn put(v: &[u8; N]) -> Value {
@@ -313,6 +330,28 @@ impl<const N: usize> Codec<Option<[u8; N]>> for OptBytes {
     }
     fn read(v: &Value, what: &str, name: &str) -> MarketResult<Option<[u8; N]>> {
         opt(Some(v), |v| read_bytes_n::<N>(v, what, name))
+    }
+}
+
+/// `b16`: a typed 16-byte id.
+pub struct Id;
+impl<T: From<[u8; 16]> + AsRef<[u8]>> Codec<T> for Id {
+    fn put(v: &T) -> Value {
+        v_bytes(v)
+    }
+    fn read(v: &Value, what: &str, name: &str) -> MarketResult<T> {
+        read_id(v, what, name)
+    }
+}
+
+/// `b16` id or null.
+pub struct OptId;
+impl<T: From<[u8; 16]> + AsRef<[u8]>> Codec<Option<T>> for OptId {
+    fn put(v: &Option<T>) -> Value {
+        v.as_ref().map(v_bytes).unwrap_or(Value::Null)
+    }
+    fn read(v: &Value, what: &str, name: &str) -> MarketResult<Option<T>> {
+        opt(Some(v), |v| read_id(v, what, name))
     }
 }
 
@@ -340,8 +379,8 @@ codec!(
 );
 codec!(
     /// A 65-byte signature.
-    Sig: Vec<u8>,
-    |v: &Vec<u8>| v_bytes(v),
+    Sig: Signature,
+    |v: &Signature| v_bytes(v),
     read_sig
 );
 codec!(

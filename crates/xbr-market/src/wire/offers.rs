@@ -7,19 +7,19 @@ use std::collections::BTreeMap;
 use wamp_proto::{Dict, Value};
 
 use super::{
-    Args, Fields, Payload, WireMessage, opt, read_address, read_bytes_n, read_categories, read_str,
+    Args, Fields, Payload, WireMessage, opt, read_address, read_categories, read_id, read_str,
     read_u64, read_u256, v_bytes, v_categories, v_opt_u64, v_u256_bytes, v_u256_or_zero,
 };
 use crate::error::{MarketError, MarketResult};
-use crate::types::{Address, Offer, OfferQuery, Oid, U256};
+use crate::types::{Address, ApiId, KeyId, Offer, OfferQuery, Signature, U256};
 
 /// `xbr.marketmaker.place_offer` arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlaceOfferRequest {
     /// Key offered.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// API it belongs to.
-    pub api_id: Oid,
+    pub api_id: ApiId,
     /// URI (prefix) of the data.
     pub uri: String,
     /// Valid from (ns).
@@ -27,7 +27,7 @@ pub struct PlaceOfferRequest {
     /// Seller delegate.
     pub delegate: Address,
     /// Delegate signature (65 bytes; the reference sends random bytes).
-    pub signature: Vec<u8>,
+    pub signature: Signature,
     /// Price (None = not set, treated as free).
     pub price: Option<U256>,
     /// Categories.
@@ -44,12 +44,12 @@ impl PlaceOfferRequest {
     /// Positional args and kwargs in reference form.
     pub fn to_call(&self) -> Payload {
         let args = vec![
-            v_bytes(&self.key_id),
-            v_bytes(&self.api_id),
+            v_bytes(self.key_id),
+            v_bytes(self.api_id),
             Value::from(self.uri.as_str()),
             Value::from(self.valid_from),
             v_bytes(self.delegate.as_slice()),
-            v_bytes(&self.signature),
+            v_bytes(self.signature),
         ];
         let mut kw = Dict::new();
         kw.insert("privkey".into(), Value::Null);
@@ -86,8 +86,8 @@ impl PlaceOfferRequest {
             )));
         }
         Ok(Self {
-            key_id: a.bytes(0, "key_id")?,
-            api_id: a.bytes(1, "api_id")?,
+            key_id: a.id(0, "key_id")?,
+            api_id: a.id(1, "api_id")?,
             uri: a.str(2, "uri")?,
             valid_from: a.u64(3, "valid_from")?,
             delegate: a.address(4, "delegate_adr")?,
@@ -105,18 +105,18 @@ impl PlaceOfferRequest {
 pub fn offer_to_value(o: &Offer) -> Value {
     let mut d = Dict::new();
     d.insert("timestamp".into(), Value::from(o.timestamp));
-    d.insert("offer".into(), v_bytes(&o.offer_id));
+    d.insert("offer".into(), v_bytes(o.offer_id));
     d.insert("seller".into(), v_bytes(o.seller.as_slice()));
     d.insert("seller_session_id".into(), Value::from(o.seller_session_id));
     d.insert(
         "seller_authid".into(),
         Value::from(o.seller_authid.as_str()),
     );
-    d.insert("key".into(), v_bytes(&o.key_id));
-    d.insert("api".into(), v_bytes(&o.api_id));
+    d.insert("key".into(), v_bytes(o.key_id));
+    d.insert("api".into(), v_bytes(o.api_id));
     d.insert("uri".into(), Value::from(o.uri.as_str()));
     d.insert("valid_from".into(), Value::from(o.valid_from));
-    d.insert("signature".into(), v_bytes(&o.signature));
+    d.insert("signature".into(), v_bytes(o.signature));
     d.insert("price".into(), v_u256_or_zero(&o.price));
     d.insert("categories".into(), v_categories(o.categories.as_ref()));
     d.insert("expires".into(), v_opt_u64(o.expires));
@@ -130,7 +130,7 @@ pub fn offer_from_value(v: &Value) -> MarketResult<Offer> {
     const W: &str = "offer";
     let f = Fields::of(W, v)?;
     Ok(Offer {
-        offer_id: f.bytes("offer")?,
+        offer_id: f.id("offer")?,
         timestamp: f.u64("timestamp")?,
         seller: f.address("seller")?,
         seller_session_id: f
@@ -138,11 +138,11 @@ pub fn offer_from_value(v: &Value) -> MarketResult<Offer> {
             .and_then(Value::as_u64)
             .unwrap_or(0),
         seller_authid: f.str("seller_authid")?,
-        key_id: f.bytes("key")?,
-        api_id: f.bytes("api")?,
+        key_id: f.id("key")?,
+        api_id: f.id("api")?,
         uri: f.str("uri")?,
         valid_from: f.u64("valid_from")?,
-        signature: f.raw_bytes("signature")?,
+        signature: f.sig("signature")?,
         price: f.u256("price")?,
         categories: read_categories(f.at("categories"), W)?,
         expires: opt(f.get("expires"), |v| read_u64(v, W, "expires"))?,
@@ -176,7 +176,7 @@ pub fn offer_query_from_call(args: &[Value], kwargs: &Dict) -> MarketResult<Offe
     let a = Args::new(W, args, 0, 2)?;
     let kw = Fields::new(W, kwargs);
     Ok(OfferQuery {
-        api_id: opt(Some(a.at(0)), |v| read_bytes_n::<16>(v, W, "api_id"))?,
+        api_id: opt(Some(a.at(0)), |v| read_id(v, W, "api_id"))?,
         from_ts: opt(Some(a.at(1)), |v| read_u64(v, W, "from_ts"))?,
         until_ts: opt(kw.get("until_ts"), |v| read_u64(v, W, "until_ts"))?,
         uri: opt(kw.get("uri"), |v| read_str(v, W, "uri"))?,
@@ -194,12 +194,12 @@ mod tests {
     #[test]
     fn place_offer_round_trips_and_rejects_unknown_kwargs() {
         let r = PlaceOfferRequest {
-            key_id: [1; 16],
-            api_id: [2; 16],
+            key_id: KeyId([1; 16]),
+            api_id: ApiId([2; 16]),
             uri: "io.crossbar.example".into(),
             valid_from: 5,
             delegate: Address::repeat_byte(4),
-            signature: vec![0; 65],
+            signature: Signature([0; 65]),
             price: Some(U256::from(3u64)),
             categories: Some([("a".to_string(), "b".to_string())].into()),
             expires: None,

@@ -2,9 +2,9 @@
 
 use wamp_proto::Value;
 
-use super::{Addr, Amount, AmountInt, Bytes, Int, RawBytes, Seq, Sig};
+use super::{Addr, Amount, AmountInt, Bytes, Id, Int, RawBytes, Seq, Sig};
 use crate::error::MarketResult;
-use crate::types::{Address, Oid, U256};
+use crate::types::{Address, ChannelId, KeyId, Signature, U256};
 
 /// `xbr.provider.<id>.sell` arguments (spec §2.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,9 +14,9 @@ pub struct SellRequest {
     /// Buyer's X25519 public key.
     pub buyer_pubkey: [u8; 32],
     /// Key to sell.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// Paying channel.
-    pub channel_oid: Oid,
+    pub channel_oid: ChannelId,
     /// Paying channel seq after this sale.
     pub channel_seq: u64,
     /// Amount paid (offer price).
@@ -24,14 +24,14 @@ pub struct SellRequest {
     /// Paying channel remaining after this sale.
     pub balance: U256,
     /// Maker's ChannelClose signature (XBRSIG3).
-    pub signature: Vec<u8>,
+    pub signature: Signature,
 }
 
 /// The seller's `sell` result (spec §2.4): `amount`/`balance` are integers on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SellReceipt {
     /// Key sold.
-    pub key_id: Oid,
+    pub key_id: KeyId,
     /// Seller delegate address.
     pub delegate: Address,
     /// Buyer's X25519 public key.
@@ -45,14 +45,14 @@ pub struct SellReceipt {
     /// Paying channel remaining after the sale.
     pub balance: U256,
     /// Seller's ChannelClose signature (XBRSIG5).
-    pub signature: Vec<u8>,
+    pub signature: Signature,
 }
 
 super::positional_message!(SellRequest, "sell", {
     market_maker_adr: Addr = "market_maker_adr",
     buyer_pubkey: Bytes = "buyer_pubkey",
-    key_id: Bytes = "key_id",
-    channel_oid: Bytes = "channel_oid",
+    key_id: Id = "key_id",
+    channel_oid: Id = "channel_oid",
     channel_seq: Seq = "channel_seq",
     amount: Amount = "amount",
     balance: Amount = "balance",
@@ -61,7 +61,7 @@ super::positional_message!(SellRequest, "sell", {
 
 // `amount`/`balance` are integers on the wire (read also as 32 bytes).
 super::dict_message!(SellReceipt, "sell receipt", {
-    key_id: Bytes = "key_id",
+    key_id: Id = "key_id",
     delegate: Addr = "delegate",
     buyer_pubkey: Bytes = "buyer_pubkey",
     sealed_key: RawBytes = "sealed_key",
@@ -78,14 +78,14 @@ mod tests {
     #[test]
     fn sell_receipt_sends_amounts_as_integers() {
         let r = SellReceipt {
-            key_id: [1; 16],
+            key_id: KeyId([1; 16]),
             delegate: Address::repeat_byte(4),
             buyer_pubkey: [2; 32],
             sealed_key: vec![3; 80],
             channel_seq: 2,
             amount: U256::from(u128::MAX) + U256::from(1u64),
             balance: U256::from(5u64),
-            signature: vec![6; 65],
+            signature: Signature([6; 65]),
         };
         let v = r.to_value();
         let d = v.as_dict().unwrap();

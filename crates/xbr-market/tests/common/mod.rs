@@ -12,7 +12,7 @@ use xbr_market::local::LocalBus;
 use xbr_market::maker::ChainChannel;
 use xbr_market::peer::{Caller, MakerClient, Publisher};
 use xbr_market::sig::Domain;
-use xbr_market::types::{Address, ChannelType, Oid, U256};
+use xbr_market::types::{Address, ChannelId, ChannelType, U256};
 use xbr_market::{
     ApiSpec, Buyer, BuyerConfig, BuyerStore, MakerConfig, MakerStore, MarketMaker, MemoryStore,
     Seller, SellerConfig, SellerStore,
@@ -30,11 +30,12 @@ pub const KEY5: &str = "395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3536a3
 pub const KEY6: &str = "e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a52";
 pub const KEY7: &str = "e485d098507f54e7733a205420dfddbe58db035fa577fc294ebd14db90767a53";
 
-pub fn hex16(s: &str) -> Oid {
-    alloy_primitives::hex::decode(s)
+pub fn hex16<T: From<[u8; 16]>>(s: &str) -> T {
+    let raw: [u8; 16] = alloy_primitives::hex::decode(s)
         .unwrap()
         .try_into()
-        .unwrap()
+        .unwrap();
+    T::from(raw)
 }
 
 pub fn hex(s: &str) -> Vec<u8> {
@@ -69,7 +70,7 @@ pub fn maker_config() -> MakerConfig {
     }
 }
 
-pub fn payment_channel(oid: Oid, delegate: Address, amount: U256) -> ChainChannel {
+pub fn payment_channel(oid: ChannelId, delegate: Address, amount: U256) -> ChainChannel {
     ChainChannel {
         channel_oid: oid,
         channel_type: ChannelType::Payment,
@@ -84,7 +85,7 @@ pub fn payment_channel(oid: Oid, delegate: Address, amount: U256) -> ChainChanne
     }
 }
 
-pub fn paying_channel(oid: Oid, delegate: Address, amount: U256) -> ChainChannel {
+pub fn paying_channel(oid: ChannelId, delegate: Address, amount: U256) -> ChainChannel {
     ChainChannel {
         channel_type: ChannelType::Paying,
         recipient: delegate,

@@ -21,12 +21,12 @@ use xbr_market::adapter::session::SessionPeer;
 use xbr_market::chain::XbrChain;
 use xbr_market::peer::{Caller, MakerClient};
 use xbr_market::sig::Domain;
-use xbr_market::types::Oid;
+use xbr_market::types::MarketId;
 use xbr_market::{MakerConfig, MakerStore, MarketMaker, SqliteStore};
 use xbrd_testkit::{Crossbar, GANACHE_KEYS, Ganache, REALM_MARKET};
 
 /// The market the descriptions create.
-pub const MARKET: Oid = [0xa1; 16];
+pub const MARKET: MarketId = MarketId([0xa1; 16]);
 
 /// Ganache's deterministic account `i` (0 deploys, 6 is the market maker).
 pub fn key(i: usize) -> EthPrivateKey {

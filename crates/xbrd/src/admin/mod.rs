@@ -22,8 +22,9 @@ use axum::{Json, Router};
 use futures_util::Stream;
 use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
+use xbr_core::ApiId;
 
-use crate::config::{Role, Secret, validate::parse_address_str, validate::parse_uuid_str};
+use crate::config::{Role, Secret, validate::parse_address_str, validate::parse_id_str};
 use crate::health::Health;
 use crate::metrics::{Metrics, RouteLabels};
 use crate::ports::{ChainApi, RoleApi};
@@ -261,7 +262,7 @@ async fn balances(State(state): State<Shared>) -> Result<Json<BalancesView>, Api
         if let Ok(remaining) = alloy_primitives::U256::from_str_radix(&c.remaining, 10) {
             state
                 .metrics
-                .set_balance(&c.channel_oid, "channel_remaining", remaining);
+                .set_balance(&c.channel_oid.to_string(), "channel_remaining", remaining);
         }
     }
     Ok(Json(BalancesView {
@@ -308,7 +309,7 @@ async fn rotate(
     State(state): State<Shared>,
     Path(api_id): Path<String>,
 ) -> Result<Json<ApiKeysView>, ApiError> {
-    let api_id = parse_uuid_str(&api_id).map_err(ApiError::bad_request)?;
+    let api_id: ApiId = parse_id_str(&api_id).map_err(ApiError::bad_request)?;
     Ok(Json(state.role_api.get()?.rotate_key(api_id).await?))
 }
 

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
 use serde::Serialize;
+use xbr_core::{ApiId, MarketId};
 
 pub use secret::{KeyFileError, Secret};
 pub use validate::validate;
@@ -221,7 +222,7 @@ pub struct Market {
     /// The on-chain member the delegate acts for (shown in balances).
     pub member: Option<Address>,
     /// Market id (UUID), when set.
-    pub market_id: Option<[u8; 16]>,
+    pub market_id: Option<MarketId>,
     /// Buyer: highest price paid per key, in token base units.
     pub max_price: Option<U256>,
     /// Buyer: topics (URI prefixes) to subscribe to.
@@ -236,8 +237,7 @@ pub struct Market {
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiOffer {
     /// 16-byte API id (UUID).
-    #[serde(serialize_with = "serialize_uuid")]
-    pub api_id: [u8; 16],
+    pub api_id: ApiId,
     /// URI prefix under which the data is published.
     pub prefix: String,
     /// Price per key in token base units.
@@ -263,7 +263,7 @@ pub enum Rotation {
 #[derive(Debug, Clone, Copy)]
 pub struct SampleFeed {
     /// The API published to.
-    pub api_id: [u8; 16],
+    pub api_id: ApiId,
     /// Publish period.
     pub interval: Duration,
 }
@@ -377,24 +377,6 @@ mod layer;
 /// Renders an amount as a decimal string (amounts never travel as floats).
 pub fn serialize_decimal<S: serde::Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
-}
-
-/// Renders 16 bytes as a hyphenated UUID.
-pub fn serialize_uuid<S: serde::Serializer>(v: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_uuid(v))
-}
-
-/// Formats 16 bytes as a hyphenated lowercase UUID.
-pub fn format_uuid(v: &[u8; 16]) -> String {
-    let h = hex::encode(v);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 mod duration_secs {

@@ -12,6 +12,7 @@ pub use error::{ChainError, RoleError};
 use alloy_primitives::{Address, U256};
 use futures_util::future::BoxFuture;
 use tokio::sync::broadcast;
+use xbr_core::ApiId;
 
 use self::views::{
     ApiKeysView, ChannelView, DecryptedEvent, KeysView, PublishReceipt, PublishRequest,
@@ -44,7 +45,7 @@ pub trait RoleApi: Send + Sync {
     }
 
     /// Seller: rotate the key of an API now.
-    fn rotate_key(&self, api_id: [u8; 16]) -> BoxFuture<'_, Result<ApiKeysView, RoleError>> {
+    fn rotate_key(&self, api_id: ApiId) -> BoxFuture<'_, Result<ApiKeysView, RoleError>> {
         let _ = api_id;
         let role = self.role();
         Box::pin(async move { Err(RoleError::not_supported("key rotation", role)) })

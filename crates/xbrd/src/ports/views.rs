@@ -3,6 +3,7 @@
 //! by the admin layer: the roles and the health state produce them, the admin API only serves them.
 
 use serde::{Deserialize, Serialize};
+use xbr_core::{ApiId, ChannelId, KeyId};
 
 /// The joined WAMP session.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,7 +37,7 @@ pub struct ChainView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ChannelView {
     /// Channel id (UUID).
-    pub channel_oid: String,
+    pub channel_oid: ChannelId,
     /// `payment` or `paying`.
     pub channel_type: String,
     /// On-chain state, e.g. `open`, `closing`, `closed`.
@@ -61,19 +62,19 @@ pub struct ChannelView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ApiKeysView {
     /// API id (UUID).
-    pub api_id: String,
+    pub api_id: ApiId,
     /// Topic (prefix) the data goes to.
     pub prefix: String,
     /// Price per key (base units).
     pub price: String,
     /// Current key id (UUID), if started.
-    pub current_key_id: Option<String>,
+    pub current_key_id: Option<KeyId>,
     /// Rotations so far.
     pub rotations: u64,
     /// Next rotation time (Unix ms) for interval schedules.
     pub next_rotation_ms: Option<u64>,
     /// Offers placed (key ids, UUID), newest last.
-    pub offers: Vec<String>,
+    pub offers: Vec<KeyId>,
 }
 
 /// `GET /v1/transactions`.
@@ -93,11 +94,11 @@ pub struct TransactionView {
     /// `sale` or `purchase`.
     pub kind: String,
     /// Key id (UUID).
-    pub key_id: String,
+    pub key_id: KeyId,
     /// Amount (base units).
     pub amount: String,
     /// Channel id (UUID).
-    pub channel_oid: String,
+    pub channel_oid: ChannelId,
     /// Channel sequence number after this transaction.
     pub channel_seq: u64,
     /// Remaining channel balance after this transaction (base units).
@@ -138,7 +139,7 @@ pub struct PublishReceipt {
     /// Topic published to.
     pub topic: String,
     /// Key id (UUID) the payload was encrypted with.
-    pub key_id: String,
+    pub key_id: KeyId,
     /// Router publication id, when acknowledged.
     pub publication: Option<u64>,
 }
@@ -149,7 +150,7 @@ pub struct DecryptedEvent {
     /// Topic.
     pub topic: String,
     /// Key id (UUID).
-    pub key_id: String,
+    pub key_id: KeyId,
     /// The decrypted payload.
     pub payload: serde_json::Value,
     /// Router publication id.

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;
-use xbr_chain::B128;
 use xbr_core::eth::EthPrivateKey;
 use xbr_market::adapter::session::SessionPeer;
 use xbr_market::chain::XbrChain;
@@ -22,7 +21,7 @@ use super::observer::DaemonObserver;
 use super::views::{self, Trade};
 use super::{RoleContext, RoleParts};
 use crate::chain::Chain;
-use crate::config::{Config, Role as RoleKind, format_uuid};
+use crate::config::{Config, Role as RoleKind};
 use crate::ports::views::{ChannelView, TransactionPage, TransactionQuery};
 use crate::ports::{OwnAddress, RoleApi, RoleError};
 
@@ -86,7 +85,7 @@ impl Builder {
         let chain = self.chain.get().await.context("chain")?;
         let address = self.key.address();
         let market = match self.cfg.market.market_id {
-            Some(id) => B128::from(id),
+            Some(id) => id,
             None => chain
                 .markets_by_maker(address)
                 .await
@@ -99,9 +98,7 @@ impl Builder {
             .market_owner(market)
             .await
             .context("XBRMarket.getMarketOwner")?
-            .with_context(|| {
-                format!("market {} does not exist on chain", format_uuid(&market.0))
-            })?;
+            .with_context(|| format!("market {market} does not exist on chain"))?;
         let domain = Domain {
             chain_id: chain
                 .verifying_chain_id()
@@ -127,7 +124,7 @@ impl Builder {
         .collect();
         let cfg = MakerConfig {
             key: self.key.clone(),
-            market_oid: market.0,
+            market_oid: market,
             market_owner: owner,
             domain,
             chain: chain.gateway().chain_id(),
@@ -143,7 +140,7 @@ impl Builder {
             peer,
             Some(Arc::new(XbrChain::new(chain.clone(), self.key.clone()))),
         ));
-        tracing::info!(market = %format_uuid(&market.0), %owner, maker = %address, "market maker built");
+        tracing::info!(%market, %owner, maker = %address, "market maker built");
         Ok(maker)
     }
 }

@@ -5,16 +5,16 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 use xbr_market::runtime::{RoleEvent, RoleObserver};
+use xbr_market::types::{ChannelId, KeyId};
 
 use super::views;
-use crate::config::format_uuid;
 use crate::metrics::Metrics;
 use crate::ports::views::DecryptedEvent;
 
 /// A key sold or bought.
 struct Trade<'a> {
-    key_id: &'a [u8; 16],
-    channel_oid: &'a [u8; 16],
+    key_id: &'a KeyId,
+    channel_oid: &'a ChannelId,
     amount: alloy_primitives::U256,
     seq: u64,
     balance: alloy_primitives::U256,
@@ -39,9 +39,9 @@ impl DaemonObserver {
     /// A key sold or bought over a channel: the channel's balance gauge and the log.
     fn trade(&self, what: &str, t: Trade<'_>) {
         self.metrics
-            .set_balance(&format_uuid(t.channel_oid), "channel_remaining", t.balance);
+            .set_balance(&t.channel_oid.to_string(), "channel_remaining", t.balance);
         tracing::info!(
-            key_id = %format_uuid(t.key_id),
+            key_id = %t.key_id,
             amount = %t.amount,
             seq = t.seq,
             remaining = %t.balance,
@@ -89,7 +89,7 @@ impl RoleObserver for DaemonObserver {
                 Ok(d) => {
                     let ev = DecryptedEvent {
                         topic: topic.to_owned(),
-                        key_id: format_uuid(&d.key_id),
+                        key_id: d.key_id,
                         payload: views::value_to_json(&d.payload),
                         publication: Some(publication),
                     };
@@ -102,7 +102,7 @@ impl RoleObserver for DaemonObserver {
                     None => tracing::warn!(topic, error = %e.error, "not a data event"),
                     Some(k) => tracing::warn!(
                         topic,
-                        key_id = %format_uuid(k),
+                        key_id = %k,
                         error = %e.error,
                         "event not decrypted"
                     ),
@@ -115,8 +115,8 @@ impl RoleObserver for DaemonObserver {
             } => {
                 m.rotations.inc();
                 tracing::info!(
-                    api_id = %format_uuid(api_id),
-                    key_id = %format_uuid(key_id),
+                    api_id = %api_id,
+                    key_id = %key_id,
                     offered,
                     "data key rotated"
                 );

@@ -10,20 +10,19 @@ use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 use wamp_client::PublishOptions;
 use wamp_proto::Dict;
-use xbr_chain::B128;
 use xbr_market::adapter::event_args;
 use xbr_market::adapter::session::SessionPeer;
 use xbr_market::peer::{MakerClient, Publisher};
 use xbr_market::runtime::{Role, SellerRole};
 use xbr_market::store::blocking;
-use xbr_market::types::{ChannelType, LocalChannel};
+use xbr_market::types::{ApiId, ChannelId, ChannelType, LocalChannel};
 use xbr_market::{ApiSpec, Seller, SellerConfig, SellerStore};
 
 use super::observer::DaemonObserver;
 use super::views::{self, Trade};
 use super::{RoleContext, RoleParts, Sidecar, data_key_kek};
 use crate::chain::Chain;
-use crate::config::{ApiOffer, Role as RoleKind, Rotation, SampleFeed, format_uuid};
+use crate::config::{ApiOffer, Role as RoleKind, Rotation, SampleFeed};
 use crate::ports::views::{
     ApiKeysView, ChannelView, KeysView, PublishReceipt, PublishRequest, TransactionPage,
     TransactionQuery,
@@ -150,7 +149,7 @@ async fn sample_feed(api: Arc<SellerApi>, feed: SampleFeed) {
             "time_ms": views::unix_ms(std::time::SystemTime::now()),
         });
         let req = PublishRequest {
-            api_id: Some(format_uuid(&feed.api_id)),
+            api_id: Some(feed.api_id.to_string()),
             topic: None,
             payload,
         };
@@ -165,11 +164,11 @@ async fn sample_feed(api: Arc<SellerApi>, feed: SampleFeed) {
 }
 
 impl SellerApi {
-    fn offer(&self, api_id: &[u8; 16]) -> Result<&ApiOffer, RoleError> {
+    fn offer(&self, api_id: &ApiId) -> Result<&ApiOffer, RoleError> {
         self.apis
             .iter()
             .find(|a| &a.api_id == api_id)
-            .ok_or_else(|| RoleError::NotFound(format!("no api {}", format_uuid(api_id))))
+            .ok_or_else(|| RoleError::NotFound(format!("no api {}", api_id)))
     }
 
     async fn keys_view(&self) -> Result<Vec<ApiKeysView>, RoleError> {
@@ -179,16 +178,16 @@ impl SellerApi {
             .api_keys()
             .into_iter()
             .map(|k| ApiKeysView {
-                api_id: format_uuid(&k.spec.api_id),
+                api_id: k.spec.api_id,
                 prefix: k.spec.prefix.clone(),
                 price: k.spec.price.to_string(),
-                current_key_id: k.current_key_id.as_ref().map(format_uuid),
+                current_key_id: k.current_key_id.as_ref().copied(),
                 rotations: k.keys.len().saturating_sub(1) as u64,
                 next_rotation_ms: k.next_rotation_at.map(views::unix_ms),
                 offers: stored
                     .iter()
                     .filter(|s| s.api_id == k.spec.api_id && s.offered)
-                    .map(|s| format_uuid(&s.key_id))
+                    .map(|s| s.key_id)
                     .collect(),
             })
             .collect())
@@ -197,7 +196,7 @@ impl SellerApi {
     async fn publish_now(&self, req: PublishRequest) -> Result<PublishReceipt, RoleError> {
         let api = match &req.api_id {
             Some(id) => {
-                let id = crate::config::validate::parse_uuid_str(id)
+                let id = crate::config::validate::parse_id_str::<ApiId>(id)
                     .map_err(|e| RoleError::InvalidInput(format!("api_id: {e}")))?;
                 self.offer(&id)?
             }
@@ -232,7 +231,7 @@ impl SellerApi {
             .map_err(|e| RoleError::Peer(format!("publish to {topic}: {e}")))?;
         Ok(PublishReceipt {
             topic,
-            key_id: format_uuid(&key_id),
+            key_id,
             publication,
         })
     }
@@ -255,11 +254,11 @@ impl RoleApi for SellerApi {
         })
     }
 
-    fn rotate_key(&self, api_id: [u8; 16]) -> BoxFuture<'_, Result<ApiKeysView, RoleError>> {
+    fn rotate_key(&self, api_id: ApiId) -> BoxFuture<'_, Result<ApiKeysView, RoleError>> {
         Box::pin(async move {
             self.offer(&api_id)?;
             self.seller.rotate_now(&api_id).await?;
-            let id = format_uuid(&api_id);
+            let id = api_id;
             self.keys_view()
                 .await?
                 .into_iter()
@@ -306,10 +305,10 @@ impl RoleApi for SellerApi {
 }
 
 /// A channel as the chain records it (`None` when the chain does not answer in time).
-pub async fn on_chain(chain: &Chain, channel_oid: &[u8; 16]) -> Option<xbr_chain::ChannelInfo> {
+pub async fn on_chain(chain: &Chain, channel_oid: &ChannelId) -> Option<xbr_chain::ChannelInfo> {
     let read = async {
         let c = chain.get().await.ok()?;
-        c.channel(B128::from(*channel_oid)).await.ok().flatten()
+        c.channel(*channel_oid).await.ok().flatten()
     };
     tokio::time::timeout(Duration::from_secs(3), read)
         .await

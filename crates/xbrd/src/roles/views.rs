@@ -7,9 +7,8 @@ use std::sync::Arc;
 use alloy_primitives::{Address, U256};
 use wamp_proto::Value;
 use xbr_market::store::{StoreResult, blocking};
-use xbr_market::types::{Channel, ChannelState, ChannelType, LocalChannel};
+use xbr_market::types::{Channel, ChannelId, ChannelState, ChannelType, KeyId, LocalChannel};
 
-use crate::config::format_uuid;
 use crate::ports::views::{ChannelView, TransactionPage, TransactionQuery, TransactionView};
 use crate::ports::{OwnAddress, RoleError};
 
@@ -78,7 +77,7 @@ pub fn channel_state(s: ChannelState) -> &'static str {
 /// A maker-side channel.
 pub fn maker_channel(c: &Channel) -> ChannelView {
     ChannelView {
-        channel_oid: format_uuid(&c.channel_oid),
+        channel_oid: c.channel_oid,
         channel_type: channel_type(c.channel_type).into(),
         state: channel_state(c.state).into(),
         actor: addr(&c.actor),
@@ -106,7 +105,7 @@ pub fn local_channel(
         None => "unknown",
     };
     ChannelView {
-        channel_oid: format_uuid(&c.channel_oid),
+        channel_oid: c.channel_oid,
         channel_type: channel_type(ty).into(),
         state: state.into(),
         actor: on_chain.map(|i| addr(&i.actor)).unwrap_or_default(),
@@ -145,11 +144,11 @@ pub struct Trade<'a> {
     /// `sale` or `purchase`.
     pub kind: &'static str,
     /// The key.
-    pub key_id: &'a [u8; 16],
+    pub key_id: &'a KeyId,
     /// Price paid.
     pub amount: U256,
     /// The channel it was paid over.
-    pub channel_oid: &'a [u8; 16],
+    pub channel_oid: &'a ChannelId,
     /// Channel seq after it.
     pub seq: u64,
     /// Channel balance after it.
@@ -168,9 +167,9 @@ pub fn transaction(
     TransactionView {
         id,
         kind: t.kind.into(),
-        key_id: format_uuid(t.key_id),
+        key_id: *t.key_id,
         amount: t.amount.to_string(),
-        channel_oid: format_uuid(t.channel_oid),
+        channel_oid: *t.channel_oid,
         channel_seq: t.seq,
         balance: t.balance.to_string(),
         counterparty,
@@ -239,9 +238,9 @@ mod tests {
         let t = |id| TransactionView {
             id,
             kind: "sale".into(),
-            key_id: String::new(),
+            key_id: Default::default(),
             amount: "0".into(),
-            channel_oid: String::new(),
+            channel_oid: Default::default(),
             channel_seq: 0,
             balance: "0".into(),
             counterparty: None,

@@ -4,7 +4,7 @@ use super::super::testing::*;
 use crate::error::{MarketError, uri};
 use crate::peer::now_ns;
 use crate::sig;
-use crate::types::{ChannelState, ChannelType, SaleStatus, U256};
+use crate::types::{ChannelId, ChannelState, ChannelType, KeyId, SaleStatus, U256};
 
 fn n(v: u64) -> U256 {
     U256::from(v)
@@ -56,7 +56,7 @@ async fn check_payment_rejects_what_does_not_continue_the_channel() {
     assert_eq!(e.uri, uri::UNEXPECTED_DELEGATE_ADR);
     let e = check(Box::new(|r| r.channel_oid = PAYING)).await;
     assert_eq!(e.uri, uri::NO_SUCH_OBJECT);
-    let e = check(Box::new(|r| r.key_id = [0x77; 16])).await;
+    let e = check(Box::new(|r| r.key_id = KeyId([0x77; 16]))).await;
     assert_eq!(e.uri, uri::NO_SUCH_OBJECT);
     // Nothing was reserved by a rejected request.
     assert_eq!(f.view(&PAYMENT), (1, n(100), n(0)));
@@ -85,7 +85,7 @@ async fn pick_paying_channel_prefers_one_that_earns_the_price() {
         f.maker.pick_paying_channel(seller, n(35)).await.unwrap(),
         PAYING
     );
-    let rich = [0x0c; 16];
+    let rich = ChannelId([0x0c; 16]);
     f.maker
         .mirror_channel(&chain_channel(rich, ChannelType::Paying, seller, n(500)))
         .await
@@ -217,7 +217,7 @@ async fn settle_completes_the_sale_and_signs_the_receipt() {
     let f = Fixture::new(35, 1000, 35).await;
     let r = reserved(&f).await;
     let receipt = f.maker.call_seller(&r).await.unwrap();
-    let seller_sig = receipt.signature.clone();
+    let seller_sig = receipt.signature;
     let out = f.maker.settle(&r, receipt).await.unwrap();
     assert_eq!(f.view(&PAYMENT), (2, n(0), n(0)));
     assert_eq!(f.view(&PAYING), (2, n(965), n(0)));

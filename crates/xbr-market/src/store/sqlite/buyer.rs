@@ -6,7 +6,7 @@ use super::codec::{PURCHASE_COLS, b, i, insert_sql, purchase_from_row};
 use super::local_channel::{self, Mirror};
 use super::{SqliteStore, page_by_rowid, query_all, query_opt};
 use crate::store::{BuyerStore, StoreError, StoreResult};
-use crate::types::{LocalChannel, Oid, Purchase};
+use crate::types::{KeyId, LocalChannel, Purchase};
 
 impl BuyerStore for SqliteStore {
     fn buyer_channel(&self) -> StoreResult<Option<LocalChannel>> {
@@ -21,7 +21,7 @@ impl BuyerStore for SqliteStore {
         self.with_tx(|tx| {
             let exists: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM buyer_key WHERE key_id = ?1)",
-                [p.key_id.as_slice()],
+                [p.key_id.as_ref()],
                 |r| r.get(0),
             )?;
             if exists {
@@ -38,24 +38,24 @@ impl BuyerStore for SqliteStore {
             tx.execute(
                 &insert_sql("INSERT", "buyer_key", PURCHASE_COLS),
                 params![
-                    p.key_id.as_slice(),
+                    p.key_id.as_ref(),
                     i(p.created)?,
                     p.wrapped_key,
-                    p.channel_oid.as_slice(),
+                    p.channel_oid.as_ref(),
                     i(p.seq)?,
                     b(&p.amount).as_slice(),
                     b(&p.balance).as_slice(),
-                    p.buyer_signature,
-                    p.maker_signature,
+                    p.buyer_signature.as_ref(),
+                    p.maker_signature.as_ref(),
                 ],
             )?;
             Ok(())
         })
     }
 
-    fn purchase(&self, key_id: &Oid) -> StoreResult<Option<Purchase>> {
+    fn purchase(&self, key_id: &KeyId) -> StoreResult<Option<Purchase>> {
         let sql = format!("SELECT {PURCHASE_COLS} FROM buyer_key WHERE key_id = ?1");
-        query_opt(&self.lock(), &sql, [key_id.as_slice()], purchase_from_row)
+        query_opt(&self.lock(), &sql, [key_id.as_ref()], purchase_from_row)
     }
 
     fn purchases(&self) -> StoreResult<Vec<Purchase>> {

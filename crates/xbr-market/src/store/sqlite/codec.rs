@@ -8,7 +8,7 @@ use rusqlite::types::Type;
 use crate::store::{StoreError, StoreResult};
 use crate::types::{
     Address, Channel, ChannelClose, ChannelState, ChannelType, LocalChannel, Offer, Purchase, Sale,
-    SaleStatus, SellerKey, SellerSale, U256,
+    SaleStatus, SellerKey, SellerSale, Signature, U256,
 };
 
 // ------------------------------------------------------------------ column conversions
@@ -27,6 +27,24 @@ fn opt_arr<const N: usize>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option
     let v: Option<Vec<u8>> = row.get(idx)?;
     v.map(|v| v.try_into().map_err(|_| conv_err(idx, "wrong blob length")))
         .transpose()
+}
+
+/// A 16-byte id column.
+pub(super) fn id<T: From<[u8; 16]>>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    arr::<16>(row, idx).map(T::from)
+}
+
+fn opt_id<T: From<[u8; 16]>>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
+    Ok(opt_arr::<16>(row, idx)?.map(T::from))
+}
+
+/// A 65-byte signature column (NULL or another length is a conversion error).
+fn sig(row: &Row<'_>, idx: usize) -> rusqlite::Result<Signature> {
+    arr::<65>(row, idx).map(Signature)
+}
+
+fn opt_sig(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Signature>> {
+    Ok(opt_arr::<65>(row, idx)?.map(Signature))
 }
 
 fn u256(row: &Row<'_>, idx: usize) -> rusqlite::Result<U256> {
@@ -93,17 +111,17 @@ pub(super) fn channel_from_row(row: &Row<'_>) -> rusqlite::Result<Channel> {
                 .map(U256::from_be_bytes)
                 .unwrap_or_default(),
             is_final: row.get::<_, Option<bool>>(18)?.unwrap_or(false),
-            delegate_signature: row.get::<_, Option<Vec<u8>>>(19)?.unwrap_or_default(),
-            marketmaker_signature: row.get(20)?,
+            delegate_signature: sig(row, 19)?,
+            marketmaker_signature: opt_sig(row, 20)?,
             closing_at: opt_u64(row, 21)?.unwrap_or(0),
             closed_tx: opt_arr::<32>(row, 22)?,
         }),
     };
     Ok(Channel {
-        channel_oid: arr(row, 0)?,
+        channel_oid: id(row, 0)?,
         channel_type,
-        market_oid: arr(row, 2)?,
-        member_oid: opt_arr(row, 3)?,
+        market_oid: id(row, 2)?,
+        member_oid: opt_id(row, 3)?,
         timestamp: u64_col(row, 4)?,
         open_at: u256(row, 5)?,
         marketmaker: addr(row, 6)?,
@@ -133,16 +151,16 @@ pub(super) fn offer_from_row(row: &Row<'_>) -> rusqlite::Result<Offer> {
         })
         .transpose()?;
     Ok(Offer {
-        offer_id: arr(row, 0)?,
-        key_id: arr(row, 1)?,
+        offer_id: id(row, 0)?,
+        key_id: id(row, 1)?,
         timestamp: u64_col(row, 2)?,
         seller: addr(row, 3)?,
         seller_session_id: u64_col(row, 4)?,
         seller_authid: row.get(5)?,
-        api_id: arr(row, 6)?,
+        api_id: id(row, 6)?,
         uri: row.get(7)?,
         valid_from: u64_col(row, 8)?,
-        signature: row.get(9)?,
+        signature: sig(row, 9)?,
         price: u256(row, 10)?,
         categories,
         expires: opt_u64(row, 12)?,
@@ -158,25 +176,25 @@ pub(super) const SALE_COLS: &str = "tx_id, created, status, key_id, offer_id, bu
 
 pub(super) fn sale_from_row(row: &Row<'_>) -> rusqlite::Result<Sale> {
     Ok(Sale {
-        tx_id: arr(row, 0)?,
+        tx_id: id(row, 0)?,
         created: u64_col(row, 1)?,
         status: SaleStatus::from_u64(u64_col(row, 2)?),
-        key_id: arr(row, 3)?,
-        offer_id: arr(row, 4)?,
+        key_id: id(row, 3)?,
+        offer_id: id(row, 4)?,
         buyer_delegate: addr(row, 5)?,
         buyer_pubkey: arr(row, 6)?,
         amount_offered: u256(row, 7)?,
         amount_paid: u256(row, 8)?,
-        payment_channel: arr(row, 9)?,
+        payment_channel: id(row, 9)?,
         payment_seq: u64_col(row, 10)?,
         payment_remaining: u256(row, 11)?,
-        buyer_signature: row.get(12)?,
-        paying_channel: arr(row, 13)?,
+        buyer_signature: sig(row, 12)?,
+        paying_channel: id(row, 13)?,
         paying_seq: u64_col(row, 14)?,
         paying_remaining: u256(row, 15)?,
-        maker_sell_signature: row.get(16)?,
-        seller_signature: row.get(17)?,
-        maker_receipt_signature: row.get(18)?,
+        maker_sell_signature: sig(row, 16)?,
+        seller_signature: opt_sig(row, 17)?,
+        maker_receipt_signature: opt_sig(row, 18)?,
         failure: row.get(19)?,
     })
 }
@@ -188,8 +206,8 @@ pub(super) const LOCAL_CHANNEL_COLS: &str = "channel_oid, market_oid, seq, balan
 
 pub(super) fn local_channel_from_row(r: &Row<'_>) -> rusqlite::Result<LocalChannel> {
     Ok(LocalChannel {
-        channel_oid: arr(r, 0)?,
-        market_oid: arr(r, 1)?,
+        channel_oid: id(r, 0)?,
+        market_oid: id(r, 1)?,
         seq: u64_col(r, 2)?,
         balance: u256(r, 3)?,
     })
@@ -200,8 +218,8 @@ pub(super) const SELLER_KEY_COLS: &str = "key_id, api_id, created, wrapped_key, 
 
 pub(super) fn seller_key_from_row(r: &Row<'_>) -> rusqlite::Result<SellerKey> {
     Ok(SellerKey {
-        key_id: arr(r, 0)?,
-        api_id: arr(r, 1)?,
+        key_id: id(r, 0)?,
+        api_id: id(r, 1)?,
         created: u64_col(r, 2)?,
         wrapped_key: r.get(3)?,
         offered: r.get(4)?,
@@ -214,15 +232,15 @@ pub(super) const SELLER_SALE_COLS: &str = "channel_oid, seq, created, key_id, bu
 
 pub(super) fn seller_sale_from_row(r: &Row<'_>) -> rusqlite::Result<SellerSale> {
     Ok(SellerSale {
-        channel_oid: arr(r, 0)?,
+        channel_oid: id(r, 0)?,
         seq: u64_col(r, 1)?,
         created: u64_col(r, 2)?,
-        key_id: arr(r, 3)?,
+        key_id: id(r, 3)?,
         buyer_pubkey: arr(r, 4)?,
         amount: u256(r, 5)?,
         balance: u256(r, 6)?,
-        maker_signature: r.get(7)?,
-        seller_signature: r.get(8)?,
+        maker_signature: sig(r, 7)?,
+        seller_signature: sig(r, 8)?,
     })
 }
 
@@ -231,15 +249,15 @@ pub(super) const PURCHASE_COLS: &str = "key_id, created, wrapped_key, channel_oi
 
 pub(super) fn purchase_from_row(r: &Row<'_>) -> rusqlite::Result<Purchase> {
     Ok(Purchase {
-        key_id: arr(r, 0)?,
+        key_id: id(r, 0)?,
         created: u64_col(r, 1)?,
         wrapped_key: r.get(2)?,
-        channel_oid: arr(r, 3)?,
+        channel_oid: id(r, 3)?,
         seq: u64_col(r, 4)?,
         amount: u256(r, 5)?,
         balance: u256(r, 6)?,
-        buyer_signature: r.get(7)?,
-        maker_signature: r.get(8)?,
+        buyer_signature: sig(r, 7)?,
+        maker_signature: sig(r, 8)?,
     })
 }
 

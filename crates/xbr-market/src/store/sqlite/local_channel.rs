@@ -6,7 +6,7 @@ use rusqlite::{Connection, params};
 use super::codec::{LOCAL_CHANNEL_COLS, b, i, local_channel_from_row};
 use super::query_opt;
 use crate::store::{StoreResult, rules};
-use crate::types::{LocalChannel, Oid, U256};
+use crate::types::{ChannelId, LocalChannel, U256};
 
 /// Which mirror table.
 #[derive(Clone, Copy)]
@@ -40,14 +40,14 @@ pub(super) fn set_active(conn: &Connection, mirror: Mirror, c: &LocalChannel) ->
     let table = mirror.table();
     conn.execute(
         &format!("UPDATE {table} SET active = 0 WHERE channel_oid != ?1"),
-        [c.channel_oid.as_slice()],
+        [c.channel_oid.as_ref()],
     )?;
     conn.execute(
         &format!(
             "INSERT INTO {table} ({LOCAL_CHANNEL_COLS}, active) VALUES (?1, ?2, ?3, ?4, 1) \
              ON CONFLICT(channel_oid) DO UPDATE SET market_oid = ?2, seq = ?3, balance = ?4, active = 1"
         ),
-        params![c.channel_oid.as_slice(), c.market_oid.as_slice(), i(c.seq)?, b(&c.balance).as_slice()],
+        params![c.channel_oid.as_ref(), c.market_oid.as_ref(), i(c.seq)?, b(&c.balance).as_slice()],
     )?;
     Ok(())
 }
@@ -57,7 +57,7 @@ pub(super) fn set_active(conn: &Connection, mirror: Mirror, c: &LocalChannel) ->
 pub(super) fn advance(
     conn: &Connection,
     mirror: Mirror,
-    channel_oid: &Oid,
+    channel_oid: &ChannelId,
     seq_after: u64,
     balance_after: U256,
     amount: U256,
@@ -76,7 +76,7 @@ pub(super) fn advance(
             mirror.table()
         ),
         params![
-            next.channel_oid.as_slice(),
+            next.channel_oid.as_ref(),
             i(next.seq)?,
             b(&next.balance).as_slice()
         ],

@@ -11,13 +11,13 @@ use super::codec::{
 use super::{SqliteStore, page_by_rowid, query_all, query_opt};
 use crate::store::{MakerStore, StoreError, StoreResult, rules};
 use crate::types::{
-    Address, Channel, ChannelClose, ChannelState, ChannelType, Offer, OfferQuery, Oid, Sale,
-    SaleStatus, Signature,
+    Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, Offer, OfferId,
+    OfferQuery, Sale, SaleStatus, Signature, TxId,
 };
 
-fn load_channel(conn: &Connection, oid: &Oid) -> StoreResult<Option<Channel>> {
+fn load_channel(conn: &Connection, oid: &ChannelId) -> StoreResult<Option<Channel>> {
     let sql = format!("SELECT {CHANNEL_COLS} FROM mm_channel WHERE channel_oid = ?1");
-    query_opt(conn, &sql, [oid.as_slice()], channel_from_row)
+    query_opt(conn, &sql, [oid.as_ref()], channel_from_row)
 }
 
 /// The channels of a type whose `col` is `address`, oldest first.
@@ -43,7 +43,7 @@ fn store_channel_money(conn: &Connection, ch: &Channel) -> StoreResult<()> {
     let n = conn.execute(
         "UPDATE mm_channel SET seq = ?2, remaining = ?3, inflight = ?4 WHERE channel_oid = ?1",
         params![
-            ch.channel_oid.as_slice(),
+            ch.channel_oid.as_ref(),
             i(ch.seq)?,
             b(&ch.remaining).as_slice(),
             b(&ch.inflight).as_slice()
@@ -55,9 +55,9 @@ fn store_channel_money(conn: &Connection, ch: &Channel) -> StoreResult<()> {
     Ok(())
 }
 
-fn load_sale(conn: &Connection, tx_id: &Oid) -> StoreResult<Option<Sale>> {
+fn load_sale(conn: &Connection, tx_id: &TxId) -> StoreResult<Option<Sale>> {
     let sql = format!("SELECT {SALE_COLS} FROM mm_sale WHERE tx_id = ?1");
-    query_opt(conn, &sql, [tx_id.as_slice()], sale_from_row)
+    query_opt(conn, &sql, [tx_id.as_ref()], sale_from_row)
 }
 
 /// Loads the payment and the paying channel of a sale, moves them by one of the sale [`rules`],
@@ -77,9 +77,9 @@ fn move_sale_channels(
     Ok((payment, paying))
 }
 
-fn offer_where(conn: &Connection, col: &str, id: &Oid) -> StoreResult<Option<Offer>> {
+fn offer_where(conn: &Connection, col: &str, id: &[u8]) -> StoreResult<Option<Offer>> {
     let sql = format!("SELECT {OFFER_COLS} FROM mm_offer WHERE {col} = ?1");
-    query_opt(conn, &sql, [id.as_slice()], offer_from_row)
+    query_opt(conn, &sql, [id], offer_from_row)
 }
 
 impl MakerStore for SqliteStore {
@@ -92,10 +92,10 @@ impl MakerStore for SqliteStore {
             tx.execute(
                 &insert_sql("INSERT", "mm_channel", CHANNEL_COLS),
                 params![
-                    c.channel_oid.as_slice(),
+                    c.channel_oid.as_ref(),
                     c.channel_type.as_u8(),
-                    c.market_oid.as_slice(),
-                    c.member_oid.as_ref().map(|m| m.as_slice()),
+                    c.market_oid.as_ref(),
+                    c.member_oid.as_ref().map(AsRef::<[u8]>::as_ref),
                     i(c.timestamp)?,
                     b(&c.open_at).as_slice(),
                     c.marketmaker.as_slice(),
@@ -111,8 +111,8 @@ impl MakerStore for SqliteStore {
                     opt_i(close.map(|x| x.seq))?,
                     close.map(|x| b(&x.balance).to_vec()),
                     close.map(|x| x.is_final),
-                    close.map(|x| x.delegate_signature.clone()),
-                    close.and_then(|x| x.marketmaker_signature.clone()),
+                    close.map(|x| x.delegate_signature.to_vec()),
+                    close.and_then(|x| x.marketmaker_signature.map(|s| s.to_vec())),
                     opt_i(close.map(|x| x.closing_at))?,
                     close.and_then(|x| x.closed_tx.map(|t| t.to_vec())),
                 ],
@@ -121,7 +121,7 @@ impl MakerStore for SqliteStore {
         })
     }
 
-    fn channel(&self, channel_oid: &Oid) -> StoreResult<Option<Channel>> {
+    fn channel(&self, channel_oid: &ChannelId) -> StoreResult<Option<Channel>> {
         load_channel(&self.lock(), channel_oid)
     }
 
@@ -147,7 +147,7 @@ impl MakerStore for SqliteStore {
 
     fn close_channel(
         &self,
-        channel_oid: &Oid,
+        channel_oid: &ChannelId,
         expect_state: ChannelState,
         new_state: ChannelState,
         close: &ChannelClose,
@@ -161,13 +161,13 @@ impl MakerStore for SqliteStore {
                 "UPDATE mm_channel SET state = ?2, close_seq = ?3, close_balance = ?4, close_is_final = ?5, \
                  close_del_sig = ?6, close_mm_sig = ?7, closing_at = ?8, closed_tx = ?9 WHERE channel_oid = ?1",
                 params![
-                    channel_oid.as_slice(),
+                    channel_oid.as_ref(),
                     new_state as i64,
                     i(close.seq)?,
                     b(&close.balance).as_slice(),
                     close.is_final,
-                    close.delegate_signature,
-                    close.marketmaker_signature,
+                    close.delegate_signature.as_ref(),
+                    close.marketmaker_signature.as_deref(),
                     i(close.closing_at)?,
                     close.closed_tx.map(|t| t.to_vec()),
                 ],
@@ -186,7 +186,7 @@ impl MakerStore for SqliteStore {
         self.with_tx(|tx| {
             let exists: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM mm_offer WHERE key_id = ?1 OR offer_id = ?2)",
-                params![o.key_id.as_slice(), o.offer_id.as_slice()],
+                params![o.key_id.as_ref(), o.offer_id.as_ref()],
                 |r| r.get(0),
             )?;
             if exists {
@@ -195,16 +195,16 @@ impl MakerStore for SqliteStore {
             tx.execute(
                 &insert_sql("INSERT", "mm_offer", OFFER_COLS),
                 params![
-                    o.offer_id.as_slice(),
-                    o.key_id.as_slice(),
+                    o.offer_id.as_ref(),
+                    o.key_id.as_ref(),
                     i(o.timestamp)?,
                     o.seller.as_slice(),
                     i(o.seller_session_id)?,
                     o.seller_authid,
-                    o.api_id.as_slice(),
+                    o.api_id.as_ref(),
                     o.uri,
                     i(o.valid_from)?,
-                    o.signature,
+                    o.signature.as_ref(),
                     b(&o.price).as_slice(),
                     categories,
                     opt_i(o.expires)?,
@@ -216,24 +216,24 @@ impl MakerStore for SqliteStore {
         })
     }
 
-    fn offer(&self, offer_id: &Oid) -> StoreResult<Option<Offer>> {
-        offer_where(&self.lock(), "offer_id", offer_id)
+    fn offer(&self, offer_id: &OfferId) -> StoreResult<Option<Offer>> {
+        offer_where(&self.lock(), "offer_id", offer_id.as_ref())
     }
 
-    fn offer_by_key(&self, key_id: &Oid) -> StoreResult<Option<Offer>> {
-        offer_where(&self.lock(), "key_id", key_id)
+    fn offer_by_key(&self, key_id: &KeyId) -> StoreResult<Option<Offer>> {
+        offer_where(&self.lock(), "key_id", key_id.as_ref())
     }
 
-    fn set_offer_expires(&self, key_id: &Oid, expires: u64) -> StoreResult<Offer> {
+    fn set_offer_expires(&self, key_id: &KeyId, expires: u64) -> StoreResult<Offer> {
         self.with_tx(|tx| {
             let n = tx.execute(
                 "UPDATE mm_offer SET expires = ?2 WHERE key_id = ?1",
-                params![key_id.as_slice(), i(expires)?],
+                params![key_id.as_ref(), i(expires)?],
             )?;
             if n != 1 {
                 return Err(StoreError::NotFound("offer"));
             }
-            offer_where(tx, "key_id", key_id)?.ok_or(StoreError::NotFound("offer"))
+            offer_where(tx, "key_id", key_id.as_ref())?.ok_or(StoreError::NotFound("offer"))
         })
     }
 
@@ -247,7 +247,7 @@ impl MakerStore for SqliteStore {
         let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(
             params![
-                q.api_id.as_ref().map(|a| a.as_slice()),
+                q.api_id.as_ref().map(AsRef::<[u8]>::as_ref),
                 opt_i(q.from_ts)?,
                 opt_i(q.until_ts)?,
                 q.seller.as_ref().map(|s| s.as_slice()),
@@ -276,25 +276,25 @@ impl MakerStore for SqliteStore {
             tx.execute(
                 &insert_sql("INSERT", "mm_sale", SALE_COLS),
                 params![
-                    s.tx_id.as_slice(),
+                    s.tx_id.as_ref(),
                     i(s.created)?,
                     SaleStatus::Inflight as i64,
-                    s.key_id.as_slice(),
-                    s.offer_id.as_slice(),
+                    s.key_id.as_ref(),
+                    s.offer_id.as_ref(),
                     s.buyer_delegate.as_slice(),
                     s.buyer_pubkey.as_slice(),
                     b(&s.amount_offered).as_slice(),
                     b(&s.amount_paid).as_slice(),
-                    s.payment_channel.as_slice(),
+                    s.payment_channel.as_ref(),
                     i(s.payment_seq)?,
                     b(&s.payment_remaining).as_slice(),
-                    s.buyer_signature,
-                    s.paying_channel.as_slice(),
+                    s.buyer_signature.as_ref(),
+                    s.paying_channel.as_ref(),
                     i(s.paying_seq)?,
                     b(&s.paying_remaining).as_slice(),
-                    s.maker_sell_signature,
-                    s.seller_signature,
-                    s.maker_receipt_signature,
+                    s.maker_sell_signature.as_ref(),
+                    s.seller_signature.as_deref(),
+                    s.maker_receipt_signature.as_deref(),
                     s.failure,
                 ],
             )?;
@@ -304,7 +304,7 @@ impl MakerStore for SqliteStore {
 
     fn complete_sale(
         &self,
-        tx_id: &Oid,
+        tx_id: &TxId,
         seller_signature: &Signature,
         receipt_signature: &Signature,
     ) -> StoreResult<(Channel, Channel)> {
@@ -313,25 +313,30 @@ impl MakerStore for SqliteStore {
             let (payment, paying) = move_sale_channels(tx, &s, rules::complete_sale)?;
             tx.execute(
                 "UPDATE mm_sale SET status = ?2, seller_signature = ?3, maker_receipt_sig = ?4 WHERE tx_id = ?1",
-                params![tx_id.as_slice(), SaleStatus::Completed as i64, seller_signature, receipt_signature],
+                params![
+                    tx_id.as_ref(),
+                    SaleStatus::Completed as i64,
+                    seller_signature.as_ref(),
+                    receipt_signature.as_ref()
+                ],
             )?;
             Ok((payment, paying))
         })
     }
 
-    fn rollback_sale(&self, tx_id: &Oid, reason: &str) -> StoreResult<()> {
+    fn rollback_sale(&self, tx_id: &TxId, reason: &str) -> StoreResult<()> {
         self.with_tx(|tx| {
             let s = rules::inflight_sale(load_sale(tx, tx_id)?)?;
             move_sale_channels(tx, &s, rules::rollback_sale)?;
             tx.execute(
                 "UPDATE mm_sale SET status = ?2, failure = ?3 WHERE tx_id = ?1",
-                params![tx_id.as_slice(), SaleStatus::Failed as i64, reason],
+                params![tx_id.as_ref(), SaleStatus::Failed as i64, reason],
             )?;
             Ok(())
         })
     }
 
-    fn sale(&self, tx_id: &Oid) -> StoreResult<Option<Sale>> {
+    fn sale(&self, tx_id: &TxId) -> StoreResult<Option<Sale>> {
         load_sale(&self.lock(), tx_id)
     }
 

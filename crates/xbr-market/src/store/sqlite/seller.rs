@@ -8,15 +8,15 @@ use super::codec::{
 use super::local_channel::{self, Mirror};
 use super::{SqliteStore, page_by_rowid, query_all};
 use crate::store::{SellerStore, StoreError, StoreResult};
-use crate::types::{LocalChannel, Oid, SellerKey, SellerSale};
+use crate::types::{KeyId, LocalChannel, SellerKey, SellerSale};
 
 impl SellerStore for SqliteStore {
     fn put_seller_key(&self, k: &SellerKey) -> StoreResult<()> {
         let n = self.lock().execute(
             &insert_sql("INSERT OR IGNORE", "seller_key", SELLER_KEY_COLS),
             params![
-                k.key_id.as_slice(),
-                k.api_id.as_slice(),
+                k.key_id.as_ref(),
+                k.api_id.as_ref(),
                 i(k.created)?,
                 k.wrapped_key,
                 k.offered
@@ -28,10 +28,10 @@ impl SellerStore for SqliteStore {
         Ok(())
     }
 
-    fn mark_key_offered(&self, key_id: &Oid) -> StoreResult<()> {
+    fn mark_key_offered(&self, key_id: &KeyId) -> StoreResult<()> {
         let n = self.lock().execute(
             "UPDATE seller_key SET offered = 1 WHERE key_id = ?1",
-            [key_id.as_slice()],
+            [key_id.as_ref()],
         )?;
         if n != 1 {
             return Err(StoreError::NotFound("seller key"));
@@ -66,15 +66,15 @@ impl SellerStore for SqliteStore {
             let n = tx.execute(
                 &insert_sql("INSERT OR IGNORE", "seller_sale", SELLER_SALE_COLS),
                 params![
-                    s.channel_oid.as_slice(),
+                    s.channel_oid.as_ref(),
                     i(s.seq)?,
                     i(s.created)?,
-                    s.key_id.as_slice(),
+                    s.key_id.as_ref(),
                     s.buyer_pubkey.as_slice(),
                     b(&s.amount).as_slice(),
                     b(&s.balance).as_slice(),
-                    s.maker_signature,
-                    s.seller_signature,
+                    s.maker_signature.as_ref(),
+                    s.seller_signature.as_ref(),
                 ],
             )?;
             if n == 0 {

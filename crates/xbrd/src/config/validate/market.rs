@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use super::parse::{
     AMOUNT_FORM, UUID_FORM, invalid, missing, parse_address, parse_amount, parse_duration,
-    parse_i64, parse_uuid, valid_uri,
+    parse_i64, parse_id, valid_uri,
 };
 use crate::config::raw::{RawApiOffer, RawMarket};
-use crate::config::{ApiOffer, ConfigError, Market, Role, Rotation, SampleFeed, format_uuid};
+use crate::config::{ApiOffer, ConfigError, Market, Role, Rotation, SampleFeed};
 
 /// Validates `market.apis[i]`.
 fn parse_offer(i: usize, o: &RawApiOffer) -> Result<ApiOffer, ConfigError> {
     let f = |name: &str| format!("market.apis[{i}].{name}");
-    let api_id = parse_uuid(
+    let api_id = parse_id(
         &f("api_id"),
         o.api_id
             .as_deref()
@@ -87,7 +87,7 @@ pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, Config
     let market_id = raw
         .market_id
         .as_deref()
-        .map(|s| parse_uuid("market.market_id", s))
+        .map(|s| parse_id("market.market_id", s))
         .transpose()?;
     let max_price = raw
         .max_price
@@ -115,7 +115,7 @@ pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, Config
             return Err(invalid(
                 format!("market.apis[{i}].api_id"),
                 "an api_id not used by another offer",
-                format_uuid(&a.api_id),
+                a.api_id.to_string(),
             ));
         }
     }
@@ -161,14 +161,14 @@ pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, Config
                 ));
             }
             let api_id = match feed.api_id.as_deref() {
-                Some(s) => parse_uuid("market.sample_feed.api_id", s)?,
+                Some(s) => parse_id("market.sample_feed.api_id", s)?,
                 None => apis[0].api_id,
             };
             if !apis.iter().any(|a| a.api_id == api_id) {
                 return Err(invalid(
                     "market.sample_feed.api_id",
                     "the api_id of one of the [[market.apis]]",
-                    format_uuid(&api_id),
+                    api_id.to_string(),
                 ));
             }
             let interval = match &feed.interval {

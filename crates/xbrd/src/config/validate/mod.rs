@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use ethereum::{contracts_from_file, read_contracts_file};
-pub use parse::{parse_address, parse_address_str, parse_amount, parse_uuid, parse_uuid_str};
+pub use parse::{parse_address, parse_address_str, parse_amount, parse_id, parse_id_str};
 
 use self::parse::{invalid, key_file_error, missing, resolve, valid_uri};
 use super::raw::RawConfig;

@@ -4,9 +4,12 @@
 //! checksum.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
+use wamp_proto::uri::{UriMatch, check_uri};
+use xbr_core::IdError;
 use xbr_core::address::AddressError;
 
 use crate::config::raw::Scalar;
@@ -186,31 +189,27 @@ pub fn parse_address_str(s: &str) -> Result<Address, String> {
 
 pub(super) const UUID_FORM: &str = "a UUID like \"627f1b5c-58c2-43b1-8422-a34f7d3f5a04\"";
 
-/// Parses a UUID (hyphens optional) into 16 bytes.
-pub fn parse_uuid(field: &str, s: &str) -> Result<[u8; 16], ConfigError> {
-    let digits: String = s.trim().chars().filter(|c| *c != '-').collect();
-    let mut out = [0u8; 16];
-    hex::decode_to_slice(&digits, &mut out)
-        .map_err(|_| invalid(field, UUID_FORM, format!("{s:?}")))?;
-    Ok(out)
+/// Parses a typed 16-byte id (UUID, 32 hex digits or `0x` + 32 hex digits) of config `field`.
+pub fn parse_id<T: FromStr<Err = IdError>>(field: &str, s: &str) -> Result<T, ConfigError> {
+    s.trim()
+        .parse()
+        .map_err(|_| invalid(field, UUID_FORM, format!("{s:?}")))
 }
 
-/// Parses a UUID from user input (admin API paths), with a plain message on error.
-pub fn parse_uuid_str(s: &str) -> Result<[u8; 16], String> {
-    parse_uuid("api_id", s).map_err(|_| format!("expected {UUID_FORM}, got {s:?}"))
+/// Parses a typed id from user input (admin API paths), with a plain message on error.
+pub fn parse_id_str<T: FromStr<Err = IdError>>(s: &str) -> Result<T, String> {
+    parse_id("api_id", s).map_err(|_| format!("expected {UUID_FORM}, got {s:?}"))
 }
 
-/// A loose WAMP URI check: non-empty dot-separated components without whitespace or `#`.
+/// A loose WAMP URI check (any non-empty components without whitespace or `#`).
 pub(super) fn valid_uri(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.')
-            .all(|c| !c.is_empty() && !c.chars().any(|ch| ch.is_whitespace() || ch == '#'))
+    check_uri(s, false, UriMatch::Exact).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::format_uuid;
+    use xbr_core::ApiId;
 
     #[test]
     fn amounts() {
@@ -259,9 +258,9 @@ mod tests {
         ] {
             assert!(parse_address("a", bad).is_err(), "{bad}");
         }
-        let id = parse_uuid("u", "627f1b5c-58c2-43b1-8422-a34f7d3f5a04").unwrap();
-        assert_eq!(format_uuid(&id), "627f1b5c-58c2-43b1-8422-a34f7d3f5a04");
-        assert!(parse_uuid("u", "627f1b5c").is_err());
+        let id: ApiId = parse_id("u", "627f1b5c-58c2-43b1-8422-a34f7d3f5a04").unwrap();
+        assert_eq!(id.to_string(), "627f1b5c-58c2-43b1-8422-a34f7d3f5a04");
+        assert!(parse_id::<ApiId>("u", "627f1b5c").is_err());
     }
 
     const CHECKSUMMED: &str = "0x3E5e9111Ae8eB78Fe1CC3bb8915d5D461F3Ef9A9";
