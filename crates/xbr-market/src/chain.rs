@@ -133,23 +133,15 @@ impl MakerChain for XbrChain {
         &self,
         market_oid: MarketId,
         from_block: u64,
-    ) -> BoxFuture<'_, MarketResult<(Vec<ChainChannel>, u64)>> {
+        to_block: u64,
+    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannel>>> {
         Box::pin(async move {
-            let head = self
-                .chain
-                .gateway()
-                .block_number()
-                .await
-                .map_err(chain_err)?;
-            if from_block > head {
-                return Ok((Vec::new(), from_block));
-            }
             let opened = self
                 .chain
-                .opened_channels(market_oid, from_block, head)
+                .opened_channels(market_oid, from_block, to_block)
                 .await
                 .map_err(chain_err)?;
-            Ok((opened.iter().filter_map(from_opened).collect(), head + 1))
+            Ok(opened.iter().filter_map(from_opened).collect())
         })
     }
 

@@ -123,6 +123,10 @@ pub trait MakerStore: Send + Sync + 'static {
     fn sales_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Sale)>> {
         Ok(page(self.sales()?, after, limit))
     }
+    /// The next block the chain log scan starts from (`None` before the first scan).
+    fn scan_cursor(&self) -> StoreResult<Option<u64>>;
+    /// Saves the next block the chain log scan starts from.
+    fn set_scan_cursor(&self, next_block: u64) -> StoreResult<()>;
 }
 
 /// The seller's durable state: keys (wrapped), its paying channel mirror, its sales.
