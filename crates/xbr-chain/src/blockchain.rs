@@ -574,7 +574,11 @@ impl SimpleBlockchain {
     }
 }
 
-fn channel_opened(event: XBRChannel::Opened, block_number: Option<u64>) -> ChannelOpened {
+/// An `Opened` event as [`ChannelOpened`].
+pub(crate) fn channel_opened(
+    event: XBRChannel::Opened,
+    block_number: Option<u64>,
+) -> ChannelOpened {
     ChannelOpened {
         channel_id: event.channelId.into(),
         market_id: event.marketId.into(),

@@ -125,14 +125,25 @@ pub trait MakerChain: Send + Sync + 'static {
     ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>>;
     /// Submits `closeChannel`; the transaction hash.
     fn close_channel(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>>;
-    /// The channels opened in `market_oid` in blocks `from_block..=to_block`
-    /// (`XBRChannel.Opened` logs, one `eth_getLogs` call), in chain order.
-    fn opened_channels(
+    /// The channel lifecycle logs of `market_oid` in blocks `from_block..=to_block`
+    /// (`XBRChannel.Opened`/`Closing`/`Closed`, one `eth_getLogs` call), in chain order.
+    fn channel_events(
         &self,
         market_oid: MarketId,
         from_block: u64,
         to_block: u64,
-    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannel>>>;
+    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannelEvent>>>;
+}
+
+/// A channel lifecycle log as the maker reads it from the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainChannelEvent {
+    /// `Opened`: a channel to mirror if it is this maker's.
+    Opened(ChainChannel),
+    /// `Closing`: a non-final close started the channel's timeout.
+    Closing(ChannelId),
+    /// `Closed`: the channel is settled.
+    Closed(ChannelId),
 }
 
 /// The market maker role.

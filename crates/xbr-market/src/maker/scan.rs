@@ -1,12 +1,15 @@
-//! The maker's view of the chain: `XBRChannel.Opened` logs of its market scanned incrementally,
-//! in bounded block ranges (one `eth_getLogs` each), up to the last final block (head minus the
-//! confirmation depth), from a cursor saved in the maker's store after every range. Each round
-//! starts a few blocks before the cursor again, so a log that a reorg moved to a later block is
-//! still found; mirroring is idempotent (a known channel is left as it is).
+//! The maker's view of the chain: the `XBRChannel` lifecycle logs of its market (`Opened`,
+//! `Closing`, `Closed`) scanned incrementally, in bounded block ranges (one `eth_getLogs` each),
+//! up to the last final block (head minus the confirmation depth), from a cursor saved in the
+//! maker's store after every range. Each round starts a few blocks before the cursor again, so a
+//! log that a reorg moved into blocks already scanned is still found. Applying a log is
+//! idempotent: a known channel is not mirrored again, and a channel's state only moves forward
+//! (Open → Closing → Closed), under the channel's lock so no sale or close of it is under way.
 
-use super::{ChainChannel, MakerChain, MarketMaker};
+use super::{ChainChannelEvent, MakerChain, MarketMaker};
 use crate::error::{MarketError, MarketResult, uri};
 use crate::store::blocking;
+use crate::types::ChannelState;
 
 /// How the maker scans the chain's logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +63,8 @@ pub fn block_ranges(from: u64, to: u64, max_range: u64) -> impl Iterator<Item = 
 pub struct ChannelScan {
     /// Channels mirrored for the first time.
     pub new: usize,
+    /// Mirrored channels whose state moved on a `Closing` or `Closed` log.
+    pub settled: usize,
     /// The block to scan from next time (one past the last final block scanned).
     pub next_block: u64,
     /// How many block ranges (`eth_getLogs` calls) the scan took.
@@ -74,11 +79,12 @@ impl MarketMaker {
             .ok_or_else(|| MarketError::new(uri::CHAIN_ERROR, "no chain configured"))
     }
 
-    /// Scans the chain's `Opened` logs of this market from `from_block` up to the last final
-    /// block, in ranges of at most [`ScanConfig::max_range`] blocks, and mirrors the channels
+    /// Scans the chain's channel logs of this market from `from_block` up to the last final
+    /// block, in ranges of at most [`ScanConfig::max_range`] blocks: mirrors the channels
     /// brokered by this maker that are new (seq 1, remaining = amount), including those opened
-    /// without it (e.g. by a member directly on chain). The saved cursor moves forward after
-    /// every range (never back). Returns how many were new and the block to scan from next.
+    /// without it (e.g. by a member directly on chain), and follows their closes. The saved
+    /// cursor moves forward after every range (never back). Returns what changed and the block
+    /// to scan from next.
     pub async fn scan_channels(&self, from_block: u64) -> MarketResult<ChannelScan> {
         let _one = self.scan_lock.lock().await;
         let chain = self.chain()?;
@@ -88,6 +94,7 @@ impl MarketMaker {
             _ => {
                 return Ok(ChannelScan {
                     new: 0,
+                    settled: 0,
                     next_block: from_block,
                     ranges: 0,
                 });
@@ -96,18 +103,21 @@ impl MarketMaker {
         let mut cursor = blocking(&self.store, |s| s.scan_cursor()).await?;
         let mut scan = ChannelScan {
             new: 0,
+            settled: 0,
             next_block: last + 1,
             ranges: 0,
         };
         for (from, to) in block_ranges(from_block, last, self.scan.max_range) {
-            let opened = chain
-                .opened_channels(self.cfg.market_oid, from, to)
+            let events = chain
+                .channel_events(self.cfg.market_oid, from, to)
                 .await
                 .map_err(|e| MarketError {
-                    message: format!("Opened logs of blocks {from}..={to}: {}", e.message),
+                    message: format!("channel logs of blocks {from}..={to}: {}", e.message),
                     ..e
                 })?;
-            scan.new += self.mirror_opened(&opened).await?;
+            for event in &events {
+                self.apply_event(event, &mut scan).await?;
+            }
             scan.ranges += 1;
             let next = to + 1;
             if cursor.is_none_or(|c| c < next) {
@@ -125,18 +135,32 @@ impl MarketMaker {
         self.scan_channels(self.scan.round_start(cursor)).await
     }
 
-    /// Mirrors the channels of this market and maker among `opened`; how many were new.
-    async fn mirror_opened(&self, opened: &[ChainChannel]) -> MarketResult<usize> {
-        let mut new = 0;
-        for c in opened
-            .iter()
-            .filter(|c| c.market_oid == self.cfg.market_oid && c.marketmaker == self.address)
-        {
-            if self.mirror_channel(c).await? {
-                new += 1;
+    /// Applies one lifecycle log: mirrors a new channel of this market and maker, or moves a
+    /// mirrored channel's state forward.
+    async fn apply_event(
+        &self,
+        event: &ChainChannelEvent,
+        scan: &mut ChannelScan,
+    ) -> MarketResult<()> {
+        let (oid, state) = match event {
+            ChainChannelEvent::Opened(c) => {
+                if c.market_oid == self.cfg.market_oid
+                    && c.marketmaker == self.address
+                    && self.mirror_channel(c).await?
+                {
+                    scan.new += 1;
+                }
+                return Ok(());
             }
+            ChainChannelEvent::Closing(oid) => (*oid, ChannelState::Closing),
+            ChainChannelEvent::Closed(oid) => (*oid, ChannelState::Closed),
+        };
+        let lock = self.lock_for(&oid);
+        let _guard = lock.lock().await;
+        if blocking(&self.store, move |s| s.advance_channel_state(&oid, state)).await? {
+            scan.settled += 1;
         }
-        Ok(new)
+        Ok(())
     }
 }
 

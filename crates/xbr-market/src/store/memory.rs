@@ -272,6 +272,25 @@ impl MakerStore for MemoryStore {
         Ok(self.lock().channels.clone())
     }
 
+    fn advance_channel_state(
+        &self,
+        channel_oid: &ChannelId,
+        state: ChannelState,
+    ) -> StoreResult<bool> {
+        let mut g = self.lock();
+        match g
+            .channels
+            .iter_mut()
+            .find(|c| &c.channel_oid == channel_oid)
+        {
+            Some(c) if (c.state as u8) < (state as u8) => {
+                c.state = state;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     fn scan_cursor(&self) -> StoreResult<Option<u64>> {
         Ok(self.lock().scan_cursor)
     }

@@ -74,6 +74,14 @@ pub trait MakerStore: Send + Sync + 'static {
         member: &Address,
         channel_type: ChannelType,
     ) -> StoreResult<Vec<Channel>>;
+    /// Moves a channel's state forward to `state` as the chain's logs report it (Open → Closing
+    /// → Closed, never back; the off-chain close information is kept). `false` if the channel
+    /// is unknown or already there or beyond.
+    fn advance_channel_state(
+        &self,
+        channel_oid: &ChannelId,
+        state: ChannelState,
+    ) -> StoreResult<bool>;
     /// Marks a channel closing (or closed) with its close information; fails with
     /// [`StoreError::Conflict`] if it is not in `expect_state`.
     fn close_channel(

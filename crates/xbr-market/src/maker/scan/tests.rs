@@ -5,17 +5,17 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::maker::testing::{MAKER_KEY, RecordedEvents, ScriptedSeller, chain_channel, config};
-use crate::maker::{ChainClose, MarketMaker};
+use crate::maker::{ChainChannel, ChainClose, MarketMaker};
 use crate::peer::BoxFuture;
 use crate::store::{MakerStore, MemoryStore, SqliteStore};
-use crate::types::{ChannelId, ChannelType, MarketId, U256};
+use crate::types::{ChannelId, ChannelState, ChannelType, MarketId, U256};
 use crate::wire::OpenChannelRequest;
 
-/// A chain at block `head` whose `Opened` logs are `logs` (each at its `open_at` block).
+/// A chain at block `head` with the channel logs `logs` (each at its block).
 #[derive(Default)]
 struct FakeChain {
     head: AtomicU64,
-    logs: Mutex<Vec<ChainChannel>>,
+    logs: Mutex<Vec<(u64, ChainChannelEvent)>>,
     ranges: Mutex<Vec<(u64, u64)>>,
 }
 
@@ -40,7 +40,11 @@ impl FakeChain {
             U256::from(10 * u64::from(n)),
         );
         c.open_at = block;
-        self.logs.lock().unwrap().push(c);
+        self.log(block, ChainChannelEvent::Opened(c));
+    }
+
+    fn log(&self, block: u64, event: ChainChannelEvent) {
+        self.logs.lock().unwrap().push((block, event));
     }
 
     /// The ranges asked for since the last call.
@@ -77,23 +81,28 @@ impl MakerChain for FakeChain {
         unsupported()
     }
 
-    fn opened_channels(
+    fn channel_events(
         &self,
         market_oid: MarketId,
         from_block: u64,
         to_block: u64,
-    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannel>>> {
+    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannelEvent>>> {
         Box::pin(async move {
             self.ranges.lock().unwrap().push((from_block, to_block));
-            Ok(self
+            let mut logs: Vec<_> = self
                 .logs
                 .lock()
                 .unwrap()
                 .iter()
-                .filter(|c| c.market_oid == market_oid)
-                .filter(|c| (from_block..=to_block).contains(&c.open_at))
+                .filter(|(block, _)| (from_block..=to_block).contains(block))
+                .filter(|(_, e)| match e {
+                    ChainChannelEvent::Opened(c) => c.market_oid == market_oid,
+                    _ => true,
+                })
                 .cloned()
-                .collect())
+                .collect();
+            logs.sort_by_key(|(block, _)| *block);
+            Ok(logs.into_iter().map(|(_, e)| e).collect())
         })
     }
 }
@@ -160,6 +169,7 @@ async fn scans_to_the_head_in_bounded_ranges_and_saves_the_cursor() {
         scan,
         ChannelScan {
             new: 3,
+            settled: 0,
             next_block: 4_501,
             ranges: 3
         }
@@ -289,15 +299,79 @@ async fn the_cursor_never_moves_back_and_an_explicit_scan_can_start_anywhere() {
 async fn logs_of_another_market_or_maker_are_not_mirrored() {
     let chain = FakeChain::at(10);
     chain.open(1, 5);
-    {
-        let mut logs = chain.logs.lock().unwrap();
-        let mut other_maker = logs[0].clone();
-        other_maker.channel_oid = ChannelId([2; 16]);
-        other_maker.marketmaker = crate::types::Address::repeat_byte(0x99);
-        logs.push(other_maker);
-    }
+    let mut other_maker = chain_channel(
+        ChannelId([2; 16]),
+        ChannelType::Paying,
+        key_address(),
+        U256::from(5),
+    );
+    other_maker.marketmaker = crate::types::Address::repeat_byte(0x99);
+    chain.log(6, ChainChannelEvent::Opened(other_maker));
+    // Its close is a log of the market too: a channel the maker does not know stays unknown.
+    chain.log(7, ChainChannelEvent::Closed(ChannelId([2; 16])));
     let store: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
     let m = maker(&chain, store.clone(), SCAN);
-    assert_eq!(m.scan_from_cursor().await.unwrap().new, 1);
+    let scan = m.scan_from_cursor().await.unwrap();
+    assert_eq!((scan.new, scan.settled), (1, 0));
     assert_eq!(store.all_channels().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn closing_and_closed_logs_move_the_channel_state_forward_only() {
+    let chain = FakeChain::at(10);
+    let oid = ChannelId([1; 16]);
+    // Opened and Closing in one range: applied in chain order.
+    chain.open(1, 3);
+    chain.log(4, ChainChannelEvent::Closing(oid));
+    let store: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
+    let m = maker(&chain, store.clone(), ScanConfig { rescan: 50, ..SCAN });
+    let first = m.scan_from_cursor().await.unwrap();
+    assert_eq!((first.new, first.settled), (1, 1));
+    let state = |s: &Arc<dyn MakerStore>| s.channel(&oid).unwrap().unwrap().state;
+    assert_eq!(state(&store), ChannelState::Closing);
+
+    chain.log(12, ChainChannelEvent::Closed(oid));
+    chain.mine_to(12);
+    // The rescan sees the Closing log again: it does not move the Closed channel back.
+    let second = m.scan_from_cursor().await.unwrap();
+    assert_eq!((second.new, second.settled), (0, 1));
+    assert_eq!(state(&store), ChannelState::Closed);
+    let third = m.scan_channels(0).await.unwrap();
+    assert_eq!((third.new, third.settled), (0, 0));
+    let c = store.channel(&oid).unwrap().unwrap();
+    assert_eq!(
+        (c.state, c.seq, c.remaining),
+        (ChannelState::Closed, 1, U256::from(10))
+    );
+}
+
+#[tokio::test]
+async fn both_stores_advance_a_channel_state_forward_only() {
+    let memory: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
+    let sqlite: Arc<dyn MakerStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    for s in [memory, sqlite] {
+        let oid = ChannelId([1; 16]);
+        assert!(!s.advance_channel_state(&oid, ChannelState::Closed).unwrap());
+        let c = chain_channel(oid, ChannelType::Payment, key_address(), U256::from(10));
+        let m = maker(&FakeChain::at(0), s.clone(), SCAN);
+        assert!(m.mirror_channel(&c).await.unwrap());
+        assert!(
+            s.advance_channel_state(&oid, ChannelState::Closing)
+                .unwrap()
+        );
+        assert!(
+            !s.advance_channel_state(&oid, ChannelState::Closing)
+                .unwrap()
+        );
+        assert!(s.advance_channel_state(&oid, ChannelState::Closed).unwrap());
+        assert!(!s.advance_channel_state(&oid, ChannelState::Open).unwrap());
+        assert!(
+            !s.advance_channel_state(&oid, ChannelState::Closing)
+                .unwrap()
+        );
+        assert_eq!(
+            s.channel(&oid).unwrap().unwrap().state,
+            ChannelState::Closed
+        );
+    }
 }

@@ -350,6 +350,18 @@ impl MakerStore for SqliteStore {
         query_all(&self.lock(), &sql, [], channel_from_row)
     }
 
+    fn advance_channel_state(
+        &self,
+        channel_oid: &ChannelId,
+        state: ChannelState,
+    ) -> StoreResult<bool> {
+        let n = self.lock().execute(
+            "UPDATE mm_channel SET state = ?2 WHERE channel_oid = ?1 AND state < ?2",
+            params![channel_oid.as_ref(), state as i64],
+        )?;
+        Ok(n == 1)
+    }
+
     fn scan_cursor(&self) -> StoreResult<Option<u64>> {
         let next: Option<i64> = query_opt(
             &self.lock(),
