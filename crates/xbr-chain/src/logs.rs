@@ -64,9 +64,6 @@ impl SimpleBlockchain {
         from_block: u64,
         to_block: u64,
     ) -> Result<Vec<ChannelEvent>> {
-        // An indexed `bytes16` topic is the value left-aligned in 32 bytes.
-        let mut market_topic = B256::ZERO;
-        market_topic[..16].copy_from_slice(market_id.as_bytes());
         let filter = Filter::new()
             .address(self.addresses().channel)
             .event_signature(vec![
@@ -74,7 +71,7 @@ impl SimpleBlockchain {
                 XBRChannel::Closing::SIGNATURE_HASH,
                 XBRChannel::Closed::SIGNATURE_HASH,
             ])
-            .topic1(market_topic)
+            .topic1(market_topic(market_id))
             .from_block(from_block)
             .to_block(to_block);
         let mut logs = self
@@ -86,6 +83,13 @@ impl SimpleBlockchain {
         logs.sort_by_key(|l| (l.block_number, l.log_index));
         Ok(logs.iter().filter_map(decode).collect())
     }
+}
+
+/// The topic of an indexed market id: a `bytes16` topic is the value left-aligned in 32 bytes.
+pub(crate) fn market_topic(market_id: MarketId) -> B256 {
+    let mut topic = B256::ZERO;
+    topic[..16].copy_from_slice(market_id.as_bytes());
+    topic
 }
 
 /// A channel lifecycle log, or `None` for any other log.

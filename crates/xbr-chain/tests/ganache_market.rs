@@ -6,8 +6,8 @@ use alloy_primitives::{Address, U256};
 use common::{KEYS, deployed_chain, key};
 use xbr_chain::bootstrap::{ChannelKind, ChannelSpec, MakerSpec, MemberSpec, OwnerSpec};
 use xbr_chain::{
-    ActorType, ChainError, ChannelEvent, ChannelState, ChannelType, MarketDescription,
-    MemberLevel, bootstrap,
+    ActorType, ChainError, ChannelEvent, ChannelState, ChannelType, MarketDescription, MemberLevel,
+    bootstrap,
 };
 use xbr_core::eip712::{EIP712ChannelClose, EIP712ChannelOpen, recover_typed, sign_typed};
 use xbr_core::{ChannelId, MarketId};
@@ -268,7 +268,10 @@ async fn channel_lifecycle_logs_read_back_whole_or_in_one_block_ranges() {
     let ChannelEvent::Closed(closed) = &whole[2] else {
         unreachable!()
     };
-    assert_eq!((closed.market_id, closed.ctype), (MARKET, ChannelType::Payment));
+    assert_eq!(
+        (closed.market_id, closed.ctype),
+        (MARKET, ChannelType::Payment)
+    );
     assert_eq!(closed.refund, xbr(500));
     assert_eq!(closed.payout + closed.fee, U256::ZERO);
     assert!(closed.block_number.unwrap() <= head);
