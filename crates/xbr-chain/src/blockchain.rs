@@ -2,7 +2,7 @@
 //! market, domain and channel status, the EIP-712 verifying values), working against today's
 //! contracts, plus the transactions a market operator and its members send.
 
-use alloy_primitives::{Address, B128, B256, Bytes, U256};
+use alloy_primitives::{Address, B128, Bytes, U256};
 use alloy_provider::DynProvider;
 use alloy_rpc_types_eth::TransactionReceipt;
 use xbr_core::eth::EthPrivateKey;
@@ -12,6 +12,7 @@ use crate::addresses::ContractAddresses;
 use crate::bindings::{XBRChannel, XBRDomain, XBRMarket, XBRNetwork, XBRToken};
 use crate::error::{ChainError, Result};
 use crate::gateway::{ConnectOptions, Gateway};
+use crate::logs::market_topic;
 use crate::types::{
     ActorType, Balances, ChainInfo, ChannelClosing, ChannelInfo, ChannelOpened, ChannelState,
     ChannelType, DomainState, DomainStatus, MarketStatus, MemberLevel, MemberStatus,
@@ -388,13 +389,10 @@ impl SimpleBlockchain {
         from_block: u64,
         to_block: u64,
     ) -> Result<Vec<ChannelOpened>> {
-        // An indexed `bytes16` topic is the value left-aligned in 32 bytes.
-        let mut market_topic = B256::ZERO;
-        market_topic[..16].copy_from_slice(market_id.as_bytes());
         let logs = self
             .channels()
             .Opened_filter()
-            .topic1(market_topic)
+            .topic1(market_topic(market_id))
             .from_block(from_block)
             .to_block(to_block)
             .query()
@@ -574,7 +572,11 @@ impl SimpleBlockchain {
     }
 }
 
-fn channel_opened(event: XBRChannel::Opened, block_number: Option<u64>) -> ChannelOpened {
+/// An `Opened` event as [`ChannelOpened`].
+pub(crate) fn channel_opened(
+    event: XBRChannel::Opened,
+    block_number: Option<u64>,
+) -> ChannelOpened {
     ChannelOpened {
         channel_id: event.channelId.into(),
         market_id: event.marketId.into(),

@@ -8,6 +8,7 @@
 //! | [`addresses`] | [`ContractAddresses`] from configuration, `XBR_DEBUG_*_ADDR` overrides, address files |
 //! | [`gateway`] | [`Gateway`]: the JSON-RPC connection with timeouts and locally signing providers |
 //! | [`blockchain`] | [`SimpleBlockchain`]: balances, member/market/domain/channel status, transactions |
+//! | [`logs`] | [`ChannelEvent`]: a market's `Opened`/`Closing`/`Closed` logs over a bounded block range |
 //! | [`mod@deploy`] | dev-chain deployment of the seven contracts from the pinned wheel's bytecode |
 //! | [`mod@bootstrap`] | a complete market (members, market, joins, payment and paying channels) from a description |
 //!
@@ -34,6 +35,7 @@ pub mod bootstrap;
 pub mod deploy;
 pub mod error;
 pub mod gateway;
+pub mod logs;
 pub mod types;
 
 pub use addresses::{AddressConfigError, ContractAddresses, ContractSlot};
@@ -43,6 +45,7 @@ pub use bootstrap::{BootstrappedChannel, BootstrappedMarket, MarketDescription, 
 pub use deploy::{ContractBytecode, Deployment, deploy};
 pub use error::{ChainError, Result};
 pub use gateway::{ConnectOptions, Gateway};
+pub use logs::{ChannelEvent, ChannelSettlement};
 pub use types::{
     ActorType, Balances, ChainInfo, ChannelInfo, ChannelOpened, ChannelState, ChannelType,
     DomainState, DomainStatus, MarketStatus, MemberLevel, MemberStatus,

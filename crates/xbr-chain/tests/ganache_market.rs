@@ -6,9 +6,10 @@ use alloy_primitives::{Address, U256};
 use common::{KEYS, deployed_chain, key};
 use xbr_chain::bootstrap::{ChannelKind, ChannelSpec, MakerSpec, MemberSpec, OwnerSpec};
 use xbr_chain::{
-    ActorType, ChainError, ChannelState, ChannelType, MarketDescription, MemberLevel, bootstrap,
+    ActorType, ChainError, ChannelEvent, ChannelState, ChannelType, MarketDescription, MemberLevel,
+    bootstrap,
 };
-use xbr_core::eip712::{EIP712ChannelOpen, recover_typed};
+use xbr_core::eip712::{EIP712ChannelClose, EIP712ChannelOpen, recover_typed, sign_typed};
 use xbr_core::{ChannelId, MarketId};
 
 fn xbr(n: u64) -> U256 {
@@ -210,6 +211,83 @@ async fn bootstrapped_market_reads_back_from_the_contracts() {
     assert_eq!(
         chain.xbr_allowance(maker, channel_contract).await.unwrap(),
         U256::ZERO
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_lifecycle_logs_read_back_whole_or_in_one_block_ranges() {
+    let d = deployed_chain().await;
+    let chain = &d.chain;
+    bootstrap(chain, &d.deployer, &description()).await.unwrap();
+
+    // A final close of the untouched payment channel (seq 1, the whole deposit back to the
+    // buyer), signed by its delegate and the market maker, submitted by the maker.
+    let close_at = chain.gateway().block_number().await.unwrap();
+    let msg = EIP712ChannelClose::new(
+        1337,
+        chain.addresses().network,
+        close_at,
+        MARKET,
+        PAYMENT,
+        1,
+        xbr(500),
+        true,
+    );
+    let (delegate_sig, maker_sig) = (sign_typed(&key(5), &msg), sign_typed(&key(6), &msg));
+    chain
+        .close_channel(
+            &key(6),
+            PAYMENT,
+            close_at,
+            1,
+            xbr(500),
+            true,
+            &delegate_sig,
+            &maker_sig,
+        )
+        .await
+        .unwrap();
+
+    let head = chain.gateway().block_number().await.unwrap();
+    let whole = chain.channel_events(MARKET, 0, head).await.unwrap();
+    let kinds: Vec<(&str, ChannelId)> = whole
+        .iter()
+        .map(|e| {
+            let kind = match e {
+                ChannelEvent::Opened(_) => "opened",
+                ChannelEvent::Closing(_) => "closing",
+                ChannelEvent::Closed(_) => "closed",
+            };
+            (kind, e.channel_id())
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [("opened", PAYMENT), ("opened", PAYING), ("closed", PAYMENT)]
+    );
+    let ChannelEvent::Closed(closed) = &whole[2] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (closed.market_id, closed.ctype),
+        (MARKET, ChannelType::Payment)
+    );
+    assert_eq!(closed.refund, xbr(500));
+    assert_eq!(closed.payout + closed.fee, U256::ZERO);
+    assert!(closed.block_number.unwrap() <= head);
+
+    // The same logs, asked for one block at a time.
+    let mut by_block = Vec::new();
+    for block in 0..=head {
+        by_block.extend(chain.channel_events(MARKET, block, block).await.unwrap());
+    }
+    assert_eq!(by_block, whole);
+    assert!(
+        chain
+            .channel_events(MarketId([0xee; 16]), 0, head)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

@@ -1,12 +1,15 @@
-//! [`MakerChain`] over xbr-chain's [`SimpleBlockchain`]: channel reads, `openChannel` (approving
+//! [`MakerChain`] over xbr-chain's [`SimpleBlockchain`]: channel reads and lifecycle logs,
+//! `openChannel` (approving
 //! the amount first for paying channels, which the maker funds) and `closeChannel`, each signed
 //! locally with the maker's key.
 
-use xbr_chain::{ChannelOpened, ChannelType as ChainType, OpenChannel, SimpleBlockchain};
+use xbr_chain::{
+    ChannelEvent, ChannelOpened, ChannelType as ChainType, OpenChannel, SimpleBlockchain,
+};
 use xbr_core::eth::EthPrivateKey;
 
 use crate::error::{MarketError, MarketResult, uri};
-use crate::maker::{ChainChannel, ChainClose, MakerChain};
+use crate::maker::{ChainChannel, ChainChannelEvent, ChainClose, MakerChain};
 use crate::peer::BoxFuture;
 use crate::types::{ChannelId, ChannelType, MarketId};
 use crate::wire::OpenChannelRequest;
@@ -129,27 +132,26 @@ impl MakerChain for XbrChain {
         })
     }
 
-    fn opened_channels(
+    fn channel_events(
         &self,
         market_oid: MarketId,
         from_block: u64,
-    ) -> BoxFuture<'_, MarketResult<(Vec<ChainChannel>, u64)>> {
+        to_block: u64,
+    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannelEvent>>> {
         Box::pin(async move {
-            let head = self
+            let events = self
                 .chain
-                .gateway()
-                .block_number()
+                .channel_events(market_oid, from_block, to_block)
                 .await
                 .map_err(chain_err)?;
-            if from_block > head {
-                return Ok((Vec::new(), from_block));
-            }
-            let opened = self
-                .chain
-                .opened_channels(market_oid, from_block, head)
-                .await
-                .map_err(chain_err)?;
-            Ok((opened.iter().filter_map(from_opened).collect(), head + 1))
+            Ok(events
+                .iter()
+                .filter_map(|e| match e {
+                    ChannelEvent::Opened(o) => from_opened(o).map(ChainChannelEvent::Opened),
+                    ChannelEvent::Closing(s) => Some(ChainChannelEvent::Closing(s.channel_id)),
+                    ChannelEvent::Closed(s) => Some(ChainChannelEvent::Closed(s.channel_id)),
+                })
+                .collect())
         })
     }
 

@@ -1,5 +1,5 @@
-//! Channels: mirrored from the chain (`XBRChannel.Opened`), opened through the maker
-//! (`open_channel`), and the channel queries (`get_*_channel`, balances, by delegate or actor).
+//! Channels: mirrored from the chain (`XBRChannel.Opened`, found by [`super::scan`] or read by
+//! id), opened through the maker (`open_channel`), and the channel queries (`get_*_channel`, balances, by delegate or actor).
 
 use wamp_proto::{Dict, Value};
 use xbr_core::eip712::{EIP712ChannelOpen, recover_typed};
@@ -10,15 +10,6 @@ use crate::peer::now_ns;
 use crate::store::blocking;
 use crate::types::{Address, Channel, ChannelId, ChannelState, ChannelType, U256};
 use crate::wire::{Balance, OpenChannelRequest, v_bytes};
-
-/// What [`MarketMaker::scan_channels`] found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChannelScan {
-    /// Channels mirrored for the first time.
-    pub new: usize,
-    /// The block to scan from next time.
-    pub next_block: u64,
-}
 
 impl MarketMaker {
     /// Records a channel first seen on chain (seq 1, remaining = amount). `true` if new.
@@ -48,10 +39,7 @@ impl MarketMaker {
     /// Reads the given channels from the chain and mirrors those of this market and maker that
     /// are new (seq 1, remaining = amount); how many were new. Unknown ids are skipped.
     pub async fn sync_channels(&self, channel_oids: &[ChannelId]) -> MarketResult<usize> {
-        let chain = self
-            .chain
-            .as_ref()
-            .ok_or_else(|| MarketError::new(uri::CHAIN_ERROR, "no chain configured"))?;
+        let chain = self.chain()?;
         let mut new = 0;
         for oid in channel_oids {
             if let Some(c) = chain.channel(*oid).await?
@@ -65,37 +53,10 @@ impl MarketMaker {
         Ok(new)
     }
 
-    /// Scans the chain's `Opened` logs of this market from `from_block` and mirrors the channels
-    /// brokered by this maker that are new (seq 1, remaining = amount), including those opened
-    /// without it (e.g. by a member directly on chain). Returns how many were new and the block
-    /// to scan from next; call it at start with 0 and then periodically.
-    pub async fn scan_channels(&self, from_block: u64) -> MarketResult<ChannelScan> {
-        let chain = self
-            .chain
-            .as_ref()
-            .ok_or_else(|| MarketError::new(uri::CHAIN_ERROR, "no chain configured"))?;
-        let (opened, next_block) = chain
-            .opened_channels(self.cfg.market_oid, from_block)
-            .await?;
-        let mut new = 0;
-        for c in opened
-            .iter()
-            .filter(|c| c.market_oid == self.cfg.market_oid && c.marketmaker == self.address)
-        {
-            if self.mirror_channel(c).await? {
-                new += 1;
-            }
-        }
-        Ok(ChannelScan { new, next_block })
-    }
-
     /// `open_channel`: verifies the member's ChannelOpen, submits `openChannel` and records the
     /// channel (seq 1).
     pub async fn open_channel(&self, req: OpenChannelRequest) -> MarketResult<Value> {
-        let chain = self
-            .chain
-            .as_ref()
-            .ok_or_else(|| MarketError::new(uri::CHAIN_ERROR, "no chain configured"))?;
+        let chain = self.chain()?;
         let msg = EIP712ChannelOpen::new(
             req.verifying_chain_id,
             req.verifying_contract,

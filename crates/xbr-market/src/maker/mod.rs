@@ -8,6 +8,7 @@
 //! | [`offers`] | `place_offer`, `get_offer`, `revoke_offer`, `query_offers`, `get_quote` |
 //! | [`buy`] | `buy_key` as named steps: check payment, pick paying channel, reserve, call seller, settle |
 //! | [`channels`] | channels mirrored from the chain, `open_channel`, the channel queries |
+//! | [`scan`] | the chain's channel logs scanned in bounded ranges from a saved cursor |
 //! | [`close`] | `close_channel`, the auto-close of an exhausted paying channel, settling a close |
 //!
 //! Fixes over the reference (spec §10): `buy_key` checks that the delegate owns the payment
@@ -38,12 +39,13 @@ pub mod close;
 pub mod dispatch;
 pub mod offers;
 pub mod procedure;
+pub mod scan;
 pub mod status;
 #[cfg(test)]
 mod testing;
 
-pub use channels::ChannelScan;
 pub use procedure::Procedure;
+pub use scan::{ChannelScan, ScanConfig};
 
 /// Static configuration of a market maker.
 pub struct MakerConfig {
@@ -123,13 +125,25 @@ pub trait MakerChain: Send + Sync + 'static {
     ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>>;
     /// Submits `closeChannel`; the transaction hash.
     fn close_channel(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>>;
-    /// The channels opened in `market_oid` from block `from_block` up to the chain head
-    /// (`XBRChannel.Opened` logs), and the block to scan from next time.
-    fn opened_channels(
+    /// The channel lifecycle logs of `market_oid` in blocks `from_block..=to_block`
+    /// (`XBRChannel.Opened`/`Closing`/`Closed`, one `eth_getLogs` call), in chain order.
+    fn channel_events(
         &self,
         market_oid: MarketId,
         from_block: u64,
-    ) -> BoxFuture<'_, MarketResult<(Vec<ChainChannel>, u64)>>;
+        to_block: u64,
+    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannelEvent>>>;
+}
+
+/// A channel lifecycle log as the maker reads it from the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainChannelEvent {
+    /// `Opened`: a channel to mirror if it is this maker's.
+    Opened(ChainChannel),
+    /// `Closing`: a non-final close started the channel's timeout.
+    Closing(ChannelId),
+    /// `Closed`: the channel is settled.
+    Closed(ChannelId),
 }
 
 /// The market maker role.
@@ -141,6 +155,10 @@ pub struct MarketMaker {
     events: Arc<dyn Publisher>,
     chain: Option<Arc<dyn MakerChain>>,
     locks: Mutex<HashMap<ChannelId, Arc<tokio::sync::Mutex<()>>>>,
+    /// How the chain's logs are scanned.
+    scan: ScanConfig,
+    /// One log scan at a time (the start and the periodic sync).
+    scan_lock: tokio::sync::Mutex<()>,
 }
 
 fn channel_kind(ty: ChannelType) -> &'static str {
@@ -169,7 +187,15 @@ impl MarketMaker {
             events,
             chain,
             locks: Mutex::new(HashMap::new()),
+            scan: ScanConfig::default(),
+            scan_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The same maker scanning the chain's logs as `scan` says (default: [`ScanConfig::default`]).
+    pub fn with_scan_config(mut self, scan: ScanConfig) -> Self {
+        self.scan = scan;
+        self
     }
 
     /// The maker's address.

@@ -46,6 +46,20 @@ pub fn domain() -> Domain {
     }
 }
 
+/// The maker's configuration: [`MAKER_KEY`] running [`MARKET`].
+pub fn config() -> MakerConfig {
+    MakerConfig {
+        key: key(MAKER_KEY),
+        market_oid: MARKET,
+        market_owner: key(OTHER_KEY).address(),
+        domain: domain(),
+        chain: 5777,
+        contracts: Default::default(),
+        eula_url: String::new(),
+        eula_hash: String::new(),
+    }
+}
+
 /// How the scripted seller answers `sell`.
 #[derive(Clone, Debug)]
 pub enum SellerScript {
@@ -192,17 +206,13 @@ impl Fixture {
             calls: Mutex::default(),
         });
         let events = Arc::new(RecordedEvents::default());
-        let cfg = MakerConfig {
-            key: key(MAKER_KEY),
-            market_oid: MARKET,
-            market_owner: key(OTHER_KEY).address(),
-            domain: domain(),
-            chain: 5777,
-            contracts: Default::default(),
-            eula_url: String::new(),
-            eula_hash: String::new(),
-        };
-        let maker = MarketMaker::new(cfg, store.clone(), seller.clone(), events.clone(), None);
+        let maker = MarketMaker::new(
+            config(),
+            store.clone(),
+            seller.clone(),
+            events.clone(),
+            None,
+        );
         let buyer = key(BUYER_KEY).address();
         let seller_adr = key(SELLER_KEY).address();
         for c in [

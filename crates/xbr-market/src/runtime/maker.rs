@@ -1,6 +1,7 @@
 //! The market maker as a [`Role`]: every `xbr.marketmaker.*` procedure is declared up front and
 //! answers `xbr.error.not_started` until the maker is built (once the chain answers, in the
-//! after-join step); channels opened on chain are mirrored at every join and then periodically.
+//! after-join step); channels opened on chain are mirrored at every join and then periodically,
+//! each round continuing from the scan cursor saved in the maker's store.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -57,8 +58,6 @@ pub struct MakerRole {
     building: tokio::sync::Mutex<()>,
     /// Mirror channels from the chain every this often (`None`: no chain).
     sync_period: Option<Duration>,
-    /// The next block to scan for `Opened` logs.
-    next_block: Arc<tokio::sync::Mutex<u64>>,
     sync_task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -71,7 +70,6 @@ impl MakerRole {
             build: Some(build),
             building: tokio::sync::Mutex::new(()),
             sync_period: Some(sync_period),
-            next_block: Arc::new(tokio::sync::Mutex::new(0)),
             sync_task: Mutex::new(None),
         }
     }
@@ -85,7 +83,6 @@ impl MakerRole {
             build: None,
             building: tokio::sync::Mutex::new(()),
             sync_period: None,
-            next_block: Arc::new(tokio::sync::Mutex::new(0)),
             sync_task: Mutex::new(None),
         }
     }
@@ -116,11 +113,10 @@ impl MakerRole {
         if slot.is_some() {
             return;
         }
-        let next = Arc::clone(&self.next_block);
         *slot = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(period).await;
-                if let Err(e) = sync(&maker, &next).await {
+                if let Err(e) = sync(&maker).await {
                     warn!(error = %e, "channel sync failed");
                 }
             }
@@ -128,14 +124,12 @@ impl MakerRole {
     }
 }
 
-/// Mirrors the channels opened on chain since the last scan.
-async fn sync(maker: &MarketMaker, next_block: &tokio::sync::Mutex<u64>) -> MarketResult<()> {
-    let mut next = next_block.lock().await;
-    let scan = maker.scan_channels(*next).await.map_err(|e| MarketError {
+/// Mirrors the channels opened on chain since the saved scan cursor.
+async fn sync(maker: &MarketMaker) -> MarketResult<()> {
+    let scan = maker.scan_from_cursor().await.map_err(|e| MarketError {
         message: format!("mirroring channels from the chain: {}", e.message),
         ..e
     })?;
-    *next = scan.next_block;
     if scan.new > 0 {
         info!(
             new = scan.new,
@@ -193,7 +187,7 @@ impl Role for MakerRole {
         Box::pin(async move {
             let maker = self.ensure_built().await?;
             if let Some(period) = self.sync_period {
-                sync(&maker, &self.next_block).await?;
+                sync(&maker).await?;
                 self.start_sync(maker, period);
             }
             Ok(())

@@ -20,6 +20,7 @@ struct Inner {
     buyer_channel: Option<LocalChannel>,
     purchases: HashMap<KeyId, Purchase>,
     purchase_order: Vec<KeyId>,
+    scan_cursor: Option<u64>,
 }
 
 /// A store that keeps everything in memory (lost on drop).
@@ -269,6 +270,34 @@ impl MakerStore for MemoryStore {
 
     fn all_channels(&self) -> StoreResult<Vec<Channel>> {
         Ok(self.lock().channels.clone())
+    }
+
+    fn advance_channel_state(
+        &self,
+        channel_oid: &ChannelId,
+        state: ChannelState,
+    ) -> StoreResult<bool> {
+        let mut g = self.lock();
+        match g
+            .channels
+            .iter_mut()
+            .find(|c| &c.channel_oid == channel_oid)
+        {
+            Some(c) if (c.state as u8) < (state as u8) => {
+                c.state = state;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn scan_cursor(&self) -> StoreResult<Option<u64>> {
+        Ok(self.lock().scan_cursor)
+    }
+
+    fn set_scan_cursor(&self, next_block: u64) -> StoreResult<()> {
+        self.lock().scan_cursor = Some(next_block);
+        Ok(())
     }
 }
 

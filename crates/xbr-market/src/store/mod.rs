@@ -74,6 +74,14 @@ pub trait MakerStore: Send + Sync + 'static {
         member: &Address,
         channel_type: ChannelType,
     ) -> StoreResult<Vec<Channel>>;
+    /// Moves a channel's state forward to `state` as the chain's logs report it (Open → Closing
+    /// → Closed, never back; the off-chain close information is kept). `false` if the channel
+    /// is unknown or already there or beyond.
+    fn advance_channel_state(
+        &self,
+        channel_oid: &ChannelId,
+        state: ChannelState,
+    ) -> StoreResult<bool>;
     /// Marks a channel closing (or closed) with its close information; fails with
     /// [`StoreError::Conflict`] if it is not in `expect_state`.
     fn close_channel(
@@ -123,6 +131,10 @@ pub trait MakerStore: Send + Sync + 'static {
     fn sales_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Sale)>> {
         Ok(page(self.sales()?, after, limit))
     }
+    /// The next block the chain log scan starts from (`None` before the first scan).
+    fn scan_cursor(&self) -> StoreResult<Option<u64>>;
+    /// Saves the next block the chain log scan starts from.
+    fn set_scan_cursor(&self, next_block: u64) -> StoreResult<()>;
 }
 
 /// The seller's durable state: keys (wrapped), its paying channel mirror, its sales.

@@ -88,6 +88,11 @@ fn offer(key: u8, api: u8, uri: &str, seller: u8, ts: u64) -> Offer {
 }
 
 fn maker_suite(s: &dyn MakerStore) {
+    // The chain scan cursor: none before the first scan, then the last one saved.
+    assert_eq!(s.scan_cursor().unwrap(), None);
+    s.set_scan_cursor(2_001).unwrap();
+    s.set_scan_cursor(4_001).unwrap();
+    assert_eq!(s.scan_cursor().unwrap(), Some(4_001));
     assert!(
         s.insert_channel(&channel(PAYMENT, ChannelType::Payment, 5, xbr(500), 10))
             .unwrap()
@@ -534,7 +539,7 @@ fn sqlite_pages_read_only_the_rows_of_the_page() {
 #[test]
 fn sqlite_store_behaves() {
     let s = SqliteStore::open_in_memory().unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     maker_suite(&s);
     seller_suite(&s);
     buyer_suite(&s);
@@ -551,7 +556,8 @@ fn sqlite_store_persists_across_reopen() {
         buyer_suite(&s);
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.scan_cursor().unwrap(), Some(4_001));
     let p = s.channel(&PAYMENT).unwrap().unwrap();
     assert_eq!(
         (p.seq, p.remaining, p.inflight, p.state),

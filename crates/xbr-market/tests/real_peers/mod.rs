@@ -19,7 +19,7 @@ use xbr_chain::{
 use xbr_core::eth::EthPrivateKey;
 use xbr_market::adapter::session::SessionPeer;
 use xbr_market::chain::XbrChain;
-use xbr_market::peer::{Caller, MakerClient};
+use xbr_market::peer::{Caller, MakerClient, Publisher};
 use xbr_market::sig::Domain;
 use xbr_market::types::MarketId;
 use xbr_market::{MakerConfig, MakerStore, MarketMaker, SqliteStore};
@@ -93,6 +93,32 @@ impl ChainMarket {
     }
 }
 
+/// Our market maker (account 6) of `cm`'s market over `store`, submitting to the chain.
+pub async fn chain_maker(
+    cm: &ChainMarket,
+    store: Arc<dyn MakerStore>,
+    providers: Arc<dyn Caller>,
+    events: Arc<dyn Publisher>,
+) -> MarketMaker {
+    let cfg = MakerConfig {
+        key: key(6),
+        market_oid: MARKET,
+        market_owner: cm.market.owner,
+        domain: cm.domain(),
+        chain: cm.ganache.chain_id,
+        contracts: Default::default(),
+        eula_url: String::new(),
+        eula_hash: cm.chain.eula().await.unwrap(),
+    };
+    MarketMaker::new(
+        cfg,
+        store,
+        providers,
+        events,
+        Some(Arc::new(XbrChain::new(cm.chain.clone(), key(6)))),
+    )
+}
+
 /// Our market maker (account 6) on its own CBOR session, with a SQLite store at `db`, submitting
 /// to the chain. Neither registered nor synced: the tests do both.
 pub struct Maker {
@@ -113,23 +139,7 @@ impl Maker {
             Some(Duration::from_secs(30)),
         ));
         let store: Arc<dyn MakerStore> = Arc::new(SqliteStore::open(db).unwrap());
-        let cfg = MakerConfig {
-            key: key(6),
-            market_oid: MARKET,
-            market_owner: cm.market.owner,
-            domain: cm.domain(),
-            chain: cm.ganache.chain_id,
-            contracts: Default::default(),
-            eula_url: String::new(),
-            eula_hash: cm.chain.eula().await.unwrap(),
-        };
-        let maker = Arc::new(MarketMaker::new(
-            cfg,
-            store.clone(),
-            peer.clone(),
-            peer,
-            Some(Arc::new(XbrChain::new(cm.chain.clone(), key(6)))),
-        ));
+        let maker = Arc::new(chain_maker(cm, store.clone(), peer.clone(), peer).await);
         Self {
             session,
             store,

@@ -350,6 +350,38 @@ impl MakerStore for SqliteStore {
         query_all(&self.lock(), &sql, [], channel_from_row)
     }
 
+    fn advance_channel_state(
+        &self,
+        channel_oid: &ChannelId,
+        state: ChannelState,
+    ) -> StoreResult<bool> {
+        let n = self.lock().execute(
+            "UPDATE mm_channel SET state = ?2 WHERE channel_oid = ?1 AND state < ?2",
+            params![channel_oid.as_ref(), state as i64],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn scan_cursor(&self) -> StoreResult<Option<u64>> {
+        let next: Option<i64> = query_opt(
+            &self.lock(),
+            "SELECT next_block FROM mm_scan_cursor WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        next.map(|n| u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("scan cursor {n}"))))
+            .transpose()
+    }
+
+    fn set_scan_cursor(&self, next_block: u64) -> StoreResult<()> {
+        self.lock().execute(
+            "INSERT INTO mm_scan_cursor (id, next_block) VALUES (1, ?1) \
+             ON CONFLICT (id) DO UPDATE SET next_block = excluded.next_block",
+            [i(next_block)?],
+        )?;
+        Ok(())
+    }
+
     fn sales_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Sale)>> {
         page_by_rowid(
             &self.lock(),

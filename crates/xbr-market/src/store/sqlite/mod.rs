@@ -21,9 +21,14 @@ use rusqlite_migration::{M, Migrations};
 use super::StoreResult;
 
 /// The schema migrations, in order. Never edit an applied one; append a new file instead.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!(
-    "../../../../../migrations/0001_market_initial.sql"
-))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!(
+        "../../../../../migrations/0001_market_initial.sql"
+    )),
+    M::up(include_str!(
+        "../../../../../migrations/0002_maker_scan_cursor.sql"
+    )),
+];
 
 /// How hard a commit waits for the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
