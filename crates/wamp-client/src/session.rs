@@ -12,6 +12,10 @@ use crate::driver::{self, CallReply, Command, Link, SessionInfo};
 use crate::error::Error;
 use crate::options::{CallOptions, CancelMode, PublishOptions, RegisterOptions, SubscribeOptions};
 use crate::transport::{Connection, TransportConfig};
+
+/// Events queued per subscription while its handler is busy; beyond this the driver drops the
+/// newest and counts it in [`Session::dropped_events`] (any publisher on the realm can send).
+pub const SUBSCRIPTION_QUEUE: usize = 1024;
 use crate::types::{
     CallResult, Event, EventHandler, Invocation, InvocationError, InvocationResult, event_handler,
     procedure_handler,
@@ -127,7 +131,8 @@ impl Session {
     }
 
     /// How many events the joined session dropped because their payload could not be decoded
-    /// (say a value this client cannot represent); 0 while not joined. Counts per joined
+    /// (say a value this client cannot represent) or their subscription's queue
+    /// ([`SUBSCRIPTION_QUEUE`]) was full; 0 while not joined. Counts per joined
     /// session: a [`crate::Component`] starts again from 0 after a reconnect.
     pub fn dropped_events(&self) -> u64 {
         match &*self.link.borrow() {
@@ -329,7 +334,7 @@ impl Session {
         options: SubscribeOptions,
         handler: EventHandler,
     ) -> Result<Subscription, Error> {
-        let (sink, mut events) = mpsc::unbounded_channel::<Event>();
+        let (sink, mut events) = mpsc::channel::<Event>(SUBSCRIPTION_QUEUE);
         let (id, local) = self
             .request(|reply| Command::Subscribe {
                 topic: topic.to_string(),

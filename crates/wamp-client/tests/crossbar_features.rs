@@ -480,5 +480,82 @@ async fn advanced_features_on_crossbar() {
     }
     oversize_incoming_on_websocket(&router).await;
     ping_detects_frozen_router(&router).await;
+    full_subscription_queue_sheds(&router).await;
     drop(router);
+}
+
+/// A handler that does not keep up: the events beyond the subscription's queue are dropped and
+/// counted, the queued ones are delivered once it resumes, and the session stays up.
+async fn full_subscription_queue_sheds(router: &tk::Crossbar) {
+    let subscriber = connect(&router.ws_url, Serializer::Cbor).await;
+    let publisher = connect(&router.ws_url, Serializer::Cbor).await;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (seen_tx, mut seen) = mpsc::channel::<i64>(wamp_client::session::SUBSCRIPTION_QUEUE + 8);
+    let holding = Arc::new(AtomicBool::new(false));
+    let (g, h) = (gate.clone(), holding.clone());
+    let _sub = subscriber
+        .subscribe(
+            "test.features.flood",
+            SubscribeOptions::default(),
+            move |ev| {
+                let (g, h) = (g.clone(), h.clone());
+                let seen_tx = seen_tx.clone();
+                async move {
+                    h.store(true, Ordering::SeqCst);
+                    g.acquire().await.expect("gate").forget();
+                    let n = ev.args.first().and_then(Value::as_i64).unwrap_or(-1);
+                    let _ = seen_tx.send(n).await;
+                }
+            },
+        )
+        .await
+        .expect("subscribe");
+    // The handler holds the first event; the queue takes SUBSCRIPTION_QUEUE more; 50 overflow.
+    let total = wamp_client::session::SUBSCRIPTION_QUEUE as i64 + 51;
+    for n in 0..total {
+        if n == 1 {
+            step("the handler holds the first event", async {
+                while !holding.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+        }
+        step(
+            "publish",
+            publisher.publish(
+                "test.features.flood",
+                vec![Value::from(n)],
+                Dict::new(),
+                PublishOptions::acknowledged(),
+            ),
+        )
+        .await
+        .expect("publish");
+    }
+    step("the overflow is counted", async {
+        while subscriber.dropped_events() < 50 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(subscriber.dropped_events(), 50);
+    gate.add_permits(total as usize);
+    let mut got = Vec::new();
+    while got.len() < total as usize - 50 {
+        got.push(
+            step("queued events arrive", seen.recv())
+                .await
+                .expect("event"),
+        );
+    }
+    assert_eq!(
+        got,
+        (0..total - 50).collect::<Vec<_>>(),
+        "the oldest are kept, in order"
+    );
+    assert!(subscriber.is_connected());
+    for s in [subscriber, publisher] {
+        s.leave().await.expect("leave");
+    }
 }

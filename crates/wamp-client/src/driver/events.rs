@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument, debug, trace, warn};
 use wamp_proto::message::code;
 use wamp_proto::session::{SessionEvent, TimeoutKind};
@@ -346,9 +346,22 @@ impl Driver {
             kwargs,
             details,
         };
-        // Unbounded so a slow handler never blocks the driver (and can itself call through it).
+        // Never wait on a slow handler (it may itself call through the driver): a full queue sheds
+        // the event and counts it, so a flood from any publisher cannot grow memory.
+        let dropped = &self.dropped_events;
         entry
             .sinks
-            .retain(|(_, sink)| sink.send(event.clone()).is_ok());
+            .retain(|(_, sink)| match sink.try_send(event.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    warn!(
+                        subscription,
+                        publication, "event dropped: subscription queue full"
+                    );
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
     }
 }

@@ -85,7 +85,7 @@ pub(crate) enum Command {
     Subscribe {
         topic: String,
         options: Dict,
-        sink: mpsc::UnboundedSender<Event>,
+        sink: mpsc::Sender<Event>,
         reply: oneshot::Sender<Result<(u64, u64), Error>>,
     },
     Unsubscribe {
@@ -148,7 +148,8 @@ pub(crate) enum Link {
     Up {
         tx: mpsc::Sender<Command>,
         info: Arc<SessionInfo>,
-        /// Events dropped because their payload could not be decoded.
+        /// Events dropped because their payload could not be decoded or their subscription's
+        /// queue was full.
         dropped_events: Arc<AtomicU64>,
     },
 }
@@ -209,7 +210,7 @@ type PendingRegister = (
 );
 type PendingSubscribe = (
     String,
-    mpsc::UnboundedSender<Event>,
+    mpsc::Sender<Event>,
     oneshot::Sender<Result<(u64, u64), Error>>,
 );
 
@@ -220,7 +221,7 @@ struct PendingCall {
 
 struct SubscriptionEntry {
     topic: String,
-    sinks: Vec<(u64, mpsc::UnboundedSender<Event>)>,
+    sinks: Vec<(u64, mpsc::Sender<Event>)>,
 }
 
 struct RegistrationEntry {
@@ -248,7 +249,8 @@ struct Driver {
     next_local: u64,
     /// Who waits for our leave to complete.
     leave: Option<oneshot::Sender<Result<(), Error>>>,
-    /// Events dropped because their payload could not be decoded (read by the handles).
+    /// Events dropped because their payload could not be decoded or their subscription's queue
+    /// was full (read by the handles).
     dropped_events: Arc<AtomicU64>,
 }
 
