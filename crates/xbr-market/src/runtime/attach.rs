@@ -58,17 +58,30 @@ pub fn invocation_error(e: &MarketError) -> InvocationError {
     InvocationError::with_payload(e.uri.to_string(), error_args(e), Dict::new())
 }
 
+/// Events of one subscription handled at once; further events wait in the subscription's
+/// bounded queue (wamp-client sheds and counts what does not fit), so no publisher can make the
+/// role spawn without bound.
+pub const EVENTS_IN_FLIGHT: usize = 64;
+
 /// The wamp-client handler of a subscription: each event is handled in a task of its own (a
-/// key purchase does not hold up events under keys already held) and reported to `observer`.
+/// key purchase does not hold up events under keys already held), at most
+/// [`EVENTS_IN_FLIGHT`] at once, and reported to `observer`.
 pub fn event_handler(
     spec: TopicSpec,
     observer: Observer,
 ) -> impl Fn(Event) -> BoxFuture<'static, ()> + Send + Sync + 'static {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(EVENTS_IN_FLIGHT));
     move |event| {
         let handler = Arc::clone(&spec.handler);
         let observer = Arc::clone(&observer);
+        let in_flight = Arc::clone(&in_flight);
         Box::pin(async move {
+            // Waiting here holds up the subscription's queue, which is where the bound bites.
+            let Ok(permit) = in_flight.acquire_owned().await else {
+                return;
+            };
             tokio::spawn(async move {
+                let _permit = permit;
                 let topic = event.topic.clone();
                 let publication = event.publication;
                 let outcome = handler(event).await;
@@ -382,6 +395,52 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn events_in_flight_are_bounded() {
+        let release = Arc::new(tokio::sync::Semaphore::new(0));
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (r, st) = (release.clone(), started.clone());
+        let spec = TopicSpec {
+            topic: "t".into(),
+            options: SubscribeOptions::default(),
+            handler: Arc::new(move |_event| {
+                let (r, st) = (r.clone(), st.clone());
+                Box::pin(async move {
+                    st.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    r.acquire().await.expect("release").forget();
+                    Ok(crate::runtime::Decrypted {
+                        key_id: Default::default(),
+                        payload: wamp_proto::Value::Null,
+                    })
+                })
+            }),
+        };
+        let handle = event_handler(spec, Arc::new(crate::runtime::NoObserver));
+        let event = || Event {
+            subscription: 1,
+            publication: 1,
+            topic: "t".into(),
+            args: vec![],
+            kwargs: Dict::new(),
+            details: Dict::new(),
+        };
+        for _ in 0..EVENTS_IN_FLIGHT {
+            handle(event()).await;
+        }
+        let mut next = handle(event());
+        // The next event waits for a free slot: its handler future does not complete.
+        let pending =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(next.as_mut().poll(cx).is_pending()))
+                .await;
+        assert!(pending);
+        release.add_permits(1);
+        next.await;
+        while started.load(std::sync::atomic::Ordering::SeqCst) < EVENTS_IN_FLIGHT + 1 {
+            tokio::task::yield_now().await;
+        }
+        release.add_permits(EVENTS_IN_FLIGHT);
+    }
 
     #[test]
     fn failures_name_their_uri_exactly() {
