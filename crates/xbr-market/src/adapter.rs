@@ -94,7 +94,7 @@ pub mod session {
     /// Maps a client error to a [`MarketError`]: a peer's ERROR keeps its URI and message.
     pub fn market_error(e: Error) -> MarketError {
         match e {
-            Error::Wamp(w) => error_from_wamp(&w.uri, &w.args),
+            Error::Wamp(w) => error_from_wamp(&w.uri, &w.args, &w.kwargs),
             Error::Encode(e) => MarketError::new("wamp.error.invalid_payload", e.to_string()),
             Error::Timeout(d) => {
                 MarketError::new("wamp.error.timeout", format!("call timed out after {d:?}"))

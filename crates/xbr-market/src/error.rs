@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::store::StoreError;
+use crate::types::U256;
 
 /// The error URIs of the reference implementation (spec §2.4, §2.5, §3.4, §3A).
 pub mod uri {
@@ -59,9 +60,24 @@ pub mod uri {
     pub const CHAIN_ERROR: &str = "xbr.error.chain_error";
     /// A duplicate offer.
     pub const DUPLICATE_OFFER: &str = "xbr.error.duplicate_offer";
+    /// A sale is unresolved on the channel (its seller's answer is not known yet); retry the same
+    /// request later.
+    pub const SALE_PENDING: &str = "xbr.error.sale_pending";
+    /// Too many requests are in flight; retry later.
+    pub const BUSY: &str = "xbr.error.busy";
     /// Prefix of the errors that are not a callee's answer (the call never reached a callee, or
     /// its outcome is unknown): `xbr.error.transport.<kind>`.
     pub const TRANSPORT: &str = "xbr.error.transport";
+}
+
+/// Where a party stands on a channel: its off-chain seq and remaining. Sent with a refusal (as
+/// the ERROR's keyword arguments `channel_seq` and `remaining`) so the other party can re-sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelPosition {
+    /// The last seq the party recorded.
+    pub seq: u64,
+    /// The off-chain remaining after that seq.
+    pub remaining: U256,
 }
 
 /// An error with the WAMP error URI it is reported under and a human-readable message (sent as
@@ -73,6 +89,8 @@ pub struct MarketError {
     pub uri: Cow<'static, str>,
     /// What went wrong.
     pub message: String,
+    /// The refusing party's channel position, when the refusal is about seq or balance.
+    pub position: Option<ChannelPosition>,
 }
 
 impl MarketError {
@@ -81,6 +99,15 @@ impl MarketError {
         Self {
             uri: Cow::Borrowed(uri),
             message: message.into(),
+            position: None,
+        }
+    }
+
+    /// The same error telling the other party where this one stands on the channel.
+    pub fn with_position(self, seq: u64, remaining: U256) -> Self {
+        Self {
+            position: Some(ChannelPosition { seq, remaining }),
+            ..self
         }
     }
 
@@ -89,6 +116,7 @@ impl MarketError {
         Self {
             uri: Cow::Owned(uri.into()),
             message: message.into(),
+            position: None,
         }
     }
 

@@ -24,6 +24,7 @@ pub mod adapter;
 pub mod buyer;
 pub mod chain;
 pub mod error;
+pub mod failpoint;
 pub mod interfaces;
 pub mod local;
 pub mod maker;

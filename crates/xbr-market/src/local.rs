@@ -11,7 +11,9 @@ use wamp_proto::{Dict, Message, Serializer, Value};
 use crate::buyer::Buyer;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::maker::{MarketMaker, Procedure};
-use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, error_args, error_from_wamp};
+use crate::peer::{
+    BoxFuture, Caller, ProviderProcedure, Publisher, error_args, error_from_wamp, error_kwargs,
+};
 use crate::seller::Seller;
 use crate::wire::Payload;
 
@@ -195,7 +197,7 @@ impl LocalBus {
                 details: Dict::new(),
                 error: e.uri.to_string(),
                 args: error_args(e),
-                kwargs: Dict::new(),
+                kwargs: error_kwargs(e),
             },
         };
         let bytes = ser
@@ -211,7 +213,12 @@ impl LocalBus {
             });
         match ser.decode(&bytes) {
             Ok(Message::Result { args, kwargs, .. }) => Ok((args, kwargs)),
-            Ok(Message::Error { error, args, .. }) => Err(error_from_wamp(&error, &args)),
+            Ok(Message::Error {
+                error,
+                args,
+                kwargs,
+                ..
+            }) => Err(error_from_wamp(&error, &args, &kwargs)),
             Ok(other) => Err(MarketError::runtime(format!(
                 "decoded {} instead of RESULT",
                 other.name()

@@ -13,7 +13,7 @@ use wamp_proto::{Dict, Value};
 
 use crate::error::{MarketError, MarketResult};
 use crate::maker::Procedure;
-use crate::types::{Address, ChannelId, ChannelType, KeyId, Offer};
+use crate::types::{Address, ChannelId, ChannelType, KeyId, Offer, U256};
 use crate::wire::{
     self, Balance, BuyKeyRequest, BuyReceipt, ChannelInfo, CloseChannelRequest, CloseChannelResult,
     MakerConfigInfo, MakerStatus, Payload, PlaceOfferRequest, Quote, WireMessage, v_bytes,
@@ -213,18 +213,46 @@ impl MakerClient {
 
 /// Turns a WAMP ERROR (uri, args) into a [`MarketError`]: the message is the first positional
 /// argument if it is a string (as the reference sends it).
-pub fn error_from_wamp(uri: &str, args: &[Value]) -> MarketError {
+pub fn error_from_wamp(uri: &str, args: &[Value], kwargs: &Dict) -> MarketError {
     let message = args
         .first()
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    MarketError::from_uri(uri.to_string(), message)
+    let error = MarketError::from_uri(uri.to_string(), message);
+    let seq = kwargs.get(POSITION_SEQ).and_then(Value::as_u64);
+    let remaining = kwargs
+        .get(POSITION_REMAINING)
+        .and_then(Value::as_bytes)
+        .filter(|b| b.len() == 32)
+        .map(U256::from_be_slice);
+    match (seq, remaining) {
+        (Some(seq), Some(remaining)) => error.with_position(seq, remaining),
+        _ => error,
+    }
 }
+
+/// Keyword argument of an ERROR carrying the refusing party's seq ([`MarketError::position`]).
+pub const POSITION_SEQ: &str = "channel_seq";
+/// Keyword argument of an ERROR carrying the refusing party's remaining (32 bytes, big-endian).
+pub const POSITION_REMAINING: &str = "remaining";
 
 /// The positional args a [`MarketError`] is sent with: `[message]`.
 pub fn error_args(e: &MarketError) -> Vec<Value> {
     vec![Value::from(e.message.as_str())]
+}
+
+/// The keyword args a [`MarketError`] is sent with: its channel position, if any.
+pub fn error_kwargs(e: &MarketError) -> Dict {
+    let mut kwargs = Dict::new();
+    if let Some(p) = e.position {
+        kwargs.insert(POSITION_SEQ.into(), Value::from(p.seq));
+        kwargs.insert(
+            POSITION_REMAINING.into(),
+            wire::v_bytes(p.remaining.to_be_bytes::<32>()),
+        );
+    }
+    kwargs
 }
 
 #[cfg(test)]

@@ -12,11 +12,10 @@ use wamp_client::{
     Component, Event, Invocation, InvocationError, InvocationResult, LifecycleEvent,
     RegisterOptions, Registration, Session, SubscribeOptions, Subscription,
 };
-use wamp_proto::Dict;
 
 use super::{Call, Declarations, Observer, ProcedureSpec, Role, RoleEvent, TopicSpec};
 use crate::error::MarketError;
-use crate::peer::{BoxFuture, error_args};
+use crate::peer::{BoxFuture, error_args, error_kwargs};
 
 type InvocationFuture = BoxFuture<'static, Result<InvocationResult, InvocationError>>;
 
@@ -55,7 +54,7 @@ pub fn invocation_handler(
 
 /// A role error as the WAMP ERROR of an invocation.
 pub fn invocation_error(e: &MarketError) -> InvocationError {
-    InvocationError::with_payload(e.uri.to_string(), error_args(e), Dict::new())
+    InvocationError::with_payload(e.uri.to_string(), error_args(e), error_kwargs(e))
 }
 
 /// Events of one subscription handled at once; further events wait in the subscription's
@@ -395,6 +394,7 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wamp_proto::Dict;
 
     #[tokio::test]
     async fn events_in_flight_are_bounded() {
