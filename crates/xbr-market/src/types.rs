@@ -337,6 +337,9 @@ pub struct SellerSale {
     pub maker_signature: Signature,
     /// Seller's signature (XBRSIG5).
     pub seller_signature: Signature,
+    /// The seller gave this sale up when it adopted a lower seq from the maker (the maker rolled
+    /// the sale back); kept for audit. At most one live (not voided) sale per (channel, seq).
+    pub voided: bool,
 }
 
 /// One key bought by the buyer (the key wrapped at rest) with its payment-channel state.

@@ -1,6 +1,7 @@
 //! The seller as a [`Role`]: `xbr.provider.<id>.sell` and `.close_channel` declared,
 //! [`Seller::start`] after each join (it re-reads the paying channel from the maker and re-places
-//! offers the maker has not accepted yet), and a periodic resync of missed offers.
+//! offers the maker has not accepted yet), and a periodic resync of the paying channel and of
+//! missed offers.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,8 +14,9 @@ use crate::error::MarketResult;
 use crate::peer::{BoxFuture, ProviderProcedure};
 use crate::seller::Seller;
 
-/// How often the seller looks for keys whose offer the maker has not accepted yet (it was down
-/// or unreachable at the rotation) and restarts to place them.
+/// How often the seller settles its paying channel with the maker's view (so a seller left
+/// behind or ahead by a rollback trades again) and looks for keys whose offer the maker has not
+/// accepted yet (it was down or unreachable at the rotation), restarting to place them.
 pub const RESYNC_PERIOD: Duration = Duration::from_secs(15);
 
 /// The seller role.
@@ -50,8 +52,9 @@ impl SellerRole {
     }
 }
 
-/// Re-places offers the maker missed: when a stored key of a configured API is not offered,
-/// runs [`Seller::start`] again (which re-reads the channel and offers every unoffered key).
+/// Re-syncs the paying channel with the maker ([`Seller::resync_channel`]) and re-places offers
+/// the maker missed: when a stored key of a configured API is not offered, runs
+/// [`Seller::start`] again (which re-syncs the channel too and offers every unoffered key).
 async fn resync(seller: Seller, period: Duration) {
     loop {
         tokio::time::sleep(period).await;
@@ -66,6 +69,9 @@ async fn resync(seller: Seller, period: Duration) {
             }
         };
         if missed == 0 {
+            if let Err(e) = seller.resync_channel().await {
+                warn!(error = %e, "paying channel not re-synced");
+            }
             continue;
         }
         info!(missed, "offers not accepted yet; placing them again");

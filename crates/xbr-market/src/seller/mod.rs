@@ -6,6 +6,12 @@
 //! channel's new seq/balance, atomically) before the sealed key leaves [`Seller::sell`]. A
 //! restarted seller restores its keys and resumes from the maker's view of the paying channel.
 //!
+//! Money path: `sell` is idempotent per (paying channel, seq), so the maker can re-send a sale
+//! whose reply it lost; a refusal tells the maker the seller's (seq, balance). The paying channel
+//! is re-synced with the maker ([`Seller::resync_channel`]) under the same lock as `sell`; when
+//! the maker rolled back a sale the seller had recorded, adopting the maker's lower seq voids
+//! that sale (it stays listed, flagged) and the seq sells again.
+//!
 //! Rotation event: after a new key is persisted and offered, the seller publishes
 //! `xbr.provider.<provider_id>.on_key_rotated` with one dict argument
 //! `{"key_id": b16, "api_id": b16, "uri": str, "price": b32, "previous": b16|null, "created": int ns,
@@ -307,9 +313,7 @@ impl Seller {
     /// a failure.
     pub async fn start(&self) -> MarketResult<U256> {
         let inner = &self.inner;
-        let record = ChannelRecord::paying();
-        let (channel, domain) =
-            own_channel::adopt(&inner.maker, &inner.address, &inner.store, record).await?;
+        let channel = self.resync_channel().await?;
 
         let keys = blocking(&inner.store, |s| s.seller_keys()).await?;
         let mut unoffered = Vec::new();
@@ -354,8 +358,6 @@ impl Seller {
                     rotations.extend(entry.series.start(now, &mut OsRng));
                 }
             }
-            st.channel = Some(channel.clone());
-            st.domain = Some(domain);
             st.started = true;
         }
         for r in rotations {
@@ -372,6 +374,23 @@ impl Seller {
         self.start_timer();
         info!(provider_id = %inner.provider_id, remaining = %channel.balance, seq = channel.seq, "seller started");
         Ok(channel.balance)
+    }
+
+    /// Settles the paying channel with the maker's view (`get_paying_channel_balance`) and makes
+    /// it the channel `sell` works on; returns it. Runs under the sale lock, from reading the
+    /// stored state to the update, so no sale moves the channel meanwhile. Adopting a seq lower
+    /// than the stored one (the maker rolled a sale back) voids the seller's sales above it.
+    /// [`Seller::start`] begins with it; the runtime also runs it periodically.
+    pub async fn resync_channel(&self) -> MarketResult<LocalChannel> {
+        let inner = &self.inner;
+        let _sale = inner.sale_lock.lock().await;
+        let record = ChannelRecord::paying();
+        let (channel, domain) =
+            own_channel::adopt(&inner.maker, &inner.address, &inner.store, record).await?;
+        let mut st = self.state();
+        st.channel = Some(channel.clone());
+        st.domain = Some(domain);
+        Ok(channel)
     }
 
     /// Stops the rotation timer; `sell` keeps answering for stored keys.

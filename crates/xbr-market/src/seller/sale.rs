@@ -10,6 +10,7 @@ use crate::sig::{self, ChannelState as SignedState, Domain};
 use crate::store::blocking;
 use crate::types::{ChannelId, LocalChannel, SellerSale};
 use crate::wire::{self, ProviderCloseReceipt, ProviderCloseRequest, SellReceipt, SellRequest};
+use xbr_core::DataKey;
 
 use super::Seller;
 
@@ -35,6 +36,13 @@ impl Seller {
     /// `xbr.provider.<id>.sell` (spec §2.4): checks, in the reference's order, the maker address,
     /// the key, the channel, seq, balance and the maker's signature; then seals the key to the
     /// buyer, signs the new paying-channel state and persists the sale before returning.
+    ///
+    /// Idempotent per (paying channel, seq): the request the seller recorded at a seq (same key,
+    /// buyer key, amount, balance and maker signature) gets that sale's receipt again, the key
+    /// sealed anew to the same buyer key; the maker re-sends it after a crash or a lost reply.
+    /// Any other request at a recorded seq, and every seq or balance mismatch, is refused with
+    /// the seller's position (seq, balance) in the error. A sale below the price of the key's
+    /// API is refused (`xbr.error.insufficient_amount`).
     pub async fn sell(&self, req: SellRequest) -> MarketResult<SellReceipt> {
         let span = info_span!("sell", key_id = %req.key_id, seq = req.channel_seq);
         self.sell_inner(req).instrument(span).await
@@ -51,10 +59,17 @@ impl Seller {
         let key = self
             .key(&req.key_id)
             .ok_or_else(|| MarketError::no_such_object(format!("no such key {}", req.key_id)))?;
+        self.check_price(&req)?;
         let _sale = inner.sale_lock.lock().await;
         let (channel, domain) = self.paying_channel(&req.channel_oid)?;
+        let refuse = |uri: &'static str, message: String| {
+            MarketError::new(uri, message).with_position(channel.seq, channel.balance)
+        };
+        if req.channel_seq <= channel.seq {
+            return self.sale_again(&req, &channel, &key).await;
+        }
         if req.channel_seq != channel.seq + 1 {
-            return Err(MarketError::new(
+            return Err(refuse(
                 uri::UNEXPECTED_CHANNEL_SEQ,
                 format!(
                     "channel seq {} does not follow {}",
@@ -63,9 +78,9 @@ impl Seller {
             ));
         }
         if channel.balance.checked_sub(req.amount) != Some(req.balance) {
-            return Err(MarketError::new(
+            return Err(refuse(
                 uri::UNEXPECTED_CHANNEL_BALANCE,
-                "balance is not remaining minus amount",
+                "balance is not remaining minus amount".into(),
             ));
         }
         // XBRSIG 4.
@@ -83,8 +98,6 @@ impl Seller {
         )?;
         // XBRSIG 5.
         let signature = domain.sign(&inner.cfg.key, &state)?;
-        let sealed_key =
-            xbr_core::sealedbox::seal(key.as_bytes(), &req.buyer_pubkey, &mut OsRng).to_vec();
         let sale = SellerSale {
             channel_oid: channel.channel_oid,
             seq: req.channel_seq,
@@ -95,9 +108,18 @@ impl Seller {
             balance: req.balance,
             maker_signature: req.signature,
             seller_signature: signature,
+            voided: false,
         };
         let recorded = sale.clone();
+        crate::failpoint!("seller::before_record");
         blocking(&inner.store, move |s| s.record_sale(&sale)).await?;
+        {
+            let mut st = self.state();
+            if let Some(c) = st.channel.as_mut() {
+                c.seq = req.channel_seq;
+                c.balance = req.balance;
+            }
+        }
         let hook = inner
             .sale_hook
             .lock()
@@ -106,23 +128,62 @@ impl Seller {
         if let Some(hook) = hook {
             hook(&recorded);
         }
-        {
-            let mut st = self.state();
-            if let Some(c) = st.channel.as_mut() {
-                c.seq = req.channel_seq;
-                c.balance = req.balance;
-            }
+        crate::failpoint!("seller::after_record");
+        Ok(self.receipt(&recorded, &key))
+    }
+
+    /// Refuses a sale below the price of the key's API. A key of an API not configured in this
+    /// run has no price here; the maker's offer is what prices it.
+    fn check_price(&self, req: &SellRequest) -> MarketResult<()> {
+        match self.api_of(&req.key_id) {
+            Some(api) if req.amount < api.price => Err(MarketError::new(
+                uri::INSUFFICIENT_AMOUNT,
+                format!(
+                    "amount {} is below the price {} of key {}",
+                    req.amount, api.price, req.key_id
+                ),
+            )),
+            _ => Ok(()),
         }
-        Ok(SellReceipt {
-            key_id: req.key_id,
-            delegate: inner.address,
-            buyer_pubkey: req.buyer_pubkey,
+    }
+
+    /// A `sell` at a seq the seller has passed: the stored sale's receipt when the request is
+    /// the one recorded there, otherwise a refusal with the seller's position.
+    async fn sale_again(
+        &self,
+        req: &SellRequest,
+        channel: &LocalChannel,
+        key: &DataKey,
+    ) -> MarketResult<SellReceipt> {
+        let (oid, seq) = (channel.channel_oid, req.channel_seq);
+        let stored = blocking(&self.inner.store, move |s| s.live_seller_sale(&oid, seq)).await?;
+        match stored {
+            Some(sale) if is_recorded_request(&sale, req) => Ok(self.receipt(&sale, key)),
+            _ => Err(MarketError::new(
+                uri::UNEXPECTED_CHANNEL_SEQ,
+                format!(
+                    "channel seq {} does not follow {}",
+                    req.channel_seq, channel.seq
+                ),
+            )
+            .with_position(channel.seq, channel.balance)),
+        }
+    }
+
+    /// The receipt of a recorded sale, with the key sealed (anew) to the sale's buyer key.
+    fn receipt(&self, sale: &SellerSale, key: &DataKey) -> SellReceipt {
+        let sealed_key =
+            xbr_core::sealedbox::seal(key.as_bytes(), &sale.buyer_pubkey, &mut OsRng).to_vec();
+        SellReceipt {
+            key_id: sale.key_id,
+            delegate: self.inner.address,
+            buyer_pubkey: sale.buyer_pubkey,
             sealed_key,
-            channel_seq: req.channel_seq,
-            amount: req.amount,
-            balance: req.balance,
-            signature,
-        })
+            channel_seq: sale.seq,
+            amount: sale.amount,
+            balance: sale.balance,
+            signature: sale.seller_signature,
+        }
     }
 
     /// `xbr.provider.<id>.close_channel` (spec §2.5, working): checks the maker, channel, current
@@ -193,4 +254,14 @@ impl Seller {
             )),
         }
     }
+}
+
+/// Whether `req` is the request `sale` recorded (its fingerprint: key, buyer key, amount,
+/// balance, maker signature; the channel and seq are where `sale` was found).
+fn is_recorded_request(sale: &SellerSale, req: &SellRequest) -> bool {
+    sale.key_id == req.key_id
+        && sale.buyer_pubkey == req.buyer_pubkey
+        && sale.amount == req.amount
+        && sale.balance == req.balance
+        && sale.maker_signature == req.signature
 }

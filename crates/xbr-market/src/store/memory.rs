@@ -331,7 +331,13 @@ impl SellerStore for MemoryStore {
     }
 
     fn set_seller_channel(&self, channel: &LocalChannel) -> StoreResult<()> {
-        self.lock().seller_channel = Some(channel.clone());
+        let mut g = self.lock();
+        for sale in g.seller_sales.iter_mut() {
+            if rules::voided_by_adopting(sale, channel) {
+                sale.voided = true;
+            }
+        }
+        g.seller_channel = Some(channel.clone());
         Ok(())
     }
 
@@ -346,12 +352,15 @@ impl SellerStore for MemoryStore {
         )?;
         if g.seller_sales
             .iter()
-            .any(|s| s.channel_oid == sale.channel_oid && s.seq == sale.seq)
+            .any(|s| rules::is_live_sale_at(s, &sale.channel_oid, sale.seq))
         {
             return Err(StoreError::Duplicate("seller sale"));
         }
         g.seller_channel = Some(next);
-        g.seller_sales.push(sale.clone());
+        g.seller_sales.push(SellerSale {
+            voided: false,
+            ..sale.clone()
+        });
         Ok(())
     }
 

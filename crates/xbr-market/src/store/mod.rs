@@ -148,15 +148,31 @@ pub trait SellerStore: Send + Sync + 'static {
     /// The active paying channel mirror.
     fn seller_channel(&self) -> StoreResult<Option<LocalChannel>>;
     /// Makes `channel` the active paying channel (replacing seq/balance if it is known).
+    /// Atomically with it, the live sales of that channel above `channel.seq` are voided (the
+    /// maker rolled them back and the seller adopts its lower seq); they stay listed, flagged.
     fn set_seller_channel(&self, channel: &LocalChannel) -> StoreResult<()>;
     /// Atomically: checks that the active channel is `sale.channel_oid` with seq `sale.seq - 1`
-    /// and balance `sale.balance + sale.amount`, advances it and stores the sale.
+    /// and balance `sale.balance + sale.amount`, advances it and stores the sale (live, whatever
+    /// `sale.voided` says). [`StoreError::Duplicate`] if a live sale holds that seq already: a
+    /// sale is never dropped silently.
     fn record_sale(&self, sale: &SellerSale) -> StoreResult<()>;
     /// All sales, oldest first.
     fn seller_sales(&self) -> StoreResult<Vec<SellerSale>>;
     /// A page of sales, oldest first, with cursors (see [`MakerStore::sales_page`]).
     fn seller_sales_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, SellerSale)>> {
         Ok(page(self.seller_sales()?, after, limit))
+    }
+    /// The live (not voided) sale the seller recorded at `(channel_oid, seq)`, if any: what a
+    /// repeated `sell` for that seq is answered from.
+    fn live_seller_sale(
+        &self,
+        channel_oid: &ChannelId,
+        seq: u64,
+    ) -> StoreResult<Option<SellerSale>> {
+        Ok(self
+            .seller_sales()?
+            .into_iter()
+            .find(|s| rules::is_live_sale_at(s, channel_oid, seq)))
     }
 }
 
@@ -205,5 +221,7 @@ where
         .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
+#[cfg(test)]
+mod seller_tests;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,9 @@
 //! cannot drift apart.
 
 use super::{StoreError, StoreResult};
-use crate::types::{Channel, ChannelId, ChannelState, LocalChannel, Sale, SaleStatus, U256};
+use crate::types::{
+    Channel, ChannelId, ChannelState, LocalChannel, Sale, SaleStatus, SellerSale, U256,
+};
 
 /// One step of a sale on its two channels: `(sale, payment, paying)` → `(payment, paying)` after
 /// the step.
@@ -142,4 +144,15 @@ pub(super) fn advance_local(
         balance: balance_after,
         ..ch.clone()
     })
+}
+
+/// Whether `sale` is the seller's live sale at `(channel_oid, seq)`.
+pub(super) fn is_live_sale_at(sale: &SellerSale, channel_oid: &ChannelId, seq: u64) -> bool {
+    !sale.voided && &sale.channel_oid == channel_oid && sale.seq == seq
+}
+
+/// Whether adopting `adopted` as the seller's paying channel voids `sale`: a live sale of that
+/// channel above the adopted seq (the maker rolled it back).
+pub(super) fn voided_by_adopting(sale: &SellerSale, adopted: &LocalChannel) -> bool {
+    !sale.voided && sale.channel_oid == adopted.channel_oid && sale.seq > adopted.seq
 }

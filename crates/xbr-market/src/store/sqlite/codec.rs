@@ -226,9 +226,13 @@ pub(super) fn seller_key_from_row(r: &Row<'_>) -> rusqlite::Result<SellerKey> {
     })
 }
 
-/// `seller_sale`'s columns, in [`seller_sale_from_row`]'s order.
+/// `seller_sale`'s columns as a sale is recorded (live), in [`seller_sale_from_row`]'s order.
 pub(super) const SELLER_SALE_COLS: &str = "channel_oid, seq, created, key_id, buyer_pubkey, amount, balance, \
      maker_signature, seller_signature";
+
+/// `seller_sale`'s columns as a sale is read back: [`SELLER_SALE_COLS`] and the `voided` flag.
+pub(super) const SELLER_SALE_ROW_COLS: &str = "channel_oid, seq, created, key_id, buyer_pubkey, amount, balance, \
+     maker_signature, seller_signature, voided";
 
 pub(super) fn seller_sale_from_row(r: &Row<'_>) -> rusqlite::Result<SellerSale> {
     Ok(SellerSale {
@@ -241,6 +245,7 @@ pub(super) fn seller_sale_from_row(r: &Row<'_>) -> rusqlite::Result<SellerSale> 
         balance: u256(r, 6)?,
         maker_signature: sig(r, 7)?,
         seller_signature: sig(r, 8)?,
+        voided: r.get(9)?,
     })
 }
 
@@ -273,5 +278,10 @@ mod tests {
         );
         let channel = insert_sql("INSERT", "mm_channel", CHANNEL_COLS);
         assert!(channel.ends_with("?22,?23)"), "{channel}");
+    }
+
+    #[test]
+    fn seller_sales_are_read_with_the_recorded_columns_then_the_flag() {
+        assert_eq!(SELLER_SALE_ROW_COLS, format!("{SELLER_SALE_COLS}, voided"));
     }
 }

@@ -1,14 +1,19 @@
 //! [`SellerStore`] on SQLite: tables `seller_key`, `seller_sale` and the `seller_channel` mirror.
+//!
+//! `seller_sale` keeps every sale ever recorded; a sale the maker rolled back is marked voided
+//! when the seller adopts the lower seq (in [`SellerStore::set_seller_channel`]'s transaction),
+//! and a unique partial index allows one live sale per (channel, seq).
 
-use rusqlite::params;
+use rusqlite::{ErrorCode, params};
 
 use super::codec::{
-    SELLER_KEY_COLS, SELLER_SALE_COLS, b, i, insert_sql, seller_key_from_row, seller_sale_from_row,
+    SELLER_KEY_COLS, SELLER_SALE_COLS, SELLER_SALE_ROW_COLS, b, i, insert_sql, seller_key_from_row,
+    seller_sale_from_row,
 };
 use super::local_channel::{self, Mirror};
-use super::{SqliteStore, page_by_rowid, query_all};
+use super::{SqliteStore, page_by_rowid, query_all, query_opt};
 use crate::store::{SellerStore, StoreError, StoreResult};
-use crate::types::{KeyId, LocalChannel, SellerKey, SellerSale};
+use crate::types::{ChannelId, KeyId, LocalChannel, SellerKey, SellerSale};
 
 impl SellerStore for SqliteStore {
     fn put_seller_key(&self, k: &SellerKey) -> StoreResult<()> {
@@ -49,7 +54,15 @@ impl SellerStore for SqliteStore {
     }
 
     fn set_seller_channel(&self, channel: &LocalChannel) -> StoreResult<()> {
-        self.with_tx(|tx| local_channel::set_active(tx, Mirror::Seller, channel))
+        self.with_tx(|tx| {
+            local_channel::set_active(tx, Mirror::Seller, channel)?;
+            tx.execute(
+                "UPDATE seller_sale SET voided = 1 \
+                 WHERE channel_oid = ?1 AND seq > ?2 AND voided = 0",
+                params![channel.channel_oid.as_ref(), i(channel.seq)?],
+            )?;
+            Ok(())
+        })
     }
 
     fn record_sale(&self, s: &SellerSale) -> StoreResult<()> {
@@ -63,8 +76,10 @@ impl SellerStore for SqliteStore {
                 s.balance,
                 s.amount,
             )?;
-            let n = tx.execute(
-                &insert_sql("INSERT OR IGNORE", "seller_sale", SELLER_SALE_COLS),
+            // A plain INSERT: a live sale at this (channel, seq) fails the unique index, and
+            // that failure rolls the whole transaction back, never a silent no-op.
+            tx.execute(
+                &insert_sql("INSERT", "seller_sale", SELLER_SALE_COLS),
                 params![
                     s.channel_oid.as_ref(),
                     i(s.seq)?,
@@ -76,16 +91,17 @@ impl SellerStore for SqliteStore {
                     s.maker_signature.as_ref(),
                     s.seller_signature.as_ref(),
                 ],
-            )?;
-            if n == 0 {
-                return Err(StoreError::Duplicate("seller sale"));
-            }
+            )
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate("seller sale"),
+                _ => StoreError::Sqlite(e),
+            })?;
             Ok(())
         })
     }
 
     fn seller_sales(&self) -> StoreResult<Vec<SellerSale>> {
-        let sql = format!("SELECT {SELLER_SALE_COLS} FROM seller_sale ORDER BY created, rowid");
+        let sql = format!("SELECT {SELLER_SALE_ROW_COLS} FROM seller_sale ORDER BY created, rowid");
         query_all(&self.lock(), &sql, [], seller_sale_from_row)
     }
 
@@ -93,10 +109,31 @@ impl SellerStore for SqliteStore {
         page_by_rowid(
             &self.lock(),
             "seller_sale",
-            SELLER_SALE_COLS,
+            SELLER_SALE_ROW_COLS,
             after,
             limit,
             seller_sale_from_row,
         )
     }
+
+    fn live_seller_sale(
+        &self,
+        channel_oid: &ChannelId,
+        seq: u64,
+    ) -> StoreResult<Option<SellerSale>> {
+        let sql = format!(
+            "SELECT {SELLER_SALE_ROW_COLS} FROM seller_sale \
+             WHERE channel_oid = ?1 AND seq = ?2 AND voided = 0"
+        );
+        query_opt(
+            &self.lock(),
+            &sql,
+            params![channel_oid.as_ref(), i(seq)?],
+            seller_sale_from_row,
+        )
+    }
 }
+
+#[cfg(test)]
+#[path = "seller_tests.rs"]
+mod tests;
