@@ -116,42 +116,32 @@ async fn another_request_at_a_recorded_seq_is_refused_with_the_sellers_position(
         .unwrap_err();
     assert_eq!(e.uri, uri::UNEXPECTED_CHANNEL_SEQ);
     assert_eq!(e.position, position(2, xbr(965)));
-    // The recorded request with another maker signature (an older seq's state) is not it either.
+    // The recorded request with another maker signature (an older seq's state) is not it
+    // either; nor a seq before any sale, a seq ahead or a wrong balance: every refusal says
+    // where the seller stands.
     let mut forged = sold.clone();
     forged.signature = sell_request(key_id, [1; 32], 1, xbr(35), xbr(965)).signature;
-    let e = m.seller.sell(forged).await.unwrap_err();
-    assert_eq!(
-        (e.uri.as_ref(), e.position),
-        (uri::UNEXPECTED_CHANNEL_SEQ, position(2, xbr(965)))
-    );
-    // A seq before any sale, a seq ahead, a wrong balance: all say where the seller stands.
-    let e = m
-        .seller
-        .sell(sell_request(key_id, [1; 32], 1, xbr(35), xbr(965)))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.uri.as_ref(), e.position),
-        (uri::UNEXPECTED_CHANNEL_SEQ, position(2, xbr(965)))
-    );
-    let e = m
-        .seller
-        .sell(sell_request(key_id, [1; 32], 4, xbr(35), xbr(930)))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.uri.as_ref(), e.position),
-        (uri::UNEXPECTED_CHANNEL_SEQ, position(2, xbr(965)))
-    );
-    let e = m
-        .seller
-        .sell(sell_request(key_id, [1; 32], 3, xbr(35), xbr(931)))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.uri.as_ref(), e.position),
-        (uri::UNEXPECTED_CHANNEL_BALANCE, position(2, xbr(965)))
-    );
+    let refusals = [
+        (forged, uri::UNEXPECTED_CHANNEL_SEQ),
+        (
+            sell_request(key_id, [1; 32], 1, xbr(35), xbr(965)),
+            uri::UNEXPECTED_CHANNEL_SEQ,
+        ),
+        (
+            sell_request(key_id, [1; 32], 4, xbr(35), xbr(930)),
+            uri::UNEXPECTED_CHANNEL_SEQ,
+        ),
+        (
+            sell_request(key_id, [1; 32], 3, xbr(35), xbr(931)),
+            uri::UNEXPECTED_CHANNEL_BALANCE,
+        ),
+    ];
+    for (req, expected) in refusals {
+        let seq = req.channel_seq;
+        let e = m.seller.sell(req).await.unwrap_err();
+        assert_eq!(e.uri, expected, "seq {seq}");
+        assert_eq!(e.position, position(2, xbr(965)), "seq {seq}");
+    }
     assert_eq!(m.seller_store.seller_sales().unwrap().len(), 1);
     assert_eq!(m.seller.channel().unwrap().seq, 2);
 }

@@ -33,21 +33,17 @@ fn old_database(path: &std::path::Path) {
         .to_latest(&mut conn)
         .unwrap();
     let s = old_style_sale();
-    conn.execute(
-        "INSERT OR IGNORE INTO seller_sale (channel_oid, seq, created, key_id, buyer_pubkey, \
-         amount, balance, maker_signature, seller_signature) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-        params![
-            s.channel_oid.as_ref(),
-            2,
-            5,
-            s.key_id.as_ref(),
-            s.buyer_pubkey.as_slice(),
-            b(&s.amount).as_slice(),
-            b(&s.balance).as_slice(),
-            s.maker_signature.as_ref(),
-            s.seller_signature.as_ref(),
-        ],
-    )
+    let hex = |bytes: &[u8]| alloy_primitives::hex::encode(bytes);
+    conn.execute_batch(&format!(
+        "INSERT OR IGNORE INTO seller_sale VALUES (x'{}', 2, 5, x'{}', x'{}', x'{}', x'{}', x'{}', x'{}')",
+        hex(s.channel_oid.as_ref()),
+        hex(s.key_id.as_ref()),
+        hex(&s.buyer_pubkey),
+        hex(&b(&s.amount)),
+        hex(&b(&s.balance)),
+        hex(s.maker_signature.as_ref()),
+        hex(s.seller_signature.as_ref()),
+    ))
     .unwrap();
     conn.execute(
         "INSERT INTO seller_channel (channel_oid, market_oid, seq, balance, active) \
