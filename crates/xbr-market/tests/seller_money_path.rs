@@ -18,7 +18,7 @@ use xbr_market::maker::Procedure;
 use xbr_market::peer::{Caller, ProviderProcedure};
 use xbr_market::sig;
 use xbr_market::types::{KeyId, SellerSale, U256};
-use xbr_market::wire::SellRequest;
+use xbr_market::wire::{ProviderCloseRequest, SellRequest};
 use xbr_market::{SellerStore, SqliteStore};
 
 fn payload(i: u64) -> Value {
@@ -142,6 +142,19 @@ async fn another_request_at_a_recorded_seq_is_refused_with_the_sellers_position(
         assert_eq!(e.uri, expected, "seq {seq}");
         assert_eq!(e.position, position(2, xbr(965)), "seq {seq}");
     }
+    // A close at a state the seller does not stand at says the same.
+    let close = ProviderCloseRequest {
+        market_maker_adr: key(KEY6).address(),
+        channel_oid: hex16(PAYING),
+        channel_seq: 1,
+        channel_balance: xbr(1000),
+        channel_is_final: true,
+        marketmaker_signature: sold.signature,
+        close_at: 1,
+    };
+    let e = m.seller.close_channel(close).await.unwrap_err();
+    assert_eq!(e.uri, uri::UNEXPECTED_CHANNEL_SEQ);
+    assert_eq!(e.position, position(2, xbr(965)));
     assert_eq!(m.seller_store.seller_sales().unwrap().len(), 1);
     assert_eq!(m.seller.channel().unwrap().seq, 2);
 }

@@ -307,10 +307,10 @@ impl Seller {
     }
 
     /// Starts selling: finds the active paying channel, reads the maker's config and the
-    /// channel balance (adopting the maker's seq/balance into the store), restores stored keys,
-    /// mints the first key of each new series, (re-)places pending offers, and starts the
-    /// rotation timer. Returns the remaining paying-channel balance. May be called again after
-    /// a failure.
+    /// channel balance (settling the stored seq/balance with the maker's under the sale lock,
+    /// see [`Seller::resync_channel`]), restores stored keys, mints the first key of each new
+    /// series, (re-)places pending offers, and starts the rotation timer. Returns the remaining
+    /// paying-channel balance. May be called again after a failure, and while selling.
     pub async fn start(&self) -> MarketResult<U256> {
         let inner = &self.inner;
         let channel = self.resync_channel().await?;

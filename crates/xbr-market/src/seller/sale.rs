@@ -3,6 +3,7 @@
 use rand::rngs::OsRng;
 use tracing::{Instrument, info_span};
 use wamp_proto::Value;
+use xbr_core::DataKey;
 
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{ProviderProcedure, now_ns};
@@ -10,7 +11,6 @@ use crate::sig::{self, ChannelState as SignedState, Domain};
 use crate::store::blocking;
 use crate::types::{ChannelId, LocalChannel, SellerSale};
 use crate::wire::{self, ProviderCloseReceipt, ProviderCloseRequest, SellReceipt, SellRequest};
-use xbr_core::DataKey;
 
 use super::Seller;
 
@@ -62,25 +62,17 @@ impl Seller {
         self.check_price(&req)?;
         let _sale = inner.sale_lock.lock().await;
         let (channel, domain) = self.paying_channel(&req.channel_oid)?;
-        let refuse = |uri: &'static str, message: String| {
-            MarketError::new(uri, message).with_position(channel.seq, channel.balance)
-        };
         if req.channel_seq <= channel.seq {
             return self.sale_again(&req, &channel, &key).await;
         }
         if req.channel_seq != channel.seq + 1 {
-            return Err(refuse(
-                uri::UNEXPECTED_CHANNEL_SEQ,
-                format!(
-                    "channel seq {} does not follow {}",
-                    req.channel_seq, channel.seq
-                ),
-            ));
+            return Err(seq_refusal(req.channel_seq, &channel));
         }
         if channel.balance.checked_sub(req.amount) != Some(req.balance) {
-            return Err(refuse(
+            return Err(refusal(
                 uri::UNEXPECTED_CHANNEL_BALANCE,
-                "balance is not remaining minus amount".into(),
+                "balance is not remaining minus amount",
+                &channel,
             ));
         }
         // XBRSIG 4.
@@ -159,14 +151,7 @@ impl Seller {
         let stored = blocking(&self.inner.store, move |s| s.live_seller_sale(&oid, seq)).await?;
         match stored {
             Some(sale) if is_recorded_request(&sale, req) => Ok(self.receipt(&sale, key)),
-            _ => Err(MarketError::new(
-                uri::UNEXPECTED_CHANNEL_SEQ,
-                format!(
-                    "channel seq {} does not follow {}",
-                    req.channel_seq, channel.seq
-                ),
-            )
-            .with_position(channel.seq, channel.balance)),
+            _ => Err(seq_refusal(req.channel_seq, channel)),
         }
     }
 
@@ -202,15 +187,17 @@ impl Seller {
         let _sale = inner.sale_lock.lock().await;
         let (channel, domain) = self.paying_channel(&req.channel_oid)?;
         if req.channel_seq != channel.seq {
-            return Err(MarketError::new(
+            return Err(refusal(
                 uri::UNEXPECTED_CHANNEL_SEQ,
                 "close seq is not the current seq",
+                &channel,
             ));
         }
         if req.channel_balance != channel.balance {
-            return Err(MarketError::new(
+            return Err(refusal(
                 uri::UNEXPECTED_CHANNEL_BALANCE,
                 "close balance is not the current balance",
+                &channel,
             ));
         }
         let state = SignedState {
@@ -264,4 +251,19 @@ fn is_recorded_request(sale: &SellerSale, req: &SellRequest) -> bool {
         && sale.amount == req.amount
         && sale.balance == req.balance
         && sale.maker_signature == req.signature
+}
+
+/// A refusal telling the maker where the seller stands on the paying channel (its seq and
+/// balance, in the error's kwargs), so the maker can tell a recorded sale from a refused one.
+fn refusal(uri: &'static str, message: impl Into<String>, channel: &LocalChannel) -> MarketError {
+    MarketError::new(uri, message).with_position(channel.seq, channel.balance)
+}
+
+/// The refusal of a `sell` at a seq that does not follow the seller's.
+fn seq_refusal(seq: u64, channel: &LocalChannel) -> MarketError {
+    refusal(
+        uri::UNEXPECTED_CHANNEL_SEQ,
+        format!("channel seq {seq} does not follow {}", channel.seq),
+        channel,
+    )
 }
