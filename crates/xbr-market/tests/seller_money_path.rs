@@ -355,3 +355,31 @@ async fn re_syncs_and_sales_run_together_end_consistent() {
     assert_eq!(sales.len() as u64, n);
     assert!(sales.iter().all(|s| !s.voided));
 }
+
+#[tokio::test]
+async fn a_dropped_sell_still_records_and_the_resent_sell_gets_its_receipt() {
+    let m = market(LocalBus::new(), xbr(35), 10, xbr(500)).await;
+    let (key_id, _, _) = started(&m).await;
+    let recorded = Arc::new(Notify::new());
+    let r = recorded.clone();
+    m.seller.set_sale_hook(Arc::new(move |_| r.notify_one()));
+    let scenario = fail::FailScenario::setup();
+    // The sale stalls before its record; the maker gives up waiting and drops the call.
+    fail::cfg("seller::before_record", "1*return(delay=200)").unwrap();
+    let req = sell_request(key_id, [1; 32], 2, xbr(35), xbr(965));
+    let dropped = tokio::time::timeout(
+        std::time::Duration::from_millis(1),
+        m.seller.sell(req.clone()),
+    )
+    .await;
+    drop(dropped);
+    // The sale goes on without its caller.
+    recorded.notified().await;
+    let ch = m.seller.channel().unwrap();
+    assert_eq!((ch.seq, ch.balance), (2, xbr(965)));
+    // The maker re-sends the identical request: the recorded sale's receipt.
+    let receipt = m.seller.sell(req).await.unwrap();
+    assert_eq!((receipt.channel_seq, receipt.balance), (2, xbr(965)));
+    assert_eq!(m.seller_store.seller_sales().unwrap().len(), 1);
+    scenario.teardown();
+}

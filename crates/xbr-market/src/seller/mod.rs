@@ -153,6 +153,17 @@ fn random_signature() -> Signature {
     Signature(sig)
 }
 
+/// Runs `work` in a task of its own and waits for it: dropping the wait leaves the work running
+/// to its end (holding the sale lock until then), so a cancelled caller cannot cut a change of
+/// the paying channel between the store and the seller's view of it.
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = MarketResult<T>> + Send + 'static,
+) -> MarketResult<T> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| MarketError::runtime(format!("seller task failed: {e}")))?
+}
+
 fn system_time(ns: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(ns)
 }
@@ -381,16 +392,22 @@ impl Seller {
     /// stored state to the update, so no sale moves the channel meanwhile. Adopting a seq lower
     /// than the stored one (the maker rolled a sale back) voids the seller's sales above it.
     /// [`Seller::start`] begins with it; the runtime also runs it periodically.
+    /// Runs in a task of its own, like `sell`: a dropped caller never leaves the store adopted
+    /// and the seller's view not.
     pub async fn resync_channel(&self) -> MarketResult<LocalChannel> {
-        let inner = &self.inner;
-        let _sale = inner.sale_lock.lock().await;
-        let record = ChannelRecord::paying();
-        let (channel, domain) =
-            own_channel::adopt(&inner.maker, &inner.address, &inner.store, record).await?;
-        let mut st = self.state();
-        st.channel = Some(channel.clone());
-        st.domain = Some(domain);
-        Ok(channel)
+        let seller = self.clone();
+        detached(async move {
+            let inner = &seller.inner;
+            let _sale = inner.sale_lock.lock().await;
+            let record = ChannelRecord::paying();
+            let (channel, domain) =
+                own_channel::adopt(&inner.maker, &inner.address, &inner.store, record).await?;
+            let mut st = seller.state();
+            st.channel = Some(channel.clone());
+            st.domain = Some(domain);
+            Ok(channel)
+        })
+        .await
     }
 
     /// Stops the rotation timer; `sell` keeps answering for stored keys.

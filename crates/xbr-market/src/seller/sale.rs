@@ -43,9 +43,14 @@ impl Seller {
     /// Any other request at a recorded seq, and every seq or balance mismatch, is refused with
     /// the seller's position (seq, balance) in the error. A sale below the price of the key's
     /// API is refused (`xbr.error.insufficient_amount`).
+    ///
+    /// The sale runs in a task of its own: dropping the returned future (the maker cancelled,
+    /// the connection went) drops only the wait, never a sale half-way between its record and
+    /// the seller's view of the channel.
     pub async fn sell(&self, req: SellRequest) -> MarketResult<SellReceipt> {
         let span = info_span!("sell", key_id = %req.key_id, seq = req.channel_seq);
-        self.sell_inner(req).instrument(span).await
+        let seller = self.clone();
+        super::detached(async move { seller.sell_inner(req).await }.instrument(span)).await
     }
 
     async fn sell_inner(&self, req: SellRequest) -> MarketResult<SellReceipt> {
