@@ -109,7 +109,10 @@ impl Seller {
         };
         let recorded = sale.clone();
         crate::failpoint!("seller::before_record");
-        blocking(&inner.store, move |s| s.record_sale(&sale)).await?;
+        // The store re-checks seq and balance: a refusal there says where the seller stands too.
+        blocking(&inner.store, move |s| s.record_sale(&sale))
+            .await
+            .map_err(|e| MarketError::from(e).with_position(channel.seq, channel.balance))?;
         {
             let mut st = self.state();
             if let Some(c) = st.channel.as_mut() {
