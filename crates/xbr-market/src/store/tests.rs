@@ -415,6 +415,7 @@ fn buyer_suite(s: &dyn BuyerStore) {
         balance: xbr(465),
         buyer_signature: Signature([1; 65]),
         maker_signature: Signature([2; 65]),
+        verified: true,
     };
     let mut wrong = p.clone();
     wrong.seq = 3;
@@ -451,6 +452,7 @@ fn record_purchases(s: &dyn BuyerStore, keys: std::ops::RangeInclusive<u8>) -> V
             balance: ch.balance - U256::from(1u64),
             buyer_signature: Signature([1; 65]),
             maker_signature: Signature([2; 65]),
+            verified: true,
         };
         s.record_purchase(&p).unwrap();
         p
@@ -539,7 +541,7 @@ fn sqlite_pages_read_only_the_rows_of_the_page() {
 #[test]
 fn sqlite_store_behaves() {
     let s = SqliteStore::open_in_memory().unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     maker_suite(&s);
     seller_suite(&s);
     buyer_suite(&s);
@@ -556,7 +558,7 @@ fn sqlite_store_persists_across_reopen() {
         buyer_suite(&s);
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     assert_eq!(s.scan_cursor().unwrap(), Some(4_001));
     let p = s.channel(&PAYMENT).unwrap().unwrap();
     assert_eq!(
