@@ -232,6 +232,26 @@ async fn a_failure_after_the_reply_keeps_the_intent_and_the_retry_gets_the_key_b
 }
 
 #[tokio::test]
+async fn a_failure_after_the_intent_keeps_it_and_the_next_unwrap_sends_it() {
+    let m = started_market(xbr(35)).await;
+    m.buyer.start().await.unwrap();
+    let (k, enc, ct) = m.seller.wrap(&hex16(API), "x", &payload(1)).await.unwrap();
+    let scenario = fail::FailScenario::setup();
+    fail::cfg("buyer::after_intent", "1*return(error)").unwrap();
+    let e = m.buyer.unwrap(&k, enc, &ct).await.unwrap_err();
+    assert_eq!(e.uri, uri::RUNTIME_ERROR);
+    let intents = m.buyer_store.purchase_intents().unwrap();
+    assert_eq!((intents.len(), intents[0].seq), (1, 2));
+    assert_eq!(intents[0].ciphertext.as_deref(), Some(ct.as_slice()));
+    assert!(m.maker_store.sales().unwrap().is_empty(), "nothing sent");
+    assert_eq!(m.buyer.unwrap(&k, enc, &ct).await.unwrap(), payload(1));
+    scenario.teardown();
+    assert!(m.buyer_store.purchase_intents().unwrap().is_empty());
+    assert_agree(&m, &m.buyer_store, 2, xbr(465));
+    assert_eq!(m.maker_store.sales().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn a_pending_intent_goes_first_and_is_sent_again_identically_after_a_restart() {
     let (_dir, db, m, buyer, store) = with_sqlite_buyer().await;
     let api = hex16(API);
