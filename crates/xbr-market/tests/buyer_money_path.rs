@@ -278,9 +278,15 @@ async fn a_pending_intent_goes_first_and_is_sent_again_identically_after_a_resta
     );
     drop((buyer, store));
 
-    // Restarted with the maker reachable: the maker sees the request for the first time.
-    m.bus.register_maker(m.maker.clone());
+    // Restarted while no maker takes buy_key: the request stays pending (an earlier send may
+    // have reached the maker) and the start fails.
+    m.bus.unregister(BUY_KEY);
     let (buyer, store) = sqlite_buyer(&m, &db);
+    let e = buyer.start().await.unwrap_err();
+    assert_eq!(e.uri, uri::NO_SUCH_PROCEDURE);
+    assert_eq!(store.purchase_intents().unwrap().len(), 1);
+    // With the maker reachable: the maker sees the request for the first time.
+    m.bus.register_maker(m.maker.clone());
     assert_eq!(buyer.start().await.unwrap(), xbr(465));
     assert!(store.purchase_intents().unwrap().is_empty());
     assert_eq!(buyer.unwrap(&k1, enc, &c1).await.unwrap(), payload(1));

@@ -4,8 +4,9 @@
 //! - a refusal for good (any callee error but the ones below): the intent deleted, the seq free
 //!   again, and the maker's position adopted when the error carries one;
 //! - unknown (`xbr.error.sale_pending`, `wamp.error.timeout`, `wamp.error.canceled`, a transport
-//!   failure, an invalid receipt, a failure on the buyer's side): the intent kept, to be sent
-//!   again, identically, before anything else is bought.
+//!   failure, `wamp.error.no_such_procedure` on a later send, an invalid receipt, a failure on
+//!   the buyer's side): the intent kept, to be sent again, identically, before anything else
+//!   is bought.
 
 use rand::rngs::OsRng;
 use tracing::{debug, info, warn};
@@ -26,8 +27,16 @@ const WAMP_TIMEOUT: &str = "wamp.error.timeout";
 const WAMP_CANCELED: &str = "wamp.error.canceled";
 
 /// Whether `e` leaves the outcome of a `buy_key` unknown (the intent is kept).
-pub(super) fn outcome_unknown(e: &MarketError) -> bool {
-    e.is(uri::SALE_PENDING) || e.is(WAMP_TIMEOUT) || e.is(WAMP_CANCELED) || e.is_transport()
+///
+/// `wamp.error.no_such_procedure` is also what the router answers while no maker is registered
+/// (e.g. while it restarts): it says this send did not reach the maker, and nothing about an
+/// earlier send of the same intent. So it is a refusal only on the intent's first send.
+pub(super) fn outcome_unknown(e: &MarketError, first_send: bool) -> bool {
+    e.is(uri::SALE_PENDING)
+        || e.is(WAMP_TIMEOUT)
+        || e.is(WAMP_CANCELED)
+        || e.is_transport()
+        || (!first_send && e.is(uri::NO_SUCH_PROCEDURE))
 }
 
 /// What became of an intent the maker answered for good.
@@ -82,7 +91,7 @@ impl Buyer {
             return Ok(());
         };
         info!(key_id = %intent.key_id, seq = intent.seq, "sending the pending purchase again");
-        match self.send_intent(active, &intent).await? {
+        match self.send_intent(active, &intent, false).await? {
             Resolution::Bought(_) => info!(key_id = %intent.key_id, "pending purchase completed"),
             Resolution::Refused(e) => {
                 info!(key_id = %intent.key_id, error = %e, "pending purchase refused; seq free")
@@ -98,16 +107,18 @@ impl Buyer {
     }
 
     /// Sends a persisted intent and settles the answer (see the module doc). `Err` means the
-    /// outcome is unknown and the intent stays.
+    /// outcome is unknown and the intent stays. `first_send`: no earlier send may have reached
+    /// the maker.
     pub(super) async fn send_intent(
         &self,
         active: &mut Active,
         intent: &PurchaseIntent,
+        first_send: bool,
     ) -> MarketResult<Resolution> {
         let maker: &MakerClient = &self.inner.maker;
         let receipt = match maker.buy_key(&request(intent, self.inner.address)).await {
             Ok(r) => r,
-            Err(e) if outcome_unknown(&e) => {
+            Err(e) if outcome_unknown(&e, first_send) => {
                 warn!(error = %e, seq = intent.seq, "purchase outcome unknown; intent kept");
                 return Err(e);
             }
@@ -225,21 +236,27 @@ mod tests {
 
     #[test]
     fn only_timeouts_cancels_pending_sales_and_transport_leave_the_outcome_unknown() {
-        assert!(outcome_unknown(&MarketError::new(uri::SALE_PENDING, "x")));
-        assert!(outcome_unknown(&MarketError::from_uri(WAMP_TIMEOUT, "x")));
-        assert!(outcome_unknown(&MarketError::from_uri(WAMP_CANCELED, "x")));
-        assert!(outcome_unknown(&MarketError::transport("lost", "x")));
-        for refusal in [
-            uri::UNEXPECTED_CHANNEL_SEQ,
-            uri::NO_SUCH_PROCEDURE,
-            uri::RUNTIME_ERROR,
-            uri::BUSY,
-            uri::OFFER_EXPIRED,
-        ] {
-            assert!(
-                !outcome_unknown(&MarketError::new(refusal, "x")),
-                "{refusal}"
-            );
+        for first_send in [true, false] {
+            let unknown = |e: MarketError| outcome_unknown(&e, first_send);
+            assert!(unknown(MarketError::new(uri::SALE_PENDING, "x")));
+            assert!(unknown(MarketError::from_uri(WAMP_TIMEOUT, "x")));
+            assert!(unknown(MarketError::from_uri(WAMP_CANCELED, "x")));
+            assert!(unknown(MarketError::transport("lost", "x")));
+            for refusal in [
+                uri::UNEXPECTED_CHANNEL_SEQ,
+                uri::RUNTIME_ERROR,
+                uri::BUSY,
+                uri::OFFER_EXPIRED,
+            ] {
+                assert!(!unknown(MarketError::new(refusal, "x")), "{refusal}");
+            }
         }
+    }
+
+    #[test]
+    fn no_such_procedure_refuses_only_the_first_send() {
+        let e = MarketError::new(uri::NO_SUCH_PROCEDURE, "no callee");
+        assert!(!outcome_unknown(&e, true));
+        assert!(outcome_unknown(&e, false));
     }
 }

@@ -78,7 +78,7 @@ impl Buyer {
         let stored = intent.clone();
         blocking(&inner.store, move |s| s.put_purchase_intent(&stored)).await?;
         crate::failpoint!("buyer::after_intent");
-        match self.send_intent(active, &intent).await? {
+        match self.send_intent(active, &intent, true).await? {
             Resolution::Bought(held) => Ok(held),
             Resolution::Refused(e) => {
                 warn!(error = %e, seq, "purchase refused");
