@@ -346,7 +346,8 @@ pub struct Purchase {
     pub key_id: KeyId,
     /// Recorded (ns).
     pub created: u64,
-    /// The 32-byte key, encrypted at rest.
+    /// The 32-byte key, encrypted at rest; empty when the maker's receipt proved the payment
+    /// but its sealed key did not open (paid, not delivered).
     pub wrapped_key: Vec<u8>,
     /// Payment channel.
     pub channel_oid: ChannelId,

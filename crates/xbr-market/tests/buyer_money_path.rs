@@ -380,6 +380,53 @@ async fn garbage_under_a_real_key_id_is_paid_once_kept_unverified_and_verified_l
 }
 
 #[tokio::test]
+async fn a_receipt_whose_sealed_key_does_not_open_is_paid_once_and_not_bought_again() {
+    let m = started_market(xbr(35)).await;
+    m.buyer.start().await.unwrap();
+    let api = hex16(API);
+    let (k1, enc, c1) = m.seller.wrap(&api, "x", &payload(1)).await.unwrap();
+    // The maker's receipt arrives with a sealed key that does not open.
+    let inner = maker_buy_key(&m.maker);
+    let handler: Handler = Arc::new(move |args: Vec<Value>, kwargs: Dict| {
+        let inner = Arc::clone(&inner);
+        Box::pin(async move {
+            let (mut args, kwargs) = inner(args, kwargs).await?;
+            if let Value::Dict(receipt) = &mut args[0]
+                && let Some(Value::Bytes(sealed)) = receipt.get_mut("sealed_key")
+            {
+                sealed[0] ^= 0xff;
+            }
+            Ok((args, kwargs))
+        })
+    });
+    m.bus.register(BUY_KEY, handler);
+    for _ in 0..2 {
+        let e = m.buyer.unwrap(&k1, enc, &c1).await.unwrap_err();
+        assert_eq!(e.uri, uri::DECRYPTION_FAILED);
+    }
+    let p = m.buyer_store.purchase(&k1).unwrap().unwrap();
+    assert!(
+        p.wrapped_key.is_empty() && !p.verified,
+        "paid, not delivered"
+    );
+    assert!(m.buyer_store.purchase_intents().unwrap().is_empty());
+    assert_eq!(m.maker_store.sales().unwrap().len(), 1, "not bought again");
+    assert_agree(&m, &m.buyer_store, 2, xbr(465));
+    // Trading goes on with the next key.
+    m.bus.register_maker(m.maker.clone());
+    let (k2, _, c2) = m.seller.wrap(&api, "x", &payload(2)).await.unwrap();
+    assert_eq!(m.buyer.unwrap(&k2, enc, &c2).await.unwrap(), payload(2));
+    assert_agree(&m, &m.buyer_store, 3, xbr(430));
+    // A restarted buyer restores the undelivered key as such.
+    let again = buyer_for(&m.bus, m.buyer_store.clone(), &m.kek, KEY5, xbr(100));
+    again.start().await.unwrap();
+    let e = again.unwrap(&k1, enc, &c1).await.unwrap_err();
+    assert_eq!(e.uri, uri::DECRYPTION_FAILED);
+    assert_eq!(again.unwrap(&k2, enc, &c2).await.unwrap(), payload(2));
+    assert_eq!(m.maker_store.sales().unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn the_receive_key_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let m = started_market(xbr(35)).await;

@@ -1,6 +1,7 @@
 //! Sending a persisted purchase intent to the maker and settling what comes back:
 //! - a valid receipt: the sealed key opened, checked against the ciphertext in hand, and the
-//!   purchase recorded with the intent deleted in one transaction;
+//!   purchase recorded with the intent deleted in one transaction (a sealed key that does not
+//!   open is recorded as paid and not delivered: the receipt proves the payment);
 //! - a refusal for good (any callee error but the ones below): the intent deleted, the seq free
 //!   again, and the maker's position adopted when the error carries one;
 //! - unknown (`xbr.error.sale_pending`, `wamp.error.timeout`, `wamp.error.canceled`, a transport
@@ -192,18 +193,28 @@ impl Buyer {
                 "receipt seq/remaining do not match the purchase",
             ));
         }
-        let key = self
-            .receive_key()?
-            .open(&receipt.sealed_key)
-            .map_err(|e| MarketError::new(uri::DECRYPTION_FAILED, format!("sealed key: {e}")))?;
-        let verified = intent
-            .ciphertext
-            .as_deref()
-            .is_some_and(|ct| payload::open(&key, ct).is_ok());
+        // The receipt proves the payment: a sealed key that does not open (the same one comes
+        // back every time) is recorded as paid and not delivered, so the key is not bought twice.
+        let key = match self.receive_key()?.open(&receipt.sealed_key) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                warn!(key_id = %intent.key_id, error = %e,
+                    "the receipt's sealed key does not open; recorded as paid, not delivered");
+                None
+            }
+        };
+        let verified = match (&key, intent.ciphertext.as_deref()) {
+            (Some(key), Some(ct)) => payload::open(key, ct).is_ok(),
+            _ => false,
+        };
+        let wrapped_key = key
+            .as_ref()
+            .map(|k| wrap_data_key(&inner.cfg.kek, intent.key_id.as_ref(), k, &mut OsRng))
+            .unwrap_or_default();
         let purchase = Purchase {
             key_id: intent.key_id,
             created: now_ns(),
-            wrapped_key: wrap_data_key(&inner.cfg.kek, intent.key_id.as_ref(), &key, &mut OsRng),
+            wrapped_key,
             channel_oid: intent.channel_oid,
             seq: intent.seq,
             amount: intent.amount,

@@ -63,10 +63,11 @@ pub struct BuyerConfig {
     pub auto_close: bool,
 }
 
-/// A key the buyer holds, and whether a ciphertext opened with it.
+/// A key the buyer paid for, and whether a ciphertext opened with it. `key` is `None` when the
+/// maker's receipt carried a sealed key that does not open (paid, not delivered).
 #[derive(Clone)]
 struct Held {
-    key: DataKey,
+    key: Option<DataKey>,
     verified: bool,
 }
 
@@ -190,11 +191,11 @@ impl Buyer {
             .map(|a| a.channel.clone())
     }
 
-    /// Number of keys held (bought now or restored).
+    /// Number of keys held (bought now or restored; a key paid for and not delivered is not).
     pub fn key_count(&self) -> usize {
         lock_keys(&self.inner)
             .values()
-            .filter(|s| matches!(s, Slot::Ready(_)))
+            .filter(|s| matches!(s, Slot::Ready(h) if h.key.is_some()))
             .count()
     }
 
@@ -263,11 +264,14 @@ impl Buyer {
         Ok(purchases.len())
     }
 
-    /// A stored purchase's key, unwrapped.
+    /// A stored purchase's key, unwrapped (an empty wrapped key: paid, not delivered).
     fn held(&self, p: &Purchase) -> MarketResult<Held> {
-        let key = unwrap_data_key(&self.inner.cfg.kek, p.key_id.as_ref(), &p.wrapped_key).map_err(
-            |e| MarketError::runtime(format!("stored key {} cannot be unwrapped: {e}", p.key_id)),
-        )?;
+        let key = (!p.wrapped_key.is_empty())
+            .then(|| unwrap_data_key(&self.inner.cfg.kek, p.key_id.as_ref(), &p.wrapped_key))
+            .transpose()
+            .map_err(|e| {
+                MarketError::runtime(format!("stored key {} cannot be unwrapped: {e}", p.key_id))
+            })?;
         Ok(Held {
             key,
             verified: p.verified,
@@ -306,7 +310,13 @@ impl Buyer {
             )));
         }
         let held = self.key_for(key_id, ciphertext).await?;
-        let plain = payload::open(&held.key, ciphertext)
+        let key = held.key.as_ref().ok_or_else(|| {
+            MarketError::new(
+                uri::DECRYPTION_FAILED,
+                "key paid for but not delivered (its sealed key does not open)",
+            )
+        })?;
+        let plain = payload::open(key, ciphertext)
             .map_err(|e| MarketError::new(uri::DECRYPTION_FAILED, format!("payload: {e}")))?;
         if !held.verified {
             self.mark_verified(*key_id).await?;
