@@ -16,10 +16,10 @@ use xbr_core::payload;
 
 use super::{Active, Buyer, Held, lock};
 use crate::error::{MarketError, MarketResult, uri};
-use crate::peer::{MakerClient, now_ns};
+use crate::peer::now_ns;
 use crate::sig;
 use crate::store::blocking;
-use crate::types::{LocalChannel, Purchase, PurchaseIntent};
+use crate::types::{Address, LocalChannel, Purchase, PurchaseIntent};
 use crate::wire::{BuyKeyRequest, BuyReceipt};
 
 /// `wamp.error.timeout`: the call timed out; the maker may have committed.
@@ -49,7 +49,7 @@ pub(super) enum Resolution {
 }
 
 /// The `buy_key` request an intent stands for (the same bytes every time).
-fn request(intent: &PurchaseIntent, delegate: crate::types::Address) -> BuyKeyRequest {
+fn request(intent: &PurchaseIntent, delegate: Address) -> BuyKeyRequest {
     BuyKeyRequest {
         delegate,
         buyer_pubkey: intent.buyer_pubkey,
@@ -116,8 +116,8 @@ impl Buyer {
         intent: &PurchaseIntent,
         first_send: bool,
     ) -> MarketResult<Resolution> {
-        let maker: &MakerClient = &self.inner.maker;
-        let receipt = match maker.buy_key(&request(intent, self.inner.address)).await {
+        let req = request(intent, self.inner.address);
+        let receipt = match self.inner.maker.buy_key(&req).await {
             Ok(r) => r,
             Err(e) if outcome_unknown(&e, first_send) => {
                 warn!(error = %e, seq = intent.seq, "purchase outcome unknown; intent kept");
