@@ -349,7 +349,8 @@ pub struct Purchase {
     pub key_id: KeyId,
     /// Recorded (ns).
     pub created: u64,
-    /// The 32-byte key, encrypted at rest.
+    /// The 32-byte key, encrypted at rest; empty when the maker's receipt proved the payment
+    /// but its sealed key did not open (paid, not delivered).
     pub wrapped_key: Vec<u8>,
     /// Payment channel.
     pub channel_oid: ChannelId,
@@ -363,11 +364,59 @@ pub struct Purchase {
     pub buyer_signature: Signature,
     /// Maker's receipt signature (XBRSIG7).
     pub maker_signature: Signature,
+    /// Whether the key opened a ciphertext published under its key id. A key that did not open
+    /// the ciphertext it was bought for is kept (it was paid for) but unverified until a later
+    /// ciphertext opens with it.
+    pub verified: bool,
 }
 
 impl std::fmt::Debug for Purchase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Purchase")
+            .field("key_id", &self.key_id)
+            .field("seq", &self.seq)
+            .field("amount", &self.amount)
+            .field("balance", &self.balance)
+            .field("verified", &self.verified)
+            .finish_non_exhaustive()
+    }
+}
+
+// ------------------------------------------------------------------ buyer: purchase intents
+
+/// Largest ciphertext kept with a [`PurchaseIntent`] (to check the bought key against it).
+pub const INTENT_CIPHERTEXT_MAX: usize = 64 * 1024;
+
+/// A purchase the buyer signed and is about to send (or has sent) to the maker, persisted
+/// before `buy_key` is called and kept until the maker answers for good: the identical request
+/// is sent again after a lost reply or a restart. At most one per payment channel.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PurchaseIntent {
+    /// Payment channel.
+    pub channel_oid: ChannelId,
+    /// Key to buy.
+    pub key_id: KeyId,
+    /// Payment-channel seq after the purchase.
+    pub seq: u64,
+    /// Amount offered.
+    pub amount: U256,
+    /// Payment-channel remaining after the purchase.
+    pub balance: U256,
+    /// Buyer's signature (XBRSIG1) over `(seq, balance)`.
+    pub buyer_signature: Signature,
+    /// The X25519 public key the key is to be sealed to.
+    pub buyer_pubkey: [u8; 32],
+    /// Created (ns).
+    pub created: u64,
+    /// A ciphertext published under `key_id` (at most [`INTENT_CIPHERTEXT_MAX`] bytes), to check
+    /// the bought key against.
+    pub ciphertext: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for PurchaseIntent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PurchaseIntent")
+            .field("channel_oid", &self.channel_oid)
             .field("key_id", &self.key_id)
             .field("seq", &self.seq)
             .field("amount", &self.amount)

@@ -632,7 +632,7 @@ async fn restarted_seller_and_buyer_resume_from_their_stores() {
     }
     assert_eq!(m.maker_store.sales().unwrap().len(), 3);
 
-    // Restart both (new instances, new buyer receive key, same stores).
+    // Restart both (new instances, same stores: the buyer keeps its receive key).
     m.seller.stop();
     drop(m.seller);
     drop(m.buyer);

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{BuyerStore, MakerStore, SellerStore, StoreError, StoreResult, rules};
+use crate::types::PurchaseIntent;
 use crate::types::{
     Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, LocalChannel,
     Offer, OfferId, OfferQuery, Purchase, Sale, SaleStatus, SellerKey, SellerSale, Signature, TxId,
@@ -21,6 +22,8 @@ struct Inner {
     purchases: HashMap<KeyId, Purchase>,
     purchase_order: Vec<KeyId>,
     scan_cursor: Option<u64>,
+    buyer_intents: Vec<PurchaseIntent>,
+    buyer_receive_key: Option<Vec<u8>>,
 }
 
 /// A store that keeps everything in memory (lost on drop).
@@ -380,20 +383,7 @@ impl BuyerStore for MemoryStore {
     }
 
     fn record_purchase(&self, purchase: &Purchase) -> StoreResult<()> {
-        let mut g = self.lock();
-        if g.purchases.contains_key(&purchase.key_id) {
-            return Err(StoreError::Duplicate("purchase"));
-        }
-        g.buyer_channel = Some(rules::advance_local(
-            g.buyer_channel.as_ref(),
-            &purchase.channel_oid,
-            purchase.seq,
-            purchase.balance,
-            purchase.amount,
-        )?);
-        g.purchases.insert(purchase.key_id, purchase.clone());
-        g.purchase_order.push(purchase.key_id);
-        Ok(())
+        self.lock().record_purchase(purchase)
     }
 
     fn purchase(&self, key_id: &KeyId) -> StoreResult<Option<Purchase>> {
@@ -406,5 +396,92 @@ impl BuyerStore for MemoryStore {
             .iter()
             .filter_map(|k| g.purchases.get(k).cloned())
             .collect())
+    }
+
+    fn init_buyer_receive_key(&self, wrapped: &[u8]) -> StoreResult<Vec<u8>> {
+        Ok(self
+            .lock()
+            .buyer_receive_key
+            .get_or_insert_with(|| wrapped.to_vec())
+            .clone())
+    }
+
+    fn put_purchase_intent(&self, intent: &PurchaseIntent) -> StoreResult<()> {
+        let mut g = self.lock();
+        if g.intent_index(&intent.channel_oid).is_some() {
+            return Err(StoreError::Duplicate("purchase intent"));
+        }
+        if g.purchases.contains_key(&intent.key_id) {
+            return Err(StoreError::Duplicate("purchase"));
+        }
+        rules::check_intent(g.buyer_channel.as_ref(), intent)?;
+        g.buyer_intents.push(intent.clone());
+        Ok(())
+    }
+
+    fn purchase_intents(&self) -> StoreResult<Vec<PurchaseIntent>> {
+        Ok(self.lock().buyer_intents.clone())
+    }
+
+    fn complete_purchase_intent(&self, purchase: &Purchase) -> StoreResult<()> {
+        let mut g = self.lock();
+        let at = g.intent_index(&purchase.channel_oid);
+        rules::check_resolves(at.map(|i| &g.buyer_intents[i]), purchase)?;
+        g.record_purchase(purchase)?;
+        if let Some(i) = at {
+            g.buyer_intents.remove(i);
+        }
+        Ok(())
+    }
+
+    fn drop_purchase_intent(
+        &self,
+        channel_oid: &ChannelId,
+        seq: u64,
+        adopt: Option<&LocalChannel>,
+    ) -> StoreResult<()> {
+        let mut g = self.lock();
+        g.buyer_intents
+            .retain(|i| !(&i.channel_oid == channel_oid && i.seq == seq));
+        if let Some(channel) = adopt {
+            g.buyer_channel = Some(channel.clone());
+        }
+        Ok(())
+    }
+
+    fn mark_purchase_verified(&self, key_id: &KeyId) -> StoreResult<()> {
+        let mut g = self.lock();
+        let p = g
+            .purchases
+            .get_mut(key_id)
+            .ok_or(StoreError::NotFound("purchase"))?;
+        p.verified = true;
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Records a bought key, advancing the active payment channel (validates before it mutates).
+    fn record_purchase(&mut self, purchase: &Purchase) -> StoreResult<()> {
+        if self.purchases.contains_key(&purchase.key_id) {
+            return Err(StoreError::Duplicate("purchase"));
+        }
+        self.buyer_channel = Some(rules::advance_local(
+            self.buyer_channel.as_ref(),
+            &purchase.channel_oid,
+            purchase.seq,
+            purchase.balance,
+            purchase.amount,
+        )?);
+        self.purchases.insert(purchase.key_id, purchase.clone());
+        self.purchase_order.push(purchase.key_id);
+        Ok(())
+    }
+
+    /// Where the pending intent on a channel is kept.
+    fn intent_index(&self, channel_oid: &ChannelId) -> Option<usize> {
+        self.buyer_intents
+            .iter()
+            .position(|i| &i.channel_oid == channel_oid)
     }
 }

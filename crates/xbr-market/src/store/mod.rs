@@ -22,6 +22,7 @@ use std::sync::Arc;
 pub use memory::MemoryStore;
 pub use sqlite::{Durability, SqliteStore};
 
+use crate::types::PurchaseIntent;
 use crate::types::{
     Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, LocalChannel,
     Offer, OfferId, OfferQuery, Purchase, Sale, SellerKey, SellerSale, Signature, TxId,
@@ -194,6 +195,33 @@ pub trait BuyerStore: Send + Sync + 'static {
     fn purchases_page(&self, after: u64, limit: usize) -> StoreResult<Vec<(u64, Purchase)>> {
         Ok(page(self.purchases()?, after, limit))
     }
+
+    // Purchase intents and the receive key (the buyer's side of the money path).
+
+    /// Stores `wrapped` (the receive key wrapped under the KEK) unless a receive key is stored
+    /// already, and returns the stored one: the first call's key is kept for good.
+    fn init_buyer_receive_key(&self, wrapped: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Atomically: checks that no intent is pending on the intent's channel
+    /// ([`StoreError::Duplicate`]), that its key was not bought ([`StoreError::Duplicate`]) and
+    /// that it is one step past the active channel (as [`BuyerStore::record_purchase`] checks);
+    /// stores it.
+    fn put_purchase_intent(&self, intent: &PurchaseIntent) -> StoreResult<()>;
+    /// The pending intents (at most one per channel).
+    fn purchase_intents(&self) -> StoreResult<Vec<PurchaseIntent>>;
+    /// Atomically: deletes the intent the purchase resolves (same channel, key, seq, amount,
+    /// balance and signature; else [`StoreError::NotFound`] or [`StoreError::Conflict`]) and
+    /// records the purchase as [`BuyerStore::record_purchase`] does.
+    fn complete_purchase_intent(&self, purchase: &Purchase) -> StoreResult<()>;
+    /// Atomically: deletes the intent at `seq` on `channel_oid` (the maker refused it; nothing
+    /// if there is none) and, with `adopt`, makes `adopt` the active channel's state.
+    fn drop_purchase_intent(
+        &self,
+        channel_oid: &ChannelId,
+        seq: u64,
+        adopt: Option<&LocalChannel>,
+    ) -> StoreResult<()>;
+    /// Marks a bought key verified (a ciphertext opened with it).
+    fn mark_purchase_verified(&self, key_id: &KeyId) -> StoreResult<()>;
 }
 
 /// Numbers `items` 1, 2, … (in recording order) and keeps at most `limit` of those numbered above
@@ -225,3 +253,6 @@ where
 mod seller_tests;
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod intent_tests;

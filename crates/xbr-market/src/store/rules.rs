@@ -5,7 +5,8 @@
 
 use super::{StoreError, StoreResult};
 use crate::types::{
-    Channel, ChannelId, ChannelState, LocalChannel, Sale, SaleStatus, SellerSale, U256,
+    Channel, ChannelId, ChannelState, LocalChannel, Purchase, PurchaseIntent, Sale, SaleStatus,
+    SellerSale, U256,
 };
 
 /// One step of a sale on its two channels: `(sale, payment, paying)` → `(payment, paying)` after
@@ -155,4 +156,42 @@ pub(super) fn is_live_sale_at(sale: &SellerSale, channel_oid: &ChannelId, seq: u
 /// channel above the adopted seq (the maker rolled it back).
 pub(super) fn voided_by_adopting(sale: &SellerSale, adopted: &LocalChannel) -> bool {
     !sale.voided && sale.channel_oid == adopted.channel_oid && sale.seq > adopted.seq
+}
+
+// ------------------------------------------------------------------ buyer: purchase intents
+
+/// Checks that `intent` is one step past the active channel (what its purchase will do to it).
+pub(super) fn check_intent(
+    active: Option<&LocalChannel>,
+    intent: &PurchaseIntent,
+) -> StoreResult<()> {
+    advance_local(
+        active,
+        &intent.channel_oid,
+        intent.seq,
+        intent.balance,
+        intent.amount,
+    )
+    .map(|_| ())
+}
+
+/// Checks that `purchase` resolves `intent`: the same channel, key, seq, amount, balance and
+/// buyer signature.
+pub(super) fn check_resolves(
+    intent: Option<&PurchaseIntent>,
+    purchase: &Purchase,
+) -> StoreResult<()> {
+    let intent = intent.ok_or(StoreError::NotFound("purchase intent"))?;
+    let same = intent.channel_oid == purchase.channel_oid
+        && intent.key_id == purchase.key_id
+        && intent.seq == purchase.seq
+        && intent.amount == purchase.amount
+        && intent.balance == purchase.balance
+        && intent.buyer_signature == purchase.buyer_signature;
+    if !same {
+        return Err(StoreError::Conflict(
+            "purchase does not resolve the pending intent".into(),
+        ));
+    }
+    Ok(())
 }

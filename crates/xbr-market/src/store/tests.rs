@@ -416,6 +416,7 @@ fn buyer_suite(s: &dyn BuyerStore) {
         balance: xbr(465),
         buyer_signature: Signature([1; 65]),
         maker_signature: Signature([2; 65]),
+        verified: true,
     };
     let mut wrong = p.clone();
     wrong.seq = 3;
@@ -452,6 +453,7 @@ fn record_purchases(s: &dyn BuyerStore, keys: std::ops::RangeInclusive<u8>) -> V
             balance: ch.balance - U256::from(1u64),
             buyer_signature: Signature([1; 65]),
             maker_signature: Signature([2; 65]),
+            verified: true,
         };
         s.record_purchase(&p).unwrap();
         p
@@ -540,7 +542,7 @@ fn sqlite_pages_read_only_the_rows_of_the_page() {
 #[test]
 fn sqlite_store_behaves() {
     let s = SqliteStore::open_in_memory().unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     maker_suite(&s);
     seller_suite(&s);
     buyer_suite(&s);
@@ -557,7 +559,7 @@ fn sqlite_store_persists_across_reopen() {
         buyer_suite(&s);
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     assert_eq!(s.scan_cursor().unwrap(), Some(4_001));
     let p = s.channel(&PAYMENT).unwrap().unwrap();
     assert_eq!(

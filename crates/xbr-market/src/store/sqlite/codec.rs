@@ -6,6 +6,7 @@ use rusqlite::Row;
 use rusqlite::types::Type;
 
 use crate::store::{StoreError, StoreResult};
+use crate::types::PurchaseIntent;
 use crate::types::{
     Address, Channel, ChannelClose, ChannelState, ChannelType, LocalChannel, Offer, Purchase, Sale,
     SaleStatus, SellerKey, SellerSale, Signature, U256,
@@ -250,7 +251,8 @@ pub(super) fn seller_sale_from_row(r: &Row<'_>) -> rusqlite::Result<SellerSale> 
 }
 
 /// `buyer_key`'s columns, in [`purchase_from_row`]'s order.
-pub(super) const PURCHASE_COLS: &str = "key_id, created, wrapped_key, channel_oid, seq, amount, balance, buyer_signature, maker_signature";
+pub(super) const PURCHASE_COLS: &str = "key_id, created, wrapped_key, channel_oid, seq, amount, balance, buyer_signature, maker_signature, \
+     verified";
 
 pub(super) fn purchase_from_row(r: &Row<'_>) -> rusqlite::Result<Purchase> {
     Ok(Purchase {
@@ -263,6 +265,25 @@ pub(super) fn purchase_from_row(r: &Row<'_>) -> rusqlite::Result<Purchase> {
         balance: u256(r, 6)?,
         buyer_signature: sig(r, 7)?,
         maker_signature: sig(r, 8)?,
+        verified: r.get(9)?,
+    })
+}
+
+/// `buyer_intent`'s columns, in [`intent_from_row`]'s order.
+pub(super) const INTENT_COLS: &str = "channel_oid, key_id, seq, amount, balance, buyer_signature, buyer_pubkey, created, \
+     ciphertext";
+
+pub(super) fn intent_from_row(r: &Row<'_>) -> rusqlite::Result<PurchaseIntent> {
+    Ok(PurchaseIntent {
+        channel_oid: id(r, 0)?,
+        key_id: id(r, 1)?,
+        seq: u64_col(r, 2)?,
+        amount: u256(r, 3)?,
+        balance: u256(r, 4)?,
+        buyer_signature: sig(r, 5)?,
+        buyer_pubkey: arr(r, 6)?,
+        created: u64_col(r, 7)?,
+        ciphertext: r.get(8)?,
     })
 }
 

@@ -31,6 +31,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../../../migrations/0004_seller_sale_versions.sql"
     )),
+    M::up(include_str!(
+        "../../../../../migrations/0005_buyer_purchase_intent.sql"
+    )),
 ];
 
 /// How hard a commit waits for the disk.
