@@ -4,7 +4,9 @@
 //! cannot drift apart.
 
 use super::{StoreError, StoreResult};
-use crate::types::{Channel, ChannelId, ChannelState, LocalChannel, Sale, SaleStatus, U256};
+use crate::types::{
+    Channel, ChannelId, ChannelState, LocalChannel, Sale, SaleStatus, Signature, U256,
+};
 
 /// One step of a sale on its two channels: `(sale, payment, paying)` → `(payment, paying)` after
 /// the step.
@@ -17,6 +19,29 @@ pub(super) fn inflight_sale(sale: Option<Sale>) -> StoreResult<Sale> {
         return Err(StoreError::Conflict("sale is not in flight".into()));
     }
     Ok(sale)
+}
+
+/// The sale itself, if it exists and is unresolved (in flight or seller-signed): what finishing
+/// it needs.
+pub(super) fn unresolved_sale(sale: Option<Sale>) -> StoreResult<Sale> {
+    let sale = sale.ok_or(StoreError::NotFound("sale"))?;
+    if !sale.status.is_unresolved() {
+        return Err(StoreError::Conflict("sale is already resolved".into()));
+    }
+    Ok(sale)
+}
+
+/// Which sales a finishing step accepts: [`inflight_sale`] or [`unresolved_sale`].
+pub(super) type SaleCheck = fn(Option<Sale>) -> StoreResult<Sale>;
+
+/// How a sale is completed: which states it may be in, the signatures to store, and whether
+/// recovery finished it.
+pub(super) struct Completion<'a> {
+    pub check: SaleCheck,
+    /// Stored if given (else the one stored at SELLER_SIGNED, if any, stays).
+    pub seller_signature: Option<&'a Signature>,
+    pub receipt_signature: &'a Signature,
+    pub recovered: bool,
 }
 
 /// Transaction 1 of a sale: both channels after reserving `amount_paid`, in the order

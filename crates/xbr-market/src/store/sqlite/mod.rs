@@ -28,6 +28,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../../../migrations/0002_maker_scan_cursor.sql"
     )),
+    M::up(include_str!(
+        "../../../../../migrations/0003_maker_sale_states.sql"
+    )),
 ];
 
 /// How hard a commit waits for the disk.
