@@ -29,7 +29,7 @@ use xbr_core::eth::EthPrivateKey;
 use crate::error::MarketResult;
 use crate::peer::{BoxFuture, Caller, Publisher};
 use crate::sig::Domain;
-use crate::store::MakerStore;
+use crate::store::{MakerStore, StoreResult, blocking};
 use crate::types::{Address, ChannelId, ChannelType, MarketId, Signature, TxId, U256};
 use crate::wire::OpenChannelRequest;
 
@@ -245,6 +245,19 @@ impl MarketMaker {
     /// The store.
     pub fn store(&self) -> &Arc<dyn MakerStore> {
         &self.store
+    }
+
+    /// A store call for the sale path, run off the async workers by [`blocking`]. It yields to
+    /// the scheduler first, so every store call is a point where the sale's future can be
+    /// dropped (as with a slow disk), whether or not the call itself completes at once: the
+    /// fault tests drop the work at each of them.
+    async fn db<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn MakerStore) -> StoreResult<T> + Send + 'static,
+    {
+        tokio::task::yield_now().await;
+        blocking(&self.store, f).await
     }
 
     /// The sale lock of a channel (payment before paying whenever both are taken).

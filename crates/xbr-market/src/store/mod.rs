@@ -259,5 +259,3 @@ where
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod sale_state_tests;

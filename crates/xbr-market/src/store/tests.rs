@@ -620,3 +620,6 @@ async fn blocking_runs_store_calls_off_the_workers() {
         .unwrap();
     assert_eq!(blocking(&s, |s| s.buyer_channel()).await.unwrap(), Some(ch));
 }
+
+// The maker's sale states (issue 11), on both stores.
+mod sale_states;

@@ -38,7 +38,7 @@ use super::MarketMaker;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{ProviderProcedure, now_ns};
 use crate::sig::{self, ChannelState as SignedState};
-use crate::store::blocking;
+use crate::store::MakerStore;
 use crate::types::{
     Address, Channel, ChannelId, ChannelState, ChannelType, Offer, Sale, SaleStatus, TxId, U256,
 };
@@ -155,7 +155,7 @@ impl MarketMaker {
     /// it). Called with the payment channel's lock held.
     pub(crate) async fn check_payment(&self, req: &BuyKeyRequest) -> MarketResult<CheckedPayment> {
         let oid = req.channel_oid;
-        let payment = blocking(&self.store, move |s| s.channel(&oid))
+        let payment = self.db(move |s| s.channel(&oid))
             .await?
             .filter(|c| c.channel_type == ChannelType::Payment && c.state == ChannelState::Open)
             .ok_or_else(|| MarketError::no_such_object("no such open payment channel"))?;
@@ -216,7 +216,7 @@ impl MarketMaker {
         seller: Address,
         price: U256,
     ) -> MarketResult<ChannelId> {
-        let open_paying: Vec<Channel> = blocking(&self.store, move |s| {
+        let open_paying: Vec<Channel> = self.db(move |s| {
             s.channels_by_delegate(&seller, ChannelType::Paying)
         })
         .await?
@@ -244,7 +244,7 @@ impl MarketMaker {
         paying_oid: ChannelId,
         checked: &CheckedPayment,
     ) -> MarketResult<Channel> {
-        let paying = blocking(&self.store, move |s| s.channel(&paying_oid))
+        let paying = self.db(move |s| s.channel(&paying_oid))
             .await?
             .filter(|c| c.state == ChannelState::Open)
             .ok_or_else(|| {
@@ -312,7 +312,7 @@ impl MarketMaker {
             recovered: false,
         };
         let stored = sale.clone();
-        blocking(&self.store, move |s| s.begin_sale(&stored)).await?;
+        self.db(move |s| s.begin_sale(&stored)).await?;
         Ok(Reservation {
             sale,
             sell_state,
@@ -371,10 +371,8 @@ impl MarketMaker {
         warn!(error = %error, "sale refused by the seller, rolling back");
         let tx_id = reservation.sale.tx_id;
         let reason = error.to_string();
-        let undo = move |s: &dyn crate::store::MakerStore| {
-            s.rollback_sale_with(&tx_id, &reason, recovered)
-        };
-        if let Err(re) = blocking(&self.store, undo).await {
+        let undo = move |s: &dyn MakerStore| s.rollback_sale_with(&tx_id, &reason, recovered);
+        if let Err(re) = self.db(undo).await {
             warn!(error = %re, "rollback failed");
         }
     }
@@ -398,7 +396,7 @@ impl MarketMaker {
     ) -> MarketResult<BuyReceipt> {
         let tx_id = reservation.sale.tx_id;
         let (seller_sig, sealed_key) = (receipt.signature, receipt.sealed_key);
-        let signed = blocking(&self.store, move |s| {
+        let signed = self.db(move |s| {
             s.seller_signed_sale(&tx_id, &seller_sig, &sealed_key)
         })
         .await?;
@@ -421,7 +419,7 @@ impl MarketMaker {
             ),
         )?;
         let tx_id = sale.tx_id;
-        let (payment_now, paying_now) = blocking(&self.store, move |s| {
+        let (payment_now, paying_now) = self.db(move |s| {
             s.finish_sale(&tx_id, &receipt_sig, recovered)
         })
         .await?;

@@ -13,7 +13,6 @@ use super::resolve::Resolution;
 use crate::error::MarketResult;
 use crate::maker::MarketMaker;
 use crate::peer::now_ns;
-use crate::store::blocking;
 use crate::types::{Sale, TxId};
 
 /// The first delay before a sale whose seller did not answer is tried again.
@@ -67,7 +66,7 @@ impl MarketMaker {
 
     /// How many sales are unresolved and how old the oldest is.
     pub async fn unresolved_sales_health(&self) -> MarketResult<UnresolvedSales> {
-        let sales = blocking(&self.store, |s| s.unresolved_sales()).await?;
+        let sales = self.db(|s| s.unresolved_sales()).await?;
         let now = now_ns();
         Ok(UnresolvedSales {
             count: sales.len(),
@@ -80,7 +79,7 @@ impl MarketMaker {
         older_than: Duration,
         respect_backoff: bool,
     ) -> MarketResult<RecoveryReport> {
-        let sales = blocking(&self.store, |s| s.unresolved_sales()).await?;
+        let sales = self.db(|s| s.unresolved_sales()).await?;
         let now = now_ns();
         let mut report = RecoveryReport::default();
         for sale in sales {

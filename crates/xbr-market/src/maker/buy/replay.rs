@@ -10,7 +10,6 @@
 use super::resolve::sale_pending;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::maker::MarketMaker;
-use crate::store::blocking;
 use crate::types::{Sale, SaleStatus, U256};
 use crate::wire::{BuyKeyRequest, BuyReceipt};
 
@@ -65,7 +64,7 @@ impl MarketMaker {
     /// it was not, the purchase goes ahead). Called with the payment channel's lock held.
     pub(crate) async fn replay(&self, req: &BuyKeyRequest) -> MarketResult<Option<BuyReceipt>> {
         let (oid, seq) = (req.channel_oid, req.channel_seq);
-        let (sale, payment) = blocking(&self.store, move |s| {
+        let (sale, payment) = self.db(move |s| {
             Ok((s.sale_at_payment(&oid, seq)?, s.channel(&oid)?))
         })
         .await?;

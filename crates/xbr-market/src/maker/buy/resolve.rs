@@ -24,7 +24,6 @@ use super::Reservation;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::maker::MarketMaker;
 use crate::sig;
-use crate::store::blocking;
 use crate::types::{ChannelId, Sale, SaleStatus, TxId};
 use crate::wire::{BuyReceipt, SellReceipt};
 
@@ -145,7 +144,7 @@ impl MarketMaker {
     /// offer, the paying channel's delegate, the signed paying state.
     async fn reservation_of(&self, sale: Sale) -> MarketResult<Reservation> {
         let (offer_id, paying_oid) = (sale.offer_id, sale.paying_channel);
-        let (offer, paying) = blocking(&self.store, move |s| {
+        let (offer, paying) = self.db(move |s| {
             Ok((s.offer(&offer_id)?, s.channel(&paying_oid)?))
         })
         .await?;
@@ -168,7 +167,7 @@ impl MarketMaker {
     /// the network, INFLIGHT gets the identical `sell` again. The caller holds the sale's paying
     /// channel's lock. Every resolution here is recovery's (`recovered`).
     pub(crate) async fn resolve_locked(&self, tx_id: TxId) -> MarketResult<Resolution> {
-        let sale = blocking(&self.store, move |s| s.sale(&tx_id))
+        let sale = self.db(move |s| s.sale(&tx_id))
             .await?
             .ok_or_else(|| MarketError::no_such_object("no such sale"))?;
         let outcome = match sale.status {
@@ -182,7 +181,7 @@ impl MarketMaker {
         if let Err(e) = outcome {
             debug!(error = %e, "resolving an unresolved sale");
         }
-        let status = blocking(&self.store, move |s| s.sale(&tx_id))
+        let status = self.db(move |s| s.sale(&tx_id))
             .await?
             .map_or(SaleStatus::Inflight, |s| s.status);
         let resolution = Resolution::of(status);
@@ -193,7 +192,7 @@ impl MarketMaker {
     /// Resolves the unresolved sale of payment channel `channel`, whose lock the caller holds,
     /// under its paying channel's lock. It may stay unresolved.
     pub(crate) async fn resolve_payment_channel(&self, channel: ChannelId) -> MarketResult<()> {
-        let Some(sale) = blocking(&self.store, move |s| s.unresolved_sale_on(&channel)).await?
+        let Some(sale) = self.db(move |s| s.unresolved_sale_on(&channel)).await?
         else {
             return Ok(());
         };
@@ -206,7 +205,7 @@ impl MarketMaker {
     /// Resolves the unresolved sale of paying channel `channel`, whose lock the caller holds;
     /// `xbr.error.sale_pending` if it stays unresolved.
     pub(crate) async fn resolve_locked_channel(&self, channel: ChannelId) -> MarketResult<()> {
-        if let Some(sale) = blocking(&self.store, move |s| s.unresolved_sale_on(&channel)).await? {
+        if let Some(sale) = self.db(move |s| s.unresolved_sale_on(&channel)).await? {
             self.resolve_locked(sale.tx_id).await?;
         }
         self.refuse_if_unresolved(channel).await
@@ -214,7 +213,7 @@ impl MarketMaker {
 
     /// `xbr.error.sale_pending` while `channel` has an unresolved sale.
     pub(crate) async fn refuse_if_unresolved(&self, channel: ChannelId) -> MarketResult<()> {
-        match blocking(&self.store, move |s| s.unresolved_sale_on(&channel)).await? {
+        match self.db(move |s| s.unresolved_sale_on(&channel)).await? {
             Some(_) => Err(sale_pending("the seller's answer is not known yet")),
             None => Ok(()),
         }

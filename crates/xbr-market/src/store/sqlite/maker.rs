@@ -475,3 +475,39 @@ fn complete(
     )?;
     Ok((payment, paying))
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite_migration::Migrations;
+
+    use super::super::MIGRATIONS;
+    use crate::store::{MakerStore, SqliteStore};
+    use crate::types::SaleStatus;
+
+    #[test]
+    fn sales_written_before_the_sale_states_read_without_sealed_key_and_not_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("market.db");
+        {
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            Migrations::from_slice(&MIGRATIONS[..2])
+                .to_latest(&mut conn)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO mm_sale (tx_id, created, status, key_id, offer_id, buyer_delegate, buyer_pubkey, \
+                 amount_offered, amount_paid, payment_channel, payment_seq, payment_remaining, buyer_signature, \
+                 paying_channel, paying_seq, paying_remaining, maker_sell_sig) VALUES (zeroblob(16), 1, 1, \
+                 zeroblob(16), zeroblob(16), zeroblob(20), zeroblob(32), zeroblob(32), zeroblob(32), zeroblob(16), \
+                 2, zeroblob(32), zeroblob(65), zeroblob(16), 2, zeroblob(32), zeroblob(65))",
+                [],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let sales = s.sales().unwrap();
+        assert_eq!(sales.len(), 1);
+        assert_eq!(sales[0].status, SaleStatus::Inflight);
+        assert_eq!((sales[0].sealed_key.as_ref(), sales[0].recovered), (None, false));
+        assert_eq!(s.unresolved_sales().unwrap(), sales);
+    }
+}
