@@ -171,8 +171,11 @@ impl ScriptedSeller {
     fn record(&self, req: SellRequest, receipt: SellReceipt) -> MarketResult<SellReceipt> {
         let mut book = self.book.lock().unwrap();
         let refuse = |book: &SellerBook| {
-            MarketError::new(uri::UNEXPECTED_CHANNEL_SEQ, "sell does not continue the channel")
-                .with_position(book.seq, book.balance)
+            MarketError::new(
+                uri::UNEXPECTED_CHANNEL_SEQ,
+                "sell does not continue the channel",
+            )
+            .with_position(book.seq, book.balance)
         };
         if let Some((recorded, receipt)) = book.sales.get(&req.channel_seq) {
             return match *recorded == req {

@@ -332,7 +332,11 @@ impl MakerStore for MemoryStore {
 }
 
 impl Inner {
-    fn complete(&mut self, tx_id: &TxId, done: rules::Completion<'_>) -> StoreResult<(Channel, Channel)> {
+    fn complete(
+        &mut self,
+        tx_id: &TxId,
+        done: rules::Completion<'_>,
+    ) -> StoreResult<(Channel, Channel)> {
         let sale = (done.check)(self.sales.iter().find(|s| &s.tx_id == tx_id).cloned())?;
         let (payment, paying) = self.move_sale_channels(&sale, rules::complete_sale)?;
         let s = self.sale_mut(tx_id)?;

@@ -183,9 +183,10 @@ pub trait MakerStore: Send + Sync + 'static {
     /// The unresolved sale on a channel, as its payment or its paying channel (at most one: the
     /// maker resolves a channel's unresolved sale before it starts another on it).
     fn unresolved_sale_on(&self, channel_oid: &ChannelId) -> StoreResult<Option<Sale>> {
-        Ok(self.unresolved_sales()?.into_iter().find(|s| {
-            s.payment_channel == *channel_oid || s.paying_channel == *channel_oid
-        }))
+        Ok(self
+            .unresolved_sales()?
+            .into_iter()
+            .find(|s| s.payment_channel == *channel_oid || s.paying_channel == *channel_oid))
     }
 }
 

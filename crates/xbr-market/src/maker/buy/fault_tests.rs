@@ -64,7 +64,12 @@ impl<F: Future> Future for DropAfter<F> {
 impl Fixture {
     /// The sales' statuses, oldest first.
     fn statuses(&self) -> Vec<SaleStatus> {
-        self.store.sales().unwrap().iter().map(|s| s.status).collect()
+        self.store
+            .sales()
+            .unwrap()
+            .iter()
+            .map(|s| s.status)
+            .collect()
     }
 
     /// Nothing in flight on either channel, every sale resolved, and the seller's view of the
@@ -89,7 +94,10 @@ impl Fixture {
         assert_eq!(self.view(&PAYMENT), (2, n(65), n(0)));
         assert_eq!(self.view(&PAYING), (2, n(965), n(0)));
         assert_eq!(self.seller.position(), (2, n(965)));
-        let completed = self.statuses().into_iter().filter(|s| *s == SaleStatus::Completed);
+        let completed = self
+            .statuses()
+            .into_iter()
+            .filter(|s| *s == SaleStatus::Completed);
         assert_eq!(completed.count(), 1);
     }
 
@@ -208,8 +216,8 @@ async fn a_sale_the_seller_recorded_but_whose_reply_was_lost_completes_with_its_
 async fn a_pending_sale_the_seller_never_recorded_is_rolled_back() {
     let f = Fixture::new(100, 1000, 35).await;
     let req = pending_sale(&f, SellerScript::Fail(timeout())).await;
-    let never = MarketError::new(uri::UNEXPECTED_CHANNEL_SEQ, "not the next seq")
-        .with_position(1, n(1000));
+    let never =
+        MarketError::new(uri::UNEXPECTED_CHANNEL_SEQ, "not the next seq").with_position(1, n(1000));
     set_script(&f, SellerScript::Fail(never));
     let report = f.maker.recover_sales().await.unwrap();
     assert_eq!(report.rolled_back, 1);
@@ -286,7 +294,11 @@ async fn every_failpoint_returning_an_error_leaves_nothing_in_flight_after_recov
         f.maker.recover_sales().await.unwrap();
         f.assert_at_rest();
         if name == "maker::after_seller_signed" {
-            assert_eq!(f.sells_sent(), sells, "a seller-signed sale is finished offline");
+            assert_eq!(
+                f.sells_sent(),
+                sells,
+                "a seller-signed sale is finished offline"
+            );
         }
         f.assert_retry_charged_once(req).await;
         fail::remove(name);

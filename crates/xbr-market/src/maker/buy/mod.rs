@@ -155,7 +155,8 @@ impl MarketMaker {
     /// it). Called with the payment channel's lock held.
     pub(crate) async fn check_payment(&self, req: &BuyKeyRequest) -> MarketResult<CheckedPayment> {
         let oid = req.channel_oid;
-        let payment = self.db(move |s| s.channel(&oid))
+        let payment = self
+            .db(move |s| s.channel(&oid))
             .await?
             .filter(|c| c.channel_type == ChannelType::Payment && c.state == ChannelState::Open)
             .ok_or_else(|| MarketError::no_such_object("no such open payment channel"))?;
@@ -216,13 +217,12 @@ impl MarketMaker {
         seller: Address,
         price: U256,
     ) -> MarketResult<ChannelId> {
-        let open_paying: Vec<Channel> = self.db(move |s| {
-            s.channels_by_delegate(&seller, ChannelType::Paying)
-        })
-        .await?
-        .into_iter()
-        .filter(|c| c.state == ChannelState::Open)
-        .collect();
+        let open_paying: Vec<Channel> = self
+            .db(move |s| s.channels_by_delegate(&seller, ChannelType::Paying))
+            .await?
+            .into_iter()
+            .filter(|c| c.state == ChannelState::Open)
+            .collect();
         open_paying
             .iter()
             .find(|c| c.remaining >= price)
@@ -244,7 +244,8 @@ impl MarketMaker {
         paying_oid: ChannelId,
         checked: &CheckedPayment,
     ) -> MarketResult<Channel> {
-        let paying = self.db(move |s| s.channel(&paying_oid))
+        let paying = self
+            .db(move |s| s.channel(&paying_oid))
             .await?
             .filter(|c| c.state == ChannelState::Open)
             .ok_or_else(|| {
@@ -396,10 +397,9 @@ impl MarketMaker {
     ) -> MarketResult<BuyReceipt> {
         let tx_id = reservation.sale.tx_id;
         let (seller_sig, sealed_key) = (receipt.signature, receipt.sealed_key);
-        let signed = self.db(move |s| {
-            s.seller_signed_sale(&tx_id, &seller_sig, &sealed_key)
-        })
-        .await?;
+        let signed = self
+            .db(move |s| s.seller_signed_sale(&tx_id, &seller_sig, &sealed_key))
+            .await?;
         crate::failpoint!("maker::after_seller_signed");
         self.finish(signed, recovered).await
     }
@@ -419,10 +419,9 @@ impl MarketMaker {
             ),
         )?;
         let tx_id = sale.tx_id;
-        let (payment_now, paying_now) = self.db(move |s| {
-            s.finish_sale(&tx_id, &receipt_sig, recovered)
-        })
-        .await?;
+        let (payment_now, paying_now) = self
+            .db(move |s| s.finish_sale(&tx_id, &receipt_sig, recovered))
+            .await?;
         for (ch, topic) in [
             (&payment_now, "xbr.marketmaker.on_payment_channel_empty"),
             (&paying_now, "xbr.marketmaker.on_paying_channel_empty"),

@@ -64,10 +64,9 @@ impl MarketMaker {
     /// it was not, the purchase goes ahead). Called with the payment channel's lock held.
     pub(crate) async fn replay(&self, req: &BuyKeyRequest) -> MarketResult<Option<BuyReceipt>> {
         let (oid, seq) = (req.channel_oid, req.channel_seq);
-        let (sale, payment) = self.db(move |s| {
-            Ok((s.sale_at_payment(&oid, seq)?, s.channel(&oid)?))
-        })
-        .await?;
+        let (sale, payment) = self
+            .db(move |s| Ok((s.sale_at_payment(&oid, seq)?, s.channel(&oid)?)))
+            .await?;
         let Some(sale) = sale else {
             return Ok(None);
         };

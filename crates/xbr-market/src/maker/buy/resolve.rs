@@ -144,10 +144,9 @@ impl MarketMaker {
     /// offer, the paying channel's delegate, the signed paying state.
     async fn reservation_of(&self, sale: Sale) -> MarketResult<Reservation> {
         let (offer_id, paying_oid) = (sale.offer_id, sale.paying_channel);
-        let (offer, paying) = self.db(move |s| {
-            Ok((s.offer(&offer_id)?, s.channel(&paying_oid)?))
-        })
-        .await?;
+        let (offer, paying) = self
+            .db(move |s| Ok((s.offer(&offer_id)?, s.channel(&paying_oid)?)))
+            .await?;
         let offer = offer.ok_or_else(|| MarketError::no_such_object("offer of the sale"))?;
         let paying = paying.ok_or_else(|| MarketError::no_such_object("paying channel"))?;
         Ok(Reservation {
@@ -167,7 +166,8 @@ impl MarketMaker {
     /// the network, INFLIGHT gets the identical `sell` again. The caller holds the sale's paying
     /// channel's lock. Every resolution here is recovery's (`recovered`).
     pub(crate) async fn resolve_locked(&self, tx_id: TxId) -> MarketResult<Resolution> {
-        let sale = self.db(move |s| s.sale(&tx_id))
+        let sale = self
+            .db(move |s| s.sale(&tx_id))
             .await?
             .ok_or_else(|| MarketError::no_such_object("no such sale"))?;
         let outcome = match sale.status {
@@ -181,7 +181,8 @@ impl MarketMaker {
         if let Err(e) = outcome {
             debug!(error = %e, "resolving an unresolved sale");
         }
-        let status = self.db(move |s| s.sale(&tx_id))
+        let status = self
+            .db(move |s| s.sale(&tx_id))
             .await?
             .map_or(SaleStatus::Inflight, |s| s.status);
         let resolution = Resolution::of(status);
@@ -192,8 +193,7 @@ impl MarketMaker {
     /// Resolves the unresolved sale of payment channel `channel`, whose lock the caller holds,
     /// under its paying channel's lock. It may stay unresolved.
     pub(crate) async fn resolve_payment_channel(&self, channel: ChannelId) -> MarketResult<()> {
-        let Some(sale) = self.db(move |s| s.unresolved_sale_on(&channel)).await?
-        else {
+        let Some(sale) = self.db(move |s| s.unresolved_sale_on(&channel)).await? else {
             return Ok(());
         };
         let paying_lock = self.lock_for(&sale.paying_channel);

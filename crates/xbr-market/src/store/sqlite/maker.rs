@@ -507,7 +507,10 @@ mod tests {
         let sales = s.sales().unwrap();
         assert_eq!(sales.len(), 1);
         assert_eq!(sales[0].status, SaleStatus::Inflight);
-        assert_eq!((sales[0].sealed_key.as_ref(), sales[0].recovered), (None, false));
+        assert_eq!(
+            (sales[0].sealed_key.as_ref(), sales[0].recovered),
+            (None, false)
+        );
         assert_eq!(s.unresolved_sales().unwrap(), sales);
     }
 }

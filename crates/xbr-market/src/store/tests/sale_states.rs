@@ -49,7 +49,10 @@ fn sale_states_suite(s: &dyn MakerStore) {
 
     // Finished by recovery: the seller's signature kept, the money released.
     let (payment, paying) = s.finish_sale(&tx, &Signature([7; 65]), true).unwrap();
-    assert_eq!((payment.inflight, paying.inflight), (U256::ZERO, U256::ZERO));
+    assert_eq!(
+        (payment.inflight, paying.inflight),
+        (U256::ZERO, U256::ZERO)
+    );
     let done = s.sale(&tx).unwrap().unwrap();
     assert_eq!(done.status, SaleStatus::Completed);
     assert_eq!(done.seller_signature, Some(Signature([5; 65])));
@@ -67,17 +70,25 @@ fn sale_states_suite(s: &dyn MakerStore) {
     // refusing the re-sent sell), and one rolled back by recovery.
     let s2 = sale(2, 3, xbr(430), 3, xbr(930), xbr(35));
     s.begin_sale(&s2).unwrap();
-    s.rollback_sale_with(&s2.tx_id, "never recorded", true).unwrap();
+    s.rollback_sale_with(&s2.tx_id, "never recorded", true)
+        .unwrap();
     let failed = s.sale(&s2.tx_id).unwrap().unwrap();
-    assert_eq!((failed.status, failed.recovered), (SaleStatus::Failed, true));
+    assert_eq!(
+        (failed.status, failed.recovered),
+        (SaleStatus::Failed, true)
+    );
     assert_eq!(s.sale_at_payment(&PAYMENT, 3).unwrap(), None);
     assert_eq!(money(s, &PAYMENT), (2, xbr(465), U256::ZERO));
     let s3 = sale(3, 3, xbr(430), 3, xbr(930), xbr(35));
     s.begin_sale(&s3).unwrap();
     assert_eq!(s.sale_at_payment(&PAYMENT, 3).unwrap(), Some(s3.clone()));
-    s.finish_sale(&s3.tx_id, &Signature([8; 65]), false).unwrap();
+    s.finish_sale(&s3.tx_id, &Signature([8; 65]), false)
+        .unwrap();
     let s3 = s.sale(&s3.tx_id).unwrap().unwrap();
-    assert_eq!((s3.status, s3.seller_signature), (SaleStatus::Completed, None));
+    assert_eq!(
+        (s3.status, s3.seller_signature),
+        (SaleStatus::Completed, None)
+    );
     assert_eq!(money(s, &PAYING), (3, xbr(930), U256::ZERO));
     assert!(!s3.recovered);
 }
