@@ -235,12 +235,7 @@ impl MakerStore for MemoryStore {
         seller_signature: &Signature,
         receipt_signature: &Signature,
     ) -> StoreResult<(Channel, Channel)> {
-        let done = rules::Completion {
-            check: rules::inflight_sale,
-            seller_signature: Some(seller_signature),
-            receipt_signature,
-            recovered: false,
-        };
+        let done = rules::Completion::with_seller(seller_signature, receipt_signature);
         self.lock().complete(tx_id, done)
     }
 
@@ -310,12 +305,7 @@ impl MakerStore for MemoryStore {
         receipt_signature: &Signature,
         recovered: bool,
     ) -> StoreResult<(Channel, Channel)> {
-        let done = rules::Completion {
-            check: rules::unresolved_sale,
-            seller_signature: None,
-            receipt_signature,
-            recovered,
-        };
+        let done = rules::Completion::finish(receipt_signature, recovered);
         self.lock().complete(tx_id, done)
     }
 

@@ -44,6 +44,28 @@ pub(super) struct Completion<'a> {
     pub recovered: bool,
 }
 
+impl<'a> Completion<'a> {
+    /// `complete_sale`: an in-flight sale completed with the seller's signature.
+    pub fn with_seller(seller_signature: &'a Signature, receipt_signature: &'a Signature) -> Self {
+        Self {
+            check: inflight_sale,
+            seller_signature: Some(seller_signature),
+            receipt_signature,
+            recovered: false,
+        }
+    }
+
+    /// `finish_sale`: an unresolved sale completed, keeping the seller's signature if stored.
+    pub fn finish(receipt_signature: &'a Signature, recovered: bool) -> Self {
+        Self {
+            check: unresolved_sale,
+            seller_signature: None,
+            receipt_signature,
+            recovered,
+        }
+    }
+}
+
 /// Transaction 1 of a sale: both channels after reserving `amount_paid`, in the order
 /// `(payment, paying)`. Fails unless each channel is open and the sale's seq and remaining are
 /// exactly one step past the channel's.

@@ -310,12 +310,7 @@ impl MakerStore for SqliteStore {
         seller_signature: &Signature,
         receipt_signature: &Signature,
     ) -> StoreResult<(Channel, Channel)> {
-        let done = rules::Completion {
-            check: rules::inflight_sale,
-            seller_signature: Some(seller_signature),
-            receipt_signature,
-            recovered: false,
-        };
+        let done = rules::Completion::with_seller(seller_signature, receipt_signature);
         self.with_tx(|tx| complete(tx, tx_id, done))
     }
 
@@ -403,12 +398,7 @@ impl MakerStore for SqliteStore {
         receipt_signature: &Signature,
         recovered: bool,
     ) -> StoreResult<(Channel, Channel)> {
-        let done = rules::Completion {
-            check: rules::unresolved_sale,
-            seller_signature: None,
-            receipt_signature,
-            recovered,
-        };
+        let done = rules::Completion::finish(receipt_signature, recovered);
         self.with_tx(|tx| complete(tx, tx_id, done))
     }
 
