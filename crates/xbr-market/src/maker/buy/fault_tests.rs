@@ -255,6 +255,34 @@ async fn a_resent_sell_the_router_cannot_route_keeps_the_sale_pending() {
 }
 
 #[tokio::test]
+async fn the_sweeper_resolves_old_unresolved_sales_and_leaves_busy_channels_alone() {
+    let f = Fixture::new(100, 1000, 35).await;
+    let req = pending_sale(&f, SellerScript::Fail(timeout())).await;
+    set_script(&f, SellerScript::Honest);
+    let young = f
+        .maker
+        .sweep_sales(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(young, RecoveryReport::default());
+    {
+        let lock = f.maker.lock_for(&PAYMENT);
+        let _busy = lock.lock().await;
+        assert_eq!(
+            f.maker.sweep_sales(Duration::ZERO).await.unwrap().pending,
+            1
+        );
+    }
+    assert_eq!(f.statuses(), [SaleStatus::Inflight]);
+    assert_eq!(
+        f.maker.sweep_sales(Duration::ZERO).await.unwrap().completed,
+        1
+    );
+    f.assert_at_rest();
+    f.assert_retry_charged_once(req).await;
+}
+
+#[tokio::test]
 async fn a_reference_seller_refusing_the_resent_sell_it_recorded_completes_the_money_side() {
     let f = Fixture::new(100, 1000, 35).await;
     let req = pending_sale(&f, SellerScript::RecordThenFail(timeout())).await;

@@ -74,22 +74,35 @@ impl MarketMaker {
         })
     }
 
+    /// Resolves the unresolved sales older than `older_than`; the sweeper (`sweeping`) skips
+    /// those not due for a retry and those whose channels are busy.
     async fn resolve_sales(
         &self,
         older_than: Duration,
-        respect_backoff: bool,
+        sweeping: bool,
     ) -> MarketResult<RecoveryReport> {
         let sales = self.db(|s| s.unresolved_sales()).await?;
         let now = now_ns();
         let mut report = RecoveryReport::default();
         for sale in sales {
-            if age(&sale, now) < older_than || (respect_backoff && !self.retry_due(&sale.tx_id)) {
+            if age(&sale, now) < older_than || (sweeping && !self.retry_due(&sale.tx_id)) {
                 continue;
             }
             let payment_lock = self.lock_for(&sale.payment_channel);
-            let _payment_guard = payment_lock.lock().await;
             let paying_lock = self.lock_for(&sale.paying_channel);
-            let _paying_guard = paying_lock.lock().await;
+            // The sweeper leaves a channel that is busy (a sale running on it resolves the
+            // channel's unresolved sale itself) for its next round; recovery at start waits.
+            let _guards = if sweeping {
+                match (payment_lock.try_lock(), paying_lock.try_lock()) {
+                    (Ok(payment), Ok(paying)) => (payment, paying),
+                    _ => {
+                        report.pending += 1;
+                        continue;
+                    }
+                }
+            } else {
+                (payment_lock.lock().await, paying_lock.lock().await)
+            };
             match self.resolve_locked(sale.tx_id).await? {
                 Resolution::Completed => report.completed += 1,
                 Resolution::RolledBack => report.rolled_back += 1,
