@@ -44,7 +44,8 @@ use crate::types::{
 };
 use crate::wire::{self, BuyKeyRequest, BuyReceipt, SellReceipt, SellRequest, v_bytes};
 
-pub use recovery::{Backoff, RecoveryReport, UnresolvedSales};
+pub(crate) use recovery::Backoff;
+pub use recovery::{RecoveryReport, UnresolvedSales};
 
 #[cfg(test)]
 mod fault_tests;

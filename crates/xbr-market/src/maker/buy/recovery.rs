@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::resolve::Resolution;
 use crate::error::MarketResult;
@@ -22,7 +22,7 @@ const MAX_RETRY: Duration = Duration::from_secs(60);
 
 /// When a sale whose seller did not answer may be tried again.
 #[derive(Clone, Copy, Debug)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     attempts: u32,
     next: Instant,
 }
@@ -103,10 +103,15 @@ impl MarketMaker {
             } else {
                 (payment_lock.lock().await, paying_lock.lock().await)
             };
-            match self.resolve_locked(sale.tx_id).await? {
-                Resolution::Completed => report.completed += 1,
-                Resolution::RolledBack => report.rolled_back += 1,
-                Resolution::Pending => report.pending += 1,
+            match self.resolve_locked(sale.tx_id).await {
+                Ok(Resolution::Completed) => report.completed += 1,
+                Ok(Resolution::RolledBack) => report.rolled_back += 1,
+                Ok(Resolution::Pending) => report.pending += 1,
+                Err(e) => {
+                    warn!(tx_id = %sale.tx_id, error = %e, "an unresolved sale could not be resolved");
+                    self.note_attempt(sale.tx_id, Resolution::Pending);
+                    report.pending += 1;
+                }
             }
         }
         if report != RecoveryReport::default() {
