@@ -42,7 +42,7 @@ pub mod procedure;
 pub mod scan;
 pub mod status;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use procedure::Procedure;
 pub use scan::{ChannelScan, ScanConfig};

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use wamp_proto::{Dict, Value};
 use xbr_core::eth::EthPrivateKey;
 
-use super::{ChainChannel, MakerConfig, MarketMaker};
+use super::{ChainChannel, ChainChannelEvent, ChainClose, MakerChain, MakerConfig, MarketMaker};
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, now_ns};
 use crate::sig::{self, Domain};
@@ -16,8 +16,8 @@ use crate::types::{
     Address, ApiId, ChannelId, ChannelType, KeyId, MarketId, Offer, OfferId, Signature, U256,
 };
 use crate::wire::{
-    BuyKeyRequest, Payload, ProviderCloseReceipt, ProviderCloseRequest, SellReceipt, SellRequest,
-    result1,
+    BuyKeyRequest, OpenChannelRequest, Payload, ProviderCloseReceipt, ProviderCloseRequest,
+    SellReceipt, SellRequest, result1,
 };
 
 /// The market maker's key (KEY6).
@@ -208,6 +208,39 @@ impl Caller for ScriptedSeller {
     }
 }
 
+/// A chain at block 0 with no channel logs (opening or closing on it fails).
+pub struct QuietChain;
+
+impl MakerChain for QuietChain {
+    fn block_number(&self) -> BoxFuture<'_, MarketResult<u64>> {
+        Box::pin(async { Ok(0) })
+    }
+
+    fn channel(&self, _: ChannelId) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn open_channel(
+        &self,
+        _: OpenChannelRequest,
+    ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>> {
+        Box::pin(async { Err(MarketError::runtime("a quiet chain opens nothing")) })
+    }
+
+    fn close_channel(&self, _: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>> {
+        Box::pin(async { Err(MarketError::runtime("a quiet chain closes nothing")) })
+    }
+
+    fn channel_events(
+        &self,
+        _: MarketId,
+        _: u64,
+        _: u64,
+    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannelEvent>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
 /// Every event published, in order.
 #[derive(Default)]
 pub struct RecordedEvents(pub Mutex<Vec<(String, Vec<Value>)>>);
@@ -269,6 +302,20 @@ pub fn chain_channel(
 impl Fixture {
     /// Payment channel of `payment` tokens, paying channel of `paying`, offer at `price`.
     pub async fn new(payment: u64, paying: u64, price: u64) -> Self {
+        Self::with_chain(payment, paying, price, None).await
+    }
+
+    /// [`Self::new`] with a maker on a chain without any logs.
+    pub async fn on_quiet_chain(payment: u64, paying: u64, price: u64) -> Self {
+        Self::with_chain(payment, paying, price, Some(Arc::new(QuietChain))).await
+    }
+
+    async fn with_chain(
+        payment: u64,
+        paying: u64,
+        price: u64,
+        chain: Option<Arc<dyn MakerChain>>,
+    ) -> Self {
         let store: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
         let seller = Arc::new(ScriptedSeller::new(U256::from(paying)));
         let events = Arc::new(RecordedEvents::default());
@@ -277,7 +324,7 @@ impl Fixture {
             store.clone(),
             seller.clone(),
             events.clone(),
-            None,
+            chain,
         );
         let buyer = key(BUYER_KEY).address();
         let seller_adr = key(SELLER_KEY).address();
@@ -312,6 +359,11 @@ impl Fixture {
             events,
             price: U256::from(price),
         }
+    }
+
+    /// Another handle on the maker, as the runtime holds it.
+    pub fn shared_maker(&self) -> Arc<MarketMaker> {
+        Arc::new(self.maker.handle())
     }
 
     /// The buyer's request continuing the stored payment channel at the offer's price, signed

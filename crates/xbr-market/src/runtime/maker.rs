@@ -240,8 +240,40 @@ impl Role for MakerRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maker::testing::{Fixture, PAYMENT, SellerScript};
     use crate::peer::MAKER_PREFIX;
     use crate::runtime::NoObserver;
+    use crate::types::{SaleStatus, U256};
+
+    #[tokio::test]
+    async fn the_first_join_recovers_the_unresolved_sales() {
+        let f = Fixture::on_quiet_chain(100, 1000, 35).await;
+        let timeout = MarketError::from_uri("wamp.error.timeout", "no answer");
+        *f.seller.script.lock().unwrap() = SellerScript::Fail(timeout);
+        let e = f.maker.buy_key(f.request()).await.unwrap_err();
+        assert!(e.is(uri::SALE_PENDING), "{e}");
+        *f.seller.script.lock().unwrap() = SellerScript::Honest;
+
+        let maker = f.shared_maker();
+        let build: MakerBuilder = Box::new(move || {
+            let maker = Arc::clone(&maker);
+            Box::pin(async move { Ok(maker) })
+        });
+        let role = MakerRole::new(build, Duration::from_secs(3600));
+        role.on_join().await.unwrap();
+        let status = || f.store.sales().unwrap()[0].status;
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while status() != SaleStatus::Completed {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the unresolved sale was not recovered");
+        role.stop();
+        let sale = &f.store.sales().unwrap()[0];
+        assert!(sale.recovered);
+        assert_eq!(f.view(&PAYMENT).2, U256::ZERO);
+    }
 
     #[tokio::test]
     async fn procedures_answer_not_started_until_the_maker_is_built() {
