@@ -19,6 +19,12 @@ fn n(v: u64) -> U256 {
     U256::from(v)
 }
 
+/// The payment channel's position after one sale at 35 out of 100.
+const AFTER_ONE_SALE: Option<ChannelPosition> = Some(ChannelPosition {
+    seq: 2,
+    remaining: U256::from_limbs([65, 0, 0, 0]),
+});
+
 fn timeout() -> MarketError {
     MarketError::from_uri("wamp.error.timeout", "the seller did not answer")
 }
@@ -152,13 +158,7 @@ async fn a_lost_reply_is_answered_again_and_another_request_at_its_seq_is_refuse
     other.buyer_pubkey = [0x2d; 32];
     let e = f.maker.buy_key(other).await.unwrap_err();
     assert_eq!(e.uri, uri::UNEXPECTED_CHANNEL_SEQ);
-    assert_eq!(
-        e.position,
-        Some(ChannelPosition {
-            seq: 2,
-            remaining: n(65)
-        })
-    );
+    assert_eq!(e.position, AFTER_ONE_SALE);
     assert_eq!(f.view(&PAYMENT), (2, n(65), n(0)));
 }
 
@@ -294,13 +294,7 @@ async fn a_reference_seller_refusing_the_resent_sell_it_recorded_completes_the_m
     // No sealed key to deliver: the buyer learns where its channel stands.
     let e = f.maker.buy_key(req).await.unwrap_err();
     assert_eq!(e.uri, uri::TRANSACTION_FAILED);
-    assert_eq!(
-        e.position,
-        Some(ChannelPosition {
-            seq: 2,
-            remaining: n(65)
-        })
-    );
+    assert_eq!(e.position, AFTER_ONE_SALE);
 }
 
 #[tokio::test]
