@@ -219,6 +219,8 @@ pub enum SaleStatus {
     Completed = 2,
     /// Rolled back.
     Failed = 3,
+    /// The seller's receipt (signature and sealed key) is stored; completing needs no network.
+    SellerSigned = 4,
 }
 
 impl SaleStatus {
@@ -227,8 +229,14 @@ impl SaleStatus {
         match v {
             1 => SaleStatus::Inflight,
             2 => SaleStatus::Completed,
+            4 => SaleStatus::SellerSigned,
             _ => SaleStatus::Failed,
         }
+    }
+
+    /// In flight or seller-signed: the price is still in flight on both channels.
+    pub fn is_unresolved(self) -> bool {
+        matches!(self, SaleStatus::Inflight | SaleStatus::SellerSigned)
     }
 }
 
@@ -275,6 +283,11 @@ pub struct Sale {
     pub maker_receipt_signature: Option<Signature>,
     /// Why it failed.
     pub failure: Option<String>,
+    /// The seller's 80-byte sealed key, once the seller signed (kept so a retried `buy_key` gets
+    /// its key again).
+    pub sealed_key: Option<Vec<u8>>,
+    /// True when recovery (not the original request) resolved the sale, either way.
+    pub recovered: bool,
 }
 
 /// A seller- or buyer-side mirror of the one channel it uses.

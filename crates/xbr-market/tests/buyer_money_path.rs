@@ -191,7 +191,6 @@ async fn a_lost_reply_is_fetched_again_after_a_restart_not_paid_twice() {
 }
 
 #[tokio::test]
-#[ignore = "needs the maker's idempotent buy_key (issue 11 part A)"]
 async fn a_lost_reply_is_fetched_again_after_a_restart_not_paid_twice_by_the_maker() {
     lost_reply_then_restart(false).await;
 }
@@ -226,7 +225,6 @@ async fn a_failure_after_the_reply_keeps_the_intent_and_the_retry_gets_the_key()
 }
 
 #[tokio::test]
-#[ignore = "needs the maker's idempotent buy_key (issue 11 part A)"]
 async fn a_failure_after_the_reply_keeps_the_intent_and_the_retry_gets_the_key_by_the_maker() {
     failure_after_the_reply(false).await;
 }

@@ -6,7 +6,7 @@
 //! | [`dispatch`] | [`MarketMaker::dispatch`]: WAMP payloads onto the typed methods |
 //! | [`status`] | `status`, `get_status`, `get_config` |
 //! | [`offers`] | `place_offer`, `get_offer`, `revoke_offer`, `query_offers`, `get_quote` |
-//! | [`buy`] | `buy_key` as named steps: check payment, pick paying channel, reserve, call seller, settle |
+//! | [`buy`] | `buy_key` as a persisted sale state machine run in a task of its own; recovery of unresolved sales |
 //! | [`channels`] | channels mirrored from the chain, `open_channel`, the channel queries |
 //! | [`scan`] | the chain's channel logs scanned in bounded ranges from a saved cursor |
 //! | [`close`] | `close_channel`, the auto-close of an exhausted paying channel, settling a close |
@@ -29,8 +29,8 @@ use xbr_core::eth::EthPrivateKey;
 use crate::error::MarketResult;
 use crate::peer::{BoxFuture, Caller, Publisher};
 use crate::sig::Domain;
-use crate::store::MakerStore;
-use crate::types::{Address, ChannelId, ChannelType, MarketId, Signature, U256};
+use crate::store::{MakerStore, StoreResult, blocking};
+use crate::types::{Address, ChannelId, ChannelType, MarketId, Signature, TxId, U256};
 use crate::wire::OpenChannelRequest;
 
 pub mod buy;
@@ -42,7 +42,7 @@ pub mod procedure;
 pub mod scan;
 pub mod status;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use procedure::Procedure;
 pub use scan::{ChannelScan, ScanConfig};
@@ -146,8 +146,14 @@ pub enum ChainChannelEvent {
     Closed(ChannelId),
 }
 
-/// The market maker role.
+/// The market maker role: a cheap handle on the shared state, so a purchase can run in a task
+/// of its own that outlives the request ([`buy`]).
 pub struct MarketMaker {
+    inner: Arc<MakerState>,
+}
+
+/// The market maker's state, shared by the handle and the sale tasks it spawns.
+pub struct MakerState {
     cfg: MakerConfig,
     address: Address,
     store: Arc<dyn MakerStore>,
@@ -159,6 +165,18 @@ pub struct MarketMaker {
     scan: ScanConfig,
     /// One log scan at a time (the start and the periodic sync).
     scan_lock: tokio::sync::Mutex<()>,
+    /// The sale tasks running now (at most [`buy::SALES_IN_FLIGHT`]).
+    sale_slots: Arc<tokio::sync::Semaphore>,
+    /// When recovery may try again each unresolved sale whose seller did not answer.
+    sale_retries: Mutex<HashMap<TxId, buy::Backoff>>,
+}
+
+impl std::ops::Deref for MarketMaker {
+    type Target = MakerState;
+
+    fn deref(&self) -> &MakerState {
+        &self.inner
+    }
 }
 
 fn channel_kind(ty: ChannelType) -> &'static str {
@@ -179,7 +197,7 @@ impl MarketMaker {
         chain: Option<Arc<dyn MakerChain>>,
     ) -> Self {
         let address = cfg.key.address();
-        Self {
+        let inner = MakerState {
             cfg,
             address,
             store,
@@ -189,13 +207,29 @@ impl MarketMaker {
             locks: Mutex::new(HashMap::new()),
             scan: ScanConfig::default(),
             scan_lock: tokio::sync::Mutex::new(()),
+            sale_slots: Arc::new(tokio::sync::Semaphore::new(buy::SALES_IN_FLIGHT)),
+            sale_retries: Mutex::new(HashMap::new()),
+        };
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
     /// The same maker scanning the chain's logs as `scan` says (default: [`ScanConfig::default`]).
     pub fn with_scan_config(mut self, scan: ScanConfig) -> Self {
-        self.scan = scan;
+        match Arc::get_mut(&mut self.inner) {
+            Some(state) => state.scan = scan,
+            // Only a maker that already ran a sale task shares its state; it keeps its config.
+            None => warn!("scan config not applied: the maker is in use"),
+        }
         self
+    }
+
+    /// Another handle on the same maker (for the tasks it spawns).
+    fn handle(&self) -> MarketMaker {
+        MarketMaker {
+            inner: Arc::clone(&self.inner),
+        }
     }
 
     /// The maker's address.
@@ -213,6 +247,20 @@ impl MarketMaker {
         &self.store
     }
 
+    /// A store call for the sale path, run off the async workers by [`blocking`]. It yields to
+    /// the scheduler first, so every store call is a point where the sale's future can be
+    /// dropped (as with a slow disk), whether or not the call itself completes at once: the
+    /// fault tests drop the work at each of them.
+    async fn db<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn MakerStore) -> StoreResult<T> + Send + 'static,
+    {
+        tokio::task::yield_now().await;
+        blocking(&self.store, f).await
+    }
+
+    /// The sale lock of a channel (payment before paying whenever both are taken).
     fn lock_for(&self, oid: &ChannelId) -> Arc<tokio::sync::Mutex<()>> {
         let mut g = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(g.entry(*oid).or_default())

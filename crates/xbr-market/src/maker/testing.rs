@@ -1,13 +1,14 @@
 //! A maker on the in-memory store for the unit tests of its steps: real keys and signatures
 //! (the spec §4.6 dev keys), a scripted seller and a recording event sink.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use wamp_proto::{Dict, Value};
 use xbr_core::eth::EthPrivateKey;
 
-use super::{ChainChannel, MakerConfig, MarketMaker};
-use crate::error::{MarketError, MarketResult};
+use super::{ChainChannel, ChainChannelEvent, ChainClose, MakerChain, MakerConfig, MarketMaker};
+use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, now_ns};
 use crate::sig::{self, Domain};
 use crate::store::{MakerStore, MemoryStore};
@@ -15,8 +16,8 @@ use crate::types::{
     Address, ApiId, ChannelId, ChannelType, KeyId, MarketId, Offer, OfferId, Signature, U256,
 };
 use crate::wire::{
-    BuyKeyRequest, Payload, ProviderCloseReceipt, ProviderCloseRequest, SellReceipt, SellRequest,
-    result1,
+    BuyKeyRequest, OpenChannelRequest, Payload, ProviderCloseReceipt, ProviderCloseRequest,
+    SellReceipt, SellRequest, result1,
 };
 
 /// The market maker's key (KEY6).
@@ -63,23 +64,55 @@ pub fn config() -> MakerConfig {
 /// How the scripted seller answers `sell`.
 #[derive(Clone, Debug)]
 pub enum SellerScript {
-    /// Signs the requested state with the seller key.
+    /// Records the sale like our seller: the same request at a recorded seq gets the same
+    /// receipt, a request that does not continue its channel is refused with its position.
     Honest,
-    /// Signs with another key.
+    /// Signs with another key (records nothing).
     WrongSigner,
-    /// Returns a receipt for another key.
+    /// Returns a receipt for another key (records nothing).
     WrongKey,
-    /// Fails the call with this error.
+    /// Fails the call with this error (records nothing).
     Fail(MarketError),
+    /// Answers as [`SellerScript::Honest`], then the reply is lost: the call fails with this
+    /// error.
+    RecordThenFail(MarketError),
+}
+
+/// The scripted seller's paying channel: its position and the sales it recorded by seq.
+#[derive(Default)]
+pub struct SellerBook {
+    pub seq: u64,
+    pub balance: U256,
+    pub sales: BTreeMap<u64, (SellRequest, SellReceipt)>,
 }
 
 /// The seller's side of the maker's calls: `sell` as scripted, `close_channel` counter-signed.
 pub struct ScriptedSeller {
     pub script: Mutex<SellerScript>,
     pub calls: Mutex<Vec<String>>,
+    pub book: Mutex<SellerBook>,
 }
 
 impl ScriptedSeller {
+    /// A seller whose paying channel stands at seq 1 with `balance`.
+    pub fn new(balance: U256) -> Self {
+        Self {
+            script: Mutex::new(SellerScript::Honest),
+            calls: Mutex::default(),
+            book: Mutex::new(SellerBook {
+                seq: 1,
+                balance,
+                sales: BTreeMap::new(),
+            }),
+        }
+    }
+
+    /// The seller's (seq, balance) on its paying channel.
+    pub fn position(&self) -> (u64, U256) {
+        let b = self.book.lock().unwrap();
+        (b.seq, b.balance)
+    }
+
     fn answer(&self, procedure: &str, args: &[Value]) -> MarketResult<Payload> {
         self.calls.lock().unwrap().push(procedure.to_string());
         let seller = key(SELLER_KEY);
@@ -124,7 +157,39 @@ impl ScriptedSeller {
             balance: req.balance,
             signature: domain().sign(&signer, &state)?,
         };
-        Ok(result1(receipt.to_value()))
+        let receipt = match &script {
+            SellerScript::Honest | SellerScript::RecordThenFail(_) => self.record(req, receipt)?,
+            _ => receipt,
+        };
+        match script {
+            SellerScript::RecordThenFail(e) => Err(e),
+            _ => Ok(result1(receipt.to_value())),
+        }
+    }
+
+    /// Records a sale (or finds it recorded): the receipt to answer with.
+    fn record(&self, req: SellRequest, receipt: SellReceipt) -> MarketResult<SellReceipt> {
+        let mut book = self.book.lock().unwrap();
+        let refuse = |book: &SellerBook| {
+            MarketError::new(
+                uri::UNEXPECTED_CHANNEL_SEQ,
+                "sell does not continue the channel",
+            )
+            .with_position(book.seq, book.balance)
+        };
+        if let Some((recorded, receipt)) = book.sales.get(&req.channel_seq) {
+            return match *recorded == req {
+                true => Ok(receipt.clone()),
+                false => Err(refuse(&book)),
+            };
+        }
+        if req.channel_seq != book.seq + 1 || req.balance + req.amount != book.balance {
+            return Err(refuse(&book));
+        }
+        book.seq = req.channel_seq;
+        book.balance = req.balance;
+        book.sales.insert(req.channel_seq, (req, receipt.clone()));
+        Ok(receipt)
     }
 }
 
@@ -135,7 +200,44 @@ impl Caller for ScriptedSeller {
         args: Vec<Value>,
         _kwargs: Dict,
     ) -> BoxFuture<'a, MarketResult<Payload>> {
-        Box::pin(async move { self.answer(procedure, &args) })
+        // A call over the network always suspends the caller once.
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            self.answer(procedure, &args)
+        })
+    }
+}
+
+/// A chain at block 0 with no channel logs (opening or closing on it fails).
+pub struct QuietChain;
+
+impl MakerChain for QuietChain {
+    fn block_number(&self) -> BoxFuture<'_, MarketResult<u64>> {
+        Box::pin(async { Ok(0) })
+    }
+
+    fn channel(&self, _: ChannelId) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn open_channel(
+        &self,
+        _: OpenChannelRequest,
+    ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>> {
+        Box::pin(async { Err(MarketError::runtime("a quiet chain opens nothing")) })
+    }
+
+    fn close_channel(&self, _: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>> {
+        Box::pin(async { Err(MarketError::runtime("a quiet chain closes nothing")) })
+    }
+
+    fn channel_events(
+        &self,
+        _: MarketId,
+        _: u64,
+        _: u64,
+    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannelEvent>>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 
@@ -200,18 +302,29 @@ pub fn chain_channel(
 impl Fixture {
     /// Payment channel of `payment` tokens, paying channel of `paying`, offer at `price`.
     pub async fn new(payment: u64, paying: u64, price: u64) -> Self {
+        Self::with_chain(payment, paying, price, None).await
+    }
+
+    /// [`Self::new`] with a maker on a chain without any logs.
+    pub async fn on_quiet_chain(payment: u64, paying: u64, price: u64) -> Self {
+        Self::with_chain(payment, paying, price, Some(Arc::new(QuietChain))).await
+    }
+
+    async fn with_chain(
+        payment: u64,
+        paying: u64,
+        price: u64,
+        chain: Option<Arc<dyn MakerChain>>,
+    ) -> Self {
         let store: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
-        let seller = Arc::new(ScriptedSeller {
-            script: Mutex::new(SellerScript::Honest),
-            calls: Mutex::default(),
-        });
+        let seller = Arc::new(ScriptedSeller::new(U256::from(paying)));
         let events = Arc::new(RecordedEvents::default());
         let maker = MarketMaker::new(
             config(),
             store.clone(),
             seller.clone(),
             events.clone(),
-            None,
+            chain,
         );
         let buyer = key(BUYER_KEY).address();
         let seller_adr = key(SELLER_KEY).address();
@@ -246,6 +359,11 @@ impl Fixture {
             events,
             price: U256::from(price),
         }
+    }
+
+    /// Another handle on the maker, as the runtime holds it.
+    pub fn shared_maker(&self) -> Arc<MarketMaker> {
+        Arc::new(self.maker.handle())
     }
 
     /// The buyer's request continuing the stored payment channel at the offer's price, signed

@@ -1,7 +1,9 @@
 //! The market maker as a [`Role`]: every `xbr.marketmaker.*` procedure is declared up front and
 //! answers `xbr.error.not_started` until the maker is built (once the chain answers, in the
 //! after-join step); channels opened on chain are mirrored at every join and then periodically,
-//! each round continuing from the scan cursor saved in the maker's store.
+//! each round continuing from the scan cursor saved in the maker's store. After the first sync,
+//! the maker's unresolved sales are recovered, then a sweeper resolves those older than
+//! [`UNRESOLVED_AGE`] every [`SWEEP_PERIOD`].
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -14,6 +16,12 @@ use crate::error::{MarketError, MarketResult, uri};
 use crate::maker::{MarketMaker, Procedure};
 use crate::peer::BoxFuture;
 use crate::wire::Payload;
+
+/// How often the sweeper looks for unresolved sales.
+pub const SWEEP_PERIOD: Duration = Duration::from_secs(2);
+/// How old an unresolved sale is before the sweeper resolves it (a younger one may still have its
+/// request running).
+pub const UNRESOLVED_AGE: Duration = Duration::from_secs(5);
 
 /// Builds the maker (reads the market, its owner, the EIP-712 domain … from the chain).
 pub type MakerBuilder =
@@ -59,6 +67,8 @@ pub struct MakerRole {
     /// Mirror channels from the chain every this often (`None`: no chain).
     sync_period: Option<Duration>,
     sync_task: Mutex<Option<JoinHandle<()>>>,
+    /// Recovery of unresolved sales at start, then the sweeper.
+    sweep_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl MakerRole {
@@ -71,10 +81,12 @@ impl MakerRole {
             building: tokio::sync::Mutex::new(()),
             sync_period: Some(sync_period),
             sync_task: Mutex::new(None),
+            sweep_task: Mutex::new(None),
         }
     }
 
-    /// An already built maker without channel mirroring (tests, benchmarks).
+    /// An already built maker without channel mirroring nor the sweeper of unresolved sales
+    /// (tests, benchmarks).
     pub fn built(maker: Arc<MarketMaker>) -> Self {
         let cell = OnceLock::new();
         let _ = cell.set(maker);
@@ -84,6 +96,7 @@ impl MakerRole {
             building: tokio::sync::Mutex::new(()),
             sync_period: None,
             sync_task: Mutex::new(None),
+            sweep_task: Mutex::new(None),
         }
     }
 
@@ -118,6 +131,26 @@ impl MakerRole {
                 tokio::time::sleep(period).await;
                 if let Err(e) = sync(&maker).await {
                     warn!(error = %e, "channel sync failed");
+                }
+            }
+        }));
+    }
+
+    /// Recovers the maker's unresolved sales once, then sweeps those older than
+    /// [`UNRESOLVED_AGE`] every [`SWEEP_PERIOD`] (started once).
+    fn start_sweeper(&self, maker: Arc<MarketMaker>) {
+        let mut slot = self.sweep_task.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return;
+        }
+        *slot = Some(tokio::spawn(async move {
+            if let Err(e) = maker.recover_sales().await {
+                warn!(error = %e, "recovering unresolved sales failed");
+            }
+            loop {
+                tokio::time::sleep(SWEEP_PERIOD).await;
+                if let Err(e) = maker.sweep_sales(UNRESOLVED_AGE).await {
+                    warn!(error = %e, "sweeping unresolved sales failed");
                 }
             }
         }));
@@ -188,20 +221,18 @@ impl Role for MakerRole {
             let maker = self.ensure_built().await?;
             if let Some(period) = self.sync_period {
                 sync(&maker).await?;
-                self.start_sync(maker, period);
+                self.start_sync(Arc::clone(&maker), period);
+                self.start_sweeper(maker);
             }
             Ok(())
         })
     }
 
     fn stop(&self) {
-        if let Some(t) = self
-            .sync_task
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            t.abort();
+        for task in [&self.sync_task, &self.sweep_task] {
+            if let Some(t) = task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                t.abort();
+            }
         }
     }
 }
@@ -209,8 +240,40 @@ impl Role for MakerRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maker::testing::{Fixture, PAYMENT, SellerScript};
     use crate::peer::MAKER_PREFIX;
     use crate::runtime::NoObserver;
+    use crate::types::{SaleStatus, U256};
+
+    #[tokio::test]
+    async fn the_first_join_recovers_the_unresolved_sales() {
+        let f = Fixture::on_quiet_chain(100, 1000, 35).await;
+        let timeout = MarketError::from_uri("wamp.error.timeout", "no answer");
+        *f.seller.script.lock().unwrap() = SellerScript::Fail(timeout);
+        let e = f.maker.buy_key(f.request()).await.unwrap_err();
+        assert!(e.is(uri::SALE_PENDING), "{e}");
+        *f.seller.script.lock().unwrap() = SellerScript::Honest;
+
+        let maker = f.shared_maker();
+        let build: MakerBuilder = Box::new(move || {
+            let maker = Arc::clone(&maker);
+            Box::pin(async move { Ok(maker) })
+        });
+        let role = MakerRole::new(build, Duration::from_secs(3600));
+        role.on_join().await.unwrap();
+        let status = || f.store.sales().unwrap()[0].status;
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while status() != SaleStatus::Completed {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the unresolved sale was not recovered");
+        role.stop();
+        let sale = &f.store.sales().unwrap()[0];
+        assert!(sale.recovered);
+        assert_eq!(f.view(&PAYMENT).2, U256::ZERO);
+    }
 
     #[tokio::test]
     async fn procedures_answer_not_started_until_the_maker_is_built() {

@@ -238,24 +238,8 @@ impl MakerStore for MemoryStore {
         seller_signature: &Signature,
         receipt_signature: &Signature,
     ) -> StoreResult<(Channel, Channel)> {
-        let mut g = self.lock();
-        let sale = g.inflight_sale(tx_id)?;
-        let (payment, paying) = g.move_sale_channels(&sale, rules::complete_sale)?;
-        let s = g.sale_mut(tx_id)?;
-        s.status = SaleStatus::Completed;
-        s.seller_signature = Some(*seller_signature);
-        s.maker_receipt_signature = Some(*receipt_signature);
-        Ok((payment, paying))
-    }
-
-    fn rollback_sale(&self, tx_id: &TxId, reason: &str) -> StoreResult<()> {
-        let mut g = self.lock();
-        let sale = g.inflight_sale(tx_id)?;
-        g.move_sale_channels(&sale, rules::rollback_sale)?;
-        let s = g.sale_mut(tx_id)?;
-        s.status = SaleStatus::Failed;
-        s.failure = Some(reason.to_string());
-        Ok(())
+        let done = rules::Completion::with_seller(seller_signature, receipt_signature);
+        self.lock().complete(tx_id, done)
     }
 
     fn sale(&self, tx_id: &TxId) -> StoreResult<Option<Sale>> {
@@ -301,6 +285,61 @@ impl MakerStore for MemoryStore {
     fn set_scan_cursor(&self, next_block: u64) -> StoreResult<()> {
         self.lock().scan_cursor = Some(next_block);
         Ok(())
+    }
+
+    fn seller_signed_sale(
+        &self,
+        tx_id: &TxId,
+        seller_signature: &Signature,
+        sealed_key: &[u8],
+    ) -> StoreResult<Sale> {
+        let mut g = self.lock();
+        g.inflight_sale(tx_id)?;
+        let s = g.sale_mut(tx_id)?;
+        s.status = SaleStatus::SellerSigned;
+        s.seller_signature = Some(*seller_signature);
+        s.sealed_key = Some(sealed_key.to_vec());
+        Ok(s.clone())
+    }
+
+    fn finish_sale(
+        &self,
+        tx_id: &TxId,
+        receipt_signature: &Signature,
+        recovered: bool,
+    ) -> StoreResult<(Channel, Channel)> {
+        let done = rules::Completion::finish(receipt_signature, recovered);
+        self.lock().complete(tx_id, done)
+    }
+
+    fn rollback_sale_with(&self, tx_id: &TxId, reason: &str, recovered: bool) -> StoreResult<()> {
+        let mut g = self.lock();
+        let sale = g.inflight_sale(tx_id)?;
+        g.move_sale_channels(&sale, rules::rollback_sale)?;
+        let s = g.sale_mut(tx_id)?;
+        s.status = SaleStatus::Failed;
+        s.failure = Some(reason.to_string());
+        s.recovered = recovered;
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn complete(
+        &mut self,
+        tx_id: &TxId,
+        done: rules::Completion<'_>,
+    ) -> StoreResult<(Channel, Channel)> {
+        let sale = (done.check)(self.sales.iter().find(|s| &s.tx_id == tx_id).cloned())?;
+        let (payment, paying) = self.move_sale_channels(&sale, rules::complete_sale)?;
+        let s = self.sale_mut(tx_id)?;
+        s.status = SaleStatus::Completed;
+        if let Some(sig) = done.seller_signature {
+            s.seller_signature = Some(*sig);
+        }
+        s.maker_receipt_signature = Some(*done.receipt_signature);
+        s.recovered = done.recovered;
+        Ok((payment, paying))
     }
 }
 

@@ -119,7 +119,9 @@ pub trait MakerStore: Send + Sync + 'static {
     ) -> StoreResult<(Channel, Channel)>;
     /// Undoes transaction 1: gives `amount_paid` back to remaining, releases inflight and restores
     /// seq on the sale's payment and paying channels, and marks the sale FAILED.
-    fn rollback_sale(&self, tx_id: &TxId, reason: &str) -> StoreResult<()>;
+    fn rollback_sale(&self, tx_id: &TxId, reason: &str) -> StoreResult<()> {
+        self.rollback_sale_with(tx_id, reason, false)
+    }
     /// A sale by transaction id.
     fn sale(&self, tx_id: &TxId) -> StoreResult<Option<Sale>>;
     /// All sales, oldest first.
@@ -136,6 +138,57 @@ pub trait MakerStore: Send + Sync + 'static {
     fn scan_cursor(&self) -> StoreResult<Option<u64>>;
     /// Saves the next block the chain log scan starts from.
     fn set_scan_cursor(&self, next_block: u64) -> StoreResult<()>;
+
+    // ---------------------------------------------------------------- sale states (issue 11)
+
+    /// INFLIGHT → SELLER_SIGNED: stores the seller's signature (XBRSIG 5) and sealed key; the
+    /// channels do not change (the price stays in flight). [`StoreError::Conflict`] unless the
+    /// sale is in flight. Returns the sale after the step.
+    fn seller_signed_sale(
+        &self,
+        tx_id: &TxId,
+        seller_signature: &Signature,
+        sealed_key: &[u8],
+    ) -> StoreResult<Sale>;
+    /// INFLIGHT or SELLER_SIGNED → COMPLETED: releases the in-flight amount on both channels and
+    /// stores the receipt signature (XBRSIG 7), keeping the seller's signature if one is stored;
+    /// `recovered` marks a sale finished by recovery. Returns both channels after it.
+    fn finish_sale(
+        &self,
+        tx_id: &TxId,
+        receipt_signature: &Signature,
+        recovered: bool,
+    ) -> StoreResult<(Channel, Channel)>;
+    /// [`Self::rollback_sale`] that also records whether recovery (not the original request)
+    /// rolled the sale back. Only an INFLIGHT sale can be rolled back (the seller signed a
+    /// SELLER_SIGNED one).
+    fn rollback_sale_with(&self, tx_id: &TxId, reason: &str, recovered: bool) -> StoreResult<()>;
+    /// The live (not rolled back) sale at `(payment channel, payment seq)`, if any.
+    fn sale_at_payment(&self, channel_oid: &ChannelId, seq: u64) -> StoreResult<Option<Sale>> {
+        Ok(self.sales()?.into_iter().find(|s| {
+            s.payment_channel == *channel_oid
+                && s.payment_seq == seq
+                && s.status != crate::types::SaleStatus::Failed
+        }))
+    }
+    /// Every unresolved sale (in flight or seller-signed), oldest first.
+    fn unresolved_sales(&self) -> StoreResult<Vec<Sale>> {
+        let mut v: Vec<Sale> = self
+            .sales()?
+            .into_iter()
+            .filter(|s| s.status.is_unresolved())
+            .collect();
+        v.sort_by_key(|s| s.created);
+        Ok(v)
+    }
+    /// The unresolved sale on a channel, as its payment or its paying channel (at most one: the
+    /// maker resolves a channel's unresolved sale before it starts another on it).
+    fn unresolved_sale_on(&self, channel_oid: &ChannelId) -> StoreResult<Option<Sale>> {
+        Ok(self
+            .unresolved_sales()?
+            .into_iter()
+            .find(|s| s.payment_channel == *channel_oid || s.paying_channel == *channel_oid))
+    }
 }
 
 /// The seller's durable state: keys (wrapped), its paying channel mirror, its sales.

@@ -6,7 +6,7 @@
 use super::{StoreError, StoreResult};
 use crate::types::{
     Channel, ChannelId, ChannelState, LocalChannel, Purchase, PurchaseIntent, Sale, SaleStatus,
-    SellerSale, U256,
+    SellerSale, Signature, U256,
 };
 
 /// One step of a sale on its two channels: `(sale, payment, paying)` → `(payment, paying)` after
@@ -20,6 +20,51 @@ pub(super) fn inflight_sale(sale: Option<Sale>) -> StoreResult<Sale> {
         return Err(StoreError::Conflict("sale is not in flight".into()));
     }
     Ok(sale)
+}
+
+/// The sale itself, if it exists and is unresolved (in flight or seller-signed): what finishing
+/// it needs.
+pub(super) fn unresolved_sale(sale: Option<Sale>) -> StoreResult<Sale> {
+    let sale = sale.ok_or(StoreError::NotFound("sale"))?;
+    if !sale.status.is_unresolved() {
+        return Err(StoreError::Conflict("sale is already resolved".into()));
+    }
+    Ok(sale)
+}
+
+/// Which sales a finishing step accepts: [`inflight_sale`] or [`unresolved_sale`].
+pub(super) type SaleCheck = fn(Option<Sale>) -> StoreResult<Sale>;
+
+/// How a sale is completed: which states it may be in, the signatures to store, and whether
+/// recovery finished it.
+pub(super) struct Completion<'a> {
+    pub check: SaleCheck,
+    /// Stored if given (else the one stored at SELLER_SIGNED, if any, stays).
+    pub seller_signature: Option<&'a Signature>,
+    pub receipt_signature: &'a Signature,
+    pub recovered: bool,
+}
+
+impl<'a> Completion<'a> {
+    /// `complete_sale`: an in-flight sale completed with the seller's signature.
+    pub fn with_seller(seller_signature: &'a Signature, receipt_signature: &'a Signature) -> Self {
+        Self {
+            check: inflight_sale,
+            seller_signature: Some(seller_signature),
+            receipt_signature,
+            recovered: false,
+        }
+    }
+
+    /// `finish_sale`: an unresolved sale completed, keeping the seller's signature if stored.
+    pub fn finish(receipt_signature: &'a Signature, recovered: bool) -> Self {
+        Self {
+            check: unresolved_sale,
+            seller_signature: None,
+            receipt_signature,
+            recovered,
+        }
+    }
 }
 
 /// Transaction 1 of a sale: both channels after reserving `amount_paid`, in the order

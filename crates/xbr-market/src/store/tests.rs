@@ -64,6 +64,8 @@ fn sale(
         seller_signature: None,
         maker_receipt_signature: None,
         failure: None,
+        sealed_key: None,
+        recovered: false,
     }
 }
 
@@ -542,7 +544,7 @@ fn sqlite_pages_read_only_the_rows_of_the_page() {
 #[test]
 fn sqlite_store_behaves() {
     let s = SqliteStore::open_in_memory().unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     maker_suite(&s);
     seller_suite(&s);
     buyer_suite(&s);
@@ -559,7 +561,7 @@ fn sqlite_store_persists_across_reopen() {
         buyer_suite(&s);
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     assert_eq!(s.scan_cursor().unwrap(), Some(4_001));
     let p = s.channel(&PAYMENT).unwrap().unwrap();
     assert_eq!(
@@ -621,3 +623,6 @@ async fn blocking_runs_store_calls_off_the_workers() {
         .unwrap();
     assert_eq!(blocking(&s, |s| s.buyer_channel()).await.unwrap(), Some(ch));
 }
+
+// The maker's sale states (issue 11), on both stores.
+mod sale_states;

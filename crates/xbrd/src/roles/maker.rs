@@ -150,6 +150,7 @@ fn status(s: SaleStatus) -> &'static str {
         SaleStatus::Inflight => "inflight",
         SaleStatus::Completed => "completed",
         SaleStatus::Failed => "failed",
+        SaleStatus::SellerSigned => "seller_signed",
     }
 }
 

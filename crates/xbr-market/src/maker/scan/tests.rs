@@ -108,10 +108,7 @@ impl MakerChain for FakeChain {
 }
 
 fn maker(chain: &Arc<FakeChain>, store: Arc<dyn MakerStore>, scan: ScanConfig) -> MarketMaker {
-    let seller = Arc::new(ScriptedSeller {
-        script: Mutex::new(crate::maker::testing::SellerScript::Honest),
-        calls: Mutex::default(),
-    });
+    let seller = Arc::new(ScriptedSeller::new(crate::types::U256::ZERO));
     let chain: Arc<dyn MakerChain> = chain.clone();
     MarketMaker::new(
         config(),

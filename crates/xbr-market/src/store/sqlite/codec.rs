@@ -173,7 +173,7 @@ pub(super) fn offer_from_row(row: &Row<'_>) -> rusqlite::Result<Offer> {
 /// `mm_sale`'s columns, in [`sale_from_row`]'s order.
 pub(super) const SALE_COLS: &str = "tx_id, created, status, key_id, offer_id, buyer_delegate, buyer_pubkey, amount_offered, \
      amount_paid, payment_channel, payment_seq, payment_remaining, buyer_signature, paying_channel, paying_seq, \
-     paying_remaining, maker_sell_sig, seller_signature, maker_receipt_sig, failure";
+     paying_remaining, maker_sell_sig, seller_signature, maker_receipt_sig, failure, sealed_key, recovered";
 
 pub(super) fn sale_from_row(row: &Row<'_>) -> rusqlite::Result<Sale> {
     Ok(Sale {
@@ -197,6 +197,8 @@ pub(super) fn sale_from_row(row: &Row<'_>) -> rusqlite::Result<Sale> {
         seller_signature: opt_sig(row, 17)?,
         maker_receipt_signature: opt_sig(row, 18)?,
         failure: row.get(19)?,
+        sealed_key: row.get(20)?,
+        recovered: row.get(21)?,
     })
 }
 

@@ -296,6 +296,8 @@ impl MakerStore for SqliteStore {
                     s.seller_signature.as_deref(),
                     s.maker_receipt_signature.as_deref(),
                     s.failure,
+                    s.sealed_key,
+                    s.recovered,
                 ],
             )?;
             Ok(())
@@ -308,32 +310,8 @@ impl MakerStore for SqliteStore {
         seller_signature: &Signature,
         receipt_signature: &Signature,
     ) -> StoreResult<(Channel, Channel)> {
-        self.with_tx(|tx| {
-            let s = rules::inflight_sale(load_sale(tx, tx_id)?)?;
-            let (payment, paying) = move_sale_channels(tx, &s, rules::complete_sale)?;
-            tx.execute(
-                "UPDATE mm_sale SET status = ?2, seller_signature = ?3, maker_receipt_sig = ?4 WHERE tx_id = ?1",
-                params![
-                    tx_id.as_ref(),
-                    SaleStatus::Completed as i64,
-                    seller_signature.as_ref(),
-                    receipt_signature.as_ref()
-                ],
-            )?;
-            Ok((payment, paying))
-        })
-    }
-
-    fn rollback_sale(&self, tx_id: &TxId, reason: &str) -> StoreResult<()> {
-        self.with_tx(|tx| {
-            let s = rules::inflight_sale(load_sale(tx, tx_id)?)?;
-            move_sale_channels(tx, &s, rules::rollback_sale)?;
-            tx.execute(
-                "UPDATE mm_sale SET status = ?2, failure = ?3 WHERE tx_id = ?1",
-                params![tx_id.as_ref(), SaleStatus::Failed as i64, reason],
-            )?;
-            Ok(())
-        })
+        let done = rules::Completion::with_seller(seller_signature, receipt_signature);
+        self.with_tx(|tx| complete(tx, tx_id, done))
     }
 
     fn sale(&self, tx_id: &TxId) -> StoreResult<Option<Sale>> {
@@ -391,5 +369,138 @@ impl MakerStore for SqliteStore {
             limit,
             sale_from_row,
         )
+    }
+
+    fn seller_signed_sale(
+        &self,
+        tx_id: &TxId,
+        seller_signature: &Signature,
+        sealed_key: &[u8],
+    ) -> StoreResult<Sale> {
+        self.with_tx(|tx| {
+            rules::inflight_sale(load_sale(tx, tx_id)?)?;
+            tx.execute(
+                "UPDATE mm_sale SET status = ?2, seller_signature = ?3, sealed_key = ?4 WHERE tx_id = ?1",
+                params![
+                    tx_id.as_ref(),
+                    SaleStatus::SellerSigned as i64,
+                    seller_signature.as_ref(),
+                    sealed_key
+                ],
+            )?;
+            load_sale(tx, tx_id)?.ok_or(StoreError::NotFound("sale"))
+        })
+    }
+
+    fn finish_sale(
+        &self,
+        tx_id: &TxId,
+        receipt_signature: &Signature,
+        recovered: bool,
+    ) -> StoreResult<(Channel, Channel)> {
+        let done = rules::Completion::finish(receipt_signature, recovered);
+        self.with_tx(|tx| complete(tx, tx_id, done))
+    }
+
+    fn rollback_sale_with(&self, tx_id: &TxId, reason: &str, recovered: bool) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            let s = rules::inflight_sale(load_sale(tx, tx_id)?)?;
+            move_sale_channels(tx, &s, rules::rollback_sale)?;
+            tx.execute(
+                "UPDATE mm_sale SET status = ?2, failure = ?3, recovered = ?4 WHERE tx_id = ?1",
+                params![tx_id.as_ref(), SaleStatus::Failed as i64, reason, recovered],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn sale_at_payment(&self, channel_oid: &ChannelId, seq: u64) -> StoreResult<Option<Sale>> {
+        let sql = format!(
+            "SELECT {SALE_COLS} FROM mm_sale WHERE payment_channel = ?1 AND payment_seq = ?2 AND status != ?3"
+        );
+        let failed = SaleStatus::Failed as i64;
+        query_opt(
+            &self.lock(),
+            &sql,
+            params![channel_oid.as_ref(), i(seq)?, failed],
+            sale_from_row,
+        )
+    }
+
+    fn unresolved_sales(&self) -> StoreResult<Vec<Sale>> {
+        let sql = format!(
+            "SELECT {SALE_COLS} FROM mm_sale WHERE status IN (1, 4) ORDER BY created, rowid"
+        );
+        query_all(&self.lock(), &sql, [], sale_from_row)
+    }
+
+    fn unresolved_sale_on(&self, channel_oid: &ChannelId) -> StoreResult<Option<Sale>> {
+        let sql = format!(
+            "SELECT {SALE_COLS} FROM mm_sale WHERE status IN (1, 4) \
+             AND (payment_channel = ?1 OR paying_channel = ?1) ORDER BY created, rowid LIMIT 1"
+        );
+        query_opt(&self.lock(), &sql, [channel_oid.as_ref()], sale_from_row)
+    }
+}
+
+/// Completes a sale in `tx` as `done` says: both channels' in-flight amount released, the sale
+/// COMPLETED with its signatures. Returns both channels after it.
+fn complete(
+    tx: &Connection,
+    tx_id: &TxId,
+    done: rules::Completion<'_>,
+) -> StoreResult<(Channel, Channel)> {
+    let s = (done.check)(load_sale(tx, tx_id)?)?;
+    let (payment, paying) = move_sale_channels(tx, &s, rules::complete_sale)?;
+    tx.execute(
+        "UPDATE mm_sale SET status = ?2, seller_signature = COALESCE(?3, seller_signature), \
+         maker_receipt_sig = ?4, recovered = ?5 WHERE tx_id = ?1",
+        params![
+            tx_id.as_ref(),
+            SaleStatus::Completed as i64,
+            done.seller_signature.map(|s| s.to_vec()),
+            done.receipt_signature.as_ref(),
+            done.recovered
+        ],
+    )?;
+    Ok((payment, paying))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite_migration::Migrations;
+
+    use super::super::MIGRATIONS;
+    use crate::store::{MakerStore, SqliteStore};
+    use crate::types::SaleStatus;
+
+    #[test]
+    fn sales_written_before_the_sale_states_read_without_sealed_key_and_not_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("market.db");
+        {
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            Migrations::from_slice(&MIGRATIONS[..2])
+                .to_latest(&mut conn)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO mm_sale (tx_id, created, status, key_id, offer_id, buyer_delegate, buyer_pubkey, \
+                 amount_offered, amount_paid, payment_channel, payment_seq, payment_remaining, buyer_signature, \
+                 paying_channel, paying_seq, paying_remaining, maker_sell_sig) VALUES (zeroblob(16), 1, 1, \
+                 zeroblob(16), zeroblob(16), zeroblob(20), zeroblob(32), zeroblob(32), zeroblob(32), zeroblob(16), \
+                 2, zeroblob(32), zeroblob(65), zeroblob(16), 2, zeroblob(32), zeroblob(65))",
+                [],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let sales = s.sales().unwrap();
+        assert_eq!(sales.len(), 1);
+        assert_eq!(sales[0].status, SaleStatus::Inflight);
+        assert_eq!(
+            (sales[0].sealed_key.as_ref(), sales[0].recovered),
+            (None, false)
+        );
+        assert_eq!(s.unresolved_sales().unwrap(), sales);
     }
 }

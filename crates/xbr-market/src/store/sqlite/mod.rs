@@ -29,6 +29,9 @@ const MIGRATIONS: &[M<'static>] = &[
         "../../../../../migrations/0002_maker_scan_cursor.sql"
     )),
     M::up(include_str!(
+        "../../../../../migrations/0003_maker_sale_states.sql"
+    )),
+    M::up(include_str!(
         "../../../../../migrations/0004_seller_sale_versions.sql"
     )),
     M::up(include_str!(

@@ -1,19 +1,35 @@
-//! `buy_key` (spec §3A.3 plus the checks the reference left as FIXME) as named steps, each with
-//! explicit inputs and outputs:
+//! `buy_key` (spec §3A.3 plus the checks the reference left as FIXME) as a persisted sale state
+//! machine, safe when the request is dropped, the process dies or a reply is lost.
 //!
-//! 1. [`MarketMaker::check_buyer_signature`] and [`MarketMaker::check_payment`]: the buyer's
-//!    signature (XBRSIG 2), the payment channel, the live offer, amount, seq and balance;
+//! The request handler ([`MarketMaker::buy_key`]) checks the buyer's signature and hands the
+//! purchase to a task owned by the maker (at most [`SALES_IN_FLIGHT`]); dropping the handler
+//! drops only the wait. The task ([`MarketMaker::sell_key`]) runs these steps, each with explicit
+//! inputs and outputs, holding the payment channel's lock and then the paying channel's:
+//!
+//! 1. [`MarketMaker::check_buyer_signature`] (in the handler) and [`MarketMaker::check_payment`]:
+//!    the buyer's signature (XBRSIG 2), the payment channel, the live offer, amount, seq and
+//!    balance; before that, the channel's unresolved sale is resolved and a request at a seq
+//!    already used gets the stored outcome ([`replay`]);
 //! 2. [`MarketMaker::pick_paying_channel`] and [`MarketMaker::claim_paying_channel`]: the
-//!    seller's paying channel that earns the price (an exhausted one is closed);
+//!    seller's paying channel that earns the price (an exhausted one is closed), its unresolved
+//!    sale resolved first;
 //! 3. [`MarketMaker::reserve`]: the maker's sell signature (XBRSIG 3) and transaction 1 (both
-//!    channels advanced, the price in flight, the sale INFLIGHT);
-//! 4. [`MarketMaker::call_seller`]: `xbr.provider.<authid>.sell` and its receipt (XBRSIG 6),
-//!    [`MarketMaker::roll_back`] if it fails;
-//! 5. [`MarketMaker::settle`]: the receipt signature (XBRSIG 7), transaction 2, the
-//!    channel-empty events and the buyer's receipt.
+//!    channels advanced, the price in flight, the sale INFLIGHT = reserved);
+//! 4. [`MarketMaker::call_seller`]: `xbr.provider.<authid>.sell` and its receipt (XBRSIG 6); the
+//!    answer is classified ([`resolve`]): a receipt → SELLER_SIGNED; a refusal proving the seller
+//!    did not record the sale → [`MarketMaker::roll_back`]; no answer → the sale stays INFLIGHT
+//!    and the buyer gets `xbr.error.sale_pending`;
+//! 5. [`MarketMaker::settle`]: the receipt signature (XBRSIG 7), transaction 2 (COMPLETED), the
+//!    channel-empty events and the buyer's receipt, rebuilt from the stored sale.
 //!
-//! One purchase at a time per payment channel and one sale at a time per paying channel:
-//! [`MarketMaker::buy_key`] holds both channels' locks across the steps.
+//! Unresolved sales left by a crash or an unanswered seller are resolved by [`recovery`] at start
+//! and by the runtime's sweeper.
+
+mod recovery;
+mod replay;
+mod resolve;
+
+use std::sync::Arc;
 
 use tracing::{Instrument, info_span, warn};
 use wamp_proto::Dict;
@@ -22,14 +38,22 @@ use super::MarketMaker;
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{ProviderProcedure, now_ns};
 use crate::sig::{self, ChannelState as SignedState};
-use crate::store::blocking;
+use crate::store::MakerStore;
 use crate::types::{
     Address, Channel, ChannelId, ChannelState, ChannelType, Offer, Sale, SaleStatus, TxId, U256,
 };
 use crate::wire::{self, BuyKeyRequest, BuyReceipt, SellReceipt, SellRequest, v_bytes};
 
+pub(crate) use recovery::Backoff;
+pub use recovery::{RecoveryReport, UnresolvedSales};
+
+#[cfg(test)]
+mod fault_tests;
 #[cfg(test)]
 mod tests;
+
+/// At most this many purchases run at once; past it `buy_key` answers `xbr.error.busy`.
+pub const SALES_IN_FLIGHT: usize = 256;
 
 /// The payment side of a purchase, checked against the stored channel and the live offer.
 #[derive(Clone, Debug)]
@@ -58,16 +82,44 @@ pub struct Reservation {
 }
 
 impl MarketMaker {
-    /// `buy_key`.
+    /// `buy_key`: the buyer's signature is checked here; the purchase runs in a task of the
+    /// maker's ([`Self::sell_key`]) that this call only awaits, so dropping it (cancel, caller
+    /// timeout, lost connection) does not stop the sale.
     pub async fn buy_key(&self, req: BuyKeyRequest) -> MarketResult<BuyReceipt> {
+        self.check_buyer_signature(&req)?;
+        let slot = Arc::clone(&self.sale_slots)
+            .try_acquire_owned()
+            .map_err(|_| MarketError::new(uri::BUSY, "too many purchases in flight"))?;
         let span = info_span!("buy_key", key_id = %req.key_id, channel = %req.channel_oid, seq = req.channel_seq);
-        self.buy_key_steps(req).instrument(span).await
+        let maker = self.handle();
+        let task = tokio::spawn(
+            async move {
+                let _slot = slot;
+                maker.sell_key(req).await
+            }
+            .instrument(span),
+        );
+        task.await
+            .map_err(|e| MarketError::runtime(format!("sale task ended: {e}")))?
     }
 
-    async fn buy_key_steps(&self, req: BuyKeyRequest) -> MarketResult<BuyReceipt> {
-        self.check_buyer_signature(&req)?;
+    /// Waits until no purchase task is running (tests, shutdown).
+    pub async fn sales_settled(&self) {
+        let all = u32::try_from(SALES_IN_FLIGHT).unwrap_or(u32::MAX);
+        // The semaphore is never closed, so acquiring cannot fail.
+        drop(self.sale_slots.acquire_many(all).await);
+    }
+
+    /// The purchase itself (the task body of [`Self::buy_key`]), with the payment channel's
+    /// lock and then the paying channel's held across the steps.
+    pub(crate) async fn sell_key(&self, req: BuyKeyRequest) -> MarketResult<BuyReceipt> {
         let payment_lock = self.lock_for(&req.channel_oid);
         let _payment_guard = payment_lock.lock().await;
+        self.resolve_payment_channel(req.channel_oid).await?;
+        if let Some(receipt) = self.replay(&req).await? {
+            return Ok(receipt);
+        }
+        self.refuse_if_unresolved(req.channel_oid).await?;
         let checked = self.check_payment(&req).await?;
 
         let paying_oid = self
@@ -75,17 +127,13 @@ impl MarketMaker {
             .await?;
         let paying_lock = self.lock_for(&paying_oid);
         let _paying_guard = paying_lock.lock().await;
+        self.resolve_locked_channel(paying_oid).await?;
         let paying = self.claim_paying_channel(paying_oid, &checked).await?;
 
         let reservation = self.reserve(&req, &checked, &paying).await?;
-        let receipt = match self.call_seller(&reservation).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.roll_back(&reservation, &e).await;
-                return Err(e);
-            }
-        };
-        self.settle(&reservation, receipt).await
+        crate::failpoint!("maker::after_reserve");
+        self.run_reservation(&reservation, resolve::Attempt::First)
+            .await
     }
 
     /// Step 1a: XBRSIG 2, the buyer's signature over the payment state it proposes.
@@ -108,7 +156,8 @@ impl MarketMaker {
     /// it). Called with the payment channel's lock held.
     pub(crate) async fn check_payment(&self, req: &BuyKeyRequest) -> MarketResult<CheckedPayment> {
         let oid = req.channel_oid;
-        let payment = blocking(&self.store, move |s| s.channel(&oid))
+        let payment = self
+            .db(move |s| s.channel(&oid))
             .await?
             .filter(|c| c.channel_type == ChannelType::Payment && c.state == ChannelState::Open)
             .ok_or_else(|| MarketError::no_such_object("no such open payment channel"))?;
@@ -143,14 +192,16 @@ impl MarketMaker {
                     payment.seq,
                     payment.seq + 1
                 ),
-            ));
+            )
+            .with_position(payment.seq, payment.remaining));
         }
         let remaining_after = payment.remaining - price;
         if req.balance != remaining_after {
             return Err(MarketError::new(
                 uri::UNEXPECTED_CHANNEL_BALANCE,
                 "balance is not the payment channel's remaining minus the price",
-            ));
+            )
+            .with_position(payment.seq, payment.remaining));
         }
         Ok(CheckedPayment {
             payment,
@@ -167,13 +218,12 @@ impl MarketMaker {
         seller: Address,
         price: U256,
     ) -> MarketResult<ChannelId> {
-        let open_paying: Vec<Channel> = blocking(&self.store, move |s| {
-            s.channels_by_delegate(&seller, ChannelType::Paying)
-        })
-        .await?
-        .into_iter()
-        .filter(|c| c.state == ChannelState::Open)
-        .collect();
+        let open_paying: Vec<Channel> = self
+            .db(move |s| s.channels_by_delegate(&seller, ChannelType::Paying))
+            .await?
+            .into_iter()
+            .filter(|c| c.state == ChannelState::Open)
+            .collect();
         open_paying
             .iter()
             .find(|c| c.remaining >= price)
@@ -195,7 +245,8 @@ impl MarketMaker {
         paying_oid: ChannelId,
         checked: &CheckedPayment,
     ) -> MarketResult<Channel> {
-        let paying = blocking(&self.store, move |s| s.channel(&paying_oid))
+        let paying = self
+            .db(move |s| s.channel(&paying_oid))
             .await?
             .filter(|c| c.state == ChannelState::Open)
             .ok_or_else(|| {
@@ -259,9 +310,11 @@ impl MarketMaker {
             seller_signature: None,
             maker_receipt_signature: None,
             failure: None,
+            sealed_key: None,
+            recovered: false,
         };
         let stored = sale.clone();
-        blocking(&self.store, move |s| s.begin_sale(&stored)).await?;
+        self.db(move |s| s.begin_sale(&stored)).await?;
         Ok(Reservation {
             sale,
             sell_state,
@@ -307,26 +360,56 @@ impl MarketMaker {
         Ok(receipt)
     }
 
-    /// Step 4, failed: undoes transaction 1 (seq and balances of both channels restored, the
-    /// sale FAILED with `error` as the reason). A failed rollback is logged.
+    /// Step 4, refused: undoes transaction 1 (seq and balances of both channels restored, the
+    /// sale FAILED with `error` as the reason). A failed rollback is logged (the sale stays in
+    /// flight for recovery).
+    #[cfg(test)]
     pub(crate) async fn roll_back(&self, reservation: &Reservation, error: &MarketError) {
-        warn!(error = %error, "sale failed, rolling back");
+        self.roll_back_as(reservation, error, false).await;
+    }
+
+    /// [`Self::roll_back`], marking the sale `recovered` if recovery rolled it back.
+    async fn roll_back_as(&self, reservation: &Reservation, error: &MarketError, recovered: bool) {
+        warn!(error = %error, "sale refused by the seller, rolling back");
         let tx_id = reservation.sale.tx_id;
         let reason = error.to_string();
-        if let Err(re) = blocking(&self.store, move |s| s.rollback_sale(&tx_id, &reason)).await {
+        let undo = move |s: &dyn MakerStore| s.rollback_sale_with(&tx_id, &reason, recovered);
+        if let Err(re) = self.db(undo).await {
             warn!(error = %re, "rollback failed");
         }
     }
 
-    /// Step 5: signs the receipt over the new payment state (XBRSIG 7), completes the sale
-    /// (transaction 2: inflight released), reports exhausted channels and returns the buyer's
-    /// receipt.
+    /// Step 5: stores the seller's receipt (SELLER_SIGNED), then [`Self::finish`]es the sale.
+    #[cfg(test)]
     pub(crate) async fn settle(
         &self,
         reservation: &Reservation,
         receipt: SellReceipt,
     ) -> MarketResult<BuyReceipt> {
-        let sale = &reservation.sale;
+        self.settle_as(reservation, receipt, false).await
+    }
+
+    /// [`Self::settle`], marking the sale `recovered` if recovery settled it.
+    async fn settle_as(
+        &self,
+        reservation: &Reservation,
+        receipt: SellReceipt,
+        recovered: bool,
+    ) -> MarketResult<BuyReceipt> {
+        let tx_id = reservation.sale.tx_id;
+        let (seller_sig, sealed_key) = (receipt.signature, receipt.sealed_key);
+        let signed = self
+            .db(move |s| s.seller_signed_sale(&tx_id, &seller_sig, &sealed_key))
+            .await?;
+        crate::failpoint!("maker::after_seller_signed");
+        self.finish(signed, recovered).await
+    }
+
+    /// Signs the receipt over the new payment state (XBRSIG 7), completes the sale (transaction
+    /// 2: inflight released; no network needed), reports exhausted channels and returns the
+    /// buyer's receipt rebuilt from the completed sale (an error if the seller's sealed key is
+    /// not known: see [`replay::receipt_of`]).
+    pub(crate) async fn finish(&self, sale: Sale, recovered: bool) -> MarketResult<BuyReceipt> {
         let receipt_sig = self.cfg.domain.sign(
             &self.cfg.key,
             &sig::off_chain(
@@ -337,11 +420,9 @@ impl MarketMaker {
             ),
         )?;
         let tx_id = sale.tx_id;
-        let (seller_sig, rs) = (receipt.signature, receipt_sig);
-        let (payment_now, paying_now) = blocking(&self.store, move |s| {
-            s.complete_sale(&tx_id, &seller_sig, &rs)
-        })
-        .await?;
+        let (payment_now, paying_now) = self
+            .db(move |s| s.finish_sale(&tx_id, &receipt_sig, recovered))
+            .await?;
         for (ch, topic) in [
             (&payment_now, "xbr.marketmaker.on_payment_channel_empty"),
             (&paying_now, "xbr.marketmaker.on_paying_channel_empty"),
@@ -350,20 +431,12 @@ impl MarketMaker {
                 self.publish(topic, vec![v_bytes(ch.channel_oid)]).await;
             }
         }
-        Ok(BuyReceipt {
-            key_id: sale.key_id,
-            delegate: sale.buyer_delegate,
-            buyer_pubkey: sale.buyer_pubkey,
-            sealed_key: receipt.sealed_key,
-            offer_id: Some(sale.offer_id),
-            free_rated: sale.amount_paid.is_zero(),
-            amount: sale.amount_offered,
-            amount_paid: sale.amount_paid,
-            channel_seq: payment_now.seq,
-            payment_channel: sale.payment_channel,
-            remaining: payment_now.remaining,
-            inflight: payment_now.inflight,
-            signature: receipt_sig,
+        crate::failpoint!("maker::after_done");
+        replay::receipt_of(&Sale {
+            status: SaleStatus::Completed,
+            maker_receipt_signature: Some(receipt_sig),
+            recovered,
+            ..sale
         })
     }
 }
