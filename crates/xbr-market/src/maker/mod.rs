@@ -10,6 +10,7 @@
 //! | [`channels`] | channels mirrored from the chain, `open_channel`, the channel queries |
 //! | [`scan`] | the chain's channel logs scanned in bounded ranges from a saved cursor |
 //! | [`close`] | `close_channel`, the auto-close of an exhausted paying channel, settling a close |
+//! | [`closer`] | the close worker: persisted close intents carried to the chain until final |
 //!
 //! Fixes over the reference (spec §10): `buy_key` checks that the delegate owns the payment
 //! channel and that `channel_seq`/`balance` continue the stored state; a failed sale rolls back
@@ -36,6 +37,7 @@ use crate::wire::OpenChannelRequest;
 pub mod buy;
 pub mod channels;
 pub mod close;
+pub mod closer;
 pub mod dispatch;
 pub mod offers;
 pub mod procedure;
@@ -45,6 +47,7 @@ pub mod status;
 mod testing;
 
 pub use procedure::Procedure;
+pub use closer::{CloseConfig, CloseRound, CloseSubmission, TxStatus};
 pub use scan::{ChannelScan, ScanConfig};
 
 /// Static configuration of a market maker.
@@ -123,8 +126,11 @@ pub trait MakerChain: Send + Sync + 'static {
         &self,
         req: OpenChannelRequest,
     ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>>;
-    /// Submits `closeChannel`; the transaction hash.
-    fn close_channel(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>>;
+    /// Submits `closeChannel` without waiting for it to be mined: the transaction hash, or the
+    /// node's refusal when the call reverts (it never will succeed). Any error is transient.
+    fn submit_close(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<CloseSubmission>>;
+    /// What the chain knows of the transaction `tx_hash` (receipt or pending transaction).
+    fn transaction(&self, tx_hash: [u8; 32]) -> BoxFuture<'_, MarketResult<TxStatus>>;
     /// The channel lifecycle logs of `market_oid` in blocks `from_block..=to_block`
     /// (`XBRChannel.Opened`/`Closing`/`Closed`, one `eth_getLogs` call), in chain order.
     fn channel_events(
@@ -159,6 +165,8 @@ pub struct MarketMaker {
     scan: ScanConfig,
     /// One log scan at a time (the start and the periodic sync).
     scan_lock: tokio::sync::Mutex<()>,
+    /// The close worker.
+    closer: closer::Closer,
 }
 
 fn channel_kind(ty: ChannelType) -> &'static str {
@@ -179,6 +187,7 @@ impl MarketMaker {
         chain: Option<Arc<dyn MakerChain>>,
     ) -> Self {
         let address = cfg.key.address();
+        let closer = closer::Closer::new(store.clone(), chain.clone(), CloseConfig::default());
         Self {
             cfg,
             address,
@@ -186,6 +195,7 @@ impl MarketMaker {
             providers,
             events,
             chain,
+            closer,
             locks: Mutex::new(HashMap::new()),
             scan: ScanConfig::default(),
             scan_lock: tokio::sync::Mutex::new(()),
@@ -195,6 +205,12 @@ impl MarketMaker {
     /// The same maker scanning the chain's logs as `scan` says (default: [`ScanConfig::default`]).
     pub fn with_scan_config(mut self, scan: ScanConfig) -> Self {
         self.scan = scan;
+        self
+    }
+
+    /// The same maker closing channels as `close` says (default: [`CloseConfig::default`]).
+    pub fn with_close_config(mut self, close: CloseConfig) -> Self {
+        self.closer = closer::Closer::new(self.store.clone(), self.chain.clone(), close);
         self
     }
 

@@ -6,6 +6,7 @@
 //! keeps the seller's and the buyer's active channel mirror (the same shape in two tables).
 
 mod buyer;
+mod close;
 mod codec;
 mod local_channel;
 mod maker;
@@ -27,6 +28,9 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!(
         "../../../../../migrations/0002_maker_scan_cursor.sql"
+    )),
+    M::up(include_str!(
+        "../../../../../migrations/0006_maker_close_intents.sql"
     )),
 ];
 
