@@ -164,7 +164,12 @@ impl Closer {
 
 impl Drop for Closer {
     fn drop(&mut self) {
-        if let Some(t) = self.task.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(t) = self
+            .task
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             t.abort();
         }
     }
@@ -305,7 +310,11 @@ impl Worker {
         Ok(state)
     }
 
-    async fn save(&self, next: CloseIntent, expect: CloseState) -> MarketResult<Option<CloseState>> {
+    async fn save(
+        &self,
+        next: CloseIntent,
+        expect: CloseState,
+    ) -> MarketResult<Option<CloseState>> {
         let state = next.state;
         blocking(&self.store, move |s| s.save_close_progress(&next, expect)).await?;
         Ok(Some(state))
@@ -359,3 +368,6 @@ impl MarketMaker {
         self.closer.cfg().reply_wait
     }
 }
+
+#[cfg(test)]
+mod tests;

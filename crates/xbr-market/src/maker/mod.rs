@@ -46,8 +46,8 @@ pub mod status;
 #[cfg(test)]
 mod testing;
 
-pub use procedure::Procedure;
 pub use closer::{CloseConfig, CloseRound, CloseSubmission, TxStatus};
+pub use procedure::Procedure;
 pub use scan::{ChannelScan, ScanConfig};
 
 /// Static configuration of a market maker.

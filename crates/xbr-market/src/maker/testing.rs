@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
+pub mod chain;
+
 use wamp_proto::{Dict, Value};
 use xbr_core::eth::EthPrivateKey;
 

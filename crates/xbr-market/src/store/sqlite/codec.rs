@@ -23,7 +23,10 @@ pub(super) fn arr<const N: usize>(row: &Row<'_>, idx: usize) -> rusqlite::Result
     v.try_into().map_err(|_| conv_err(idx, "wrong blob length"))
 }
 
-pub(super) fn opt_arr<const N: usize>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<[u8; N]>> {
+pub(super) fn opt_arr<const N: usize>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<[u8; N]>> {
     let v: Option<Vec<u8>> = row.get(idx)?;
     v.map(|v| v.try_into().map_err(|_| conv_err(idx, "wrong blob length")))
         .transpose()

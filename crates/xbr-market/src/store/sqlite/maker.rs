@@ -86,11 +86,14 @@ pub(super) fn mark_closing(
     new_state: ChannelState,
     close: &ChannelClose,
 ) -> StoreResult<()> {
-        let ch = load_channel(tx, channel_oid)?.ok_or(StoreError::NotFound("channel"))?;
-        if ch.state != expect_state {
-            return Err(StoreError::Conflict(format!("channel state is {:?}", ch.state)));
-        }
-        tx.execute(
+    let ch = load_channel(tx, channel_oid)?.ok_or(StoreError::NotFound("channel"))?;
+    if ch.state != expect_state {
+        return Err(StoreError::Conflict(format!(
+            "channel state is {:?}",
+            ch.state
+        )));
+    }
+    tx.execute(
             "UPDATE mm_channel SET state = ?2, close_seq = ?3, close_balance = ?4, close_is_final = ?5, \
              close_del_sig = ?6, close_mm_sig = ?7, closing_at = ?8, closed_tx = ?9 WHERE channel_oid = ?1",
             params![
