@@ -18,7 +18,9 @@
 //! revocation is persisted; `query_offers` is implemented; a seller without a paying channel gets
 //! `xbr.error.insufficient_paying_balance`, not a crash; close always counter-signs; an exhausted
 //! paying channel is closed with the seller's counter-signature and settled on chain; closes are
-//! signed at the current block (the reference's `closeAt = 1` expires at block 1441).
+//! signed at the current block (the reference's `closeAt = 1` expires at block 1441); a close is
+//! a persisted intent that the close worker submits, tracks by transaction hash and retries
+//! until the chain's log makes it final, across crashes and a chain that is down.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
