@@ -2,7 +2,7 @@
 //! market, domain and channel status, the EIP-712 verifying values), working against today's
 //! contracts, plus the transactions a market operator and its members send.
 
-use alloy_primitives::{Address, B128, Bytes, U256};
+use alloy_primitives::{Address, B128, B256, Bytes, U256};
 use alloy_provider::DynProvider;
 use alloy_rpc_types_eth::TransactionReceipt;
 use xbr_core::eth::EthPrivateKey;
@@ -539,7 +539,7 @@ impl SimpleBlockchain {
     }
 
     /// `XBRChannel.closeChannel(...)` sent by `sender` with the delegate's and the market
-    /// maker's EIP-712 `EIP712ChannelClose` signatures over the same data.
+    /// maker's EIP-712 `EIP712ChannelClose` signatures over the same data; waits for the receipt.
     #[allow(clippy::too_many_arguments)]
     pub async fn close_channel(
         &self,
@@ -552,7 +552,36 @@ impl SimpleBlockchain {
         delegate_signature: &Signature,
         marketmaker_signature: &Signature,
     ) -> Result<TransactionReceipt> {
-        let call = "XBRChannel.closeChannel";
+        let tx_hash = self
+            .submit_close_channel(
+                sender,
+                channel_id,
+                close_at,
+                closing_seq,
+                balance,
+                is_final,
+                delegate_signature,
+                marketmaker_signature,
+            )
+            .await?;
+        self.gateway.confirm_hash(CLOSE_CHANNEL, tx_hash).await
+    }
+
+    /// [`SimpleBlockchain::close_channel`] without waiting for the receipt: the transaction
+    /// hash once the node accepted it (follow it with [`Gateway::transaction_status`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn submit_close_channel(
+        &self,
+        sender: &EthPrivateKey,
+        channel_id: ChannelId,
+        close_at: u64,
+        closing_seq: u32,
+        balance: U256,
+        is_final: bool,
+        delegate_signature: &Signature,
+        marketmaker_signature: &Signature,
+    ) -> Result<B256> {
+        let call = CLOSE_CHANNEL;
         let contract = XBRChannel::new(
             self.addresses.channel,
             self.gateway.signing_provider(sender),
@@ -567,10 +596,13 @@ impl SimpleBlockchain {
             Bytes::copy_from_slice(marketmaker_signature.as_bytes()),
         );
         self.gateway
-            .send_call(call, self.addresses.channel, sender, builder)
+            .submit_call(call, self.addresses.channel, sender, builder)
             .await
     }
 }
+
+/// The contract function [`SimpleBlockchain::close_channel`] calls (names it in errors).
+const CLOSE_CHANNEL: &str = "XBRChannel.closeChannel";
 
 /// An `Opened` event as [`ChannelOpened`].
 pub(crate) fn channel_opened(

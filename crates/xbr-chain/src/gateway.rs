@@ -42,6 +42,22 @@ impl Default for ConnectOptions {
     }
 }
 
+/// What a node knows of a transaction ([`Gateway::transaction_status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// The node does not know the hash (never received, dropped, or reorganised out).
+    Unknown,
+    /// Known, not mined yet.
+    Pending,
+    /// Mined in `block`; `success` is the receipt's status.
+    Mined {
+        /// The block number.
+        block: u64,
+        /// Status 1 (`false`: reverted).
+        success: bool,
+    },
+}
+
 /// A connection to an Ethereum JSON-RPC node (no contract addresses yet).
 ///
 /// Transactions are always signed locally with keys we hold ([`Gateway::signing_provider`]);
@@ -247,14 +263,67 @@ impl Gateway {
         P: Provider,
         D: CallDecoder,
     {
-        let pending = {
-            let _sending = self.senders.lock(key.address()).await;
-            builder
-                .send()
-                .await
-                .map_err(|e| self.contract_error(call, contract, e))?
-        };
-        self.confirm(call, pending).await
+        let tx_hash = self.submit_call(call, contract, key, builder).await?;
+        self.confirm_hash(call, tx_hash).await
+    }
+
+    /// Sends a contract call like [`Gateway::send_call`] but returns as soon as the node accepted
+    /// the transaction: its hash, to follow with [`Gateway::transaction_status`]. A call the node
+    /// refuses to estimate because it reverts is [`ChainError::Reverted`].
+    pub async fn submit_call<P, D>(
+        &self,
+        call: &str,
+        contract: Address,
+        key: &EthPrivateKey,
+        builder: CallBuilder<P, D>,
+    ) -> Result<B256>
+    where
+        P: Provider,
+        D: CallDecoder,
+    {
+        let _sending = self.senders.lock(key.address()).await;
+        let pending = builder
+            .send()
+            .await
+            .map_err(|e| self.contract_error(call, contract, e))?;
+        Ok(*pending.tx_hash())
+    }
+
+    /// A watcher of the sent transaction `tx_hash` (for [`Gateway::confirm`]).
+    fn pending(&self, tx_hash: B256) -> PendingTransactionBuilder<alloy_network::Ethereum> {
+        PendingTransactionBuilder::new(self.provider.root().clone(), tx_hash)
+    }
+
+    /// Waits for the receipt of the sent transaction `tx_hash`, as [`Gateway::confirm`].
+    pub async fn confirm_hash(&self, call: &str, tx_hash: B256) -> Result<TransactionReceipt> {
+        self.confirm(call, self.pending(tx_hash)).await
+    }
+
+    /// What the node knows of the transaction `tx_hash`: mined (with its block and status),
+    /// pending (known, not mined), or unknown (never seen, dropped, or reorganised out).
+    pub async fn transaction_status(&self, tx_hash: B256) -> Result<TransactionStatus> {
+        let receipt = self
+            .provider
+            .get_transaction_receipt(tx_hash)
+            .await
+            .map_err(|e| self.rpc_error("eth_getTransactionReceipt", e))?;
+        if let Some(r) = receipt
+            && let Some(block) = r.block_number
+        {
+            return Ok(TransactionStatus::Mined {
+                block,
+                success: r.status(),
+            });
+        }
+        let tx = self
+            .provider
+            .get_transaction_by_hash(tx_hash)
+            .await
+            .map_err(|e| self.rpc_error("eth_getTransactionByHash", e))?;
+        Ok(match tx {
+            Some(_) => TransactionStatus::Pending,
+            None => TransactionStatus::Unknown,
+        })
     }
 
     /// Waits (bounded by [`ConnectOptions::receipt_timeout`]) for the receipt of a sent

@@ -44,7 +44,7 @@ pub use blockchain::{CreateMarket, OpenChannel, SimpleBlockchain};
 pub use bootstrap::{BootstrappedChannel, BootstrappedMarket, MarketDescription, bootstrap};
 pub use deploy::{ContractBytecode, Deployment, deploy};
 pub use error::{ChainError, Result};
-pub use gateway::{ConnectOptions, Gateway};
+pub use gateway::{ConnectOptions, Gateway, TransactionStatus};
 pub use logs::{ChannelEvent, ChannelSettlement};
 pub use types::{
     ActorType, Balances, ChainInfo, ChannelInfo, ChannelOpened, ChannelState, ChannelType,

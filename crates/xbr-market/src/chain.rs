@@ -1,15 +1,19 @@
 //! [`MakerChain`] over xbr-chain's [`SimpleBlockchain`]: channel reads and lifecycle logs,
 //! `openChannel` (approving
-//! the amount first for paying channels, which the maker funds) and `closeChannel`, each signed
-//! locally with the maker's key.
+//! the amount first for paying channels, which the maker funds) and `closeChannel` (submitted
+//! without waiting; its transaction then looked up by hash), each signed locally with the
+//! maker's key.
 
 use xbr_chain::{
     ChannelEvent, ChannelOpened, ChannelType as ChainType, OpenChannel, SimpleBlockchain,
+    TransactionStatus,
 };
 use xbr_core::eth::EthPrivateKey;
 
 use crate::error::{MarketError, MarketResult, uri};
-use crate::maker::{ChainChannel, ChainChannelEvent, ChainClose, MakerChain};
+use crate::maker::{
+    ChainChannel, ChainChannelEvent, ChainClose, CloseSubmission, MakerChain, TxStatus,
+};
 use crate::peer::BoxFuture;
 use crate::types::{ChannelId, ChannelType, MarketId};
 use crate::wire::OpenChannelRequest;
@@ -155,13 +159,13 @@ impl MakerChain for XbrChain {
         })
     }
 
-    fn close_channel(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>> {
+    fn submit_close(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<CloseSubmission>> {
         Box::pin(async move {
             let seq = u32::try_from(close.seq)
                 .map_err(|_| MarketError::new(uri::INVALID_TRANSACTION, "seq exceeds uint32"))?;
-            let receipt = self
+            let sent = self
                 .chain
-                .close_channel(
+                .submit_close_channel(
                     &self.key,
                     close.channel_oid,
                     close.close_at,
@@ -171,9 +175,30 @@ impl MakerChain for XbrChain {
                     &close.delegate_signature,
                     &close.marketmaker_signature,
                 )
+                .await;
+            match sent {
+                Ok(hash) => Ok(CloseSubmission::Sent(hash.0)),
+                Err(e @ xbr_chain::ChainError::Reverted { .. }) => {
+                    Ok(CloseSubmission::Rejected(e.to_string()))
+                }
+                Err(e) => Err(chain_err(e)),
+            }
+        })
+    }
+
+    fn transaction(&self, tx_hash: [u8; 32]) -> BoxFuture<'_, MarketResult<TxStatus>> {
+        Box::pin(async move {
+            let status = self
+                .chain
+                .gateway()
+                .transaction_status(tx_hash.into())
                 .await
                 .map_err(chain_err)?;
-            Ok(receipt.transaction_hash.0)
+            Ok(match status {
+                TransactionStatus::Unknown => TxStatus::Unknown,
+                TransactionStatus::Pending => TxStatus::Pending,
+                TransactionStatus::Mined { block, success } => TxStatus::Mined { block, success },
+            })
         })
     }
 }

@@ -437,3 +437,94 @@ impl std::fmt::Debug for PurchaseIntent {
             .finish_non_exhaustive()
     }
 }
+
+// ------------------------------------------------------------------ close intents (maker)
+
+/// Where a maker's close of a channel stands (`mm_close_intent.state`). Signed → Submitted →
+/// Mined → Final, or Failed; a Mined close whose transaction a reorg dropped goes back to
+/// Submitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseState {
+    /// Signed by the channel's delegate and the maker, persisted, not submitted yet.
+    Signed = 1,
+    /// `closeChannel` sent; its transaction is tracked by hash.
+    Submitted = 2,
+    /// The transaction is mined (status 1).
+    Mined = 3,
+    /// The chain's scan saw the channel's `Closing`/`Closed` log at the confirmation depth.
+    Final = 4,
+    /// The close reverted and never will succeed; not retried.
+    Failed = 5,
+}
+
+impl CloseState {
+    /// From the stored integer (`None` for an unknown one).
+    pub fn from_u64(v: u64) -> Option<Self> {
+        match v {
+            1 => Some(CloseState::Signed),
+            2 => Some(CloseState::Submitted),
+            3 => Some(CloseState::Mined),
+            4 => Some(CloseState::Final),
+            5 => Some(CloseState::Failed),
+            _ => None,
+        }
+    }
+
+    /// Whether the close worker still has something to do (Signed, Submitted or Mined).
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            CloseState::Signed | CloseState::Submitted | CloseState::Mined
+        )
+    }
+}
+
+/// A close of a channel the maker carries to the chain: what both parties signed and how far
+/// its submission got. One per channel, written with the channel's move to Closing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseIntent {
+    /// The channel.
+    pub channel_oid: ChannelId,
+    /// `closeAt` both signatures were made with.
+    pub close_at: u64,
+    /// The closing seq.
+    pub seq: u64,
+    /// The closing balance.
+    pub balance: U256,
+    /// A final close (settles at once) or not (starts the channel's timeout).
+    pub is_final: bool,
+    /// The delegate's signature.
+    pub delegate_signature: Signature,
+    /// The maker's signature.
+    pub marketmaker_signature: Signature,
+    /// When the intent was written (ns).
+    pub created: u64,
+    /// Where it stands.
+    pub state: CloseState,
+    /// The last `closeChannel` transaction sent.
+    pub tx_hash: Option<[u8; 32]>,
+    /// When that transaction was sent (ns).
+    pub submitted_at: Option<u64>,
+    /// How many transactions were sent.
+    pub attempts: u32,
+    /// The block the transaction was mined in.
+    pub mined_block: Option<u64>,
+    /// Why it failed (Failed only).
+    pub failure: Option<String>,
+}
+
+impl CloseIntent {
+    /// The state the channel moves to with this progress: a final close found mined is Closed
+    /// (its receipt shows the contract settled it); otherwise the channel stays as it is.
+    pub fn channel_state(&self) -> Option<ChannelState> {
+        (self.state == CloseState::Mined && self.is_final).then_some(ChannelState::Closed)
+    }
+
+    /// Whether a channel lifecycle log that moves the channel to `log_state` (Closing or Closed)
+    /// makes this close final: a final close ends with `Closed`, a non-final one with `Closing`.
+    pub fn finalized_by(&self, log_state: ChannelState) -> bool {
+        self.state != CloseState::Final
+            && (log_state == ChannelState::Closed
+                || (log_state == ChannelState::Closing && !self.is_final))
+    }
+}

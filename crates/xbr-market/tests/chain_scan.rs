@@ -1,16 +1,20 @@
 //! The maker's view of the chain on ganache: the channel logs scanned in ranges much smaller
 //! than the chain, resumed after a restart from the cursor saved in its SQLite store, with the
-//! channels opened and closed on chain while it was down.
+//! channels opened and closed on chain while it was down; closes made through the maker carried
+//! to the chain by its close worker, also across a restart between the intent and the submit.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use xbr_chain::{MarketDescription, bootstrap};
 use xbr_core::ChannelId;
 use xbr_core::eip712::{EIP712ChannelClose, sign_typed};
 use xbr_market::local::LocalBus;
-use xbr_market::maker::ScanConfig;
+use xbr_market::maker::{CloseConfig, ScanConfig};
 use xbr_market::peer::NoEvents;
-use xbr_market::types::ChannelState;
+use xbr_market::sig;
+use xbr_market::types::{ChannelState, CloseState};
+use xbr_market::wire::CloseChannelRequest;
 use xbr_market::{MakerStore, SqliteStore};
 use xbrd_testkit::GANACHE_KEYS;
 
@@ -133,4 +137,117 @@ async fn a_restarted_maker_resumes_its_scan_and_follows_closes_made_while_it_was
     // Another round finds nothing new.
     let again = maker.scan_from_cursor().await.unwrap();
     assert_eq!((again.new, again.settled), (0, 0));
+}
+
+/// Long enough for ganache on a loaded machine; the waits end on the condition.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Quick retries; a reply waits for the close to be mined.
+const CLOSE: CloseConfig = CloseConfig {
+    retry_min: Duration::from_millis(50),
+    retry_max: Duration::from_millis(500),
+    poll: Duration::from_millis(50),
+    resubmit_after: Duration::from_secs(600),
+    reply_wait: PATIENCE,
+};
+
+/// The buyer delegate's (account 5) final close of its untouched channel `oid` of `amount`
+/// XBR, signed at the current block.
+async fn buyer_close(cm: &ChainMarket, oid: ChannelId, amount: u64) -> CloseChannelRequest {
+    let close_at = cm.chain.gateway().block_number().await.unwrap();
+    let domain = cm.domain();
+    let state = sig::ChannelState {
+        close_at,
+        market_oid: MARKET,
+        channel_oid: oid,
+        seq: 1,
+        balance: xbr(amount),
+        is_final: true,
+    };
+    CloseChannelRequest {
+        channel_oid: oid,
+        verifying_chain_id: domain.chain_id,
+        current_block_number: close_at,
+        verifying_contract: domain.verifying_contract,
+        closing_balance: xbr(amount),
+        closing_seq: 1,
+        closing_is_final: true,
+        delegate_signature: domain.sign(&key(5), &state).unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closes_through_the_maker_end_closed_and_final_also_after_a_restart_before_the_submit() {
+    let scenario = fail::FailScenario::setup();
+    let cm = ChainMarket::start(&description(true)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("maker.db");
+    let bus = LocalBus::new();
+    let store: Arc<dyn MakerStore> = Arc::new(SqliteStore::open(&db).unwrap());
+    let maker = chain_maker(&cm, store.clone(), bus.clone(), Arc::new(NoEvents))
+        .await
+        .with_scan_config(SCAN)
+        .with_close_config(CLOSE);
+    assert_eq!(maker.scan_from_cursor().await.unwrap().new, 3);
+
+    // The buyer closes its payment channel through the maker: the reply carries the mined
+    // transaction; the scan then sees the Closed log and makes the close final.
+    let r = maker
+        .close_channel(buyer_close(&cm, PAYMENT, 100).await)
+        .await
+        .unwrap();
+    assert_eq!(r.state, ChannelState::Closed as u64);
+    assert_ne!(r.transaction, [0; 32]);
+    let on_chain = cm.chain.channel(PAYMENT).await.unwrap().unwrap();
+    assert_eq!(on_chain.state, xbr_chain::ChannelState::Closed);
+    maker.scan_from_cursor().await.unwrap();
+    let intent = store.close_intent(&PAYMENT).unwrap().unwrap();
+    assert_eq!(intent.state, CloseState::Final);
+    assert_eq!((intent.tx_hash, intent.attempts), (Some(r.transaction), 1));
+    let closed = store.channel(&PAYMENT).unwrap().unwrap();
+    assert_eq!(closed.state, ChannelState::Closed);
+    assert_eq!(closed.close.unwrap().closed_tx, Some(r.transaction));
+
+    // The second channel's close: the maker goes down right after writing the intent.
+    fail::cfg("close::after_intent", "1*return(error)").unwrap();
+    let e = maker
+        .close_channel(buyer_close(&cm, LATER, 50).await)
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("close::after_intent"), "{e}");
+    drop(maker);
+    drop(store);
+    let on_chain = cm.chain.channel(LATER).await.unwrap().unwrap();
+    assert_eq!(on_chain.state, xbr_chain::ChannelState::Open);
+
+    // The restart: the same database; the worker recovers the intent and submits it.
+    let store: Arc<dyn MakerStore> = Arc::new(SqliteStore::open(&db).unwrap());
+    assert_eq!(
+        store.close_intent(&LATER).unwrap().unwrap().state,
+        CloseState::Signed
+    );
+    let maker = chain_maker(&cm, store.clone(), bus, Arc::new(NoEvents))
+        .await
+        .with_scan_config(SCAN)
+        .with_close_config(CLOSE);
+    maker.start_closer();
+    let mined = maker
+        .await_close(LATER, PATIENCE, |c| c.state == CloseState::Mined)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((mined.state, mined.attempts), (CloseState::Mined, 1));
+    let on_chain = cm.chain.channel(LATER).await.unwrap().unwrap();
+    assert_eq!(on_chain.state, xbr_chain::ChannelState::Closed);
+    maker.scan_from_cursor().await.unwrap();
+    let intent = store.close_intent(&LATER).unwrap().unwrap();
+    assert_eq!(
+        (intent.state, intent.tx_hash),
+        (CloseState::Final, mined.tx_hash)
+    );
+    assert_eq!(
+        store.channel(&LATER).unwrap().unwrap().state,
+        ChannelState::Closed
+    );
+    scenario.teardown();
 }

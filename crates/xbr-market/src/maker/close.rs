@@ -1,14 +1,18 @@
 //! Closing channels: a delegate's `close_channel`, the auto-close of a seller's exhausted paying
-//! channel (the seller counter-signs), and settling a close (store, chain, events).
+//! channel (the seller counter-signs), and settling a close: the close intent persisted with the
+//! channel's move to Closing, handed to the close worker ([`super::closer`]), events published.
 
 use wamp_proto::{Dict, Value};
 
-use super::{ChainClose, MarketMaker, channel_kind};
+use super::{MarketMaker, channel_kind};
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{ProviderProcedure, now_ns};
 use crate::sig::{self, ChannelState as SignedState, Domain};
 use crate::store::blocking;
-use crate::types::{Channel, ChannelClose, ChannelState, ChannelType, OfferQuery, Signature};
+use crate::types::{
+    Channel, ChannelClose, ChannelId, ChannelState, ChannelType, CloseIntent, CloseState,
+    OfferQuery, Signature,
+};
 use crate::wire::{
     self, CloseChannelRequest, CloseChannelResult, ProviderCloseReceipt, ProviderCloseRequest,
     v_bytes,
@@ -16,7 +20,7 @@ use crate::wire::{
 
 impl MarketMaker {
     /// `close_channel`: verifies the delegate's close over the channel's current state,
-    /// counter-signs, marks it closing and submits `closeChannel` (if a chain is configured).
+    /// counter-signs and settles it (see `settle_close` for what the reply means).
     pub async fn close_channel(
         &self,
         req: CloseChannelRequest,
@@ -121,9 +125,19 @@ impl MarketMaker {
             .await
     }
 
-    /// Records a close signed by the channel's delegate and the maker: marks the channel
-    /// closing, submits `closeChannel` (with a chain configured; a final close settles at once),
-    /// records the outcome and publishes the closing events. Called with the channel's lock held.
+    /// Records a close signed by the channel's delegate and the maker and hands it to the close
+    /// worker ([`super::closer`]): with a chain, the channel's move to Closing and the close
+    /// intent are written in one transaction, the worker is woken, and the reply waits at most
+    /// [`CloseConfig::reply_wait`](super::CloseConfig::reply_wait) for the worker (without a
+    /// chain, the channel is only marked Closing). Called with the channel's lock held.
+    ///
+    /// What the reply means: the close is signed by both parties and persisted; the maker
+    /// submits it and retries until the chain has it, across restarts. If the transaction was
+    /// mined within the wait, the reply carries its hash (and `state` Closed for a final close);
+    /// otherwise `transaction` is all zeros and `state` Closing: the close is still on its way
+    /// (follow the channel's state). A close that reverts on chain is an error
+    /// (`xbr.error.chain_error`); it is not retried. Dropping the reply's future drops only the
+    /// wait.
     async fn settle_close(
         &self,
         ch: &Channel,
@@ -132,7 +146,7 @@ impl MarketMaker {
         mm_sig: Signature,
     ) -> MarketResult<CloseChannelResult> {
         let oid = ch.channel_oid;
-        let mut close = ChannelClose {
+        let close = ChannelClose {
             seq: state.seq,
             balance: state.balance,
             is_final: state.is_final,
@@ -141,36 +155,34 @@ impl MarketMaker {
             closing_at: now_ns(),
             closed_tx: None,
         };
-        let c2 = close.clone();
-        blocking(&self.store, move |s| {
-            s.close_channel(&oid, ChannelState::Open, ChannelState::Closing, &c2)
-        })
-        .await?;
-        let mut transaction = [0u8; 32];
-        let mut new_state = ChannelState::Closing;
-        if let Some(chain) = &self.chain {
-            let tx = chain
-                .close_channel(ChainClose {
-                    channel_oid: oid,
-                    close_at: state.close_at,
-                    seq: state.seq,
-                    balance: state.balance,
-                    is_final: state.is_final,
-                    delegate_signature,
-                    marketmaker_signature: mm_sig,
-                })
-                .await?;
-            transaction = tx;
-            close.closed_tx = Some(tx);
-            // A final close settles on chain at once.
-            if state.is_final {
-                new_state = ChannelState::Closed;
-            }
+        let (transaction, new_state) = if self.closer.submits() {
+            let intent = CloseIntent {
+                channel_oid: oid,
+                close_at: state.close_at,
+                seq: state.seq,
+                balance: state.balance,
+                is_final: state.is_final,
+                delegate_signature,
+                marketmaker_signature: mm_sig,
+                created: close.closing_at,
+                state: CloseState::Signed,
+                tx_hash: None,
+                submitted_at: None,
+                attempts: 0,
+                mined_block: None,
+                failure: None,
+            };
+            blocking(&self.store, move |s| s.begin_close(&close, &intent)).await?;
+            crate::failpoint!("close::after_intent");
+            self.closer.wake();
+            self.close_outcome(oid).await?
+        } else {
             blocking(&self.store, move |s| {
-                s.close_channel(&oid, ChannelState::Closing, new_state, &close)
+                s.close_channel(&oid, ChannelState::Open, ChannelState::Closing, &close)
             })
             .await?;
-        }
+            ([0u8; 32], ChannelState::Closing)
+        };
         let result = CloseChannelResult {
             transaction,
             market_oid: self.cfg.market_oid,
@@ -207,5 +219,37 @@ impl MarketMaker {
             }
         }
         Ok(result)
+    }
+
+    /// Waits (bounded) for the worker to carry the close of `oid` past submission: the
+    /// transaction hash (zeros while none is mined) and the channel state to report.
+    async fn close_outcome(&self, oid: ChannelId) -> MarketResult<([u8; 32], ChannelState)> {
+        let intent = self
+            .await_close(oid, self.close_reply_wait(), |c| {
+                matches!(
+                    c.state,
+                    CloseState::Mined | CloseState::Final | CloseState::Failed
+                )
+            })
+            .await?
+            .ok_or_else(|| MarketError::runtime("close intent vanished"))?;
+        match intent.state {
+            CloseState::Failed => Err(MarketError::new(
+                uri::CHAIN_ERROR,
+                format!(
+                    "closing the channel failed on chain: {}",
+                    intent.failure.unwrap_or_default()
+                ),
+            )),
+            CloseState::Mined | CloseState::Final => {
+                let state = if intent.is_final {
+                    ChannelState::Closed
+                } else {
+                    ChannelState::Closing
+                };
+                Ok((intent.tx_hash.unwrap_or_default(), state))
+            }
+            _ => Ok(([0u8; 32], ChannelState::Closing)),
+        }
     }
 }

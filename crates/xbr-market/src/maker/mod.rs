@@ -10,6 +10,7 @@
 //! | [`channels`] | channels mirrored from the chain, `open_channel`, the channel queries |
 //! | [`scan`] | the chain's channel logs scanned in bounded ranges from a saved cursor |
 //! | [`close`] | `close_channel`, the auto-close of an exhausted paying channel, settling a close |
+//! | [`closer`] | the close worker: persisted close intents carried to the chain until final |
 //!
 //! Fixes over the reference (spec §10): `buy_key` checks that the delegate owns the payment
 //! channel and that `channel_seq`/`balance` continue the stored state; a failed sale rolls back
@@ -17,7 +18,9 @@
 //! revocation is persisted; `query_offers` is implemented; a seller without a paying channel gets
 //! `xbr.error.insufficient_paying_balance`, not a crash; close always counter-signs; an exhausted
 //! paying channel is closed with the seller's counter-signature and settled on chain; closes are
-//! signed at the current block (the reference's `closeAt = 1` expires at block 1441).
+//! signed at the current block (the reference's `closeAt = 1` expires at block 1441); a close is
+//! a persisted intent that the close worker submits, tracks by transaction hash and retries
+//! until the chain's log makes it final, across crashes and a chain that is down.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -36,6 +39,7 @@ use crate::wire::OpenChannelRequest;
 pub mod buy;
 pub mod channels;
 pub mod close;
+pub mod closer;
 pub mod dispatch;
 pub mod offers;
 pub mod procedure;
@@ -44,6 +48,7 @@ pub mod status;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use closer::{CloseConfig, CloseRound, CloseSubmission, TxStatus};
 pub use procedure::Procedure;
 pub use scan::{ChannelScan, ScanConfig};
 
@@ -123,8 +128,11 @@ pub trait MakerChain: Send + Sync + 'static {
         &self,
         req: OpenChannelRequest,
     ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>>;
-    /// Submits `closeChannel`; the transaction hash.
-    fn close_channel(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>>;
+    /// Submits `closeChannel` without waiting for it to be mined: the transaction hash, or the
+    /// node's refusal when the call reverts (it never will succeed). Any error is transient.
+    fn submit_close(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<CloseSubmission>>;
+    /// What the chain knows of the transaction `tx_hash` (receipt or pending transaction).
+    fn transaction(&self, tx_hash: [u8; 32]) -> BoxFuture<'_, MarketResult<TxStatus>>;
     /// The channel lifecycle logs of `market_oid` in blocks `from_block..=to_block`
     /// (`XBRChannel.Opened`/`Closing`/`Closed`, one `eth_getLogs` call), in chain order.
     fn channel_events(
@@ -169,6 +177,8 @@ pub struct MakerState {
     sale_slots: Arc<tokio::sync::Semaphore>,
     /// When recovery may try again each unresolved sale whose seller did not answer.
     sale_retries: Mutex<HashMap<TxId, buy::Backoff>>,
+    /// The close worker.
+    closer: closer::Closer,
 }
 
 impl std::ops::Deref for MarketMaker {
@@ -197,6 +207,7 @@ impl MarketMaker {
         chain: Option<Arc<dyn MakerChain>>,
     ) -> Self {
         let address = cfg.key.address();
+        let closer = closer::Closer::new(store.clone(), chain.clone(), CloseConfig::default());
         let inner = MakerState {
             cfg,
             address,
@@ -204,6 +215,7 @@ impl MarketMaker {
             providers,
             events,
             chain,
+            closer,
             locks: Mutex::new(HashMap::new()),
             scan: ScanConfig::default(),
             scan_lock: tokio::sync::Mutex::new(()),
@@ -221,6 +233,17 @@ impl MarketMaker {
             Some(state) => state.scan = scan,
             // Only a maker that already ran a sale task shares its state; it keeps its config.
             None => warn!("scan config not applied: the maker is in use"),
+        }
+        self
+    }
+
+    /// The same maker closing channels as `close` says (default: [`CloseConfig::default`]).
+    pub fn with_close_config(mut self, close: CloseConfig) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(state) => {
+                state.closer = closer::Closer::new(state.store.clone(), state.chain.clone(), close);
+            }
+            None => warn!("close config not applied: the maker is in use"),
         }
         self
     }

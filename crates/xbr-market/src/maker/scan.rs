@@ -5,6 +5,7 @@
 //! log that a reorg moved into blocks already scanned is still found. Applying a log is
 //! idempotent: a known channel is not mirrored again, and a channel's state only moves forward
 //! (Open → Closing → Closed), under the channel's lock so no sale or close of it is under way.
+//! A `Closing`/`Closed` log also makes the maker's close intent of the channel final.
 
 use super::{ChainChannelEvent, MakerChain, MarketMaker};
 use crate::error::{MarketError, MarketResult, uri};
@@ -159,6 +160,10 @@ impl MarketMaker {
         let _guard = lock.lock().await;
         if blocking(&self.store, move |s| s.advance_channel_state(&oid, state)).await? {
             scan.settled += 1;
+        }
+        // The log at the confirmation depth is what makes the maker's own close final.
+        if blocking(&self.store, move |s| s.finalize_close(&oid, state)).await? {
+            self.closer.moved();
         }
         Ok(())
     }

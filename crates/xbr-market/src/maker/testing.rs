@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+pub mod chain;
+
 use wamp_proto::{Dict, Value};
 use xbr_core::eth::EthPrivateKey;
 
@@ -227,8 +229,15 @@ impl MakerChain for QuietChain {
         Box::pin(async { Err(MarketError::runtime("a quiet chain opens nothing")) })
     }
 
-    fn close_channel(&self, _: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>> {
+    fn submit_close(
+        &self,
+        _: ChainClose,
+    ) -> BoxFuture<'_, MarketResult<crate::maker::CloseSubmission>> {
         Box::pin(async { Err(MarketError::runtime("a quiet chain closes nothing")) })
+    }
+
+    fn transaction(&self, _: [u8; 32]) -> BoxFuture<'_, MarketResult<crate::maker::TxStatus>> {
+        Box::pin(async { Ok(crate::maker::TxStatus::Unknown) })
     }
 
     fn channel_events(

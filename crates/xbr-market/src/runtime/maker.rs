@@ -219,6 +219,8 @@ impl Role for MakerRole {
     fn on_join(&self) -> BoxFuture<'_, MarketResult<()>> {
         Box::pin(async move {
             let maker = self.ensure_built().await?;
+            // Recovery of closes not final yet (and the worker for new ones).
+            maker.start_closer();
             if let Some(period) = self.sync_period {
                 sync(&maker).await?;
                 self.start_sync(Arc::clone(&maker), period);

@@ -9,6 +9,7 @@ use crate::types::{
     Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, LocalChannel,
     Offer, OfferId, OfferQuery, Purchase, Sale, SaleStatus, SellerKey, SellerSale, Signature, TxId,
 };
+use crate::types::{CloseIntent, CloseState};
 
 #[derive(Default)]
 struct Inner {
@@ -24,6 +25,7 @@ struct Inner {
     scan_cursor: Option<u64>,
     buyer_intents: Vec<PurchaseIntent>,
     buyer_receive_key: Option<Vec<u8>>,
+    close_intents: Vec<CloseIntent>,
 }
 
 /// A store that keeps everything in memory (lost on drop).
@@ -95,6 +97,26 @@ impl Inner {
         rules::inflight_sale(self.sales.iter().find(|s| &s.tx_id == tx_id).cloned())
     }
 
+    /// Moves a channel from `expect_state` to `new_state` with its close information.
+    fn mark_closing(
+        &mut self,
+        channel_oid: &ChannelId,
+        expect_state: ChannelState,
+        new_state: ChannelState,
+        close: &ChannelClose,
+    ) -> StoreResult<()> {
+        let ch = self.channel_mut(channel_oid)?;
+        if ch.state != expect_state {
+            return Err(StoreError::Conflict(format!(
+                "channel state is {:?}",
+                ch.state
+            )));
+        }
+        ch.state = new_state;
+        ch.close = Some(close.clone());
+        Ok(())
+    }
+
     fn sale_mut(&mut self, tx_id: &TxId) -> StoreResult<&mut Sale> {
         self.sales
             .iter_mut()
@@ -150,17 +172,8 @@ impl MakerStore for MemoryStore {
         new_state: ChannelState,
         close: &ChannelClose,
     ) -> StoreResult<()> {
-        let mut g = self.lock();
-        let ch = g.channel_mut(channel_oid)?;
-        if ch.state != expect_state {
-            return Err(StoreError::Conflict(format!(
-                "channel state is {:?}",
-                ch.state
-            )));
-        }
-        ch.state = new_state;
-        ch.close = Some(close.clone());
-        Ok(())
+        self.lock()
+            .mark_closing(channel_oid, expect_state, new_state, close)
     }
 
     fn insert_offer(&self, offer: &Offer) -> StoreResult<()> {
@@ -285,6 +298,75 @@ impl MakerStore for MemoryStore {
     fn set_scan_cursor(&self, next_block: u64) -> StoreResult<()> {
         self.lock().scan_cursor = Some(next_block);
         Ok(())
+    }
+
+    fn begin_close(&self, close: &ChannelClose, intent: &CloseIntent) -> StoreResult<()> {
+        let mut g = self.lock();
+        let oid = intent.channel_oid;
+        if g.close_intents.iter().any(|c| c.channel_oid == oid) {
+            return Err(StoreError::Duplicate("close intent"));
+        }
+        g.mark_closing(&oid, ChannelState::Open, ChannelState::Closing, close)?;
+        g.close_intents.push(intent.clone());
+        Ok(())
+    }
+
+    fn close_intent(&self, channel_oid: &ChannelId) -> StoreResult<Option<CloseIntent>> {
+        let g = self.lock();
+        Ok(g.close_intents
+            .iter()
+            .find(|c| &c.channel_oid == channel_oid)
+            .cloned())
+    }
+
+    fn close_intents(&self) -> StoreResult<Vec<CloseIntent>> {
+        Ok(self.lock().close_intents.clone())
+    }
+
+    fn save_close_progress(&self, intent: &CloseIntent, expect: CloseState) -> StoreResult<()> {
+        let mut g = self.lock();
+        let oid = intent.channel_oid;
+        let stored = g
+            .close_intents
+            .iter_mut()
+            .find(|c| c.channel_oid == oid)
+            .ok_or(StoreError::NotFound("close intent"))?;
+        if stored.state != expect {
+            return Err(StoreError::Conflict(format!(
+                "close intent is {:?}",
+                stored.state
+            )));
+        }
+        *stored = intent.clone();
+        let ch = g.channel_mut(&oid)?;
+        if let Some(close) = ch.close.as_mut() {
+            close.closed_tx = intent.tx_hash;
+        }
+        if let Some(state) = intent.channel_state()
+            && (ch.state as u8) < (state as u8)
+        {
+            ch.state = state;
+        }
+        Ok(())
+    }
+
+    fn finalize_close(
+        &self,
+        channel_oid: &ChannelId,
+        log_state: ChannelState,
+    ) -> StoreResult<bool> {
+        let mut g = self.lock();
+        match g
+            .close_intents
+            .iter_mut()
+            .find(|c| &c.channel_oid == channel_oid)
+        {
+            Some(c) if c.finalized_by(log_state) => {
+                c.state = CloseState::Final;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     fn seller_signed_sale(

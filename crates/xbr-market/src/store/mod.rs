@@ -27,6 +27,7 @@ use crate::types::{
     Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, LocalChannel,
     Offer, OfferId, OfferQuery, Purchase, Sale, SellerKey, SellerSale, Signature, TxId,
 };
+use crate::types::{CloseIntent, CloseState};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +139,25 @@ pub trait MakerStore: Send + Sync + 'static {
     fn scan_cursor(&self) -> StoreResult<Option<u64>>;
     /// Saves the next block the chain log scan starts from.
     fn set_scan_cursor(&self, next_block: u64) -> StoreResult<()>;
+
+    // ---- close intents (the maker's close worker, `maker::closer`)
+
+    /// Atomically: marks the channel Closing with `close` ([`StoreError::Conflict`] unless it is
+    /// Open) and stores `intent` ([`StoreError::Duplicate`] if the channel has one already).
+    fn begin_close(&self, close: &ChannelClose, intent: &CloseIntent) -> StoreResult<()>;
+    /// A channel's close intent.
+    fn close_intent(&self, channel_oid: &ChannelId) -> StoreResult<Option<CloseIntent>>;
+    /// Every close intent, oldest first.
+    fn close_intents(&self) -> StoreResult<Vec<CloseIntent>>;
+    /// Saves the close worker's progress on `intent` (state, transaction, attempts, mined block,
+    /// failure) if the stored one is still in `expect` ([`StoreError::Conflict`] otherwise).
+    /// Atomically with it, the channel's `closed_tx` follows the intent's transaction and a
+    /// final close found mined moves the channel to Closed ([`CloseIntent::channel_state`]).
+    fn save_close_progress(&self, intent: &CloseIntent, expect: CloseState) -> StoreResult<()>;
+    /// The chain's scan saw the channel move to `log_state`: makes its close intent Final when
+    /// that log ends it ([`CloseIntent::finalized_by`]). `false` if nothing changed.
+    fn finalize_close(&self, channel_oid: &ChannelId, log_state: ChannelState)
+    -> StoreResult<bool>;
 
     // ---------------------------------------------------------------- sale states (issue 11)
 

@@ -1,123 +1,16 @@
 //! The log scan against a fake chain that records every `eth_getLogs` range it is asked for.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::*;
-use crate::maker::testing::{MAKER_KEY, RecordedEvents, ScriptedSeller, chain_channel, config};
-use crate::maker::{ChainChannel, ChainClose, MarketMaker};
-use crate::peer::BoxFuture;
+use crate::maker::MarketMaker;
+use crate::maker::testing::chain::{FakeChain, chain_maker, key_address};
+use crate::maker::testing::chain_channel;
 use crate::store::{MakerStore, MemoryStore, SqliteStore};
-use crate::types::{ChannelId, ChannelState, ChannelType, MarketId, U256};
-use crate::wire::OpenChannelRequest;
-
-/// A chain at block `head` with the channel logs `logs` (each at its block).
-#[derive(Default)]
-struct FakeChain {
-    head: AtomicU64,
-    logs: Mutex<Vec<(u64, ChainChannelEvent)>>,
-    ranges: Mutex<Vec<(u64, u64)>>,
-}
-
-impl FakeChain {
-    fn at(head: u64) -> Arc<Self> {
-        let chain = Arc::new(Self::default());
-        chain.head.store(head, Ordering::SeqCst);
-        chain
-    }
-
-    /// Mines up to `head`.
-    fn mine_to(&self, head: u64) {
-        self.head.store(head, Ordering::SeqCst);
-    }
-
-    /// An `Opened` log of channel `[n; 16]` at `block`, brokered by the maker.
-    fn open(&self, n: u8, block: u64) {
-        let mut c = chain_channel(
-            ChannelId([n; 16]),
-            ChannelType::Payment,
-            key_address(),
-            U256::from(10 * u64::from(n)),
-        );
-        c.open_at = block;
-        self.log(block, ChainChannelEvent::Opened(c));
-    }
-
-    fn log(&self, block: u64, event: ChainChannelEvent) {
-        self.logs.lock().unwrap().push((block, event));
-    }
-
-    /// The ranges asked for since the last call.
-    fn take_ranges(&self) -> Vec<(u64, u64)> {
-        std::mem::take(&mut self.ranges.lock().unwrap())
-    }
-}
-
-fn key_address() -> crate::types::Address {
-    crate::maker::testing::key(MAKER_KEY).address()
-}
-
-fn unsupported<T>() -> BoxFuture<'static, MarketResult<T>> {
-    Box::pin(async { Err(MarketError::new(uri::CHAIN_ERROR, "not in this fake")) })
-}
-
-impl MakerChain for FakeChain {
-    fn block_number(&self) -> BoxFuture<'_, MarketResult<u64>> {
-        Box::pin(async move { Ok(self.head.load(Ordering::SeqCst)) })
-    }
-
-    fn channel(&self, _: ChannelId) -> BoxFuture<'_, MarketResult<Option<ChainChannel>>> {
-        unsupported()
-    }
-
-    fn open_channel(
-        &self,
-        _: OpenChannelRequest,
-    ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>> {
-        unsupported()
-    }
-
-    fn close_channel(&self, _: ChainClose) -> BoxFuture<'_, MarketResult<[u8; 32]>> {
-        unsupported()
-    }
-
-    fn channel_events(
-        &self,
-        market_oid: MarketId,
-        from_block: u64,
-        to_block: u64,
-    ) -> BoxFuture<'_, MarketResult<Vec<ChainChannelEvent>>> {
-        Box::pin(async move {
-            self.ranges.lock().unwrap().push((from_block, to_block));
-            let mut logs: Vec<_> = self
-                .logs
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(block, _)| (from_block..=to_block).contains(block))
-                .filter(|(_, e)| match e {
-                    ChainChannelEvent::Opened(c) => c.market_oid == market_oid,
-                    _ => true,
-                })
-                .cloned()
-                .collect();
-            logs.sort_by_key(|(block, _)| *block);
-            Ok(logs.into_iter().map(|(_, e)| e).collect())
-        })
-    }
-}
+use crate::types::{ChannelId, ChannelState, ChannelType, U256};
 
 fn maker(chain: &Arc<FakeChain>, store: Arc<dyn MakerStore>, scan: ScanConfig) -> MarketMaker {
-    let seller = Arc::new(ScriptedSeller::new(crate::types::U256::ZERO));
-    let chain: Arc<dyn MakerChain> = chain.clone();
-    MarketMaker::new(
-        config(),
-        store,
-        seller,
-        Arc::new(RecordedEvents::default()),
-        Some(chain),
-    )
-    .with_scan_config(scan)
+    chain_maker(chain, store).with_scan_config(scan)
 }
 
 const SCAN: ScanConfig = ScanConfig {

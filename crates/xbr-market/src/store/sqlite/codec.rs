@@ -24,7 +24,10 @@ pub(super) fn arr<const N: usize>(row: &Row<'_>, idx: usize) -> rusqlite::Result
     v.try_into().map_err(|_| conv_err(idx, "wrong blob length"))
 }
 
-fn opt_arr<const N: usize>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<[u8; N]>> {
+pub(super) fn opt_arr<const N: usize>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<[u8; N]>> {
     let v: Option<Vec<u8>> = row.get(idx)?;
     v.map(|v| v.try_into().map_err(|_| conv_err(idx, "wrong blob length")))
         .transpose()
@@ -40,7 +43,7 @@ fn opt_id<T: From<[u8; 16]>>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Opti
 }
 
 /// A 65-byte signature column (NULL or another length is a conversion error).
-fn sig(row: &Row<'_>, idx: usize) -> rusqlite::Result<Signature> {
+pub(super) fn sig(row: &Row<'_>, idx: usize) -> rusqlite::Result<Signature> {
     arr::<65>(row, idx).map(Signature)
 }
 
@@ -48,7 +51,7 @@ fn opt_sig(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Signature>> {
     Ok(opt_arr::<65>(row, idx)?.map(Signature))
 }
 
-fn u256(row: &Row<'_>, idx: usize) -> rusqlite::Result<U256> {
+pub(super) fn u256(row: &Row<'_>, idx: usize) -> rusqlite::Result<U256> {
     Ok(U256::from_be_bytes(arr::<32>(row, idx)?))
 }
 
@@ -62,7 +65,7 @@ pub(super) fn u64_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     u64::try_from(v).map_err(|_| conv_err(idx, "negative integer"))
 }
 
-fn opt_u64(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
+pub(super) fn opt_u64(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
     let v: Option<i64> = row.get(idx)?;
     v.map(|v| u64::try_from(v).map_err(|_| conv_err(idx, "negative integer")))
         .transpose()

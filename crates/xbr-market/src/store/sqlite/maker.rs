@@ -14,6 +14,7 @@ use crate::types::{
     Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, Offer, OfferId,
     OfferQuery, Sale, SaleStatus, Signature, TxId,
 };
+use crate::types::{CloseIntent, CloseState};
 
 fn load_channel(conn: &Connection, oid: &ChannelId) -> StoreResult<Option<Channel>> {
     let sql = format!("SELECT {CHANNEL_COLS} FROM mm_channel WHERE channel_oid = ?1");
@@ -75,6 +76,39 @@ fn move_sale_channels(
     store_channel_money(conn, &payment)?;
     store_channel_money(conn, &paying)?;
     Ok((payment, paying))
+}
+
+/// Moves a channel from `expect_state` to `new_state` with its close information.
+pub(super) fn mark_closing(
+    tx: &Connection,
+    channel_oid: &ChannelId,
+    expect_state: ChannelState,
+    new_state: ChannelState,
+    close: &ChannelClose,
+) -> StoreResult<()> {
+    let ch = load_channel(tx, channel_oid)?.ok_or(StoreError::NotFound("channel"))?;
+    if ch.state != expect_state {
+        return Err(StoreError::Conflict(format!(
+            "channel state is {:?}",
+            ch.state
+        )));
+    }
+    tx.execute(
+            "UPDATE mm_channel SET state = ?2, close_seq = ?3, close_balance = ?4, close_is_final = ?5, \
+             close_del_sig = ?6, close_mm_sig = ?7, closing_at = ?8, closed_tx = ?9 WHERE channel_oid = ?1",
+            params![
+                channel_oid.as_ref(),
+                new_state as i64,
+                i(close.seq)?,
+                b(&close.balance).as_slice(),
+                close.is_final,
+                close.delegate_signature.as_ref(),
+                close.marketmaker_signature.as_deref(),
+                i(close.closing_at)?,
+                close.closed_tx.map(|t| t.to_vec()),
+            ],
+        )?;
+    Ok(())
 }
 
 fn offer_where(conn: &Connection, col: &str, id: &[u8]) -> StoreResult<Option<Offer>> {
@@ -152,28 +186,7 @@ impl MakerStore for SqliteStore {
         new_state: ChannelState,
         close: &ChannelClose,
     ) -> StoreResult<()> {
-        self.with_tx(|tx| {
-            let ch = load_channel(tx, channel_oid)?.ok_or(StoreError::NotFound("channel"))?;
-            if ch.state != expect_state {
-                return Err(StoreError::Conflict(format!("channel state is {:?}", ch.state)));
-            }
-            tx.execute(
-                "UPDATE mm_channel SET state = ?2, close_seq = ?3, close_balance = ?4, close_is_final = ?5, \
-                 close_del_sig = ?6, close_mm_sig = ?7, closing_at = ?8, closed_tx = ?9 WHERE channel_oid = ?1",
-                params![
-                    channel_oid.as_ref(),
-                    new_state as i64,
-                    i(close.seq)?,
-                    b(&close.balance).as_slice(),
-                    close.is_final,
-                    close.delegate_signature.as_ref(),
-                    close.marketmaker_signature.as_deref(),
-                    i(close.closing_at)?,
-                    close.closed_tx.map(|t| t.to_vec()),
-                ],
-            )?;
-            Ok(())
-        })
+        self.with_tx(|tx| mark_closing(tx, channel_oid, expect_state, new_state, close))
     }
 
     fn insert_offer(&self, o: &Offer) -> StoreResult<()> {
@@ -369,6 +382,30 @@ impl MakerStore for SqliteStore {
             limit,
             sale_from_row,
         )
+    }
+
+    fn begin_close(&self, close: &ChannelClose, intent: &CloseIntent) -> StoreResult<()> {
+        self.with_tx(|tx| super::close::begin_close(tx, close, intent))
+    }
+
+    fn close_intent(&self, channel_oid: &ChannelId) -> StoreResult<Option<CloseIntent>> {
+        super::close::load_intent(&self.lock(), channel_oid)
+    }
+
+    fn close_intents(&self) -> StoreResult<Vec<CloseIntent>> {
+        super::close::all_intents(&self.lock())
+    }
+
+    fn save_close_progress(&self, intent: &CloseIntent, expect: CloseState) -> StoreResult<()> {
+        self.with_tx(|tx| super::close::save_progress(tx, intent, expect))
+    }
+
+    fn finalize_close(
+        &self,
+        channel_oid: &ChannelId,
+        log_state: ChannelState,
+    ) -> StoreResult<bool> {
+        self.with_tx(|tx| super::close::finalize(tx, channel_oid, log_state))
     }
 
     fn seller_signed_sale(

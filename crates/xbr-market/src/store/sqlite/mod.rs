@@ -6,6 +6,7 @@
 //! keeps the seller's and the buyer's active channel mirror (the same shape in two tables).
 
 mod buyer;
+mod close;
 mod codec;
 mod local_channel;
 mod maker;
@@ -36,6 +37,9 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!(
         "../../../../../migrations/0005_buyer_purchase_intent.sql"
+    )),
+    M::up(include_str!(
+        "../../../../../migrations/0006_maker_close_intents.sql"
     )),
 ];
 
