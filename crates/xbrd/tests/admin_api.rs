@@ -290,6 +290,17 @@ async fn v1_requires_the_bearer_token() {
     );
 }
 
+/// The store open and the chain reachable (block 1 of chain 1337).
+fn store_and_chain_up(health: &Health) {
+    health.set_store_open(true);
+    health.set_chain(ChainView {
+        reachable: true,
+        chain_id: Some(1337),
+        block: Some(1),
+        error: None,
+    });
+}
+
 #[tokio::test]
 async fn ready_reports_each_failed_check() {
     let f = fixture(Role::Buyer);
@@ -304,13 +315,7 @@ async fn ready_reports_each_failed_check() {
             && msg.contains("chain not reachable"),
         "{msg}"
     );
-    f.health.set_store_open(true);
-    f.health.set_chain(ChainView {
-        reachable: true,
-        chain_id: Some(1337),
-        block: Some(1),
-        error: None,
-    });
+    store_and_chain_up(&f.health);
     let (s, b) = send(&f.app, "GET", "/ready", None, None).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(b["error"]["message"], "WAMP session not joined");
@@ -527,13 +532,7 @@ async fn invariants_are_checked_on_demand_and_a_violation_degrades_health_and_re
     let (s, b) = send(&f.app, "GET", "/v1/invariants", Some(TOKEN), None).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
     assert_error(&b, "not_ready");
-    f.health.set_store_open(true);
-    f.health.set_chain(ChainView {
-        reachable: true,
-        chain_id: Some(1337),
-        block: Some(1),
-        error: None,
-    });
+    store_and_chain_up(&f.health);
     f.health.set_session(Some(SessionView {
         session_id: 1,
         router_url: "ws://127.0.0.1:1/ws".into(),
