@@ -112,7 +112,7 @@ fn schedule(rng: &mut Rng) -> Vec<(Duration, Fault)> {
             let pause = if rng.chance(QUICK_PERCENT) {
                 rng.millis(100, 600)
             } else {
-                rng.millis(2000, 6000)
+                rng.millis(2500, 7000)
             };
             (pause, f)
         })
