@@ -62,8 +62,8 @@ pub fn action(name: &str) -> Option<Action> {
     fail::eval(name, |arg| Action::parse(arg.as_deref().unwrap_or("error")))
 }
 
-/// Reads `FAILPOINTS` from the environment (a process built with the feature calls this at
-/// start). Returns how the failpoints were set, for the log.
+/// Reads `FAILPOINTS` from the environment (a process calls this at start; it does something
+/// only with the feature). Returns how the failpoints were set, for the log.
 #[cfg(feature = "failpoints")]
 pub fn setup_from_env() -> Option<String> {
     let spec = std::env::var("FAILPOINTS").ok()?;
@@ -75,6 +75,16 @@ pub fn setup_from_env() -> Option<String> {
         }
     }
     Some(spec)
+}
+
+/// Without the `failpoints` feature there is nothing to configure: `None`, with a warning when
+/// `FAILPOINTS` is set anyway (so a fault test run against the wrong build says so).
+#[cfg(not(feature = "failpoints"))]
+pub fn setup_from_env() -> Option<String> {
+    if std::env::var_os("FAILPOINTS").is_some() {
+        tracing::warn!("FAILPOINTS is set but this build has no failpoints; ignored");
+    }
+    None
 }
 
 /// A failpoint: `failpoint!("maker::after_reserve")` in an async fn returning

@@ -14,6 +14,7 @@
 //! | [`runtime`] | the role runtime: what each role registers, subscribes and does after a join |
 //! | [`chain`] | [`maker::MakerChain`] over xbr-chain |
 //! | [`local`] | an in-process bus for tests and benchmarks |
+//! | [`invariants`] | the money-path invariants over store records (maker, seller, buyer, across parties) |
 //! | [`interfaces`] | the reference's interfaces (IMarketMaker, IProvider, ISeller, IBuyer, IConsumer) |
 //!
 //! The roles are plain structs driven by typed calls; they never see a socket. An adapter turns
@@ -26,6 +27,7 @@ pub mod chain;
 pub mod error;
 pub mod failpoint;
 pub mod interfaces;
+pub mod invariants;
 pub mod local;
 pub mod maker;
 mod own_channel;

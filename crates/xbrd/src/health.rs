@@ -1,9 +1,13 @@
-//! What the daemon knows about its own readiness: store open, WAMP session joined, chain reachable.
+//! What the daemon knows about its own readiness: store open, WAMP session joined, chain reachable,
+//! and the money-path invariants of its store holding ([`invariants`]).
 
-use std::sync::Mutex;
+pub mod invariants;
+
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::ports::views::{ChainView, SessionView};
+use invariants::{InvariantChecker, InvariantsView};
 
 /// Shared readiness state, written by the wiring and read by `/ready`, `/v1/status` and systemd notify.
 #[derive(Debug, Default)]
@@ -11,7 +15,15 @@ pub struct Health {
     store_open: AtomicBool,
     session: Mutex<Option<SessionView>>,
     chain: Mutex<Option<ChainView>>,
+    invariants: Mutex<InvariantState>,
     notify: tokio::sync::Notify,
+}
+
+/// The invariant checker (while the store is open) and its last result.
+#[derive(Debug, Default)]
+struct InvariantState {
+    checker: Option<Arc<InvariantChecker>>,
+    last: Option<InvariantsView>,
 }
 
 /// Why the daemon is not ready (each failed check, in a fixed order).
@@ -70,6 +82,49 @@ impl Health {
             })
     }
 
+    /// Installs the invariant checker of the open store, or removes it (`None`, on shutdown, so
+    /// the store can close).
+    pub fn set_invariant_checker(&self, checker: Option<Arc<InvariantChecker>>) {
+        self.invariants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .checker = checker;
+    }
+
+    /// Checks the invariants now and records the result; `None` while there is no store to check.
+    pub async fn check_invariants(&self) -> Option<Result<InvariantsView, String>> {
+        let checker = self
+            .invariants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .checker
+            .clone()?;
+        let result = checker.check().await;
+        if let Ok(view) = &result {
+            self.invariants
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .last = Some(view.clone());
+            self.notify.notify_waiters();
+        }
+        Some(result)
+    }
+
+    /// The last invariant check (none before the first).
+    pub fn invariants(&self) -> Option<InvariantsView> {
+        self.invariants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last
+            .clone()
+    }
+
+    /// False when the last invariant check found a violation.
+    pub fn invariants_hold(&self) -> bool {
+        self.invariants()
+            .is_none_or(|view| view.violations.is_empty())
+    }
+
     /// `Ok` when every check passes, else the failed checks.
     pub fn check(&self) -> Result<(), NotReady> {
         let mut failed = Vec::new();
@@ -81,6 +136,9 @@ impl Health {
         }
         if !self.chain().reachable {
             failed.push("chain not reachable");
+        }
+        if !self.invariants_hold() {
+            failed.push("invariants violated (see /health)");
         }
         if failed.is_empty() {
             Ok(())

@@ -40,6 +40,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(arg) => {
             let cfg = config::load(&arg.config)?;
             xbrd::logging::init(&cfg.log);
+            if let Some(spec) = xbr_market::failpoint::setup_from_env() {
+                tracing::warn!(failpoints = %spec, "failpoints configured (test build)");
+            }
             runtime()?.block_on(xbrd::run::run(cfg))
         }
         Command::Config(ConfigCommand::Check(arg)) => {

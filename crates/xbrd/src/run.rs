@@ -18,8 +18,10 @@ use crate::admin::dto::ChainView;
 use crate::admin::{self, AdminState, RoleSlot};
 use crate::config::{AuthMethod, Config, Secret, secret::read_text_secret};
 use crate::health::Health;
+use crate::health::invariants::{self, InvariantChecker};
 use crate::metrics::Metrics;
 use crate::ports::ChainApi;
+use crate::roles::Stores;
 use crate::{service, wiring};
 
 /// The whole stop sequence must finish within this (systemd's default stop timeout is far longer; the
@@ -218,6 +220,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .context("cannot open the store")?;
     health.set_store_open(true);
     tracing::info!(path = %cfg.store.path.display(), "store open");
+    let checker = InvariantChecker::new(cfg.role, Stores::of(store.clone()));
+    tokio::spawn(invariants::watch(health.clone(), checker, shutdown.clone()));
 
     let mut component = wiring::start(wiring::Context {
         cfg: &cfg,

@@ -249,6 +249,7 @@ async fn v1_requires_the_bearer_token() {
         "/v1/channels",
         "/v1/transactions",
         "/v1/events",
+        "/v1/invariants",
     ] {
         let (s, b) = send(&f.app, "GET", path, None, None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{path}");
@@ -289,6 +290,17 @@ async fn v1_requires_the_bearer_token() {
     );
 }
 
+/// The store open and the chain reachable (block 1 of chain 1337).
+fn store_and_chain_up(health: &Health) {
+    health.set_store_open(true);
+    health.set_chain(ChainView {
+        reachable: true,
+        chain_id: Some(1337),
+        block: Some(1),
+        error: None,
+    });
+}
+
 #[tokio::test]
 async fn ready_reports_each_failed_check() {
     let f = fixture(Role::Buyer);
@@ -303,13 +315,7 @@ async fn ready_reports_each_failed_check() {
             && msg.contains("chain not reachable"),
         "{msg}"
     );
-    f.health.set_store_open(true);
-    f.health.set_chain(ChainView {
-        reachable: true,
-        chain_id: Some(1337),
-        block: Some(1),
-        error: None,
-    });
+    store_and_chain_up(&f.health);
     let (s, b) = send(&f.app, "GET", "/ready", None, None).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(b["error"]["message"], "WAMP session not joined");
@@ -493,6 +499,108 @@ async fn publish_transactions_and_rotate_validate_input() {
     assert_error(&b, "not_found");
 }
 
+/// A channel of the maker's store holding `inflight` with no sale in flight: money stuck.
+fn maker_channel(inflight: u64) -> xbr_market::types::Channel {
+    use xbr_market::types::{ChannelState, ChannelType};
+    xbr_market::types::Channel {
+        channel_oid: "5e5c7fd5-38a7-4e3b-9fa6-4dbc1f1c4c0a".parse().unwrap(),
+        channel_type: ChannelType::Payment,
+        market_oid: xbr_core::MarketId([0xa1; 16]),
+        member_oid: None,
+        timestamp: 0,
+        open_at: U256::ZERO,
+        marketmaker: Address::ZERO,
+        actor: Address::ZERO,
+        delegate: Address::ZERO,
+        recipient: Address::ZERO,
+        amount: U256::from(100),
+        timeout: 10,
+        state: ChannelState::Open,
+        seq: 1,
+        remaining: U256::from(100 - inflight),
+        inflight: U256::from(inflight),
+        close: None,
+    }
+}
+
+#[tokio::test]
+async fn invariants_are_checked_on_demand_and_a_violation_degrades_health_and_ready() {
+    use xbr_market::MakerStore as _;
+    use xbrd::health::invariants::InvariantChecker;
+    let f = fixture(Role::Marketmaker);
+    // No store yet: nothing to check.
+    let (s, b) = send(&f.app, "GET", "/v1/invariants", Some(TOKEN), None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_error(&b, "not_ready");
+    store_and_chain_up(&f.health);
+    f.health.set_session(Some(SessionView {
+        session_id: 1,
+        router_url: "ws://127.0.0.1:1/ws".into(),
+        realm: "xbr-market".into(),
+        authid: None,
+        authrole: None,
+    }));
+    let store = Arc::new(xbr_market::MemoryStore::new());
+    let stores = xbrd::roles::Stores::of(store.clone());
+    f.health
+        .set_invariant_checker(Some(Arc::new(InvariantChecker::new(
+            Role::Marketmaker,
+            stores,
+        ))));
+    store.insert_channel(&maker_channel(0)).unwrap();
+    let (s, b) = send(&f.app, "GET", "/v1/invariants", Some(TOKEN), None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["role"], "marketmaker");
+    assert!(b["checked_at"].as_u64().unwrap() > 0, "{b}");
+    assert_eq!(b["violations"], serde_json::json!([]));
+    assert_eq!(
+        send(&f.app, "GET", "/health", None, None).await.1["status"],
+        "ok"
+    );
+    let (s, b) = send(&f.app, "GET", "/ready", None, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["checks"]["invariants_hold"], true);
+
+    // 2 in flight on a channel with no sale in flight: found, named, with the figures.
+    let stuck = xbr_market::MemoryStore::new();
+    stuck.insert_channel(&maker_channel(2)).unwrap();
+    let stores = xbrd::roles::Stores::of(Arc::new(stuck));
+    f.health
+        .set_invariant_checker(Some(Arc::new(InvariantChecker::new(
+            Role::Marketmaker,
+            stores,
+        ))));
+    let (s, b) = send(&f.app, "GET", "/v1/invariants", Some(TOKEN), None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let violations = b["violations"].as_array().unwrap();
+    let stuck = violations
+        .iter()
+        .find(|v| v["invariant"] == "inflight_matches_sales")
+        .unwrap_or_else(|| panic!("{b}"));
+    assert_eq!(stuck["channel_oid"], "5e5c7fd5-38a7-4e3b-9fa6-4dbc1f1c4c0a");
+    assert_eq!(stuck["party"], "marketmaker");
+    assert_eq!(stuck["figures"]["inflight"], "2");
+    assert_eq!(stuck["figures"]["unresolved_sales"], "0");
+    assert!(
+        stuck["message"].as_str().unwrap().contains("inflight=2"),
+        "{b}"
+    );
+    let (s, h) = send(&f.app, "GET", "/health", None, None).await;
+    assert_eq!(s, StatusCode::OK, "liveness stays 200");
+    assert_eq!(h["status"], "degraded");
+    assert_eq!(h["invariants"]["violations"], b["violations"]);
+    let (s, r) = send(&f.app, "GET", "/ready", None, None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{r}");
+    assert_eq!(r["checks"]["invariants_hold"], false);
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invariants violated"),
+        "{r}"
+    );
+}
+
 #[tokio::test]
 async fn openapi_describes_exactly_the_routes() {
     let f = fixture(Role::Seller);
@@ -500,7 +608,7 @@ async fn openapi_describes_exactly_the_routes() {
     assert_eq!(s, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 14, "one entry per route");
+    assert_eq!(paths.len(), 15, "one entry per route");
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
             let uri = path

@@ -9,169 +9,19 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::BufRead as _;
-use std::path::Path;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
-use common::{Daemon, free_admin, wait_for, write_key};
-use xbr_chain::{
-    ContractAddresses, ContractBytecode, Gateway, MarketDescription, SimpleBlockchain, bootstrap,
-    deploy,
+use common::market::{
+    BUYER, CONSUMER, KEYS, MAKER, PAYING, PAYMENT, PROVIDER, SELLER, channel_of, common_toml,
+    deploy_market, description, follow_events, key, log_of, respawn, start_role, terminate, xbr,
 };
-use xbr_core::ChannelId;
-use xbr_core::eth::EthPrivateKey;
-use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
+use common::{Daemon, free_admin, wait_for};
+use xbrd_testkit::{Crossbar, Ganache};
 
-/// Ganache's deterministic accounts 0..=6.
-const KEYS: [&str; 7] = xbrd_testkit::GANACHE_KEYS;
-const MAKER: usize = 6;
-const PROVIDER: usize = 2;
-const CONSUMER: usize = 3;
-const SELLER: usize = 4;
-const BUYER: usize = 5;
-const PAYMENT: ChannelId = ChannelId([0xb1; 16]);
-const PAYING: ChannelId = ChannelId([0xc1; 16]);
 const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
 const FEED_API: &str = "8a1f2b3c-4d5e-4f60-8172-839405a6b7c8";
 const PRICE_XBR: u64 = 35;
-
-fn key(i: usize) -> EthPrivateKey {
-    EthPrivateKey::from_hex(KEYS[i]).unwrap()
-}
-
-fn xbr(n: u64) -> U256 {
-    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
-
-fn description() -> MarketDescription {
-    serde_json::from_value(serde_json::json!({
-        "market_id": format!("0x{}", "a1".repeat(16)),
-        "owner": { "key": KEYS[1], "xbr": xbr(100).to_string() },
-        "maker": { "key": KEYS[MAKER], "xbr": xbr(5000).to_string() },
-        "members": [
-            { "key": KEYS[PROVIDER], "actor": "provider", "xbr": xbr(1000).to_string() },
-            { "key": KEYS[CONSUMER], "actor": "consumer", "xbr": xbr(2000).to_string() }
-        ],
-        "channels": [
-            { "channel_id": format!("0x{}", "b1".repeat(16)), "kind": "payment",
-              "member": key(CONSUMER).address(), "delegate": key(BUYER).address(), "amount": xbr(500).to_string() },
-            { "channel_id": format!("0x{}", "c1".repeat(16)), "kind": "paying",
-              "member": key(PROVIDER).address(), "delegate": key(SELLER).address(), "amount": xbr(1000).to_string() }
-        ]
-    }))
-    .unwrap()
-}
-
-/// The parts every role's config shares.
-fn common_toml(
-    role: &str,
-    router: &str,
-    gateway: &str,
-    c: &ContractAddresses,
-    admin: &str,
-) -> String {
-    format!(
-        r#"role = "{role}"
-realm = "{REALM_MARKET}"
-[[transports]]
-url = "{router}"
-serializer = "cbor"
-initial_retry_delay = 0.2
-max_retry_delay = 1
-[ethereum]
-gateway = "{gateway}"
-private_key_file = "{role}.key"
-[ethereum.contracts]
-token = "{}"
-network = "{}"
-domain = "{}"
-catalog = "{}"
-market = "{}"
-channel = "{}"
-[admin]
-listen = "{admin}"
-[log]
-format = "json"
-level = "xbrd=debug,xbr_market=debug,info"
-"#,
-        c.token, c.network, c.domain, c.catalog, c.market, c.channel
-    )
-}
-
-fn start_role(dir: &Path, role: &str, key_index: usize, toml: String, admin: &str) -> Daemon {
-    let role_dir = dir.join(role);
-    std::fs::create_dir_all(&role_dir).unwrap();
-    write_key(&role_dir, &format!("{role}.key"), KEYS[key_index]);
-    let cfg = role_dir.join(format!("{role}.toml"));
-    std::fs::write(&cfg, toml).unwrap();
-    let log = std::fs::File::create(role_dir.join("xbrd.log")).unwrap();
-    let d = common::spawn(&cfg, admin, |c| {
-        c.stderr(log);
-    });
-    d.wait_up(Duration::from_secs(30));
-    d
-}
-
-fn log_of(d: &Daemon) -> String {
-    std::fs::read_to_string(d.dir.join("xbrd.log")).unwrap_or_default()
-}
-
-/// Streams `GET /v1/events` of `d` into a channel of `(key_id, payload)` (a thread of its own).
-fn follow_events(d: &Daemon) -> mpsc::Receiver<serde_json::Value> {
-    let (tx, rx) = mpsc::channel();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let url = format!("http://{}/v1/events", d.admin);
-    let token = d.token();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let mut resp = xbrd::status::http_client()
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status().as_u16(), 200);
-            let _ = ready_tx.send(());
-            let mut buf = Vec::new();
-            while let Ok(Some(chunk)) = resp.chunk().await {
-                buf.extend_from_slice(&chunk);
-                while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-                    let block: Vec<u8> = buf.drain(..end + 2).collect();
-                    let mut is_payload = false;
-                    for line in block.lines() {
-                        let line = line.unwrap();
-                        if line == "event: payload" {
-                            is_payload = true;
-                        } else if let Some(data) = line.strip_prefix("data: ")
-                            && is_payload
-                            && tx.send(serde_json::from_str(data).unwrap()).is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-    });
-    ready_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("SSE stream open");
-    rx
-}
-
-fn channel_of<'a>(view: &'a serde_json::Value, oid: &ChannelId) -> &'a serde_json::Value {
-    view.as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["channel_oid"] == oid.to_string())
-        .unwrap_or_else(|| panic!("no channel {oid} in {view}"))
-}
 
 fn metric(d: &Daemon, name: &str) -> f64 {
     let text = tokio::runtime::Builder::new_current_thread()
@@ -200,52 +50,11 @@ fn restart(mut d: Daemon, role: &str) -> Daemon {
     respawn(d, role)
 }
 
-/// Starts a stopped role again on the same config, store and log; waits until it runs.
-fn respawn(d: Daemon, role: &str) -> Daemon {
-    let dir = d.dir.clone();
-    let admin = d.admin.clone();
-    drop(d);
-    let log = std::fs::OpenOptions::new()
-        .append(true)
-        .open(dir.join("xbrd.log"))
-        .unwrap();
-    let d = common::spawn(&dir.join(format!("{role}.toml")), &admin, |c| {
-        c.stderr(log);
-    });
-    d.wait_up(Duration::from_secs(30));
-    wait_for("the restarted role", Duration::from_secs(60), || {
-        d.get("/v1/channels", Some(&d.token()))
-            .is_ok_and(|(s, _)| s == 200)
-    });
-    d
-}
-
-fn terminate(d: &mut Daemon) {
-    d.signal("TERM");
-    let (code, took) = d.wait_exit(Duration::from_secs(10));
-    assert_eq!(code, Some(0), "{}", log_of(d));
-    assert!(took < Duration::from_secs(5), "exit took {took:?}");
-}
-
 #[test]
 fn maker_seller_and_buyer_trade_through_xbrd_run() {
     // Chain: the XBR contracts, a market with a payment (buyer) and a paying (seller) channel.
     let ganache = Ganache::start();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let chain = rt.block_on(async {
-        let (gateway, _) = Gateway::connect(&ganache.url).await.unwrap();
-        let code = ContractBytecode::load(&xbrd_testkit::contracts_dir()).unwrap();
-        let deployment = deploy(&gateway, &key(0), key(0).address(), &code)
-            .await
-            .unwrap();
-        let chain = SimpleBlockchain::new(gateway, deployment.contracts);
-        bootstrap(&chain, &key(0), &description()).await.unwrap();
-        chain
-    });
+    let (rt, chain) = deploy_market(&ganache, &description(500, 1000));
     let contracts = *chain.addresses();
     let mut router = Crossbar::start();
     let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,8 @@ pub use crate::ports::views::{
     SessionView, TransactionPage, TransactionQuery, TransactionView,
 };
 
+pub use crate::health::invariants::{InvariantsView, ViolationView};
+
 /// `GET /v1/status`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusView {

@@ -2,7 +2,7 @@
 //!
 //! Routes: `GET /health`, `GET /ready`, `GET /metrics`, `GET /openapi.json` (no token) and under `/v1`:
 //! `status`, `balances`, `balances/{address}`, `members/{address}`, `keys`, `keys/{api_id}/rotate` (POST),
-//! `channels`, `transactions`, `publish` (POST), `events` (SSE).
+//! `channels`, `transactions`, `publish` (POST), `events` (SSE), `invariants`.
 
 pub mod dto;
 pub mod error;
@@ -100,6 +100,7 @@ pub fn router(state: Shared) -> Router {
         .route("/transactions", get(transactions))
         .route("/publish", post(publish))
         .route("/events", get(events))
+        .route("/invariants", get(invariants))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/health", get(health))
@@ -172,8 +173,14 @@ async fn observe(State(state): State<Shared>, req: Request, next: Next) -> Respo
     resp
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// Liveness: always 200; `degraded` with the violations when the last invariant check found any.
+async fn health(State(state): State<Shared>) -> Json<serde_json::Value> {
+    match state.health.invariants() {
+        Some(view) if !view.violations.is_empty() => {
+            Json(serde_json::json!({ "status": "degraded", "invariants": view }))
+        }
+        _ => Json(serde_json::json!({ "status": "ok" })),
+    }
 }
 
 async fn ready(State(state): State<Shared>) -> Response {
@@ -181,6 +188,7 @@ async fn ready(State(state): State<Shared>) -> Response {
         "store_open": state.health.store_open(),
         "session_joined": state.health.session().is_some(),
         "chain_reachable": state.health.chain().reachable,
+        "invariants_hold": state.health.invariants_hold(),
     });
     match state.health.check() {
         Ok(()) => Json(serde_json::json!({ "ready": true, "checks": checks })).into_response(),
@@ -299,6 +307,14 @@ async fn member(
         profile: m.as_ref().map(|m| m.profile.clone()),
         level: m.as_ref().map(|m| m.level.clone()),
     }))
+}
+
+async fn invariants(State(state): State<Shared>) -> Result<Json<InvariantsView>, ApiError> {
+    match state.health.check_invariants().await {
+        Some(Ok(view)) => Ok(Json(view)),
+        Some(Err(e)) => Err(ApiError::internal(format!("invariant check failed: {e}"))),
+        None => Err(ApiError::not_ready("the store is not open yet")),
+    }
 }
 
 async fn keys(State(state): State<Shared>) -> Result<Json<KeysView>, ApiError> {

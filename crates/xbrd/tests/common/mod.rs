@@ -2,6 +2,8 @@
 //! its admin API, signals and exit.
 #![allow(dead_code)]
 
+pub mod market;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
