@@ -137,6 +137,7 @@ mod tests {
                 balance: U256::from(200 - 5 * i),
                 maker_signature: Signature([0; 65]),
                 seller_signature: Signature([0; 65]),
+                voided: false,
             })
             .collect();
         (local(PAYING, 1 + n, 200 - 5 * n), sales)
@@ -156,6 +157,7 @@ mod tests {
                 balance: s.balance - U256::from(100),
                 buyer_signature: Signature([0; 65]),
                 maker_signature: Signature([0; 65]),
+                verified: true,
             })
             .collect();
         (local(PAYMENT, 1 + n, 100 - 5 * n), purchases)

@@ -21,8 +21,7 @@ fn outcome(status: SaleStatus) -> Outcome {
     match status {
         SaleStatus::Completed => Outcome::Spent,
         SaleStatus::Failed => Outcome::RolledBack,
-        // Inflight, and every intermediate state between reservation and completion.
-        _ => Outcome::Unresolved,
+        SaleStatus::Inflight | SaleStatus::SellerSigned => Outcome::Unresolved,
     }
 }
 
@@ -216,6 +215,8 @@ pub(crate) mod tests {
                     tx_id: TxId([i as u8; 16]),
                     created: i,
                     status: SaleStatus::Completed,
+                    sealed_key: None,
+                    recovered: false,
                     key_id: KeyId([i as u8; 16]),
                     offer_id: OfferId([i as u8; 16]),
                     buyer_delegate: BUYER,

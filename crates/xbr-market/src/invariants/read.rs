@@ -47,7 +47,11 @@ pub fn check_maker(
 pub fn check_seller(store: &dyn SellerStore) -> StoreResult<Vec<Violation>> {
     let (channel, sales) = stable(|| {
         let before = store.seller_channel()?;
-        let sales = store.seller_sales()?;
+        let sales: Vec<_> = store
+            .seller_sales()?
+            .into_iter()
+            .filter(|s| !s.voided)
+            .collect();
         Ok((store.seller_channel()? == before).then_some((before, sales)))
     })?;
     Ok(super::seller(channel.as_ref(), &sales))
@@ -115,6 +119,7 @@ mod tests {
                     balance: s.paying_remaining,
                     maker_signature: Signature([0; 65]),
                     seller_signature: Signature([0; 65]),
+                    voided: false,
                 })
                 .unwrap();
         }
