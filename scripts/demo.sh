@@ -139,10 +139,11 @@ else
 fi
 trap 'STATUS_ON_EXIT=143; exit 143' TERM
 
-# "pid pgid starttime", the record format scripts/peers.sh stop understands.
+# "pid pgid starttime", the record format scripts/peers.sh stop understands. Fails (status 1, no
+# record) when the process has exited already.
 record() { # name pid
     local stat rest
-    stat=$(cat "/proc/$2/stat" 2>/dev/null) || die "$1 (pid $2) exited at once; see $RUN/$1.log"
+    stat=$(cat "/proc/$2/stat" 2>/dev/null) || return 1
     rest=${stat##*) }
     local -a f
     read -r -a f <<<"$rest"
@@ -150,7 +151,7 @@ record() { # name pid
 }
 
 # Starts a command in a session of its own (its own process group) with its output in a file, and
-# records it as <name>.pid; the pid is left in SPAWNED.
+# records it as <name>.pid; the pid is left in SPAWNED. Fails when the command has ended already.
 SPAWNED=
 spawn() { # name output-file command...
     local name=$1 out=$2
@@ -333,7 +334,8 @@ ready_code() {
 
 say "starting the market maker, the seller and the buyer (xbrd run)"
 for role in "${ROLES[@]}"; do
-    spawn "$role" "$RUN/$role.log" "$BIN" run -c "$RUN/$role/xbrd.toml"
+    spawn "$role" "$RUN/$role.log" "$BIN" run -c "$RUN/$role/xbrd.toml" ||
+        die "$role (pid $SPAWNED) exited at once; see $RUN/$role.log"
     note "  $role: pid $SPAWNED, admin http://127.0.0.1:${ADMIN_PORT[$role]}, log $RUN/$role.log"
 done
 
@@ -378,8 +380,9 @@ ensure_event_stream() {
     if ((STREAMS == 0)) || [[ -s $RUN/buyer-events.$STREAMS.sse ]]; then
         STREAMS=$((STREAMS + 1))
     fi
+    # curl may end at once (the endpoint is not up yet): that stream is simply started again later.
     spawn buyer-events "$RUN/buyer-events.$STREAMS.sse" curl -sfN -H "Authorization: Bearer $BUYER_TOKEN" \
-        -H 'Accept: text/event-stream' "http://127.0.0.1:${ADMIN_PORT[buyer]}/v1/events"
+        -H 'Accept: text/event-stream' "http://127.0.0.1:${ADMIN_PORT[buyer]}/v1/events" || true
 }
 
 # Fails (with the log tail) when a daemon has died.

@@ -86,6 +86,8 @@ impl RoleApi for FakeRole {
                     balance: "0".into(),
                     counterparty: None,
                     status: None,
+                    recovered: None,
+                    voided: None,
                     time_ms: 0,
                 })
                 .collect();

@@ -56,10 +56,16 @@ fn admin_api_before_the_router_is_up_then_sigterm_exits_0() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["role"], "seller");
     assert!(b["session"].is_null());
+    // The admin API answers before the store has opened: wait for it, then it must hold.
+    common::wait_for("the store to open", Duration::from_secs(30), || {
+        get(&d, "/v1/status", Some(&d.token())).is_ok_and(|(_, b)| b["store"]["open"] == true)
+    });
+    let (_, b) = get(&d, "/v1/status", Some(&d.token())).unwrap();
     assert_eq!(
         b["store"]["open"], true,
         "the store opens without the router"
     );
+    assert!(b["session"].is_null());
     assert_eq!(b["chain"]["reachable"], false);
     let (s, m) = get(&d, "/metrics", None).map(|(s, _)| (s, ())).unwrap();
     assert_eq!((s, m), (200, ()));

@@ -343,22 +343,17 @@ impl Campaign {
                 .count()
         };
         let mut s = format!(
-            "sales completed={} rolled_back={} inflight={}",
+            "sales completed={} rolled_back={} inflight={} seller_signed={}",
             count("completed", None),
             count("failed", None),
-            count("inflight", None)
+            count("inflight", None),
+            count("seller_signed", None)
         );
-        // TODO: `recovered` is the field engineer A adds to `Sale` (true when recovery, not the
-        // buyer's request, resolved the sale); until the maker's listing reports it, say so.
-        if sales.iter().any(|t| t.get("recovered").is_some()) {
-            s += &format!(
-                "; resolved by recovery: completed={} rolled_back={}",
-                count("completed", Some(true)),
-                count("failed", Some(true))
-            );
-        } else {
-            s += "; resolved by recovery: not reported by the maker's listing (no `recovered`)";
-        }
+        s += &format!(
+            "; resolved by recovery: completed={} rolled_back={}",
+            count("completed", Some(true)),
+            count("failed", Some(true))
+        );
         s
     }
 

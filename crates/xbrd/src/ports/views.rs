@@ -109,6 +109,14 @@ pub struct TransactionView {
     /// records are all completed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Market maker sales: whether recovery (after a crash, a lost reply or an unanswered
+    /// seller), not the buyer's request, resolved the sale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
+    /// Seller sales: present and true when the maker rolled the sale back after the seller
+    /// recorded it (kept for audit; it did not move the channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voided: Option<bool>,
     /// Time (Unix ms).
     pub time_ms: u64,
 }

@@ -22,7 +22,7 @@ use super::views::{self, Trade};
 use super::{RoleContext, RoleParts};
 use crate::chain::Chain;
 use crate::config::{Config, Role as RoleKind};
-use crate::ports::views::{ChannelView, TransactionPage, TransactionQuery};
+use crate::ports::views::{ChannelView, TransactionPage, TransactionQuery, TransactionView};
 use crate::ports::{OwnAddress, RoleApi, RoleError};
 
 /// How often new channels are looked for on chain.
@@ -190,7 +190,10 @@ impl RoleApi for MakerApi {
                     created_ns: s.created,
                 };
                 let buyer = Some(views::addr(&s.buyer_delegate));
-                views::transaction(id, trade, buyer, Some(status(s.status)))
+                TransactionView {
+                    recovered: Some(s.recovered),
+                    ..views::transaction(id, trade, buyer, Some(status(s.status)))
+                }
             })
             .await
         })

@@ -25,7 +25,7 @@ use crate::chain::Chain;
 use crate::config::{ApiOffer, Role as RoleKind, Rotation, SampleFeed};
 use crate::ports::views::{
     ApiKeysView, ChannelView, KeysView, PublishReceipt, PublishRequest, TransactionPage,
-    TransactionQuery,
+    TransactionQuery, TransactionView,
 };
 use crate::ports::{OwnAddress, RoleApi, RoleError};
 
@@ -293,7 +293,10 @@ impl RoleApi for SellerApi {
                     balance: s.balance,
                     created_ns: s.created,
                 };
-                views::transaction(id, trade, None, None)
+                TransactionView {
+                    voided: s.voided.then_some(true),
+                    ..views::transaction(id, trade, None, None)
+                }
             })
             .await
         })

@@ -174,6 +174,8 @@ pub fn transaction(
         balance: t.balance.to_string(),
         counterparty,
         status: status.map(str::to_owned),
+        recovered: None,
+        voided: None,
         time_ms: ns_to_ms(t.created_ns),
     }
 }
@@ -245,6 +247,8 @@ mod tests {
             balance: "0".into(),
             counterparty: None,
             status: None,
+            recovered: None,
+            voided: None,
             time_ms: 0,
         };
         assert_eq!(page(vec![t(1), t(2)], 2).next, Some(2));
