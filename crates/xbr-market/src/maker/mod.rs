@@ -189,6 +189,9 @@ impl std::ops::Deref for MarketMaker {
     }
 }
 
+/// How many channel locks the maker keeps before it drops the ones nobody holds.
+const IDLE_LOCKS_KEPT: usize = 1024;
+
 fn channel_kind(ty: ChannelType) -> &'static str {
     match ty {
         ChannelType::Payment => "payment",
@@ -284,8 +287,15 @@ impl MarketMaker {
     }
 
     /// The sale lock of a channel (payment before paying whenever both are taken).
+    ///
+    /// Channel ids come from callers, so the map is bounded: past [`IDLE_LOCKS_KEPT`] entries, a
+    /// new id first drops every lock nobody holds (only the map has it). A held lock is never
+    /// dropped, so everyone asking for a channel's lock while it is held gets that same lock.
     fn lock_for(&self, oid: &ChannelId) -> Arc<tokio::sync::Mutex<()>> {
         let mut g = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        if g.len() >= IDLE_LOCKS_KEPT && !g.contains_key(oid) {
+            g.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
         Arc::clone(g.entry(*oid).or_default())
     }
 
@@ -293,5 +303,33 @@ impl MarketMaker {
         if let Err(e) = self.events.publish(topic, args, Dict::new()).await {
             warn!(topic, error = %e, "event not published");
         }
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::testing::Fixture;
+    use super::*;
+
+    fn id(n: u32) -> ChannelId {
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&n.to_be_bytes());
+        ChannelId(b)
+    }
+
+    #[tokio::test]
+    async fn channel_locks_stay_bounded_and_a_held_lock_is_kept() {
+        let f = Fixture::new(100, 100, 1).await;
+        let held = f.maker.lock_for(&id(0));
+        let _guard = held.lock().await;
+        for n in 1..5_000 {
+            drop(f.maker.lock_for(&id(n)));
+        }
+        let len = f.maker.locks.lock().unwrap().len();
+        assert!(len <= IDLE_LOCKS_KEPT + 1, "{len} locks kept");
+        // The held lock survived every pruning: asking again gives the same, still locked, mutex.
+        let again = f.maker.lock_for(&id(0));
+        assert!(Arc::ptr_eq(&held, &again));
+        assert!(again.try_lock().is_err());
     }
 }
