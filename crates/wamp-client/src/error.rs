@@ -176,6 +176,15 @@ pub enum Error {
     /// The router sent something that breaks the WAMP protocol; the session was aborted.
     #[error("protocol violation: {0}")]
     Protocol(String),
+    /// A bounded queue of remote input was full: the request was given up (for a progressive
+    /// call: cancelled at the callee) instead of growing memory.
+    #[error("{what} overflowed: more than {limit} queued; the request was cancelled")]
+    Overflow {
+        /// What overflowed.
+        what: &'static str,
+        /// The bound.
+        limit: usize,
+    },
 }
 
 impl From<WampError> for Error {

@@ -16,6 +16,11 @@ use crate::transport::{Connection, TransportConfig};
 /// Events queued per subscription while its handler is busy; beyond this the driver drops the
 /// newest and counts it in [`Session::dropped_events`] (any publisher on the realm can send).
 pub const SUBSCRIPTION_QUEUE: usize = 1024;
+
+/// Progressive results queued per call while the caller does not read them; a callee that runs
+/// further ahead gets the call cancelled, and the caller gets [`Error::Overflow`] (a callee
+/// decides how many results it sends, so the caller's memory must not depend on it).
+pub const PROGRESS_QUEUE: usize = 1024;
 use crate::types::{
     CallResult, Event, EventHandler, Invocation, InvocationError, InvocationResult, event_handler,
     procedure_handler,
@@ -219,7 +224,8 @@ impl Session {
     ) -> Result<ProgressiveCall, Error> {
         let tx = self.sender()?;
         let token = self.tokens.fetch_add(1, Ordering::Relaxed);
-        let (items_tx, items_rx) = mpsc::unbounded_channel();
+        // One slot more than the progress bound: the final item always fits.
+        let (items_tx, items_rx) = mpsc::channel(PROGRESS_QUEUE + 1);
         let cmd = Command::Call {
             procedure: procedure.to_string(),
             args,
@@ -450,7 +456,7 @@ impl Drop for CancelGuard {
 
 /// A call with progressive results in flight.
 pub struct ProgressiveCall {
-    items: mpsc::UnboundedReceiver<Result<(CallResult, bool), Error>>,
+    items: mpsc::Receiver<Result<(CallResult, bool), Error>>,
     guard: CancelGuard,
     done: bool,
 }

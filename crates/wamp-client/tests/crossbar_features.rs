@@ -481,6 +481,7 @@ async fn advanced_features_on_crossbar() {
     oversize_incoming_on_websocket(&router).await;
     ping_detects_frozen_router(&router).await;
     full_subscription_queue_sheds(&router).await;
+    progress_overflow_cancels_the_call(&router).await;
     drop(router);
 }
 
@@ -556,6 +557,72 @@ async fn full_subscription_queue_sheds(router: &tk::Crossbar) {
     );
     assert!(subscriber.is_connected());
     for s in [subscriber, publisher] {
+        s.leave().await.expect("leave");
+    }
+}
+
+/// A caller that does not read a progressive call's results while the callee sends without
+/// end: past the progress queue the call is cancelled at the callee (its handler is dropped),
+/// the caller gets the queued results and then `Error::Overflow`, and the session stays up.
+async fn progress_overflow_cancels_the_call(router: &tk::Crossbar) {
+    let callee = connect(&router.ws_url, Serializer::Cbor).await;
+    let caller = connect(&router.ws_url, Serializer::Cbor).await;
+    let (dropped_tx, dropped_rx) = oneshot::channel::<()>();
+    let dropped_tx = Arc::new(std::sync::Mutex::new(Some(dropped_tx)));
+    let _reg = callee
+        .register(
+            "test.features.endless",
+            RegisterOptions::default(),
+            move |inv| {
+                let guard = DropSignal(dropped_tx.lock().unwrap().take());
+                async move {
+                    let _guard = guard;
+                    for i in 0..1_000_000i64 {
+                        inv.progress(vec![Value::from(i)], Dict::new())
+                            .await
+                            .map_err(|e| {
+                                InvocationError::message("test.error.progress", e.to_string())
+                            })?;
+                    }
+                    Ok(InvocationResult::empty())
+                }
+            },
+        )
+        .await
+        .expect("register endless");
+    let mut call = step(
+        "endless call",
+        caller.call_progressive(
+            "test.features.endless",
+            vec![],
+            Dict::new(),
+            CallOptions::default(),
+        ),
+    )
+    .await
+    .expect("endless call starts");
+    step("the callee is interrupted", dropped_rx)
+        .await
+        .expect("handler future dropped on the overflow's cancel");
+    let limit = wamp_client::session::PROGRESS_QUEUE;
+    for i in 0..limit {
+        let (r, progress) = step("queued result", call.next())
+            .await
+            .expect("an item")
+            .expect("a progressive result");
+        assert!(progress);
+        assert_eq!(r.args, vec![Value::from(i as i64)]);
+    }
+    let last = step("the overflow", call.next())
+        .await
+        .expect("a last item");
+    assert!(
+        matches!(last, Err(Error::Overflow { limit: l, .. }) if l == limit),
+        "{last:?}"
+    );
+    assert!(call.next().await.is_none());
+    assert!(caller.is_connected() && callee.is_connected());
+    for s in [caller, callee] {
         s.leave().await.expect("leave");
     }
 }

@@ -205,7 +205,13 @@ impl Driver {
                 ..
             }) = self.calls.get(&request)
             {
-                let _ = tx.send(Ok((result, true)));
+                // The last slot is the final item's: a caller this far behind loses the call,
+                // not its memory.
+                if tx.capacity() > 1 {
+                    let _ = tx.try_send(Ok((result, true)));
+                } else {
+                    self.overflow_progressive(request);
+                }
             }
             return;
         }
@@ -216,9 +222,31 @@ impl Driver {
                     let _ = tx.send(Ok(result));
                 }
                 CallReply::Progressive(tx) => {
-                    let _ = tx.send(Ok((result, false)));
+                    let _ = tx.try_send(Ok((result, false)));
                 }
             }
+        }
+    }
+
+    /// A progressive call whose caller fell [`crate::session::PROGRESS_QUEUE`] results behind:
+    /// cancelled at the callee, failed with [`Error::Overflow`] at the caller (its last item).
+    fn overflow_progressive(&mut self, request: u64) {
+        if let Some(p) = self.calls.remove(&request) {
+            self.call_tokens.remove(&p.token);
+            warn!(
+                request,
+                "progressive results overflowed; cancelling the call"
+            );
+            if let Err(e) = self
+                .session
+                .cancel(request, wamp_proto::session::CancelMode::Kill)
+            {
+                debug!(error = %e, "cancel refused");
+            }
+            p.reply.fail(Error::Overflow {
+                what: "progressive results",
+                limit: crate::session::PROGRESS_QUEUE,
+            });
         }
     }
 

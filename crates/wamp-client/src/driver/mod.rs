@@ -39,8 +39,9 @@ const COMMAND_CAPACITY: usize = 256;
 pub(crate) enum CallReply {
     /// A plain call: one final result.
     Once(oneshot::Sender<Result<CallResult, Error>>),
-    /// A progressive call: progress items, then the final result (`progress == false`).
-    Progressive(mpsc::UnboundedSender<Result<(CallResult, bool), Error>>),
+    /// A progressive call: progress items, then the final result (`progress == false`). Bounded
+    /// at [`crate::session::PROGRESS_QUEUE`] progress items plus one slot kept for the final one.
+    Progressive(mpsc::Sender<Result<(CallResult, bool), Error>>),
 }
 
 impl CallReply {
@@ -50,7 +51,7 @@ impl CallReply {
                 let _ = tx.send(Err(err));
             }
             CallReply::Progressive(tx) => {
-                let _ = tx.send(Err(err));
+                let _ = tx.try_send(Err(err));
             }
         }
     }
