@@ -17,6 +17,11 @@ use crate::transport::{Connection, TransportConfig};
 /// newest and counts it in [`Session::dropped_events`] (any publisher on the realm can send).
 pub const SUBSCRIPTION_QUEUE: usize = 1024;
 
+/// Invocations of this session's procedures running at once; beyond this an INVOCATION is
+/// answered at once with `wamp.error.unavailable` and counted in
+/// [`Session::refused_invocations`] (any caller on the realm can call).
+pub const INVOCATIONS_IN_FLIGHT: usize = 1024;
+
 /// Progressive results queued per call while the caller does not read them; a callee that runs
 /// further ahead gets the call cancelled, and the caller gets [`Error::Overflow`] (a callee
 /// decides how many results it sends, so the caller's memory must not depend on it).
@@ -142,6 +147,18 @@ impl Session {
     pub fn dropped_events(&self) -> u64 {
         match &*self.link.borrow() {
             Link::Up { dropped_events, .. } => dropped_events.load(Ordering::Relaxed),
+            Link::Down => 0,
+        }
+    }
+
+    /// How many invocations the joined session refused because [`INVOCATIONS_IN_FLIGHT`] were
+    /// running; 0 while not joined. Counts per joined session, like [`Session::dropped_events`].
+    pub fn refused_invocations(&self) -> u64 {
+        match &*self.link.borrow() {
+            Link::Up {
+                refused_invocations,
+                ..
+            } => refused_invocations.load(Ordering::Relaxed),
             Link::Down => 0,
         }
     }

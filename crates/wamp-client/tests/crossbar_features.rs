@@ -482,6 +482,7 @@ async fn advanced_features_on_crossbar() {
     ping_detects_frozen_router(&router).await;
     full_subscription_queue_sheds(&router).await;
     progress_overflow_cancels_the_call(&router).await;
+    invocations_beyond_the_bound_are_refused(&router).await;
     drop(router);
 }
 
@@ -621,6 +622,73 @@ async fn progress_overflow_cancels_the_call(router: &tk::Crossbar) {
         "{last:?}"
     );
     assert!(call.next().await.is_none());
+    assert!(caller.is_connected() && callee.is_connected());
+    for s in [caller, callee] {
+        s.leave().await.expect("leave");
+    }
+}
+
+/// A callee whose handlers do not finish while callers keep calling: the invocations beyond
+/// `INVOCATIONS_IN_FLIGHT` are refused at once with `wamp.error.unavailable` and counted, the
+/// running ones complete once released, and both sessions stay up.
+async fn invocations_beyond_the_bound_are_refused(router: &tk::Crossbar) {
+    let callee = connect(&router.ws_url, Serializer::Cbor).await;
+    let caller = connect(&router.ws_url, Serializer::Cbor).await;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let g = gate.clone();
+    let _reg = callee
+        .register(
+            "test.features.stuck",
+            RegisterOptions::default(),
+            move |_inv| {
+                let g = g.clone();
+                async move {
+                    g.acquire().await.expect("gate").forget();
+                    Ok(InvocationResult::args(vec![Value::from("done")]))
+                }
+            },
+        )
+        .await
+        .expect("register stuck");
+    let limit = wamp_client::session::INVOCATIONS_IN_FLIGHT;
+    let extra = 3;
+    let calls: Vec<_> = (0..limit + extra)
+        .map(|_| {
+            let caller = caller.clone();
+            tokio::spawn(async move {
+                caller
+                    .call(
+                        "test.features.stuck",
+                        vec![],
+                        Dict::new(),
+                        CallOptions::default(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    step("the extra invocations are refused", async {
+        while callee.refused_invocations() < extra as u64 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    gate.add_permits(limit + extra);
+    let (mut done, mut refused) = (0, 0);
+    for call in calls {
+        match step("a call ends", call).await.expect("call task") {
+            Ok(r) => {
+                assert_eq!(r.args, vec![Value::from("done")]);
+                done += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.wamp_uri(), Some("wamp.error.unavailable"), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((done, refused), (limit, extra));
+    assert_eq!(callee.refused_invocations(), extra as u64);
     assert!(caller.is_connected() && callee.is_connected());
     for s in [caller, callee] {
         s.leave().await.expect("leave");

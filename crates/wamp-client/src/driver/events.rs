@@ -310,6 +310,17 @@ impl Driver {
         let Some(tx) = self.self_tx.upgrade() else {
             return;
         };
+        if self.invocations.len() >= crate::session::INVOCATIONS_IN_FLIGHT {
+            self.refused_invocations.fetch_add(1, Ordering::Relaxed);
+            debug!(request, "too many invocations running; refused");
+            let _ = self.session.yield_error(
+                request,
+                "wamp.error.unavailable",
+                vec![Value::from("callee busy: too many invocations running")],
+                Dict::new(),
+            );
+            return;
+        }
         let procedure = details
             .get("procedure")
             .and_then(Value::as_str)

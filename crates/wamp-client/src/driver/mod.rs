@@ -152,6 +152,8 @@ pub(crate) enum Link {
         /// Events dropped because their payload could not be decoded or their subscription's
         /// queue was full.
         dropped_events: Arc<AtomicU64>,
+        /// Invocations refused because [`crate::session::INVOCATIONS_IN_FLIGHT`] were running.
+        refused_invocations: Arc<AtomicU64>,
     },
 }
 
@@ -253,6 +255,8 @@ struct Driver {
     /// Events dropped because their payload could not be decoded or their subscription's queue
     /// was full (read by the handles).
     dropped_events: Arc<AtomicU64>,
+    /// Invocations refused because too many were running (read by the handles).
+    refused_invocations: Arc<AtomicU64>,
 }
 
 /// Starts the driver task for a joined connection and publishes its link on `link`.
@@ -285,11 +289,13 @@ pub(crate) fn spawn(
         next_local: 0,
         leave: None,
         dropped_events: Arc::new(AtomicU64::new(0)),
+        refused_invocations: Arc::new(AtomicU64::new(0)),
     };
     link.send_replace(Link::Up {
         tx,
         info,
         dropped_events: driver.dropped_events.clone(),
+        refused_invocations: driver.refused_invocations.clone(),
     });
     tokio::spawn(
         async move {
