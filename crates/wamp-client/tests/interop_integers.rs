@@ -72,14 +72,15 @@ fn integers_from_python(serializer: Serializer) {
     assert_eq!(echoed.kwargs.get("same"), Some(&Value::Bool(true)));
 
     // Events: the integers, then one we cannot represent (dropped), then one more.
-    let (events_tx, mut events) = mpsc::unbounded_channel();
+    // The Python peer publishes three events; a few slots are plenty.
+    let (events_tx, mut events) = mpsc::channel(8);
     rt.block_on(session.subscribe(
         "com.interop.int.event",
         SubscribeOptions::default(),
         move |event| {
             let events_tx = events_tx.clone();
             async move {
-                let _ = events_tx.send(event.args);
+                let _ = events_tx.send(event.args).await;
             }
         },
     ))

@@ -134,6 +134,8 @@ struct SellerInner {
     events: Arc<dyn Publisher>,
     state: Mutex<SellerState>,
     sale_lock: tokio::sync::Mutex<()>,
+    /// Slots for the detached sale and re-sync tasks (at most [`SELLER_TASKS`]).
+    task_slots: Arc<tokio::sync::Semaphore>,
     timer: Mutex<Option<JoinHandle<()>>>,
     rotation_hook: Mutex<Option<RotationHook>>,
     sale_hook: Mutex<Option<SaleHook>>,
@@ -153,15 +155,27 @@ fn random_signature() -> Signature {
     Signature(sig)
 }
 
-/// Runs `work` in a task of its own and waits for it: dropping the wait leaves the work running
-/// to its end (holding the sale lock until then), so a cancelled caller cannot cut a change of
-/// the paying channel between the store and the seller's view of it.
+/// At most this many sale and re-sync tasks run (or wait for the sale lock) at once; past it
+/// `sell` answers `xbr.error.busy`. A caller that cancels its calls cannot pile up tasks: each
+/// holds its slot until it ends, whoever waits for it.
+pub const SELLER_TASKS: usize = 64;
+
+/// Runs `work` in a task of its own (holding one of `slots`) and waits for it: dropping the wait
+/// leaves the work running to its end (holding the sale lock until then), so a cancelled caller
+/// cannot cut a change of the paying channel between the store and the seller's view of it.
 async fn detached<T: Send + 'static>(
+    slots: &Arc<tokio::sync::Semaphore>,
     work: impl Future<Output = MarketResult<T>> + Send + 'static,
 ) -> MarketResult<T> {
-    tokio::spawn(work)
-        .await
-        .map_err(|e| MarketError::runtime(format!("seller task failed: {e}")))?
+    let slot = Arc::clone(slots)
+        .try_acquire_owned()
+        .map_err(|_| MarketError::new(crate::error::uri::BUSY, "too many seller tasks running"))?;
+    tokio::spawn(async move {
+        let _slot = slot;
+        work.await
+    })
+    .await
+    .map_err(|e| MarketError::runtime(format!("seller task failed: {e}")))?
 }
 
 fn system_time(ns: u64) -> SystemTime {
@@ -197,6 +211,7 @@ impl Seller {
                 events,
                 state: Mutex::new(SellerState::default()),
                 sale_lock: tokio::sync::Mutex::new(()),
+                task_slots: Arc::new(tokio::sync::Semaphore::new(SELLER_TASKS)),
                 timer: Mutex::new(None),
                 rotation_hook: Mutex::new(None),
                 sale_hook: Mutex::new(None),
@@ -396,7 +411,7 @@ impl Seller {
     /// and the seller's view not.
     pub async fn resync_channel(&self) -> MarketResult<LocalChannel> {
         let seller = self.clone();
-        detached(async move {
+        detached(&self.inner.task_slots, async move {
             let inner = &seller.inner;
             let _sale = inner.sale_lock.lock().await;
             let record = ChannelRecord::paying();
@@ -438,5 +453,28 @@ impl Seller {
             .values()
             .find_map(|e| e.series.key(key_id).cloned())
             .or_else(|| st.other_keys.get(key_id).cloned())
+    }
+}
+
+#[cfg(test)]
+mod task_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn detached_work_holds_its_slot_until_it_ends_and_is_busy_past_the_bound() {
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let g = gate.clone();
+        // The caller stops waiting at once; the work goes on holding the only slot.
+        let wait = detached(&slots, async move {
+            g.notified().await;
+            Ok(7)
+        });
+        assert!(tokio::time::timeout(Duration::ZERO, wait).await.is_err());
+        let e = detached(&slots, async { Ok(1) }).await.unwrap_err();
+        assert_eq!(e.uri, crate::error::uri::BUSY);
+        gate.notify_one();
+        let _ = slots.acquire().await.unwrap();
+        assert_eq!(detached(&slots, async { Ok(2) }).await.unwrap(), 2);
     }
 }

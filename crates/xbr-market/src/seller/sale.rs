@@ -50,7 +50,11 @@ impl Seller {
     pub async fn sell(&self, req: SellRequest) -> MarketResult<SellReceipt> {
         let span = info_span!("sell", key_id = %req.key_id, seq = req.channel_seq);
         let seller = self.clone();
-        super::detached(async move { seller.sell_inner(req).await }.instrument(span)).await
+        super::detached(
+            &self.inner.task_slots,
+            async move { seller.sell_inner(req).await }.instrument(span),
+        )
+        .await
     }
 
     async fn sell_inner(&self, req: SellRequest) -> MarketResult<SellReceipt> {
