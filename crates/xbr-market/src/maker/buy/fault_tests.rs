@@ -255,6 +255,21 @@ async fn a_resent_sell_the_router_cannot_route_keeps_the_sale_pending() {
 }
 
 #[tokio::test]
+async fn a_busy_seller_answering_a_resent_sell_keeps_the_sale_pending() {
+    let f = Fixture::new(100, 1000, 35).await;
+    pending_sale(&f, SellerScript::Fail(timeout())).await;
+    set_script(
+        &f,
+        SellerScript::Fail(MarketError::new(uri::BUSY, "too many seller tasks running")),
+    );
+    assert_eq!(f.maker.recover_sales().await.unwrap().pending, 1);
+    assert_eq!(f.statuses(), [SaleStatus::Inflight]);
+    set_script(&f, SellerScript::Honest);
+    assert_eq!(f.maker.recover_sales().await.unwrap().completed, 1);
+    f.assert_at_rest();
+}
+
+#[tokio::test]
 async fn the_sweeper_resolves_old_unresolved_sales_and_leaves_busy_channels_alone() {
     let f = Fixture::new(100, 1000, 35).await;
     let req = pending_sale(&f, SellerScript::Fail(timeout())).await;

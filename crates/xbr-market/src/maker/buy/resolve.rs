@@ -14,8 +14,9 @@
 //!   still standing on a sale the maker rolled back refuses the next, different sale at that seq
 //!   with exactly such a position until its re-sync voids the old record);
 //! - any other refusal: the seller did not record it; the sale rolls back. On a re-sent `sell`,
-//!   errors the router raises itself (no such procedure: the seller has not registered yet;
-//!   unavailable) prove nothing about the first send, so the sale stays unresolved.
+//!   errors that say the seller did not look at it (no such procedure: the seller has not
+//!   registered yet; unavailable; busy) prove nothing about the first send, so the sale stays
+//!   unresolved.
 //!
 //! A sale is resolved only by a holder of its paying channel's lock, who reads its state again
 //! under that lock (the original task holds it until it ends), so no two parties ever resolve
@@ -71,7 +72,9 @@ pub(crate) fn classify(answer: MarketResult<SellReceipt>, attempt: Attempt) -> S
     if e.is(uri::UNEXPECTED_CHANNEL_SEQ) && e.position.is_none() && attempt == Attempt::Resend {
         return SellerAnswer::Recorded(e);
     }
-    if attempt == Attempt::Resend && (e.is(uri::NO_SUCH_PROCEDURE) || e.is(WAMP_UNAVAILABLE)) {
+    if attempt == Attempt::Resend
+        && (e.is(uri::NO_SUCH_PROCEDURE) || e.is(WAMP_UNAVAILABLE) || e.is(uri::BUSY))
+    {
         return SellerAnswer::Unknown(e);
     }
     SellerAnswer::Refused(e)
