@@ -70,16 +70,8 @@ fn help_and_usage_errors() {
 fn a_config_without_cryptosign_or_a_bad_member_key_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let member = write_key(dir.path(), "member.key", MEMBER_KEY);
-    let member = member.to_str().unwrap();
     let anonymous = config(dir.path(), "ws://127.0.0.1:1/ws", "");
-    let o = xbrd(&[
-        "market",
-        "register-key",
-        "-c",
-        &anonymous,
-        "--member-key-file",
-        member,
-    ]);
+    let o = register(&anonymous, &member);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("authentication.method"),
@@ -90,27 +82,13 @@ fn a_config_without_cryptosign_or_a_bad_member_key_exits_2_naming_it() {
 
     let cfg = config(dir.path(), "ws://127.0.0.1:1/ws", CRYPTOSIGN);
     let missing = dir.path().join("nope.key");
-    let o = xbrd(&[
-        "market",
-        "register-key",
-        "-c",
-        &cfg,
-        "--member-key-file",
-        missing.to_str().unwrap(),
-    ]);
+    let o = register(&cfg, &missing);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--member-key-file"), "{}", stderr(&o));
 
     let open = dir.path().join("open.key");
     std::fs::write(&open, MEMBER_KEY).unwrap();
-    let o = xbrd(&[
-        "market",
-        "register-key",
-        "-c",
-        &cfg,
-        "--member-key-file",
-        open.to_str().unwrap(),
-    ]);
+    let o = register(&cfg, &open);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--member-key-file"), "{}", stderr(&o));
     assert!(!stderr(&o).contains(MEMBER_KEY));
@@ -122,14 +100,7 @@ fn an_unreachable_router_exits_1_without_leaking_keys() {
     let member = write_key(dir.path(), "member.key", MEMBER_KEY);
     let port = common::free_port();
     let cfg = config(dir.path(), &format!("ws://127.0.0.1:{port}/ws"), CRYPTOSIGN);
-    let o = xbrd(&[
-        "market",
-        "register-key",
-        "-c",
-        &cfg,
-        "--member-key-file",
-        member.to_str().unwrap(),
-    ]);
+    let o = register(&cfg, &member);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("joining realm"), "{}", stderr(&o));
     let all = stderr(&o) + &String::from_utf8_lossy(&o.stdout);
