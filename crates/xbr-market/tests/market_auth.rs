@@ -1,9 +1,10 @@
 //! Market-realm authentication on the real peers (spec §8.5): Crossbar.io asks our maker's
 //! `xbr.marketmaker.authenticator.authenticate` about every delegate joining with
 //! WAMP-cryptosign; the maker checks membership on ganache (`XBRMarket.isActor`) and keeps the
-//! registered keys in its SQLite store.
+//! registered keys in its SQLite store; a member session logs out.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wamp_client::{CallOptions, Error, JoinError, Session};
 use wamp_proto::auth::CryptosignKey;
@@ -109,6 +110,37 @@ async fn delegates_join_the_market_with_cryptosign_through_the_makers_authentica
         .await
         .unwrap();
     assert_eq!(welcome(&s), ("user".into(), authid.clone(), Some(1)));
+
+    // Logout: the key is forgotten and the session ended; the key alone is anonymous again.
+    let out = s
+        .call(
+            "xbr.marketmaker.authenticator.logout",
+            vec![],
+            Dict::new(),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap();
+    let pubkey = out.args[0].as_dict().unwrap()["pubkey"].clone();
+    assert_eq!(pubkey.as_bytes(), Some(&delegate.public_key()[..]));
+    assert_eq!(store.user_key(&delegate.public_key()).unwrap(), None);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while s.is_connected() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the logged-out session is ended");
+    let s = delegate_session(&router, Serializer::Cbor, &delegate, Dict::new())
+        .await
+        .unwrap();
+    assert_eq!(welcome(&s).0, "anonymous");
+    s.leave().await.unwrap();
+    // Registered again by its member.
+    let s = delegate_session(&router, Serializer::Json, &delegate, login.clone())
+        .await
+        .unwrap();
+    assert_eq!(welcome(&s).0, "user");
     s.leave().await.unwrap();
 
     // A wrong signature: the consumer member's wallet, signed by the provider.

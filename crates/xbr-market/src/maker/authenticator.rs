@@ -14,12 +14,19 @@
 //! - A request that is not a cryptosign one with a 32-byte `pubkey`:
 //!   [`uri::INVALID_AUTH_REQUEST`].
 //!
+//! `xbr.marketmaker.authenticator.logout()` (called by a member session; the router must disclose
+//! the caller) forgets the key the session logged in with and ends the session
+//! (`wamp.session.kill`).
+//!
 //! [`member_login_authextra`] builds the first-login `authextra` on the client side.
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use alloy_primitives::hex;
-use tracing::info;
+use tracing::{info, warn};
 use wamp_proto::{Dict, Value};
 use xbr_core::eip712::{EIP712MarketMemberLogin, recover_typed, sign_typed};
 use xbr_core::eth::EthPrivateKey;
@@ -74,6 +81,8 @@ pub struct AuthRequest {
     pub pubkey: [u8; 32],
     /// The first login's proof, if given.
     pub login: Option<MemberLogin>,
+    /// The joining session's id (`details.session`), if given.
+    pub session: Option<u64>,
 }
 
 /// The authenticator's answer (the principal the router assigns).
@@ -203,6 +212,7 @@ impl AuthRequest {
             realm: realm.to_owned(),
             pubkey,
             login,
+            session: details.get("session").and_then(Value::as_u64),
         })
     }
 }
@@ -242,6 +252,64 @@ fn verify_login(login: &MemberLogin, pubkey: [u8; 32]) -> MarketResult<()> {
     Ok(())
 }
 
+/// How many member sessions' keys the maker remembers for `logout` (the oldest are forgotten;
+/// their sessions can no longer log out, their keys stay registered).
+pub const SESSION_KEYS_KEPT: usize = 4096;
+
+/// The key each member session logged in with, newest last, at most [`SESSION_KEYS_KEPT`].
+#[derive(Default)]
+pub struct SessionKeys(Mutex<VecDeque<(u64, [u8; 32])>>);
+
+impl SessionKeys {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, [u8; 32])>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn remember(&self, session: u64, pubkey: [u8; 32]) {
+        let mut g = self.lock();
+        g.retain(|(s, _)| *s != session);
+        if g.len() >= SESSION_KEYS_KEPT {
+            g.pop_front();
+        }
+        g.push_back((session, pubkey));
+    }
+
+    fn take(&self, session: u64) -> Option<[u8; 32]> {
+        let mut g = self.lock();
+        let i = g.iter().position(|(s, _)| *s == session)?;
+        g.remove(i).map(|(_, k)| k)
+    }
+}
+
+/// `logout`'s answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedOut {
+    /// When (ns).
+    pub logged_out: u64,
+    /// The session that logged out (it is ended next).
+    pub from_session: u64,
+    /// The key that was forgotten.
+    pub pubkey: [u8; 32],
+}
+
+impl LoggedOut {
+    /// `{"logged_out": int ns, "from_session": int, "pubkey": b32}` (spec §3A.2).
+    pub fn to_value(&self) -> Value {
+        let d: Dict = [
+            ("logged_out", Value::from(self.logged_out)),
+            ("from_session", Value::from(self.from_session)),
+            ("pubkey", Value::bytes(self.pubkey)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        Value::Dict(d)
+    }
+}
+
+/// How long the answer to `logout` gets before its session is ended.
+const KILL_AFTER: Duration = Duration::from_millis(200);
+
 impl MarketMaker {
     /// `xbr.marketmaker.authenticator.authenticate`.
     pub async fn authenticate(&self, req: AuthRequest) -> MarketResult<AuthAnswer> {
@@ -249,6 +317,9 @@ impl MarketMaker {
             Some(login) => self.first_login(&req, login).await?,
             None => self.known_key_login(&req).await?,
         };
+        if let (ROLE_USER, Some(session)) = (answer.role, req.session) {
+            self.session_keys.remember(session, req.pubkey);
+        }
         info!(authid = %answer.authid, role = answer.role, pubkey = %hex::encode(req.pubkey), "market session authenticated");
         Ok(answer)
     }
@@ -294,6 +365,33 @@ impl MarketMaker {
                 format!("the member has {MAX_KEYS_PER_MEMBER} keys registered already"),
             )),
         }
+    }
+
+    /// `xbr.marketmaker.authenticator.logout`, called by session `caller` (0: not disclosed):
+    /// forgets the key it logged in with, then ends it.
+    pub async fn logout(&self, caller: u64) -> MarketResult<LoggedOut> {
+        let pubkey = (caller != 0)
+            .then(|| self.session_keys.take(caller))
+            .flatten()
+            .ok_or_else(|| {
+                MarketError::no_such_object("no member key logged in on the calling session")
+            })?;
+        self.db(move |s| s.remove_user_key(&pubkey)).await?;
+        info!(session = caller, pubkey = %hex::encode(pubkey), "member key logged out");
+        let providers = self.providers.clone();
+        tokio::spawn(async move {
+            // The answer goes out first (the reference kills from the next reactor turn).
+            tokio::time::sleep(KILL_AFTER).await;
+            let kill = providers.call("wamp.session.kill", vec![Value::from(caller)], Dict::new());
+            if let Err(e) = kill.await {
+                warn!(session = caller, error = %e, "ending the logged-out session failed");
+            }
+        });
+        Ok(LoggedOut {
+            logged_out: now_ns(),
+            from_session: caller,
+            pubkey,
+        })
     }
 
     /// The member's actor type in this market, from the chain.

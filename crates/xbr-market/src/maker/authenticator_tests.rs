@@ -212,3 +212,45 @@ async fn a_maker_without_a_chain_cannot_tell_members() {
         .unwrap_err();
     assert!(e.is(market_uri::NOT_STARTED), "{e}");
 }
+
+#[tokio::test]
+async fn logout_forgets_the_key_of_the_calling_session_only() {
+    let f = Fixture::on_quiet_chain(100, 100, 1).await;
+    authenticate(&f, member_login_authextra(&key(OTHER_KEY), PUBKEY))
+        .await
+        .unwrap();
+    let none = Dict::new();
+    let logout = |caller| f.maker.dispatch(Procedure::Logout, &[], &none, caller);
+    for caller in [0, 7] {
+        let e = logout(caller).await.unwrap_err();
+        assert!(e.is(market_uri::NO_SUCH_OBJECT), "{e}");
+    }
+    assert!(f.store.user_key(&PUBKEY).unwrap().is_some());
+    // The session the router announced (details.session) logs out.
+    let (args, _) = logout(4242).await.unwrap();
+    let d = args[0].as_dict().unwrap();
+    assert_eq!(d["from_session"].as_u64(), Some(4242));
+    assert_eq!(d["pubkey"].as_bytes(), Some(&PUBKEY[..]));
+    assert!(d["logged_out"].as_u64().unwrap() > 0);
+    assert_eq!(f.store.user_key(&PUBKEY).unwrap(), None);
+    assert!(
+        logout(4242)
+            .await
+            .unwrap_err()
+            .is(market_uri::NO_SUCH_OBJECT)
+    );
+    // The key is unknown now: the next login with it alone is anonymous.
+    let again = authenticate(&f, pubkey_only(PUBKEY)).await.unwrap();
+    assert_eq!(again["role"].as_str(), Some("anonymous"));
+}
+
+#[test]
+fn session_keys_stay_bounded() {
+    let keys = SessionKeys::default();
+    for n in 0..(SESSION_KEYS_KEPT as u64 + 10) {
+        keys.remember(n, [1; 32]);
+    }
+    assert_eq!(keys.lock().len(), SESSION_KEYS_KEPT);
+    assert_eq!(keys.take(0), None);
+    assert_eq!(keys.take(SESSION_KEYS_KEPT as u64 + 9), Some([1; 32]));
+}

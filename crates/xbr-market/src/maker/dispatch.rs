@@ -118,6 +118,10 @@ impl MarketMaker {
                 .authenticate(AuthRequest::from_args(args)?)
                 .await?
                 .to_value(),
+            P::Logout => {
+                no_args()?;
+                self.logout(caller).await?.to_value()
+            }
         };
         Ok(result1(value))
     }

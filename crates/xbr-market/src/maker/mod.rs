@@ -192,6 +192,8 @@ pub struct MakerState {
     sale_retries: Mutex<HashMap<TxId, buy::Backoff>>,
     /// The close worker.
     closer: closer::Closer,
+    /// The registered key each member session logged in with (for `logout`).
+    session_keys: authenticator::SessionKeys,
 }
 
 impl std::ops::Deref for MarketMaker {
@@ -237,6 +239,7 @@ impl MarketMaker {
             scan_lock: tokio::sync::Mutex::new(()),
             sale_slots: Arc::new(tokio::sync::Semaphore::new(buy::SALES_IN_FLIGHT)),
             sale_retries: Mutex::new(HashMap::new()),
+            session_keys: authenticator::SessionKeys::default(),
         };
         Self {
             inner: Arc::new(inner),

@@ -81,6 +81,8 @@ procedures! {
     GetChannelsByActor = "get_channels_by_actor",
     /// The market realm's dynamic authenticator (called by the router, spec §8.5).
     Authenticate = "authenticator.authenticate",
+    /// A member session forgets its key and is ended.
+    Logout = "authenticator.logout",
 }
 
 impl Procedure {
@@ -138,7 +140,7 @@ mod tests {
 
     #[test]
     fn names_uris_and_parsing_agree() {
-        assert_eq!(Procedure::ALL.len(), 21);
+        assert_eq!(Procedure::ALL.len(), 22);
         for &p in Procedure::ALL {
             assert_eq!(p.uri(), format!("{MAKER_PREFIX}{}", p.name()));
             assert_eq!(p.name().parse::<Procedure>().unwrap(), p);
