@@ -1,7 +1,7 @@
 //! `xbrd market register-key` through the real binary: usage and configuration errors (exit 2,
 //! naming the field), an unreachable router (exit 1), and no secret in the output; end to end, a
 //! delegate's key registered with an `xbrd run` market maker serving the authenticator on
-//! Crossbar and ganache.
+//! Crossbar and ganache, then `xbrd run` as that delegate (seller) joining with the key alone.
 
 use std::path::Path;
 use std::process::Output;
@@ -14,7 +14,7 @@ use xbrd_testkit::{Crossbar, Ganache};
 
 mod common;
 use common::market::{
-    CONSUMER, MAKER, PROVIDER, common_toml, deploy_market, description, key, start_role,
+    CONSUMER, MAKER, PROVIDER, SELLER, common_toml, deploy_market, description, key, start_role,
 };
 use common::{BIN, SELLER_KEY, free_admin, seller_toml, wait_for, write_key};
 
@@ -140,8 +140,29 @@ fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
         maker.get("/ready", None).is_ok_and(|(s, _)| s == 200)
     });
 
+    // The seller delegate's config: cryptosign under its own key, for the provider member.
     let url = market_auth::market_url(&router);
-    let cfg = config(dir.path(), &url, CRYPTOSIGN);
+    let seller_admin = free_admin();
+    let seller_dir = dir.path().join("seller");
+    std::fs::create_dir_all(&seller_dir).unwrap();
+    write_key(&seller_dir, "cs.key", CS_SEED);
+    write_key(&seller_dir, "seller.key", SELLER_KEY);
+    let seller_toml = common_toml(
+        "seller",
+        &url,
+        &ganache.url,
+        chain.addresses(),
+        &seller_admin,
+    ) + &format!(
+        "[market]\nmaker = \"{}\"\nmember = \"{}\"\n[[market.apis]]\n\
+         api_id = \"627f1b5c-58c2-43b1-8422-a34f7d3f5a04\"\nprefix = \"io.crossbar.example\"\n\
+         price = \"1 XBR\"\nrotation_count = 3\n{CRYPTOSIGN}",
+        key(MAKER).address(),
+        key(PROVIDER).address()
+    );
+    let cfg_path = seller_dir.join("seller.toml");
+    std::fs::write(&cfg_path, &seller_toml).unwrap();
+    let cfg = cfg_path.to_str().unwrap().to_owned();
     let provider = write_key(dir.path(), "provider.key", common::market::KEYS[PROVIDER]);
     let o = register(&cfg, &provider);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -166,6 +187,11 @@ fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
         );
         s.leave().await.unwrap();
     });
+    // So does `xbrd run`: the seller attaches (its paying channel, its offers) as that user.
+    let seller = start_role(dir.path(), "seller", SELLER, seller_toml, &seller_admin);
+    wait_for("the seller to be ready", Duration::from_secs(90), || {
+        seller.get("/ready", None).is_ok_and(|(s, _)| s == 200)
+    });
 
     // Another member cannot take the key over; a member that is no actor is not admitted.
     let consumer = write_key(dir.path(), "consumer.key", common::market::KEYS[CONSUMER]);
@@ -176,7 +202,7 @@ fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
         "{}",
         stderr(&o)
     );
-    write_key(dir.path(), "cs.key", &"22".repeat(32));
+    write_key(&seller_dir, "cs.key", &"22".repeat(32));
     let outsider = write_key(dir.path(), "outsider.key", common::market::KEYS[MAKER]);
     let o = register(&cfg, &outsider);
     assert_eq!(o.status.code(), Some(1));
