@@ -2,9 +2,11 @@
 
 use wamp_proto::Value;
 
-use super::{Addr, Amount, Bytes, FlagOrFalse, Id, Int, IntOrZero, OptId, RawBytes, Seq, Sig};
+use super::{
+    Addr, Amount, Bytes, FlagOrFalse, Id, Int, IntOrZero, OptAddr, OptId, RawBytes, Seq, Sig,
+};
 use crate::error::MarketResult;
-use crate::types::{Address, ChannelId, KeyId, OfferId, Signature, U256};
+use crate::types::{Address, ApiId, ChannelId, KeyId, OfferId, Signature, U256};
 
 /// `xbr.marketmaker.buy_key` arguments (spec §3.3 step 7).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +71,11 @@ pub struct Quote {
     pub price: U256,
     /// Offer expiry (0 = none).
     pub expires: u64,
+    /// The offer's seller delegate: xbrd's maker adds it (the reference's quote has no such
+    /// key), so a buyer can check whom it would pay before any money moves.
+    pub seller: Option<Address>,
+    /// The offer's API, added like `seller`.
+    pub api_id: Option<ApiId>,
 }
 
 super::positional_message!(BuyKeyRequest, "buy_key", {
@@ -103,6 +110,8 @@ super::dict_message!(Quote, "quote", {
     key_id: Id = "key",
     price: Amount = "price",
     expires: IntOrZero = "expires",
+    seller: OptAddr = "seller",
+    api_id: OptId = "api",
 });
 
 #[cfg(test)]

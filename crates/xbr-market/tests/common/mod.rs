@@ -131,13 +131,26 @@ pub fn buyer_for(
     buyer_key: &str,
     max_price: U256,
 ) -> Buyer {
-    let cfg = BuyerConfig {
+    buyer_with_config(bus, store, buyer_config(kek_bytes, buyer_key, max_price))
+}
+
+/// The buyer config of [`buyer_for`] (buys from any seller and API).
+pub fn buyer_config(kek_bytes: &[u8; 32], buyer_key: &str, max_price: U256) -> BuyerConfig {
+    BuyerConfig {
         market_maker: key(KEY6).address(),
         key: key(buyer_key),
         max_price,
         kek: kek(kek_bytes),
         auto_close: true,
-    };
+        allow: Default::default(),
+    }
+}
+
+pub fn buyer_with_config(
+    bus: &Arc<LocalBus>,
+    store: Arc<dyn BuyerStore>,
+    cfg: BuyerConfig,
+) -> Buyer {
     let caller: Arc<dyn Caller> = bus.clone();
     Buyer::new(cfg, store, MakerClient::new(caller))
 }
