@@ -231,6 +231,9 @@ pub struct Market {
     pub apis: Vec<ApiOffer>,
     /// Seller: built-in sample feed for demos.
     pub sample_feed: Option<SampleFeed>,
+    /// Buyer: the seller delegates (`market.sellers`) and API ids (`market.apis`) it buys
+    /// from; both empty: any (a warning at start).
+    pub buy_from: xbr_market::AllowList,
 }
 
 /// A seller's API offer (`SimpleSeller.add`).

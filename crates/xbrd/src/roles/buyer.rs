@@ -46,6 +46,12 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
         .market
         .max_price
         .context("market.max_price is required for a buyer")?;
+    if cfg.market.buy_from.is_open() {
+        tracing::warn!(
+            "market.sellers and market.apis are empty: this buyer pays any seller for any key \
+             published under its topics (up to market.max_price); list the sellers or APIs to buy from"
+        );
+    }
     let buyer = Buyer::new(
         BuyerConfig {
             market_maker: maker,
@@ -53,6 +59,7 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
             max_price,
             kek: data_key_kek(cfg.ethereum.private_key.expose()),
             auto_close: true,
+            allow: cfg.market.buy_from.clone(),
         },
         ctx.stores.buyer.clone(),
         MakerClient::new(Arc::new(ctx.peer.clone())),
