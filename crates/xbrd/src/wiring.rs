@@ -10,7 +10,7 @@ use crate::admin::RoleSlot;
 use crate::chain::Chain;
 use crate::config::Config;
 use crate::health::Health;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Shed};
 use crate::roles::{CALL_TIMEOUT, RoleContext, Stores};
 use xbr_market::adapter::session::SessionPeer;
 use xbr_market::runtime::{AfterJoin, attach};
@@ -113,6 +113,7 @@ pub async fn start(ctx: Context<'_>) -> anyhow::Result<Running> {
         stores: Stores::of(ctx.store.clone()),
         chain: ctx.chain.clone(),
         metrics: ctx.metrics.clone(),
+        health: ctx.health.clone(),
         peer: peer.clone(),
         slot: ctx.role_slot.clone(),
     })
@@ -123,6 +124,13 @@ pub async fn start(ctx: Context<'_>) -> anyhow::Result<Running> {
     let role_events = component.events();
     let running = component.start();
     peer.bind(running.session());
+    let session = running.session();
+    ctx.metrics
+        .sample_shed(Shed::EventsDropped, move || session.dropped_events());
+    let session = running.session();
+    ctx.metrics.sample_shed(Shed::InvocationsRefused, move || {
+        session.refused_invocations()
+    });
     let roles = AfterJoin::spawn(role, declared, running.session(), role_events, observer);
     let follow = tokio::spawn(crate::component::follow(
         events,

@@ -186,6 +186,7 @@ pub struct RawStore {
 pub struct RawAdmin {
     pub listen: Option<String>,
     pub token_file: Option<String>,
+    pub metrics_listen: Option<String>,
 }
 
 /// `[log]`.

@@ -19,6 +19,7 @@ use super::views::{self, Trade};
 use super::{RoleContext, RoleParts, data_key_kek};
 use crate::chain::Chain;
 use crate::config::Role as RoleKind;
+use crate::metrics::Shed;
 use crate::ports::views::{ChannelView, DecryptedEvent, TransactionPage, TransactionQuery};
 use crate::ports::{OwnAddress, RoleApi, RoleError};
 
@@ -64,6 +65,9 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
         ctx.stores.buyer.clone(),
         MakerClient::new(Arc::new(ctx.peer.clone())),
     );
+    let shed = buyer.clone();
+    ctx.metrics
+        .sample_shed(Shed::BuyerPurchases, move || shed.purchases_shed());
     let (events, _) = broadcast::channel(EVENT_BUFFER);
     let api = Arc::new(BuyerApi {
         buyer: buyer.clone(),
@@ -82,7 +86,7 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
             as Arc<dyn Role>,
         api: Box::new(move || Some(Arc::clone(&api) as Arc<dyn RoleApi>)),
         sidecar: None,
-        observer: DaemonObserver::new(ctx.metrics.clone(), Some(events)),
+        observer: DaemonObserver::new(ctx.metrics.clone(), ctx.health.clone(), Some(events)),
     })
 }
 

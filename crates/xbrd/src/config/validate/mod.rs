@@ -87,14 +87,23 @@ pub fn validate(
         state_dir,
     };
 
-    let listen_raw = raw.admin.listen.as_deref().unwrap_or(DEFAULT_ADMIN_LISTEN);
-    let listen = SocketAddr::from_str(listen_raw.trim()).map_err(|_| {
-        invalid(
-            "admin.listen",
-            "an IP:port socket address like \"127.0.0.1:7480\"",
-            format!("{listen_raw:?}"),
-        )
-    })?;
+    let listen = socket_addr(
+        "admin.listen",
+        raw.admin.listen.as_deref().unwrap_or(DEFAULT_ADMIN_LISTEN),
+    )?;
+    let metrics_listen = raw
+        .admin
+        .metrics_listen
+        .as_deref()
+        .map(|s| socket_addr("admin.metrics_listen", s))
+        .transpose()?;
+    if metrics_listen == Some(listen) {
+        return Err(invalid(
+            "admin.metrics_listen",
+            "an address other than admin.listen",
+            listen.to_string(),
+        ));
+    }
     let token_file = raw
         .admin
         .token_file
@@ -104,7 +113,11 @@ pub fn validate(
     if token_file.exists() {
         secret::read_text_secret(&token_file).map_err(key_file_error("admin.token_file"))?;
     }
-    let admin = Admin { listen, token_file };
+    let admin = Admin {
+        listen,
+        token_file,
+        metrics_listen,
+    };
 
     let level = raw.log.level.clone().unwrap_or_else(|| "info".into());
     if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
@@ -137,6 +150,17 @@ pub fn validate(
         admin,
         log: Log { level, format },
         source: source.to_owned(),
+    })
+}
+
+/// `field` as an IP:port socket address.
+fn socket_addr(field: &str, raw: &str) -> Result<SocketAddr, ConfigError> {
+    SocketAddr::from_str(raw.trim()).map_err(|_| {
+        invalid(
+            field,
+            "an IP:port socket address like \"127.0.0.1:7480\"",
+            format!("{raw:?}"),
+        )
     })
 }
 
