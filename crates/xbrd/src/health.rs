@@ -29,22 +29,24 @@ pub struct Health {
 pub struct AttachError {
     /// The procedure or topic URI.
     pub uri: String,
-    /// What the router answered.
+    /// The router's error URI (or the whole report when it names none).
     pub error: String,
+    /// The whole report.
+    pub detail: String,
 }
 
 impl AttachError {
-    /// Parses the runtime's `"uri: error"` report.
+    /// Parses the runtime's `"uri: error"` report (its error as wamp-client shows it:
+    /// `WAMP error: <error uri>: <message>`).
     pub fn parse(failure: &str) -> Self {
-        match failure.split_once(": ") {
-            Some((uri, error)) => Self {
-                uri: uri.to_owned(),
-                error: error.to_owned(),
-            },
-            None => Self {
-                uri: String::new(),
-                error: failure.to_owned(),
-            },
+        let (uri, detail) = failure.split_once(": ").unwrap_or(("", failure));
+        let text = detail.strip_prefix("WAMP error: ").unwrap_or(detail);
+        let first = text.split(": ").next().unwrap_or(text);
+        let is_uri = first.contains('.') && !first.contains(char::is_whitespace);
+        Self {
+            uri: uri.to_owned(),
+            error: if is_uri { first } else { text }.to_owned(),
+            detail: detail.to_owned(),
         }
     }
 }
@@ -259,6 +261,24 @@ mod tests {
     }
 
     #[test]
+    fn attach_reports_parse_to_uri_and_error_uri() {
+        let e = AttachError::parse(
+            "xbr.provider.0xab.sell: WAMP error: wamp.error.procedure_already_exists: register for already registered procedure 'xbr.provider.0xab.sell'",
+        );
+        assert_eq!(e.uri, "xbr.provider.0xab.sell");
+        assert_eq!(e.error, "wamp.error.procedure_already_exists");
+        assert!(
+            e.detail
+                .starts_with("WAMP error: wamp.error.procedure_already_exists: register")
+        );
+        let e = AttachError::parse("a.b: connection lost");
+        assert_eq!(
+            (e.uri.as_str(), e.error.as_str()),
+            ("a.b", "connection lost")
+        );
+    }
+
+    #[test]
     fn a_failed_registration_is_not_ready_and_named_until_attached() {
         let h = Health::default();
         h.set_store_open(true);
@@ -279,13 +299,8 @@ mod tests {
         let sell = "xbr.provider.0xab.sell";
         h.set_attach_errors(1, &[format!("{sell}: wamp.error.procedure_already_exists")]);
         let errors = h.attach_errors();
-        assert_eq!(
-            errors,
-            vec![AttachError {
-                uri: sell.into(),
-                error: "wamp.error.procedure_already_exists".into()
-            }]
-        );
+        assert_eq!(errors[0].uri, sell);
+        assert_eq!(errors[0].error, "wamp.error.procedure_already_exists");
         let why = h.check().unwrap_err().to_string();
         assert!(
             why.contains(sell) && why.contains("procedure_already_exists"),

@@ -84,13 +84,17 @@ impl RoleObserver for DaemonObserver {
                 attempt,
                 retry_in,
                 error,
-            } => tracing::warn!(
-                session_id,
-                attempt,
-                retry_in_ms = retry_in.as_millis() as u64,
-                error = %error,
-                "market role not attached yet"
-            ),
+            } => {
+                // The after-join step runs only once the declarations are in place.
+                self.health.set_attach_errors(session_id, &[]);
+                tracing::warn!(
+                    session_id,
+                    attempt,
+                    retry_in_ms = retry_in.as_millis() as u64,
+                    error = %error,
+                    "market role not attached yet"
+                )
+            }
             RoleEvent::DeclarationsFailed {
                 session_id,
                 failures,
@@ -223,6 +227,19 @@ mod tests {
         });
         assert_eq!(health.attach_errors()[0].uri, "xbr.provider.0xab.sell");
         o.observe(RoleEvent::Attached { session_id: 7 });
+        assert!(health.attach_errors().is_empty());
+        // Repaired, the after-join step still failing: the declarations are in place.
+        o.observe(RoleEvent::DeclarationsFailed {
+            session_id: 7,
+            failures: &failures,
+        });
+        let error = xbr_market::error::MarketError::runtime("no maker yet");
+        o.observe(RoleEvent::NotAttached {
+            session_id: 7,
+            attempt: 1,
+            retry_in: std::time::Duration::from_millis(500),
+            error: &error,
+        });
         assert!(health.attach_errors().is_empty());
     }
 }
