@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use common::*;
-use wamp_proto::{Dict, Serializer, Value};
+use wamp_proto::{Dict, Value};
 use xbr_market::error::uri;
-use xbr_market::local::{Handler, LocalBus};
+use xbr_market::local::Handler;
 use xbr_market::types::{Address, KeyId, U256};
 use xbr_market::{AllowList, Buyer, BuyerStore, MemoryStore, PURCHASES_IN_FLIGHT};
 
@@ -19,18 +19,6 @@ fn payload() -> Value {
     let mut d = Dict::new();
     d.insert("counter".into(), Value::from(1u64));
     Value::Dict(d)
-}
-
-async fn started_market() -> Market {
-    let m = market(
-        LocalBus::with_serializer(Serializer::Cbor),
-        xbr(35),
-        1,
-        xbr(500),
-    )
-    .await;
-    m.seller.start().await.unwrap();
-    m
 }
 
 /// A started buyer of key 5 on a store of its own, with `allow` and `max_price`.
@@ -65,7 +53,7 @@ fn assert_nothing_paid(m: &Market, store: &Arc<dyn BuyerStore>) {
 
 #[tokio::test]
 async fn a_seller_or_api_off_the_allow_list_is_refused_before_any_intent() {
-    let m = started_market().await;
+    let m = started_market(xbr(35)).await;
     let (key_id, enc, ct) = m.seller.wrap(&hex16(API), "x", &payload()).await.unwrap();
     let seller = key(KEY4).address();
     for allow in [
@@ -98,7 +86,7 @@ async fn a_seller_or_api_off_the_allow_list_is_refused_before_any_intent() {
 
 #[tokio::test]
 async fn a_price_above_the_maximum_is_refused_before_any_intent() {
-    let m = started_market().await;
+    let m = started_market(xbr(35)).await;
     let (key_id, enc, ct) = m.seller.wrap(&hex16(API), "x", &payload()).await.unwrap();
     let (buyer, store) = buyer_with(&m, AllowList::default(), xbr(34)).await;
     let e = buyer.unwrap(&key_id, enc, &ct).await.unwrap_err();
@@ -108,7 +96,7 @@ async fn a_price_above_the_maximum_is_refused_before_any_intent() {
 
 #[tokio::test]
 async fn purchases_in_flight_are_bounded_and_the_rest_shed() {
-    let m = started_market().await;
+    let m = started_market(xbr(35)).await;
     let (_, enc, ct) = m.seller.wrap(&hex16(API), "x", &payload()).await.unwrap();
     // Quotes never answer: every purchase stays in flight.
     let hang: Handler = Arc::new(|_, _| Box::pin(std::future::pending()));

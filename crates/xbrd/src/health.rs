@@ -229,6 +229,25 @@ impl Health {
 mod tests {
     use super::*;
 
+    fn reachable_chain() -> ChainView {
+        ChainView {
+            reachable: true,
+            chain_id: Some(1337),
+            block: Some(5),
+            error: None,
+        }
+    }
+
+    fn session(session_id: u64) -> SessionView {
+        SessionView {
+            session_id,
+            router_url: "ws://127.0.0.1:1/ws".into(),
+            realm: "realm1".into(),
+            authid: None,
+            authrole: None,
+        }
+    }
+
     #[test]
     fn readiness_needs_all_three() {
         let h = Health::default();
@@ -241,20 +260,9 @@ mod tests {
             ]
         );
         h.set_store_open(true);
-        h.set_chain(ChainView {
-            reachable: true,
-            chain_id: Some(1337),
-            block: Some(5),
-            error: None,
-        });
+        h.set_chain(reachable_chain());
         assert_eq!(h.check().unwrap_err().0, vec!["WAMP session not joined"]);
-        h.set_session(Some(SessionView {
-            session_id: 1,
-            router_url: "ws://127.0.0.1:1/ws".into(),
-            realm: "realm1".into(),
-            authid: None,
-            authrole: None,
-        }));
+        h.set_session(Some(session(1)));
         assert!(h.check().is_ok());
         h.set_session(None);
         assert!(h.check().is_err());
@@ -282,19 +290,7 @@ mod tests {
     fn a_failed_registration_is_not_ready_and_named_until_attached() {
         let h = Health::default();
         h.set_store_open(true);
-        h.set_chain(ChainView {
-            reachable: true,
-            chain_id: Some(1337),
-            block: Some(5),
-            error: None,
-        });
-        let session = |id| SessionView {
-            session_id: id,
-            router_url: "ws://127.0.0.1:1/ws".into(),
-            realm: "realm1".into(),
-            authid: None,
-            authrole: None,
-        };
+        h.set_chain(reachable_chain());
         h.set_session(Some(session(1)));
         let sell = "xbr.provider.0xab.sell";
         h.set_attach_errors(1, &[format!("{sell}: wamp.error.procedure_already_exists")]);

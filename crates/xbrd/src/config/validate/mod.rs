@@ -172,6 +172,11 @@ mod tests {
 
     /// A market maker's configuration with `maker` as its `market.maker` and token address.
     fn maker_config(dir: &Path, maker: &str) -> Result<Config, ConfigError> {
+        maker_config_with(dir, maker, "")
+    }
+
+    /// [`maker_config`] with `extra` appended (further tables).
+    fn maker_config_with(dir: &Path, maker: &str, extra: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(&format!(
             r#"role = "marketmaker"
 realm = "xbr-market"
@@ -187,7 +192,7 @@ market = "0xe982E462b094850F12AF94d21D470e21bE9D0E9C"
 channel = "0x59d3631c86BbE35EF041872d502F218A39FBa150"
 [market]
 maker = "{maker}"
-"#
+{extra}"#
         ))
         .unwrap();
         validate(raw, dir, &dir.join("maker.toml"), &BTreeMap::new())
@@ -215,5 +220,30 @@ maker = "{maker}"
             msg.contains("fails the EIP-55 checksum") && msg.contains(MAKER),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn metrics_listen_is_an_opt_in_address_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = maker_config(dir.path(), MAKER).unwrap();
+        assert_eq!(none.admin.metrics_listen, None);
+        let set = maker_config_with(
+            dir.path(),
+            MAKER,
+            "[admin]\nlisten = \"127.0.0.1:7480\"\nmetrics_listen = \"0.0.0.0:9480\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            set.admin.metrics_listen,
+            Some("0.0.0.0:9480".parse().unwrap())
+        );
+        let bad = maker_config_with(dir.path(), MAKER, "[admin]\nmetrics_listen = \"9480\"\n");
+        assert_eq!(bad.unwrap_err().field(), Some("admin.metrics_listen"));
+        let same = maker_config_with(
+            dir.path(),
+            MAKER,
+            "[admin]\nlisten = \"127.0.0.1:7480\"\nmetrics_listen = \"127.0.0.1:7480\"\n",
+        );
+        assert_eq!(same.unwrap_err().field(), Some("admin.metrics_listen"));
     }
 }
