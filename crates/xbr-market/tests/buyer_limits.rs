@@ -128,6 +128,8 @@ async fn purchases_in_flight_are_bounded_and_the_rest_shed() {
         .unwrap_err();
     assert_eq!(shed_again.uri, uri::BUSY);
     assert_eq!(m.buyer.purchases_shed(), 2);
+    let counter = m.buyer.purchases_shed_counter();
+    assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), 2);
     // An event under a key already being bought waits for that purchase instead.
     let mut joined = Box::pin(m.buyer.unwrap(&keys[0], enc, &ct));
     assert!(poll_once(joined.as_mut()).await.is_pending());

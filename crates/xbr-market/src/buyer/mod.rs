@@ -119,7 +119,7 @@ struct BuyerInner {
     /// [`PURCHASES_IN_FLIGHT`] slots; a purchase task holds one until it ends.
     purchase_slots: Arc<Semaphore>,
     /// Purchases not started because every slot was taken.
-    purchases_shed: AtomicU64,
+    purchases_shed: Arc<AtomicU64>,
 }
 
 /// The buyer role (cheap to clone).
@@ -181,7 +181,7 @@ impl Buyer {
                 purchase_hook: Mutex::new(None),
                 failed: Mutex::new(FailedKeys::default()),
                 purchase_slots: Arc::new(Semaphore::new(PURCHASES_IN_FLIGHT)),
-                purchases_shed: AtomicU64::new(0),
+                purchases_shed: Arc::default(),
             }),
         }
     }
@@ -199,6 +199,12 @@ impl Buyer {
     /// Purchases not started because [`PURCHASES_IN_FLIGHT`] were running (since creation).
     pub fn purchases_shed(&self) -> u64 {
         self.inner.purchases_shed.load(Ordering::Relaxed)
+    }
+
+    /// The count behind [`Buyer::purchases_shed`], for readers (metrics) that must not keep the
+    /// buyer, and so its store, alive.
+    pub fn purchases_shed_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.inner.purchases_shed)
     }
 
     /// The X25519 public key keys are sealed to (`None` before the first [`Buyer::start`]).

@@ -65,9 +65,11 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
         ctx.stores.buyer.clone(),
         MakerClient::new(Arc::new(ctx.peer.clone())),
     );
-    let shed = buyer.clone();
-    ctx.metrics
-        .sample_shed(Shed::BuyerPurchases, move || shed.purchases_shed());
+    // The counter alone: the metrics outlive the role, and the buyer holds the store.
+    let shed = buyer.purchases_shed_counter();
+    ctx.metrics.sample_shed(Shed::BuyerPurchases, move || {
+        shed.load(std::sync::atomic::Ordering::Relaxed)
+    });
     let (events, _) = broadcast::channel(EVENT_BUFFER);
     let api = Arc::new(BuyerApi {
         buyer: buyer.clone(),
