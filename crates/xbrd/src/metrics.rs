@@ -48,6 +48,8 @@ pub enum Shed {
     EventsDropped,
     /// Invocations wamp-client refused (`wamp.error.unavailable`: too many running).
     InvocationsRefused,
+    /// Progressive calls wamp-client cancelled (their caller fell too many results behind).
+    ProgressOverflow,
     /// The maker's refusals with `xbr.error.busy` (too many purchases in flight).
     MakerBusy,
     /// The seller's refusals with `xbr.error.busy` (too many sale tasks running).
@@ -58,9 +60,10 @@ pub enum Shed {
 
 impl Shed {
     /// Every kind, in exposition order.
-    pub const ALL: [Shed; 5] = [
+    pub const ALL: [Shed; 6] = [
         Self::EventsDropped,
         Self::InvocationsRefused,
+        Self::ProgressOverflow,
         Self::MakerBusy,
         Self::SellerBusy,
         Self::BuyerPurchases,
@@ -71,6 +74,7 @@ impl Shed {
         match self {
             Self::EventsDropped => "events_dropped",
             Self::InvocationsRefused => "invocations_refused",
+            Self::ProgressOverflow => "progress_overflow",
             Self::MakerBusy => "maker_busy",
             Self::SellerBusy => "seller_busy",
             Self::BuyerPurchases => "buyer_purchases",

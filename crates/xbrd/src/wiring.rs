@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
+use wamp_client::Session;
 use xbr_market::SqliteStore;
 
 use crate::admin::RoleSlot;
@@ -14,6 +15,9 @@ use crate::metrics::{Metrics, Shed};
 use crate::roles::{CALL_TIMEOUT, RoleContext, Stores};
 use xbr_market::adapter::session::SessionPeer;
 use xbr_market::runtime::{AfterJoin, attach};
+
+/// A count a WAMP session keeps of what it shed.
+type SessionCount = fn(&Session) -> u64;
 
 /// The open store, shared by the role.
 pub type Store = Arc<SqliteStore>;
@@ -124,13 +128,15 @@ pub async fn start(ctx: Context<'_>) -> anyhow::Result<Running> {
     let role_events = component.events();
     let running = component.start();
     peer.bind(running.session());
-    let session = running.session();
-    ctx.metrics
-        .sample_shed(Shed::EventsDropped, move || session.dropped_events());
-    let session = running.session();
-    ctx.metrics.sample_shed(Shed::InvocationsRefused, move || {
-        session.refused_invocations()
-    });
+    let session_counts: [(Shed, SessionCount); 3] = [
+        (Shed::EventsDropped, Session::dropped_events),
+        (Shed::InvocationsRefused, Session::refused_invocations),
+        (Shed::ProgressOverflow, Session::progress_overflows),
+    ];
+    for (what, read) in session_counts {
+        let session = running.session();
+        ctx.metrics.sample_shed(what, move || read(&session));
+    }
     let roles = AfterJoin::spawn(role, declared, running.session(), role_events, observer);
     let follow = tokio::spawn(crate::component::follow(
         events,
