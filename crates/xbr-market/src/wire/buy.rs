@@ -119,6 +119,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_quote_names_its_seller_and_api_and_a_reference_quote_parses_without() {
+        let q = Quote {
+            timestamp: 1,
+            key_id: KeyId([2; 16]),
+            price: U256::from(35u64),
+            expires: 0,
+            seller: Some(Address::repeat_byte(4)),
+            api_id: Some(ApiId::from([6; 16])),
+        };
+        assert_eq!(Quote::from_value(&q.to_value()).unwrap(), q);
+        // The reference maker's quote: timestamp, key, price, expires only.
+        let mut d = wamp_proto::Dict::new();
+        d.insert("timestamp".into(), Value::from(1u64));
+        d.insert("key".into(), Value::Bytes(vec![2; 16]));
+        d.insert("price".into(), Value::Bytes(vec![0; 32]));
+        d.insert("expires".into(), Value::from(0u64));
+        let r = Quote::from_value(&Value::Dict(d)).unwrap();
+        assert_eq!((r.seller, r.api_id), (None, None));
+    }
+
+    #[test]
     fn buy_key_request_round_trips_and_rejects_bad_input() {
         let r = BuyKeyRequest {
             delegate: Address::repeat_byte(5),

@@ -130,6 +130,10 @@ impl RoleObserver for DaemonObserver {
                         let _ = sink.send(ev);
                     }
                 }
+                // Shed (counted in xbrd_shed_total): a flood of them is not a flood of warnings.
+                Err(e) if e.error.is(uri::BUSY) => {
+                    tracing::debug!(topic, error = %e.error, "event not decrypted (shed)")
+                }
                 Err(e) => match &e.key_id {
                     None => tracing::warn!(topic, error = %e.error, "not a data event"),
                     Some(k) => tracing::warn!(
