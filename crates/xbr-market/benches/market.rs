@@ -201,6 +201,7 @@ async fn market(router: &Crossbar) -> Market {
             max_price: big,
             kek: Kek::from_bytes([2; 32]),
             auto_close: false,
+            allow: Default::default(),
         },
         stores.buyer(),
         client(&buyer_session),

@@ -31,6 +31,7 @@ fn metric(d: &Daemon, name: &str) -> f64 {
         .block_on(async {
             xbrd::status::http_client()
                 .get(format!("http://{}/metrics", d.admin))
+                .bearer_auth(d.token())
                 .send()
                 .await
                 .unwrap()

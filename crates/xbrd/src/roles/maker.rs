@@ -67,7 +67,7 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
             })
         }),
         sidecar: None,
-        observer: DaemonObserver::new(ctx.metrics.clone(), None),
+        observer: DaemonObserver::new(ctx.metrics.clone(), ctx.health.clone(), None),
     })
 }
 
