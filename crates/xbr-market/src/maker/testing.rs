@@ -9,7 +9,10 @@ pub mod chain;
 use wamp_proto::{Dict, Value};
 use xbr_core::eth::EthPrivateKey;
 
-use super::{ChainChannel, ChainChannelEvent, ChainClose, MakerChain, MakerConfig, MarketMaker};
+use super::{
+    CallerPolicy, ChainChannel, ChainChannelEvent, ChainClose, DEFAULT_MAX_CHANNEL_AMOUNT,
+    MakerChain, MakerConfig, MarketMaker,
+};
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, now_ns};
 use crate::sig::{self, Domain};
@@ -60,6 +63,8 @@ pub fn config() -> MakerConfig {
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: String::new(),
+        callers: CallerPolicy::Unchecked,
+        max_channel_amount: U256::from(DEFAULT_MAX_CHANNEL_AMOUNT),
     }
 }
 
@@ -311,12 +316,21 @@ pub fn chain_channel(
 impl Fixture {
     /// Payment channel of `payment` tokens, paying channel of `paying`, offer at `price`.
     pub async fn new(payment: u64, paying: u64, price: u64) -> Self {
-        Self::with_chain(payment, paying, price, None).await
+        Self::with_chain(payment, paying, price, None, config()).await
     }
 
     /// [`Self::new`] with a maker on a chain without any logs.
     pub async fn on_quiet_chain(payment: u64, paying: u64, price: u64) -> Self {
-        Self::with_chain(payment, paying, price, Some(Arc::new(QuietChain))).await
+        Self::with_chain(payment, paying, price, Some(Arc::new(QuietChain)), config()).await
+    }
+
+    /// [`Self::new`] with a maker checking its callers ([`CallerPolicy::Authenticated`]).
+    pub async fn checked(payment: u64, paying: u64, price: u64) -> Self {
+        let cfg = MakerConfig {
+            callers: CallerPolicy::Authenticated,
+            ..config()
+        };
+        Self::with_chain(payment, paying, price, None, cfg).await
     }
 
     async fn with_chain(
@@ -324,12 +338,13 @@ impl Fixture {
         paying: u64,
         price: u64,
         chain: Option<Arc<dyn MakerChain>>,
+        cfg: MakerConfig,
     ) -> Self {
         let store: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
         let seller = Arc::new(ScriptedSeller::new(U256::from(paying)));
         let events = Arc::new(RecordedEvents::default());
         let maker = MarketMaker::new(
-            config(),
+            cfg,
             store.clone(),
             seller.clone(),
             events.clone(),
