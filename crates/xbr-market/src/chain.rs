@@ -4,11 +4,11 @@
 //! without waiting; its transaction then looked up by hash), each signed locally with the
 //! maker's key.
 
+use tracing::warn;
 use xbr_chain::{
     ChannelEvent, ChannelOpened, ChannelType as ChainType, OpenChannel, SimpleBlockchain,
     TransactionStatus,
 };
-use tracing::warn;
 use xbr_core::eth::EthPrivateKey;
 
 use crate::error::{MarketError, MarketResult, uri};

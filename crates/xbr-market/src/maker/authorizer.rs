@@ -131,9 +131,10 @@ enum Rule {
 
 /// Whether `uri` lies in a reserved namespace.
 fn reserved(uri: &str) -> bool {
-    RESERVED
-        .iter()
-        .any(|ns| uri.strip_prefix(ns).is_some_and(|rest| rest.starts_with('.')))
+    RESERVED.iter().any(|ns| {
+        uri.strip_prefix(ns)
+            .is_some_and(|rest| rest.starts_with('.'))
+    })
 }
 
 /// Whether a REGISTER of `pattern` under `policy` may match a reserved URI.

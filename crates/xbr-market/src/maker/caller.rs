@@ -174,7 +174,13 @@ mod tests {
         assert_eq!(authid.len(), MEMBER_AUTHID_PREFIX.len() + 40);
         assert_eq!(authid, authid.to_lowercase());
         assert_eq!(member_of_authid(&authid), Some(m));
-        for bad in ["member-", "member-0x12", "anonymous-3", "member-zz", &authid[1..]] {
+        for bad in [
+            "member-",
+            "member-0x12",
+            "anonymous-3",
+            "member-zz",
+            &authid[1..],
+        ] {
             assert_eq!(member_of_authid(bad), None, "{bad}");
         }
     }

@@ -99,12 +99,12 @@ impl MarketMaker {
         self.require_delegate_of("place_offer", req.delegate, member)
             .await?;
         match &req.provider_id {
-            Some(pid) if provider_address(pid) != Some(req.delegate) => Err(not_authorized(
-                format!(
+            Some(pid) if provider_address(pid) != Some(req.delegate) => {
+                Err(not_authorized(format!(
                     "place_offer: provider_id {pid} is not the provider id of delegate {}",
                     req.delegate
-                ),
-            )),
+                )))
+            }
             _ => Ok(()),
         }
     }

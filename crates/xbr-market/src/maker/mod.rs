@@ -59,7 +59,7 @@ pub use closer::{CloseConfig, CloseRound, CloseSubmission, TxStatus};
 pub use procedure::Procedure;
 pub use scan::{ChannelScan, ScanConfig};
 // Authorization (issue 12).
-pub use authorizer::{AUTHORIZER_URI, AuthorizeRequest, Authorization};
+pub use authorizer::{AUTHORIZER_URI, Authorization, AuthorizeRequest};
 pub use caller::{CallerId, CallerPolicy, Principal};
 pub use guard::DEFAULT_MAX_CHANNEL_AMOUNT;
 

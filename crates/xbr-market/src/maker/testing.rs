@@ -343,13 +343,7 @@ impl Fixture {
         let store: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
         let seller = Arc::new(ScriptedSeller::new(U256::from(paying)));
         let events = Arc::new(RecordedEvents::default());
-        let maker = MarketMaker::new(
-            cfg,
-            store.clone(),
-            seller.clone(),
-            events.clone(),
-            chain,
-        );
+        let maker = MarketMaker::new(cfg, store.clone(), seller.clone(), events.clone(), chain);
         let buyer = key(BUYER_KEY).address();
         let seller_adr = key(SELLER_KEY).address();
         for c in [

@@ -44,7 +44,10 @@ async fn ask(f: &Fixture, who: &Value, action: &str, uri: &str, m: Option<&str>)
     keys.sort();
     assert_eq!(keys, ["allow", "cache", "disclose"]);
     assert_eq!(d["disclose"], Value::Bool(true));
-    (d["allow"] == Value::Bool(true), d["cache"] == Value::Bool(true))
+    (
+        d["allow"] == Value::Bool(true),
+        d["cache"] == Value::Bool(true),
+    )
 }
 
 fn member() -> Value {
@@ -149,7 +152,11 @@ async fn a_member_publishes_only_under_its_own_providers_and_subscribes_anywhere
         "xbr.marketmaker.on_paying_channel_closing",
         "wamp.session.on_join",
     ] {
-        assert_eq!(ask(&f, &m, "publish", uri, None).await, DENY_CACHED, "{uri}");
+        assert_eq!(
+            ask(&f, &m, "publish", uri, None).await,
+            DENY_CACHED,
+            "{uri}"
+        );
     }
     let data = "io.crossbar.example.data";
     assert_eq!(ask(&f, &m, "publish", data, None).await, ALLOW_CACHED);
@@ -182,7 +189,11 @@ async fn malformed_requests_are_invalid_arguments() {
     let bad = [
         vec![member(), Value::from("com.example")],
         vec![member(), Value::from("com.example"), Value::from("kill")],
-        vec![Value::from(1u64), Value::from("com.example"), Value::from("call")],
+        vec![
+            Value::from(1u64),
+            Value::from("com.example"),
+            Value::from("call"),
+        ],
     ];
     for args in bad {
         let e = f

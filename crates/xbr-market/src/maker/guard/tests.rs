@@ -167,12 +167,7 @@ async fn channels_are_opened_only_for_the_calling_member_and_up_to_the_cap() {
         let maker = &f.maker;
         async move {
             maker
-                .dispatch(
-                    Procedure::OpenChannel,
-                    &req.to_args(),
-                    &Dict::new(),
-                    caller,
-                )
+                .dispatch(Procedure::OpenChannel, &req.to_args(), &Dict::new(), caller)
                 .await
         }
     };
@@ -182,7 +177,13 @@ async fn channels_are_opened_only_for_the_calling_member_and_up_to_the_cap() {
     let why = refused(open(open_request(owner(), cap + U256::from(1)), member(owner())).await);
     assert!(why.contains("exceeds the maker's cap"), "{why}");
     // The cap holds for the maker's own role too.
-    refused(open(open_request(owner(), cap + U256::from(1)), CallerId::operator(1)).await);
+    refused(
+        open(
+            open_request(owner(), cap + U256::from(1)),
+            CallerId::operator(1),
+        )
+        .await,
+    );
     // Allowed: it goes on to open the channel (and fails there: this maker has no chain).
     let r = open(open_request(owner(), cap), member(owner())).await;
     not_refused(&r);
@@ -239,7 +240,11 @@ async fn delegates_belong_to_their_channels_actor_and_to_a_paying_channels_recip
     assert!(!belongs(buyer, stranger()).await.unwrap());
     // The fixture's payment channel names its delegate as recipient: that binds nothing.
     assert!(!belongs(buyer, seller).await.unwrap());
-    let mut paying = f.store.channel(&crate::maker::testing::PAYING).unwrap().unwrap();
+    let mut paying = f
+        .store
+        .channel(&crate::maker::testing::PAYING)
+        .unwrap()
+        .unwrap();
     paying.recipient = stranger();
     assert!(binds(&paying, seller, stranger()));
     paying.channel_type = ChannelType::Payment;
