@@ -21,8 +21,8 @@ use crate::types::{
     Address, ApiId, ChannelId, ChannelType, KeyId, MarketId, Offer, OfferId, Signature, U256,
 };
 use crate::wire::{
-    BuyKeyRequest, OpenChannelRequest, Payload, ProviderCloseReceipt, ProviderCloseRequest,
-    SellReceipt, SellRequest, result1,
+    BuyKeyRequest, CloseChannelRequest, OpenChannelRequest, Payload, ProviderCloseReceipt,
+    ProviderCloseRequest, SellReceipt, SellRequest, result1,
 };
 
 /// The market maker's key (KEY6).
@@ -65,6 +65,28 @@ pub fn config() -> MakerConfig {
         eula_hash: String::new(),
         callers: CallerPolicy::Unchecked,
         max_channel_amount: U256::from(DEFAULT_MAX_CHANNEL_AMOUNT),
+    }
+}
+
+/// The buyer's final close of the untouched payment channel [`PAYMENT`] of `amount`, at block 7.
+pub fn final_close(amount: u64) -> CloseChannelRequest {
+    let state = sig::ChannelState {
+        close_at: 7,
+        market_oid: MARKET,
+        channel_oid: PAYMENT,
+        seq: 1,
+        balance: U256::from(amount),
+        is_final: true,
+    };
+    CloseChannelRequest {
+        channel_oid: PAYMENT,
+        verifying_chain_id: domain().chain_id,
+        current_block_number: 7,
+        verifying_contract: domain().verifying_contract,
+        closing_balance: U256::from(amount),
+        closing_seq: 1,
+        closing_is_final: true,
+        delegate_signature: domain().sign(&key(BUYER_KEY), &state).unwrap(),
     }
 }
 

@@ -7,11 +7,10 @@ use wamp_proto::Dict;
 use super::*;
 use crate::maker::Procedure;
 use crate::maker::testing::{
-    BUYER_KEY, Fixture, KEY_ID, MARKET, OTHER_KEY, PAYMENT, SELLER_KEY, domain, key,
+    BUYER_KEY, Fixture, KEY_ID, MARKET, OTHER_KEY, PAYMENT, SELLER_KEY, domain, final_close, key,
 };
-use crate::sig;
 use crate::types::{ApiId, ChannelState, Signature, U256};
-use crate::wire::{CloseChannelRequest, Payload, PlaceOfferRequest};
+use crate::wire::{Payload, PlaceOfferRequest};
 
 /// The member both fixture channels are bound to.
 fn owner() -> Address {
@@ -190,32 +189,10 @@ async fn channels_are_opened_only_for_the_calling_member_and_up_to_the_cap() {
     assert!(r.is_err());
 }
 
-/// The buyer's final close of its untouched payment channel of `amount`.
-fn close_request(amount: u64) -> CloseChannelRequest {
-    let state = sig::ChannelState {
-        close_at: 7,
-        market_oid: MARKET,
-        channel_oid: PAYMENT,
-        seq: 1,
-        balance: U256::from(amount),
-        is_final: true,
-    };
-    CloseChannelRequest {
-        channel_oid: PAYMENT,
-        verifying_chain_id: domain().chain_id,
-        current_block_number: 7,
-        verifying_contract: domain().verifying_contract,
-        closing_balance: U256::from(amount),
-        closing_seq: 1,
-        closing_is_final: true,
-        delegate_signature: domain().sign(&key(BUYER_KEY), &state).unwrap(),
-    }
-}
-
 #[tokio::test]
 async fn channels_are_closed_only_by_their_parties() {
     let f = Fixture::checked(100, 100, 5).await;
-    let args = close_request(100).to_args();
+    let args = final_close(100).to_args();
     let close = async |caller: CallerId| {
         f.maker
             .dispatch(Procedure::CloseChannel, &args, &Dict::new(), caller)
