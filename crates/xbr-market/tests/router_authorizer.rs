@@ -63,7 +63,7 @@ fn config() -> Json {
     }
     let mut principals = json!({ "maker": { "ticket": MAKER_TICKET, "role": "xbrmm" } });
     for m in [member_a(), member_b()] {
-        principals[member_authid(m)] = json!({ "ticket": MEMBER_TICKET, "role": "user" });
+        principals[member_authid(&m)] = json!({ "ticket": MEMBER_TICKET, "role": "user" });
     }
     let ws = &mut worker["transports"][0]["paths"]["ws"]["auth"]["ticket"];
     ws["principals"] = principals;
@@ -173,7 +173,7 @@ fn offer(n: u8, delegate: &EthPrivateKey) -> PlaceOfferRequest {
 async fn the_router_asks_the_maker_and_the_maker_sees_its_callers() {
     let router = Crossbar::start_with_config(config());
     let (_maker_session, maker) = start_maker(&router).await;
-    let a = join(&router, &member_authid(member_a()), MEMBER_TICKET).await;
+    let a = join(&router, &member_authid(&member_a()), MEMBER_TICKET).await;
     let info = a.info().unwrap();
     assert_eq!(
         info.details.get("authrole").and_then(|v| v.as_str()),
@@ -272,7 +272,7 @@ async fn the_router_asks_the_maker_and_the_maker_sees_its_callers() {
     );
 
     // Member B may register its own sell (A's attempt did not poison the router's cache).
-    let b = join(&router, &member_authid(member_b()), MEMBER_TICKET).await;
+    let b = join(&router, &member_authid(&member_b()), MEMBER_TICKET).await;
     register(&b, &provider_uri(&key(5), "sell")).await.unwrap();
     not_authorized(
         register(&b, &provider_uri(&key(4), "on_key_rotated")).await,
