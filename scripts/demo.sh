@@ -50,7 +50,7 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 
-readonly REALM=xbr-market
+readonly REALM=xbr-market-open
 readonly WS_PORT=${XBRD_CROSSBAR_WS_PORT:-8080}
 readonly RS_PORT=${XBRD_CROSSBAR_RS_PORT:-8081}
 readonly GANACHE_PORT=${XBRD_GANACHE_PORT:-8545}

@@ -46,6 +46,17 @@ fn assert_router_answers(router: &Crossbar) {
     let reply = rawsocket_handshake_unix(&router.unix_path, 2).unwrap();
     assert_eq!(reply[0], 0x7F, "unix rawsocket reply {reply:02x?}");
     assert_eq!(reply[1] & 0x0F, 2, "unix rawsocket reply {reply:02x?}");
+    // The maker's socket (role xbrmm on the market realm).
+    let reply = rawsocket_handshake_unix(&router.maker_unix_path, 2).unwrap();
+    assert_eq!(reply[0], 0x7F, "maker rawsocket reply {reply:02x?}");
+    assert_eq!(
+        router.maker_url,
+        format!("rs+unix://{}", router.maker_unix_path.display())
+    );
+    assert_eq!(
+        websocket_upgrade_status(router.ws_port, "/ws-market", "wamp.2.cbor").unwrap(),
+        101
+    );
 }
 
 #[test]
@@ -98,7 +109,7 @@ fn crossbar_with_a_custom_config_serves_its_realm() {
     )
     .unwrap();
     assert_eq!(
-        written["workers"][0]["realms"][3]["name"], "custom-realm",
+        written["workers"][0]["realms"][4]["name"], "custom-realm",
         "the node config is the one given"
     );
     assert_router_answers(&router);

@@ -37,7 +37,7 @@ use xbr_market::{
     ApiSpec, Buyer, BuyerConfig, BuyerStore, MarketError, Seller, SellerConfig, SellerStore,
     SqliteStore,
 };
-use xbrd_testkit::{Crossbar, GANACHE_KEYS, PythonPeer, REALM_MARKET};
+use xbrd_testkit::{Crossbar, GANACHE_KEYS, PythonPeer, REALM_MARKET_OPEN};
 
 mod real_peers;
 use real_peers::{ChainMarket, MARKET, Maker, key, maker_client, session, xbr};
@@ -176,7 +176,7 @@ fn spawn_trader(
         "--url",
         &router.ws_url,
         "--realm",
-        REALM_MARKET,
+        REALM_MARKET_OPEN,
         "--serializer",
         serializer,
         "--maker",

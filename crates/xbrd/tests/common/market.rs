@@ -14,7 +14,7 @@ use xbr_chain::{
 };
 use xbr_core::ChannelId;
 use xbr_core::eth::EthPrivateKey;
-use xbrd_testkit::{Ganache, REALM_MARKET};
+use xbrd_testkit::{Ganache, REALM_MARKET_OPEN};
 
 use super::{Daemon, wait_for, write_key};
 
@@ -100,7 +100,7 @@ pub fn common_toml(
 ) -> String {
     format!(
         r#"role = "{role}"
-realm = "{REALM_MARKET}"
+realm = "{REALM_MARKET_OPEN}"
 [[transports]]
 url = "{router}"
 serializer = "cbor"

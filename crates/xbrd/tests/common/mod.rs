@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use xbrd_testkit::REALM_MARKET_OPEN;
+
 /// The daemon binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
 
@@ -37,11 +39,12 @@ pub fn write_key(dir: &Path, name: &str, hex: &str) -> PathBuf {
     p
 }
 
-/// A seller config (key file `seller.key`, one interval-rotated API, fast reconnects, JSON logs).
+/// A seller config (key file `seller.key`, one interval-rotated API, fast reconnects, JSON logs)
+/// on the open market realm: anonymous, no maker needed to join.
 pub fn seller_toml(router: &str, gateway: &str, admin: &str) -> String {
     format!(
         r#"role = "seller"
-realm = "xbr-market"
+realm = "{REALM_MARKET_OPEN}"
 [[transports]]
 url = "{router}"
 initial_retry_delay = 0.2
