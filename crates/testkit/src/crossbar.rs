@@ -55,8 +55,8 @@ pub struct Crossbar {
     pub ws_port: u16,
     /// The RawSocket TCP port (Q).
     pub rs_port: u16,
-    /// Every Unix socket the node config listens on (after rewriting).
-    sockets: Vec<PathBuf>,
+    /// What the node config listens on (after rewriting).
+    listeners: Listeners,
     dir: TempDir,
     process: Option<ManagedProcess>,
 }
@@ -89,7 +89,7 @@ impl Crossbar {
             let node_dir = dir.path().join(".crossbar");
             fs::create_dir_all(&node_dir)
                 .unwrap_or_else(|e| panic!("xbrd-testkit: cannot create the node dir: {e}"));
-            let (config, sockets) = rewrite_config(config.clone(), ws_port, rs_port, dir.path());
+            let (config, listeners) = rewrite_config(config.clone(), ws_port, rs_port, dir.path());
             let text = serde_json::to_string_pretty(&config).expect("JSON value serializes");
             fs::write(node_dir.join("config.json"), text)
                 .unwrap_or_else(|e| panic!("xbrd-testkit: cannot write the node config: {e}"));
@@ -101,7 +101,7 @@ impl Crossbar {
                 ws_market_url: format!("ws://127.0.0.1:{ws_port}/ws-market"),
                 maker_url: format!("rs+unix://{}", maker_unix_path.display()),
                 maker_unix_path,
-                sockets,
+                listeners,
                 ws_port,
                 rs_port,
                 dir,
@@ -207,7 +207,7 @@ impl Crossbar {
             .try_clone()
             .map_err(|e| StartError::Spawn(format!("cannot clone the log file: {e}")))?;
         // A socket file left by a killed router would block the Unix listener.
-        for socket in &self.sockets {
+        for socket in &self.listeners.unix {
             let _ = fs::remove_file(socket);
         }
         let mut cmd = process::command(paths::crossbar_bin());
@@ -247,11 +247,13 @@ impl Crossbar {
         }
     }
 
-    /// Both TCP ports and every Unix socket accept, and `/ws` upgrades a WAMP WebSocket.
+    /// The RawSocket TCP port (if configured) and every Unix socket accept, and `/ws` upgrades
+    /// a WAMP WebSocket.
     fn accepts_clients(&self) -> bool {
-        port_is_open(self.rs_port)
+        (!self.listeners.rawsocket_tcp || port_is_open(self.rs_port))
             && self
-                .sockets
+                .listeners
+                .unix
                 .iter()
                 .all(|socket| std::os::unix::net::UnixStream::connect(socket).is_ok())
             && net::websocket_upgrade_status(self.ws_port, "/ws", "wamp.2.json").ok() == Some(101)
@@ -289,15 +291,24 @@ enum StartError {
     Timeout,
 }
 
+/// What a node config listens on.
+#[derive(Debug, Default, PartialEq)]
+struct Listeners {
+    /// Unix socket paths.
+    unix: Vec<PathBuf>,
+    /// Whether a RawSocket transport listens on TCP.
+    rawsocket_tcp: bool,
+}
+
 /// Points every transport of `config` at our ports, and every Unix socket into `socket_dir`
-/// (keeping its file name); the config and the socket paths.
+/// (keeping its file name); the config and what it listens on.
 fn rewrite_config(
     mut config: Value,
     ws_port: u16,
     rs_port: u16,
     socket_dir: &Path,
-) -> (Value, Vec<PathBuf>) {
-    let mut sockets = Vec::new();
+) -> (Value, Listeners) {
+    let mut listeners = Listeners::default();
     let workers = config
         .get_mut("workers")
         .and_then(Value::as_array_mut)
@@ -326,13 +337,14 @@ fn rewrite_config(
                         .map_or_else(|| UNIX_SOCKET.into(), |name| name.to_owned());
                     let path = socket_dir.join(name);
                     endpoint.insert("path".into(), path.to_string_lossy().into());
-                    sockets.push(path);
+                    listeners.unix.push(path);
                 }
                 Some("tcp") if kind == "web" || kind == "websocket" => {
                     endpoint.insert("port".into(), ws_port.into());
                     endpoint.insert("interface".into(), "127.0.0.1".into());
                 }
                 Some("tcp") if kind == "rawsocket" => {
+                    listeners.rawsocket_tcp = true;
                     endpoint.insert("port".into(), rs_port.into());
                     endpoint.insert("interface".into(), "127.0.0.1".into());
                 }
@@ -340,7 +352,7 @@ fn rewrite_config(
             }
         }
     }
-    (config, sockets)
+    (config, listeners)
 }
 
 pub(crate) fn tail(path: &Path, lines: usize) -> String {
@@ -355,14 +367,14 @@ mod tests {
 
     #[test]
     fn rewrite_config_sets_ports_socket_and_interface() {
-        let (config, sockets) =
+        let (config, listeners) =
             rewrite_config(default_crossbar_config(), 40001, 40002, Path::new("/tmp/x"));
         assert_eq!(
-            sockets,
-            [
-                Path::new("/tmp/x/rawsocket.sock"),
-                Path::new("/tmp/x/xbrmm.sock")
-            ]
+            listeners,
+            Listeners {
+                unix: vec!["/tmp/x/rawsocket.sock".into(), "/tmp/x/xbrmm.sock".into()],
+                rawsocket_tcp: true
+            }
         );
         let transports = config["workers"][0]["transports"].as_array().unwrap();
         let mut seen = (0, 0, 0);
@@ -383,7 +395,7 @@ mod tests {
                     seen.1 += 1;
                 }
                 ("rawsocket", "unix") => {
-                    assert_eq!(endpoint["path"], sockets[seen.2].to_str().unwrap());
+                    assert_eq!(endpoint["path"], listeners.unix[seen.2].to_str().unwrap());
                     seen.2 += 1;
                 }
                 other => panic!("unexpected transport {other:?}"),

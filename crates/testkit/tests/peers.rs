@@ -241,3 +241,38 @@ fn crossbar_can_be_frozen_thawed_killed_and_restarted() {
     drop(router);
     assert!(!port_is_open(ws_port));
 }
+
+/// The shipped router config (`deploy/crossbar/config.json`) starts, and on its market realm an
+/// anonymous session may read the maker's status but nothing else.
+#[test]
+fn the_deploy_config_lets_anonymous_sessions_only_read_the_market_status() {
+    let path = xbrd_testkit::repo_root().join("deploy/crossbar/config.json");
+    let config = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let router = Crossbar::start_with_config(config);
+    for (procedure, want) in [
+        // Allowed: nobody registered it here.
+        ("xbr.marketmaker.get_status", "wamp.error.no_such_procedure"),
+        ("xbr.marketmaker.revoke_offer", "wamp.error.not_authorized"),
+        ("xbr.marketmaker.place_offer", "wamp.error.not_authorized"),
+        ("xbr.marketmaker.open_channel", "wamp.error.not_authorized"),
+        (
+            "xbr.marketmaker.authenticator.authenticate",
+            "wamp.error.not_authorized",
+        ),
+    ] {
+        let mut peer = PythonPeer::spawn(
+            Path::new("tests/peers/python/interop_peer.py"),
+            &[
+                &router.ws_url,
+                "xbr-market",
+                "json",
+                "call",
+                procedure,
+                "[]",
+            ],
+            &[],
+        );
+        let line = peer.wait_for_line("ERROR", Duration::from_secs(60));
+        assert!(line.contains(want), "{procedure}: {line}");
+    }
+}

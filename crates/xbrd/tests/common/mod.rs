@@ -193,6 +193,26 @@ impl Daemon {
         .unwrap()
     }
 
+    /// The value of `name` (a sample without labels) in `GET /metrics`, asked with the token.
+    pub fn metric(&self, name: &str) -> f64 {
+        let token = self.token();
+        let text = runtime().block_on(async {
+            xbrd::status::http_client()
+                .get(format!("http://{}/metrics", self.admin))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or_else(|| panic!("no metric {name} in {text}"))
+    }
+
     /// Waits until the admin API answers `/health`.
     pub fn wait_up(&self, limit: Duration) {
         wait_for("the admin API", limit, || self.get("/health", None).is_ok());
