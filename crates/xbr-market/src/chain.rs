@@ -15,7 +15,7 @@ use crate::maker::{
     ChainChannel, ChainChannelEvent, ChainClose, CloseSubmission, MakerChain, TxStatus,
 };
 use crate::peer::BoxFuture;
-use crate::types::{ChannelId, ChannelType, MarketId};
+use crate::types::{ActorType, Address, ChannelId, ChannelType, MarketId};
 use crate::wire::OpenChannelRequest;
 
 /// The maker's chain access.
@@ -200,5 +200,28 @@ impl MakerChain for XbrChain {
                 TransactionStatus::Mined { block, success } => TxStatus::Mined { block, success },
             })
         })
+    }
+
+    fn market_actor(
+        &self,
+        market_oid: MarketId,
+        member: Address,
+    ) -> BoxFuture<'_, MarketResult<Option<ActorType>>> {
+        Box::pin(async move {
+            let is = |t| self.chain.is_actor(market_oid, member, t);
+            let provider = is(ActorType::Provider).await.map_err(chain_err)?;
+            let consumer = is(ActorType::Consumer).await.map_err(chain_err)?;
+            Ok(actor_type(provider, consumer))
+        })
+    }
+}
+
+/// The actor type of a member who is (or is not) a provider and a consumer.
+pub fn actor_type(provider: bool, consumer: bool) -> Option<ActorType> {
+    match (provider, consumer) {
+        (true, true) => Some(ActorType::ProviderConsumer),
+        (true, false) => Some(ActorType::Provider),
+        (false, true) => Some(ActorType::Consumer),
+        (false, false) => None,
     }
 }

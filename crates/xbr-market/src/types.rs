@@ -528,3 +528,33 @@ impl CloseIntent {
                 || (log_state == ChannelState::Closing && !self.is_final))
     }
 }
+
+// ---------------------------------------------------------------- user keys (market-realm auth)
+
+/// A member's role in a market (`XBRTypes.ActorType`: provider 1, consumer 2, both 3).
+pub use xbr_chain::ActorType;
+
+/// A delegate's WAMP-cryptosign public key registered on behalf of a market member at its first
+/// login (spec §8.5): sessions presenting this key later are that member's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserKey {
+    /// The Ed25519 public key.
+    pub pubkey: [u8; 32],
+    /// The member (wallet) address that signed the login.
+    pub member: Address,
+    /// When it was registered (ns).
+    pub created: u64,
+}
+
+/// What registering a [`UserKey`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRegistration {
+    /// Stored.
+    Added,
+    /// The key was registered for the same member already (nothing changed).
+    Known,
+    /// The key is registered for another member (nothing changed).
+    OtherMember(Address),
+    /// The member has the maximum number of keys already (nothing changed).
+    TooMany,
+}

@@ -3,6 +3,7 @@
 
 use wamp_proto::{Dict, Value};
 
+use super::authenticator::AuthRequest;
 use super::{MarketMaker, Procedure};
 use crate::error::{MarketError, MarketResult};
 use crate::types::ChannelType;
@@ -113,6 +114,10 @@ impl MarketMaker {
                 };
                 Value::List(oids.iter().map(v_bytes).collect())
             }
+            P::Authenticate => self
+                .authenticate(AuthRequest::from_args(args)?)
+                .await?
+                .to_value(),
         };
         Ok(result1(value))
     }

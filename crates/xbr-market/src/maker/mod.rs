@@ -11,6 +11,7 @@
 //! | [`scan`] | the chain's channel logs scanned in bounded ranges from a saved cursor |
 //! | [`close`] | `close_channel`, the auto-close of an exhausted paying channel, settling a close |
 //! | [`closer`] | the close worker: persisted close intents carried to the chain until final |
+//! | [`authenticator`] | the market realm's dynamic cryptosign authenticator (spec §8.5) over the store's user keys |
 //!
 //! Fixes over the reference (spec §10): `buy_key` checks that the delegate owns the payment
 //! channel and that `channel_seq`/`balance` continue the stored state; a failed sale rolls back
@@ -33,9 +34,11 @@ use crate::error::MarketResult;
 use crate::peer::{BoxFuture, Caller, Publisher};
 use crate::sig::Domain;
 use crate::store::{MakerStore, StoreResult, blocking};
+use crate::types::ActorType;
 use crate::types::{Address, ChannelId, ChannelType, MarketId, Signature, TxId, U256};
 use crate::wire::OpenChannelRequest;
 
+pub mod authenticator;
 pub mod buy;
 pub mod channels;
 pub mod close;
@@ -141,6 +144,16 @@ pub trait MakerChain: Send + Sync + 'static {
         from_block: u64,
         to_block: u64,
     ) -> BoxFuture<'_, MarketResult<Vec<ChainChannelEvent>>>;
+
+    // ---- market membership (issue 12: the authenticator)
+
+    /// `member`'s actor type in `market_oid` (`XBRMarket.isActor` as provider and as consumer;
+    /// both make a provider-consumer), `None` if it is no actor there.
+    fn market_actor(
+        &self,
+        market_oid: MarketId,
+        member: Address,
+    ) -> BoxFuture<'_, MarketResult<Option<ActorType>>>;
 }
 
 /// A channel lifecycle log as the maker reads it from the chain.

@@ -79,6 +79,8 @@ procedures! {
     GetChannelsByDelegate = "get_channels_by_delegate",
     /// The channels of a member (paying channels by recipient).
     GetChannelsByActor = "get_channels_by_actor",
+    /// The market realm's dynamic authenticator (called by the router, spec §8.5).
+    Authenticate = "authenticator.authenticate",
 }
 
 impl Procedure {
@@ -136,7 +138,7 @@ mod tests {
 
     #[test]
     fn names_uris_and_parsing_agree() {
-        assert_eq!(Procedure::ALL.len(), 20);
+        assert_eq!(Procedure::ALL.len(), 21);
         for &p in Procedure::ALL {
             assert_eq!(p.uri(), format!("{MAKER_PREFIX}{}", p.name()));
             assert_eq!(p.name().parse::<Procedure>().unwrap(), p);

@@ -15,7 +15,8 @@ use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, now_ns};
 use crate::sig::{self, Domain};
 use crate::store::{MakerStore, MemoryStore};
 use crate::types::{
-    Address, ApiId, ChannelId, ChannelType, KeyId, MarketId, Offer, OfferId, Signature, U256,
+    ActorType, Address, ApiId, ChannelId, ChannelType, KeyId, MarketId, Offer, OfferId, Signature,
+    U256,
 };
 use crate::wire::{
     BuyKeyRequest, OpenChannelRequest, Payload, ProviderCloseReceipt, ProviderCloseRequest,
@@ -247,6 +248,24 @@ impl MakerChain for QuietChain {
         _: u64,
     ) -> BoxFuture<'_, MarketResult<Vec<ChainChannelEvent>>> {
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// The market's actors: [`OTHER_KEY`] (the actor of the fixture's channels) provides and
+    /// consumes, [`SELLER_KEY`] provides, [`BUYER_KEY`] consumes; nobody else is an actor.
+    fn market_actor(
+        &self,
+        market_oid: MarketId,
+        member: Address,
+    ) -> BoxFuture<'_, MarketResult<Option<ActorType>>> {
+        let actor = [
+            (OTHER_KEY, ActorType::ProviderConsumer),
+            (SELLER_KEY, ActorType::Provider),
+            (BUYER_KEY, ActorType::Consumer),
+        ]
+        .into_iter()
+        .find(|(k, _)| market_oid == MARKET && key(k).address() == member)
+        .map(|(_, t)| t);
+        Box::pin(async move { Ok(actor) })
     }
 }
 

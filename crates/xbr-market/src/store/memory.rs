@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{BuyerStore, MakerStore, SellerStore, StoreError, StoreResult, rules};
+use super::{BuyerStore, MakerStore, SellerStore, StoreError, StoreResult, rules, user_keys};
 use crate::types::PurchaseIntent;
 use crate::types::{
     Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, LocalChannel,
     Offer, OfferId, OfferQuery, Purchase, Sale, SaleStatus, SellerKey, SellerSale, Signature, TxId,
 };
 use crate::types::{CloseIntent, CloseState};
+use crate::types::{KeyRegistration, UserKey};
 
 #[derive(Default)]
 struct Inner {
@@ -26,6 +27,7 @@ struct Inner {
     buyer_intents: Vec<PurchaseIntent>,
     buyer_receive_key: Option<Vec<u8>>,
     close_intents: Vec<CloseIntent>,
+    user_keys: Vec<UserKey>,
 }
 
 /// A store that keeps everything in memory (lost on drop).
@@ -403,6 +405,51 @@ impl MakerStore for MemoryStore {
         s.failure = Some(reason.to_string());
         s.recovered = recovered;
         Ok(())
+    }
+
+    // ---- user keys (issue 12)
+
+    fn user_key(&self, pubkey: &[u8; 32]) -> StoreResult<Option<UserKey>> {
+        Ok(self
+            .lock()
+            .user_keys
+            .iter()
+            .find(|k| &k.pubkey == pubkey)
+            .cloned())
+    }
+
+    fn add_user_key(&self, key: &UserKey, max_per_member: usize) -> StoreResult<KeyRegistration> {
+        let mut g = self.lock();
+        let existing = g.user_keys.iter().find(|k| k.pubkey == key.pubkey);
+        let count = g
+            .user_keys
+            .iter()
+            .filter(|k| k.member == key.member)
+            .count();
+        if let Some(refused) = user_keys::refusal(key, existing, count, max_per_member) {
+            return Ok(refused);
+        }
+        g.user_keys.push(key.clone());
+        Ok(KeyRegistration::Added)
+    }
+
+    fn user_keys_of(&self, member: &Address) -> StoreResult<Vec<UserKey>> {
+        let g = self.lock();
+        let mut v: Vec<UserKey> = g
+            .user_keys
+            .iter()
+            .filter(|k| &k.member == member)
+            .cloned()
+            .collect();
+        v.sort_by_key(|k| k.created);
+        Ok(v)
+    }
+
+    fn remove_user_key(&self, pubkey: &[u8; 32]) -> StoreResult<bool> {
+        let mut g = self.lock();
+        let before = g.user_keys.len();
+        g.user_keys.retain(|k| &k.pubkey != pubkey);
+        Ok(g.user_keys.len() < before)
     }
 }
 

@@ -16,6 +16,7 @@
 mod memory;
 mod rules;
 mod sqlite;
+mod user_keys;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use crate::types::{
     Offer, OfferId, OfferQuery, Purchase, Sale, SellerKey, SellerSale, Signature, TxId,
 };
 use crate::types::{CloseIntent, CloseState};
+use crate::types::{KeyRegistration, UserKey};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +211,18 @@ pub trait MakerStore: Send + Sync + 'static {
             .into_iter()
             .find(|s| s.payment_channel == *channel_oid || s.paying_channel == *channel_oid))
     }
+
+    // ---------------------------------------------------------------- user keys (issue 12)
+
+    /// The registration of a delegate's WAMP-cryptosign public key, if any.
+    fn user_key(&self, pubkey: &[u8; 32]) -> StoreResult<Option<UserKey>>;
+    /// Atomically: stores `key` unless its pubkey is registered already (for its member or
+    /// another) or its member holds `max_per_member` keys; says which.
+    fn add_user_key(&self, key: &UserKey, max_per_member: usize) -> StoreResult<KeyRegistration>;
+    /// A member's keys, oldest first.
+    fn user_keys_of(&self, member: &Address) -> StoreResult<Vec<UserKey>>;
+    /// Forgets a key; `false` if it was not registered.
+    fn remove_user_key(&self, pubkey: &[u8; 32]) -> StoreResult<bool>;
 }
 
 /// The seller's durable state: keys (wrapped), its paying channel mirror, its sales.
@@ -329,3 +343,6 @@ mod tests;
 
 #[cfg(test)]
 mod intent_tests;
+
+#[cfg(test)]
+mod user_key_tests;

@@ -3,6 +3,8 @@
 //! session with a SQLite store.
 #![allow(dead_code)]
 
+pub mod market_auth;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

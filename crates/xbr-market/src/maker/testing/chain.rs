@@ -220,6 +220,14 @@ impl MakerChain for FakeChain {
             Ok(logs.into_iter().map(|(_, e)| e).collect())
         })
     }
+
+    fn market_actor(
+        &self,
+        _: MarketId,
+        _: Address,
+    ) -> BoxFuture<'_, MarketResult<Option<crate::types::ActorType>>> {
+        unsupported()
+    }
 }
 
 /// A maker over `store` on `chain`, with an honest scripted seller and a recording event sink.

@@ -8,13 +8,14 @@ use super::codec::{
     CHANNEL_COLS, OFFER_COLS, SALE_COLS, b, channel_from_row, i, insert_sql, offer_from_row, opt_i,
     sale_from_row,
 };
-use super::{SqliteStore, page_by_rowid, query_all, query_opt};
+use super::{SqliteStore, page_by_rowid, query_all, query_opt, user_keys};
 use crate::store::{MakerStore, StoreError, StoreResult, rules};
 use crate::types::{
     Address, Channel, ChannelClose, ChannelId, ChannelState, ChannelType, KeyId, Offer, OfferId,
     OfferQuery, Sale, SaleStatus, Signature, TxId,
 };
 use crate::types::{CloseIntent, CloseState};
+use crate::types::{KeyRegistration, UserKey};
 
 fn load_channel(conn: &Connection, oid: &ChannelId) -> StoreResult<Option<Channel>> {
     let sql = format!("SELECT {CHANNEL_COLS} FROM mm_channel WHERE channel_oid = ?1");
@@ -477,6 +478,24 @@ impl MakerStore for SqliteStore {
              AND (payment_channel = ?1 OR paying_channel = ?1) ORDER BY created, rowid LIMIT 1"
         );
         query_opt(&self.lock(), &sql, [channel_oid.as_ref()], sale_from_row)
+    }
+
+    // ---- user keys (issue 12): `user_keys`
+
+    fn user_key(&self, pubkey: &[u8; 32]) -> StoreResult<Option<UserKey>> {
+        user_keys::load(&self.lock(), pubkey)
+    }
+
+    fn add_user_key(&self, key: &UserKey, max_per_member: usize) -> StoreResult<KeyRegistration> {
+        self.with_tx(|tx| user_keys::add(tx, key, max_per_member))
+    }
+
+    fn user_keys_of(&self, member: &Address) -> StoreResult<Vec<UserKey>> {
+        user_keys::of_member(&self.lock(), member)
+    }
+
+    fn remove_user_key(&self, pubkey: &[u8; 32]) -> StoreResult<bool> {
+        user_keys::remove(&self.lock(), pubkey)
     }
 }
 

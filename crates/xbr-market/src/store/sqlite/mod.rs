@@ -11,6 +11,7 @@ mod codec;
 mod local_channel;
 mod maker;
 mod seller;
+mod user_keys;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -40,6 +41,9 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!(
         "../../../../../migrations/0006_maker_close_intents.sql"
+    )),
+    M::up(include_str!(
+        "../../../../../migrations/0007_maker_user_keys.sql"
     )),
 ];
 
