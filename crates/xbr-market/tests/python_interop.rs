@@ -12,6 +12,11 @@
 //!    reference's `close_channel` (final, `closeAt = 1`); our maker verifies, counter-signs and
 //!    settles it on chain.
 //!
+//! Every trader joins the market realm with WAMP-cryptosign, authenticated by our maker (spec
+//! §8.5): the first session of a delegate key carries its member's MarketMemberLogin signature
+//! (the Python peers compute it with the released `xbr`), later ones the key alone; the maker
+//! joins over its own transport as `xbrmm`.
+//!
 //! The Python side raises (and the script prints `FATAL`) on any signature, seq or balance it
 //! does not accept; the Rust side refuses in the same cases. The signatures the maker stored
 //! are checked once more here against the expected signers.
@@ -23,13 +28,15 @@ use std::time::Duration;
 
 use alloy_primitives::U256;
 use tokio::sync::mpsc;
-use wamp_client::PublishOptions;
+use wamp_client::{PublishOptions, Session};
+use wamp_proto::auth::CryptosignKey;
 use wamp_proto::{Dict, Serializer, Value};
 use xbr_chain::{ChannelState as ChainState, MarketDescription};
 use xbr_core::at_rest::Kek;
 use xbr_core::keyseries::RotationPolicy;
 use xbr_market::adapter::event_args;
 use xbr_market::adapter::session::{SessionPeer, register_maker, register_seller, subscribe_buyer};
+use xbr_market::maker::authenticator::{member_authid, member_login_authextra};
 use xbr_market::peer::Publisher;
 use xbr_market::sig;
 use xbr_market::types::{ApiId, ChannelId, ChannelType, KeyId, SaleStatus};
@@ -40,7 +47,8 @@ use xbr_market::{
 use xbrd_testkit::{Crossbar, GANACHE_KEYS, PythonPeer, REALM_MARKET_OPEN};
 
 mod real_peers;
-use real_peers::{ChainMarket, MARKET, Maker, key, maker_client, session, xbr};
+use real_peers::market_auth::{delegate_session, maker_session, market_auth_config, market_url};
+use real_peers::{ChainMarket, MARKET, Maker, key, maker_client, xbr};
 
 const TRADER: &str = "tests/peers/python/xbr_trader.py";
 const PEER_START: Duration = Duration::from_secs(120);
@@ -162,19 +170,51 @@ fn json_payload(v: &serde_json::Value) -> Value {
     payload(v["data"].as_str().unwrap(), v["counter"].as_u64().unwrap())
 }
 
+/// The delegates' WAMP-cryptosign keys (Ed25519 seeds). The Python seller takes over the Rust
+/// seller's delegate with its key, registered by then.
+const CS_RUST_SELLER: [u8; 32] = [0x14; 32];
+const CS_PY_BUYER: [u8; 32] = [0x15; 32];
+const CS_RUST_BUYER: [u8; 32] = [0x25; 32];
+const CS_PROBE: [u8; 32] = [0x26; 32];
+
+/// A market session with cryptosign key `seed`: its first login, signed by member `member`, or
+/// (`None`) a login with the registered key alone. Either way a `user` of the member.
+async fn delegate(
+    router: &Crossbar,
+    serializer: Serializer,
+    seed: [u8; 32],
+    member: Option<usize>,
+) -> Session {
+    let cs = CryptosignKey::from_seed(seed);
+    let extra = member
+        .map(|m| member_login_authextra(&key(m), cs.public_key()))
+        .unwrap_or_default();
+    let s = delegate_session(router, serializer, &cs, extra)
+        .await
+        .unwrap();
+    assert_eq!(s.info().unwrap().authrole(), Some("user"));
+    s
+}
+
+/// A Python trader joining with cryptosign key `seed`; with `member`, its first login.
 fn spawn_trader(
     router: &Crossbar,
     role: &str,
     serializer: &str,
     events: u64,
+    (seed, member): ([u8; 32], Option<usize>),
     extra: &[&str],
 ) -> PythonPeer {
     let maker = key(6).address().to_string();
     let events = events.to_string();
+    let url = market_url(router);
+    let seed = hex(&seed);
     let mut args = vec![
         role,
         "--url",
-        &router.ws_url,
+        &url,
+        "--cryptosign-key",
+        &seed,
         "--realm",
         REALM_MARKET_OPEN,
         "--serializer",
@@ -186,8 +226,19 @@ fn spawn_trader(
         "--events",
         &events,
     ];
+    if let Some(m) = member {
+        args.extend_from_slice(&["--member-key", KEYS[m]]);
+    }
     args.extend_from_slice(extra);
     PythonPeer::spawn(Path::new(TRADER), &args, &[])
+}
+
+/// Checks the trader's `JOINED` line: a `user` session of `member`.
+fn assert_joined_as(lines: &[Line], member: usize) {
+    let joined = tagged(lines, "JOINED");
+    assert_eq!(joined.len(), 1);
+    assert_eq!(joined[0]["authrole"], "user");
+    assert_eq!(joined[0]["authid"], member_authid(&key(member).address()));
 }
 
 /// The payload of a `READY`/`BALANCE` line: (seq, remaining).
@@ -232,7 +283,7 @@ async fn trade(ser: Serializers) {
     let cm = ChainMarket::start(&description()).await;
     let (chain, domain) = (cm.chain.clone(), cm.domain());
     let member_before = chain.xbr_balance(key(3).address()).await.unwrap();
-    let router = Crossbar::start();
+    let router = Crossbar::start_with_config(market_auth_config());
     let dir = tempfile::tempdir().unwrap();
 
     // Our market maker (CBOR session, SQLite store, channels mirrored from the chain).
@@ -240,10 +291,15 @@ async fn trade(ser: Serializers) {
         session: maker_session,
         store: maker_store,
         maker,
-    } = Maker::start(&router, &cm, &dir.path().join("maker.db")).await;
+    } = Maker::on_session(
+        maker_session(&router).await,
+        &cm,
+        &dir.path().join("maker.db"),
+    )
+    .await;
     assert_eq!(maker.scan_channels(0).await.unwrap().new, 2);
     register_maker(&maker_session, maker.clone()).await.unwrap();
-    let probe = session(&router, Serializer::Cbor).await;
+    let probe = delegate(&router, Serializer::Cbor, CS_PROBE, Some(3)).await;
     let client = maker_client(&probe);
     let balances = async || {
         let payment = client
@@ -268,7 +324,7 @@ async fn trade(ser: Serializers) {
     // ---------------------------------------------------------- 1. Rust seller → Python buyer
     let seller_db = dir.path().join("seller.db");
     let seller_store = Arc::new(SqliteStore::open(&seller_db).unwrap());
-    let seller_session = session(&router, ser.rust_seller).await;
+    let seller_session = delegate(&router, ser.rust_seller, CS_RUST_SELLER, Some(2)).await;
     let seller_peer = Arc::new(SessionPeer::new(
         seller_session.clone(),
         Some(Duration::from_secs(30)),
@@ -298,9 +354,11 @@ async fn trade(ser: Serializers) {
         "buyer",
         ser.python_buyer,
         EVENTS,
+        (CS_PY_BUYER, Some(3)),
         &["--key", buyer_key],
     );
     let ready = lines_until(&mut py_buyer, "READY", PEER_START);
+    assert_joined_as(&ready, 3);
     assert_eq!(
         seq_remaining(&ready.last().unwrap().doc),
         (1, xbr(PAYMENT_XBR)),
@@ -393,7 +451,7 @@ async fn trade(ser: Serializers) {
     seller_session.leave().await.unwrap();
     let buyer_store: Arc<dyn BuyerStore> =
         Arc::new(SqliteStore::open(dir.path().join("buyer.db")).unwrap());
-    let buyer_session = session(&router, ser.rust_buyer).await;
+    let buyer_session = delegate(&router, ser.rust_buyer, CS_RUST_BUYER, Some(3)).await;
     let buyer = Buyer::new(
         BuyerConfig {
             market_maker: key(6).address(),
@@ -424,12 +482,14 @@ async fn trade(ser: Serializers) {
         "seller",
         ser.python_seller,
         EVENTS,
+        (CS_RUST_SELLER, None),
         &[
             "--key", KEYS[4], "--api-id", &api, "--prefix", PREFIX, "--price", &price_wei,
             "--count", &every,
         ],
     );
     let ready = lines_until(&mut py_seller, "READY", PEER_START);
+    assert_joined_as(&ready, 2);
     let ready = &ready.last().unwrap().doc;
     assert_eq!(
         seq_remaining(ready),
@@ -540,7 +600,7 @@ async fn trade(ser: Serializers) {
     // it signs a final close of its payment channel (the reference's 8-argument close_channel,
     // closeAt = 1) and our maker counter-signs and settles it on chain.
     buyer_session.leave().await.unwrap();
-    let seller_session = session(&router, ser.rust_seller).await;
+    let seller_session = delegate(&router, ser.rust_seller, CS_RUST_SELLER, None).await;
     let seller_peer = Arc::new(SessionPeer::new(
         seller_session.clone(),
         Some(Duration::from_secs(30)),
@@ -572,6 +632,7 @@ async fn trade(ser: Serializers) {
         "buyer",
         ser.python_buyer,
         2,
+        (CS_PY_BUYER, None),
         &[
             "--key",
             buyer_key,
@@ -581,6 +642,7 @@ async fn trade(ser: Serializers) {
         ],
     );
     let ready = lines_until(&mut py_buyer, "READY", PEER_START);
+    assert_joined_as(&ready, 3);
     assert_eq!(
         seq_remaining(&ready.last().unwrap().doc),
         (pay_seq, pay_rem)

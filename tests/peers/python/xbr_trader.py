@@ -22,6 +22,13 @@ seller
     ``SOLD``. When every key it published under has been sold and the market maker has settled
     the last sale (nothing in flight) it prints ``BALANCE`` and ``DONE``, and leaves.
 
+Authentication: with --cryptosign-key the peer joins with WAMP-cryptosign under that Ed25519 key
+(hex seed), as on a market realm whose router asks the market maker's authenticator (protocol
+spec §8.5). With --member-key (the member's Ethereum key, hex) it is the key's first login: the
+HELLO authextra also carries ``wallet_address`` (the member's address, 20 bytes) and
+``signature``, the member's EIP-712 MarketMemberLogin over (member, pubkey) as computed by
+``xbr.sign_eip712_market_member_login``. The WELCOME is printed as ``JOINED`` (authid, authrole).
+
 Any failure prints ``FATAL {"error": ...}`` and exits non-zero. Output lines are ``TAG <json>``,
 byte strings as {"$bytes": "<hex>"}, integers beyond 63 bits (token amounts in base units) as
 decimal strings so that every JSON reader keeps them exact.
@@ -245,17 +252,38 @@ def parse_args(argv):
     p.add_argument("--price", type=int)
     p.add_argument("--count", type=int, default=5)
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an event / the sales")
+    p.add_argument("--cryptosign-key", help="join with WAMP-cryptosign: Ed25519 private key (hex seed)")
+    p.add_argument("--member-key", help="first login: the member's Ethereum private key (hex)")
     return p.parse_args(argv)
+
+
+def authentication(opts):
+    """The Component's authentication: anonymous, or cryptosign (with the first-login fields)."""
+    if not opts.cryptosign_key:
+        return None
+    from autobahn.wamp.cryptosign import CryptosignKey
+    from eth_account import Account
+
+    cskey = CryptosignKey.from_bytes(bytes.fromhex(opts.cryptosign_key))
+    authextra = {"pubkey": cskey.public_key()}
+    if opts.member_key:
+        member_key = bytes.fromhex(opts.member_key)
+        member = bytes.fromhex(Account.from_key(member_key).address[2:])
+        pubkey = bytes.fromhex(cskey.public_key())
+        authextra["wallet_address"] = member
+        authextra["signature"] = xbr.sign_eip712_market_member_login(member_key, member, pubkey)
+    return {"cryptosign": {"privkey": opts.cryptosign_key, "authextra": authextra}}
 
 
 def main(argv):
     opts = parse_args(argv[1:])
     transport = {"type": "websocket", "url": opts.url, "serializers": [opts.serializer], "max_retries": 0}
-    component = Component(transports=[transport], realm=opts.realm)
+    component = Component(transports=[transport], realm=opts.realm, authentication=authentication(opts))
     status = {"code": 1}
 
     @component.on_join
     async def joined(session, details):
+        emit("JOINED", {"authid": details.authid, "authrole": details.authrole})
         try:
             await (run_buyer if opts.role == "buyer" else run_seller)(session, opts)
             emit("DONE", {})

@@ -135,7 +135,11 @@ pub struct Maker {
 impl Maker {
     /// Builds the maker of `cm`'s market.
     pub async fn start(router: &Crossbar, cm: &ChainMarket, db: &Path) -> Self {
-        let session = session(router, Serializer::Cbor).await;
+        Self::on_session(session(router, Serializer::Cbor).await, cm, db).await
+    }
+
+    /// Builds the maker of `cm`'s market on `session`.
+    pub async fn on_session(session: Session, cm: &ChainMarket, db: &Path) -> Self {
         let peer = Arc::new(SessionPeer::new(
             session.clone(),
             Some(Duration::from_secs(30)),
