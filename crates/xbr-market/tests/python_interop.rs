@@ -44,7 +44,7 @@ use xbr_market::{
     ApiSpec, Buyer, BuyerConfig, BuyerStore, MarketError, Seller, SellerConfig, SellerStore,
     SqliteStore,
 };
-use xbrd_testkit::{Crossbar, GANACHE_KEYS, PythonPeer, REALM_MARKET_OPEN};
+use xbrd_testkit::{Crossbar, GANACHE_KEYS, PythonPeer, REALM_MARKET};
 
 mod real_peers;
 use real_peers::market_auth::{delegate_session, maker_session, market_auth_config, market_url};
@@ -216,7 +216,7 @@ fn spawn_trader(
         "--cryptosign-key",
         &seed,
         "--realm",
-        REALM_MARKET_OPEN,
+        REALM_MARKET,
         "--serializer",
         serializer,
         "--maker",

@@ -26,9 +26,14 @@ the last; ``errors`` lists every distinct error URI):
   anonymous_call_authenticator   call xbr.marketmaker.authenticator.authenticate
   member_revoke_offer            revoke_offer(key) for every victim offer seen
   member_place_offer_below_price place_offer for a victim's key as the victim's delegate, price 1
+  member_place_offer_as_victim   the same for a fresh key id (no duplicate to trip over)
   member_close_victim_channel    close_channel on the victim's paying channel
-  member_register_buy_key        register xbr.marketmaker.buy_key
-  member_register_victim_sell    register xbr.provider.<victim provider id>.sell
+  member_register_buy_key        register xbr.marketmaker.buy_key (held by the maker)
+  member_register_victim_sell    register xbr.provider.<victim provider id>.sell (held by the victim)
+  member_register_maker_probe    register xbr.marketmaker.attacker_probe (held by nobody)
+  member_register_victim_probe   register xbr.provider.<victim provider id>.attacker_probe (held
+                                 by nobody): with the two above, shows whether a REGISTER is
+                                 refused for the URI itself, whoever holds it
   member_publish_offer_placed    publish (acknowledged) to xbr.marketmaker.on_offer_placed
   member_call_authenticator      call xbr.marketmaker.authenticator.authenticate
   member_publish_bigneg          publish (acknowledged) to the buyer's topic an event whose
@@ -181,11 +186,12 @@ async def publish_acked(session, topic, *args):
     return await session.publish(topic, *args, options=PublishOptions(acknowledge=True))
 
 
-def place_offer(session, offer, delegate):
-    """place_offer for the victim's key id with price 1 (an offer the victim never signed)."""
+def place_offer(session, offer, delegate, key_id=None):
+    """place_offer for the victim's key id (or `key_id`) with price 1, an offer the victim never
+    signed."""
     return session.call(
         "xbr.marketmaker.place_offer",
-        offer["key"],
+        key_id or offer["key"],
         offer["api"],
         offer["uri"],
         offer["valid_from"],
@@ -295,7 +301,11 @@ async def run(args):
         lambda o: member.call("xbr.marketmaker.revoke_offer", o["key"]),
     )
     await attack("member_place_offer_below_price", place_offer(member, victim, victim["seller"]))
-    paying = binascii.a2b_hex(args.victim_paying_channel.removeprefix("0x"))
+    await attack(
+        "member_place_offer_as_victim",
+        place_offer(member, victim, victim["seller"], os.urandom(16)),
+    )
+    paying = binascii.a2b_hex(args.victim_paying_channel.removeprefix("0x").replace("-", ""))
     await attack("member_close_victim_channel", close_channel(member, paying))
     await attack(
         "member_register_buy_key",
@@ -307,6 +317,14 @@ async def run(args):
             lambda *a, **kw: None, "xbr.provider.{}.sell".format(victim["seller_authid"])
         ),
     )
+    for name, uri in [
+        ("member_register_maker_probe", "xbr.marketmaker.attacker_probe"),
+        (
+            "member_register_victim_probe",
+            "xbr.provider.{}.attacker_probe".format(victim["seller_authid"]),
+        ),
+    ]:
+        await attack(name, member.register(lambda *a, **kw: None, uri))
     await attack(
         "member_publish_offer_placed",
         publish_acked(member, "xbr.marketmaker.on_offer_placed", victim),
