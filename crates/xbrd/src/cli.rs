@@ -31,6 +31,29 @@ pub enum Command {
     Status(StatusArgs),
     /// Exit 0 when a running daemon answers `GET /health` (for container health checks).
     Health(HealthArgs),
+    /// The market realm: register a delegate's key with the market maker.
+    #[command(subcommand)]
+    Market(MarketCommand),
+}
+
+/// `xbrd market …`.
+#[derive(Debug, Subcommand)]
+pub enum MarketCommand {
+    /// Register the delegate's cryptosign key (the configuration's `[authentication]
+    /// private_key_file`) for its member, once: joins with the member's signed first login,
+    /// checks the market admitted it as a member's `user`, prints the authid and leaves.
+    RegisterKey(RegisterKeyArgs),
+}
+
+/// `xbrd market register-key`.
+#[derive(Debug, Args)]
+pub struct RegisterKeyArgs {
+    /// The delegate's configuration (realm, transports, cryptosign key).
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "XBRD_CONFIG")]
+    pub config: PathBuf,
+    /// The member's Ethereum key file (mode 0600): signs the first login; read, never stored.
+    #[arg(long, value_name = "FILE")]
+    pub member_key_file: PathBuf,
 }
 
 /// `xbrd health`.

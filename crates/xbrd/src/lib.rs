@@ -15,6 +15,7 @@ pub mod keygen;
 pub mod logging;
 pub mod metrics;
 pub mod ports;
+pub mod register_key;
 pub mod roles;
 pub mod run;
 pub mod service;

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use xbrd::cli::{Cli, Command, ConfigCommand};
+use xbrd::cli::{Cli, Command, ConfigCommand, MarketCommand};
 use xbrd::config::{self, ConfigError};
 
 /// Exit code for configuration and usage errors.
@@ -66,5 +66,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Health(args) => runtime()?.block_on(xbrd::status::health(args.admin)),
         Command::Chain(cmd) => runtime()?.block_on(xbrd::chain_cli::run(cmd)),
+        Command::Market(MarketCommand::RegisterKey(args)) => {
+            let registered = runtime()?.block_on(xbrd::register_key::register_key(&args))?;
+            println!("{}", serde_json::to_string_pretty(&registered)?);
+            Ok(())
+        }
     }
 }
