@@ -130,6 +130,10 @@ async fn market(router: &Crossbar) -> Market {
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: String::new(),
+        callers: xbr_market::maker::CallerPolicy::Unchecked,
+        max_channel_amount: xbr_market::types::U256::from(
+            xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
+        ),
     };
     let maker = Arc::new(MarketMaker::new(
         cfg,

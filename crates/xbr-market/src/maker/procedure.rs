@@ -81,6 +81,9 @@ procedures! {
     GetChannelsByActor = "get_channels_by_actor",
     /// The market realm's dynamic authenticator (called by the router, spec §8.5).
     Authenticate = "authenticator.authenticate",
+    // Authorization (issue 12).
+    /// The router's dynamic authorizer of the `user` role ([`super::authorizer`]).
+    Authorize = "authorizer.authorize",
 }
 
 impl Procedure {
@@ -138,7 +141,7 @@ mod tests {
 
     #[test]
     fn names_uris_and_parsing_agree() {
-        assert_eq!(Procedure::ALL.len(), 21);
+        assert_eq!(Procedure::ALL.len(), 22);
         for &p in Procedure::ALL {
             assert_eq!(p.uri(), format!("{MAKER_PREFIX}{}", p.name()));
             assert_eq!(p.name().parse::<Procedure>().unwrap(), p);

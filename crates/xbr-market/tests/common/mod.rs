@@ -67,6 +67,10 @@ pub fn maker_config() -> MakerConfig {
         contracts: Default::default(),
         eula_url: "https://example.invalid/eula".into(),
         eula_hash: "QmEula".into(),
+        callers: xbr_market::maker::CallerPolicy::Unchecked,
+        max_channel_amount: xbr_market::types::U256::from(
+            xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
+        ),
     }
 }
 

@@ -111,6 +111,10 @@ pub async fn chain_maker(
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: cm.chain.eula().await.unwrap(),
+        callers: xbr_market::maker::CallerPolicy::Unchecked,
+        max_channel_amount: xbr_market::types::U256::from(
+            xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
+        ),
     };
     MarketMaker::new(
         cfg,
