@@ -22,7 +22,8 @@ const MAKER_SOCKET: &str = "xbrmm.sock";
 
 /// The node config in the repository (`tests/peers/crossbar/config.json`): realm1 anonymous,
 /// realm2 with ticket/wampcra/cryptosign users, the secured market realm `xbr-market` (roles
-/// `xbrmm`, `user`, `anonymous`) and the open `xbr-market-open`; WebSocket at `/ws`, `/ws-auth`
+/// `xbrmm`, `user` under the maker's dynamic authorizer, `anonymous`) and the open
+/// `xbr-market-open`; WebSocket at `/ws`, `/ws-auth`
 /// and `/ws-market` (the maker's dynamic cryptosign authenticator, or anonymous), RawSocket over
 /// TCP and over two Unix sockets (`rawsocket.sock`; `xbrmm.sock`, where every session is the
 /// maker, role `xbrmm`). Ports and socket paths are rewritten by [`Crossbar::start_with_config`].
