@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::market::{
-    BUYER, CONSUMER, MAKER, PROVIDER, Routes, SELLER, agreement, amount, common_toml,
-    deploy_market, description, follow_events, key, start_role,
+    self, BUYER, CONSUMER, MAKER, Routes, SELLER, agreement, amount, common_toml, deploy_market,
+    description, follow_events, key, start_role,
 };
 use common::{Daemon, free_admin};
 use serde_json::Value;
@@ -373,22 +373,10 @@ impl Campaign {
 /// The seller's config: one API rotating every 200 ms at 1 XBR, the sample feed publishing
 /// every 200 ms when `feed`.
 fn seller_market(maker: &str, feed: bool) -> String {
-    format!(
-        r#"[market]
-maker = "{maker}"
-member = "{}"
-[[market.apis]]
-api_id = "{API}"
-prefix = "io.crossbar.example"
-price = "1 XBR"
-rotation_interval = "200ms"
-[market.sample_feed]
-enabled = {feed}
-api_id = "{API}"
-interval = "200ms"
-"#,
-        key(PROVIDER).address()
-    )
+    market::seller_market(maker, API, "200ms")
+        + &format!(
+            "[market.sample_feed]\nenabled = {feed}\napi_id = \"{API}\"\ninterval = \"200ms\"\n"
+        )
 }
 
 #[test]

@@ -21,8 +21,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::market::{
-    BUYER, CONSUMER, MAKER, PAYING, PROVIDER, Routes, SELLER, agreement, amount, common_toml,
-    deploy_market, description_with, follow_events, key, start_role,
+    BUYER, CONSUMER, MAKER, PAYING, Routes, SELLER, agreement, amount, common_toml, deploy_market,
+    description_with, follow_events, key, seller_market, start_role,
 };
 use common::{Daemon, free_admin, request, wait_for};
 use serde_json::{Value, json};
@@ -71,22 +71,6 @@ const EXPECTED: [(&str, Option<&str>); 19] = [
     ("member_flood_topic", None),
     ("forged_first_login", Some("xbr.error.invalid_signature")),
 ];
-
-/// The seller's market section: one API at 1 XBR a key, a new key every second.
-fn seller_market(maker: &str) -> String {
-    format!(
-        r#"[market]
-maker = "{maker}"
-member = "{}"
-[[market.apis]]
-api_id = "{API}"
-prefix = "{TOPIC}"
-price = "1 XBR"
-rotation_interval = "1s"
-"#,
-        key(PROVIDER).address()
-    )
-}
 
 fn buyer_market(maker: &str) -> String {
     format!(
@@ -223,7 +207,7 @@ fn hostile_peers_are_refused_while_the_honest_buyer_keeps_decrypting() {
         dir.path(),
         "seller",
         SELLER,
-        toml("seller", &admins[1]) + &seller_market(&maker_address),
+        toml("seller", &admins[1]) + &seller_market(&maker_address, API, "1s"),
         &admins[1],
     );
     let buyer = start_role(

@@ -250,13 +250,29 @@ pub fn run_role(cfg: &Path, admin: &str) -> Daemon {
     d
 }
 
-/// [`prepare_role`], [`register_delegate`] for a delegate (the maker must be up), [`run_role`].
+/// [`prepare_role`], [`register_delegate`] for a delegate (the maker must run), [`run_role`];
+/// the maker is returned once it runs (its authenticator answers).
 pub fn start_role(dir: &Path, role: &str, key_index: usize, toml: String, admin: &str) -> Daemon {
     let cfg = prepare_role(dir, role, key_index, toml);
-    if let Some(member) = member_of(role) {
-        register_delegate(&cfg, member);
+    match member_of(role) {
+        Some(member) => {
+            register_delegate(&cfg, member);
+            run_role(&cfg, admin)
+        }
+        None => {
+            let maker = run_role(&cfg, admin);
+            wait_running(&maker);
+            maker
+        }
     }
-    run_role(&cfg, admin)
+}
+
+/// Waits until the role runs: its admin API serves `/v1/channels`.
+pub fn wait_running(d: &Daemon) {
+    wait_for("the role to run", Duration::from_secs(90), || {
+        d.get("/v1/channels", Some(&d.token()))
+            .is_ok_and(|(s, _)| s == 200)
+    });
 }
 
 /// The role's log.
@@ -277,10 +293,7 @@ pub fn respawn(d: Daemon, role: &str) -> Daemon {
         c.stderr(log);
     });
     d.wait_up(Duration::from_secs(30));
-    wait_for("the restarted role", Duration::from_secs(60), || {
-        d.get("/v1/channels", Some(&d.token()))
-            .is_ok_and(|(s, _)| s == 200)
-    });
+    wait_running(&d);
     d
 }
 
@@ -346,6 +359,23 @@ pub fn channel_of<'a>(view: &'a serde_json::Value, oid: &ChannelId) -> &'a serde
         .iter()
         .find(|c| c["channel_oid"] == oid.to_string())
         .unwrap_or_else(|| panic!("no channel {oid} in {view}"))
+}
+
+/// A seller's `[market]` section: `maker`, the seller's member ([`PROVIDER`]), one API `api` on
+/// `io.crossbar.example` at 1 XBR a key, a new key every `rotation` (e.g. `"200ms"`).
+pub fn seller_market(maker: &str, api: &str, rotation: &str) -> String {
+    format!(
+        r#"[market]
+maker = "{maker}"
+member = "{}"
+[[market.apis]]
+api_id = "{api}"
+prefix = "io.crossbar.example"
+price = "1 XBR"
+rotation_interval = "{rotation}"
+"#,
+        key(PROVIDER).address()
+    )
 }
 
 /// A base-unit amount in an admin API answer (decimal string).
