@@ -1,11 +1,27 @@
 //! `xbrd market register-key` through the real binary: usage and configuration errors (exit 2,
-//! naming the field), an unreachable router (exit 1), and no secret in the output.
+//! naming the field), an unreachable router (exit 1), and no secret in the output; end to end, a
+//! delegate's key registered with an `xbrd run` market maker serving the authenticator on
+//! Crossbar and ganache.
 
 use std::path::Path;
 use std::process::Output;
+use std::time::Duration;
+
+use wamp_proto::auth::CryptosignKey;
+use wamp_proto::{Dict, Serializer};
+use xbr_market::maker::authenticator::member_authid;
+use xbrd_testkit::{Crossbar, Ganache};
 
 mod common;
-use common::{BIN, SELLER_KEY, free_admin, seller_toml, write_key};
+use common::market::{
+    CONSUMER, MAKER, PROVIDER, common_toml, deploy_market, description, key, start_role,
+};
+use common::{BIN, SELLER_KEY, free_admin, seller_toml, wait_for, write_key};
+
+/// The Crossbar config of the authenticated market realm, shared with xbr-market's tests.
+#[allow(dead_code)]
+#[path = "../../xbr-market/tests/real_peers/market_auth.rs"]
+mod market_auth;
 
 /// The member's key (ganache account 2, a public test key).
 const MEMBER_KEY: &str = "6370fd033278c143179d81c5526140625662b8daa446c22ee2d73db3707e620c";
@@ -54,16 +70,8 @@ fn help_and_usage_errors() {
 fn a_config_without_cryptosign_or_a_bad_member_key_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let member = write_key(dir.path(), "member.key", MEMBER_KEY);
-    let member = member.to_str().unwrap();
     let anonymous = config(dir.path(), "ws://127.0.0.1:1/ws", "");
-    let o = xbrd(&[
-        "market",
-        "register-key",
-        "-c",
-        &anonymous,
-        "--member-key-file",
-        member,
-    ]);
+    let o = register(&anonymous, &member);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("authentication.method"),
@@ -74,27 +82,13 @@ fn a_config_without_cryptosign_or_a_bad_member_key_exits_2_naming_it() {
 
     let cfg = config(dir.path(), "ws://127.0.0.1:1/ws", CRYPTOSIGN);
     let missing = dir.path().join("nope.key");
-    let o = xbrd(&[
-        "market",
-        "register-key",
-        "-c",
-        &cfg,
-        "--member-key-file",
-        missing.to_str().unwrap(),
-    ]);
+    let o = register(&cfg, &missing);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--member-key-file"), "{}", stderr(&o));
 
     let open = dir.path().join("open.key");
     std::fs::write(&open, MEMBER_KEY).unwrap();
-    let o = xbrd(&[
-        "market",
-        "register-key",
-        "-c",
-        &cfg,
-        "--member-key-file",
-        open.to_str().unwrap(),
-    ]);
+    let o = register(&cfg, &open);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--member-key-file"), "{}", stderr(&o));
     assert!(!stderr(&o).contains(MEMBER_KEY));
@@ -106,16 +100,85 @@ fn an_unreachable_router_exits_1_without_leaking_keys() {
     let member = write_key(dir.path(), "member.key", MEMBER_KEY);
     let port = common::free_port();
     let cfg = config(dir.path(), &format!("ws://127.0.0.1:{port}/ws"), CRYPTOSIGN);
-    let o = xbrd(&[
-        "market",
-        "register-key",
-        "-c",
-        &cfg,
-        "--member-key-file",
-        member.to_str().unwrap(),
-    ]);
+    let o = register(&cfg, &member);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("joining realm"), "{}", stderr(&o));
     let all = stderr(&o) + &String::from_utf8_lossy(&o.stdout);
     assert!(!all.contains(MEMBER_KEY) && !all.contains(CS_SEED) && !all.contains(SELLER_KEY));
+}
+
+/// Runs `register-key` for the delegate config `cfg` with the member key file `member`.
+fn register(cfg: &str, member: &Path) -> Output {
+    xbrd(&[
+        "market",
+        "register-key",
+        "-c",
+        cfg,
+        "--member-key-file",
+        member.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
+    let ganache = Ganache::start();
+    let (rt, chain) = deploy_market(&ganache, &description(100, 100));
+    let router = Crossbar::start_with_config(market_auth::market_auth_config());
+    let dir = tempfile::tempdir().unwrap();
+    // The maker daemon joins over the Unix socket (role xbrmm) and serves the authenticator.
+    let maker_admin = free_admin();
+    let unix = format!("rs+unix://{}", router.unix_path.display());
+    let maker_toml = common_toml(
+        "marketmaker",
+        &unix,
+        &ganache.url,
+        chain.addresses(),
+        &maker_admin,
+    );
+    let maker = start_role(dir.path(), "marketmaker", MAKER, maker_toml, &maker_admin);
+    wait_for("the maker to be ready", Duration::from_secs(90), || {
+        maker.get("/ready", None).is_ok_and(|(s, _)| s == 200)
+    });
+
+    let url = market_auth::market_url(&router);
+    let cfg = config(dir.path(), &url, CRYPTOSIGN);
+    let provider = write_key(dir.path(), "provider.key", common::market::KEYS[PROVIDER]);
+    let o = register(&cfg, &provider);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let authid = member_authid(&key(PROVIDER).address());
+    assert_eq!(out["authid"], authid.as_str());
+    assert_eq!(out["authrole"], "user");
+    let cs = CryptosignKey::from_hex(CS_SEED).unwrap();
+    assert_eq!(out["pubkey"], cs.public_key_hex());
+    let all = stderr(&o) + &String::from_utf8_lossy(&o.stdout);
+    assert!(!all.contains(common::market::KEYS[PROVIDER]) && !all.contains(CS_SEED));
+
+    // Afterwards the delegate joins with its key alone, as the provider's user.
+    rt.block_on(async {
+        let s = market_auth::delegate_session(&router, Serializer::Cbor, &cs, Dict::new())
+            .await
+            .unwrap();
+        let info = s.info().unwrap();
+        assert_eq!(
+            (info.authrole(), info.authid()),
+            (Some("user"), Some(authid.as_str()))
+        );
+        s.leave().await.unwrap();
+    });
+
+    // Another member cannot take the key over; a member that is no actor is not admitted.
+    let consumer = write_key(dir.path(), "consumer.key", common::market::KEYS[CONSUMER]);
+    let o = register(&cfg, &consumer);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("xbr.marketmaker.error.key-in-use"),
+        "{}",
+        stderr(&o)
+    );
+    write_key(dir.path(), "cs.key", &"22".repeat(32));
+    let outsider = write_key(dir.path(), "outsider.key", common::market::KEYS[MAKER]);
+    let o = register(&cfg, &outsider);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("\"anonymous\""), "{}", stderr(&o));
 }

@@ -21,6 +21,7 @@ use xbr_chain::{
 use xbr_core::eth::EthPrivateKey;
 use xbr_market::adapter::session::SessionPeer;
 use xbr_market::chain::XbrChain;
+use xbr_market::maker::CallerPolicy;
 use xbr_market::peer::{Caller, MakerClient, Publisher};
 use xbr_market::sig::Domain;
 use xbr_market::types::MarketId;
@@ -102,6 +103,17 @@ pub async fn chain_maker(
     providers: Arc<dyn Caller>,
     events: Arc<dyn Publisher>,
 ) -> MarketMaker {
+    chain_maker_checking(cm, store, providers, events, CallerPolicy::Unchecked).await
+}
+
+/// [`chain_maker`] treating its callers as `callers` says.
+pub async fn chain_maker_checking(
+    cm: &ChainMarket,
+    store: Arc<dyn MakerStore>,
+    providers: Arc<dyn Caller>,
+    events: Arc<dyn Publisher>,
+    callers: CallerPolicy,
+) -> MarketMaker {
     let cfg = MakerConfig {
         key: key(6),
         market_oid: MARKET,
@@ -111,7 +123,7 @@ pub async fn chain_maker(
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: cm.chain.eula().await.unwrap(),
-        callers: xbr_market::maker::CallerPolicy::Unchecked,
+        callers,
         max_channel_amount: xbr_market::types::U256::from(
             xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
         ),
@@ -137,19 +149,27 @@ pub struct Maker {
 }
 
 impl Maker {
-    /// Builds the maker of `cm`'s market.
+    /// Builds the maker of `cm`'s market on an anonymous session of the open realm (it checks
+    /// no callers).
     pub async fn start(router: &Crossbar, cm: &ChainMarket, db: &Path) -> Self {
-        Self::on_session(session(router, Serializer::Cbor).await, cm, db).await
+        let session = session(router, Serializer::Cbor).await;
+        Self::build(session, cm, db, CallerPolicy::Unchecked).await
     }
 
-    /// Builds the maker of `cm`'s market on `session`.
+    /// Builds the maker of `cm`'s market on `session`, a maker session of the authenticated
+    /// market realm: it checks its callers, as xbrd's maker does.
     pub async fn on_session(session: Session, cm: &ChainMarket, db: &Path) -> Self {
+        Self::build(session, cm, db, CallerPolicy::Authenticated).await
+    }
+
+    async fn build(session: Session, cm: &ChainMarket, db: &Path, callers: CallerPolicy) -> Self {
         let peer = Arc::new(SessionPeer::new(
             session.clone(),
             Some(Duration::from_secs(30)),
         ));
         let store: Arc<dyn MakerStore> = Arc::new(SqliteStore::open(db).unwrap());
-        let maker = Arc::new(chain_maker(cm, store.clone(), peer.clone(), peer).await);
+        let maker = chain_maker_checking(cm, store.clone(), peer.clone(), peer, callers).await;
+        let maker = Arc::new(maker);
         Self {
             session,
             store,
