@@ -42,9 +42,14 @@ pub fn write_key(dir: &Path, name: &str, hex: &str) -> PathBuf {
 /// A seller config (key file `seller.key`, one interval-rotated API, fast reconnects, JSON logs)
 /// on the open market realm: anonymous, no maker needed to join.
 pub fn seller_toml(router: &str, gateway: &str, admin: &str) -> String {
+    seller_toml_on(REALM_MARKET_OPEN, router, gateway, admin)
+}
+
+/// [`seller_toml`] on `realm`.
+pub fn seller_toml_on(realm: &str, router: &str, gateway: &str, admin: &str) -> String {
     format!(
         r#"role = "seller"
-realm = "{REALM_MARKET_OPEN}"
+realm = "{realm}"
 [[transports]]
 url = "{router}"
 initial_retry_delay = 0.2
