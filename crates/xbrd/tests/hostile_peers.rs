@@ -21,8 +21,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::market::{
-    BUYER, CONSUMER, MAKER, PAYING, Routes, SELLER, agreement, amount, common_toml, deploy_market,
-    description_with, follow_events, key, seller_market, start_role,
+    BUYER, CONSUMER, MAKER, PAYING, PROVIDER, Routes, SELLER, agreement, amount, common_toml,
+    deploy_market, description_with, follow_events, key, seller_market, start_role,
 };
 use common::{Daemon, free_admin, request, wait_for};
 use serde_json::{Value, json};
@@ -50,7 +50,7 @@ const HELD: &str = "wamp.error.procedure_already_exists";
 
 /// Every attack the script makes and the error URI it must get (`None`: the router forwards it,
 /// the buyer must survive it).
-const EXPECTED: [(&str, Option<&str>); 19] = [
+const EXPECTED: [(&str, Option<&str>); 20] = [
     ("anonymous_subscribe_offers", Some(NOT_AUTHORIZED)),
     ("anonymous_revoke_offer", Some(NOT_AUTHORIZED)),
     ("anonymous_place_offer", Some(NOT_AUTHORIZED)),
@@ -61,6 +61,7 @@ const EXPECTED: [(&str, Option<&str>); 19] = [
     ("member_place_offer_below_price", Some(NOT_AUTHORIZED)),
     ("member_place_offer_as_victim", Some(NOT_AUTHORIZED)),
     ("member_close_victim_channel", Some(NOT_AUTHORIZED)),
+    ("member_open_channel_for_victim", Some(NOT_AUTHORIZED)),
     ("member_register_buy_key", Some(HELD)),
     ("member_register_victim_sell", Some(HELD)),
     ("member_register_maker_probe", Some(NOT_AUTHORIZED)),
@@ -118,6 +119,7 @@ impl Drop for Publisher {
 /// Runs the attacker to its end; its `ATTACK` lines.
 fn attack(routes: &Routes) -> Vec<Value> {
     let paying = PAYING.to_string();
+    let victim_member = key(PROVIDER).address().to_string();
     let flood = FLOOD.to_string();
     let mut attacker = PythonPeer::spawn(
         std::path::Path::new(ATTACKER),
@@ -130,6 +132,8 @@ fn attack(routes: &Routes) -> Vec<Value> {
             ATTACKER_MEMBER_KEY,
             "--victim-paying-channel",
             &paying,
+            "--victim-member",
+            &victim_member,
             "--topic",
             TOPIC,
             "--flood",

