@@ -13,7 +13,7 @@ use wamp_client::{
 };
 use wamp_proto::auth::ClientAuth;
 use wamp_proto::session::SessionConfig;
-use wamp_proto::{Dict, Serializer};
+use wamp_proto::{Dict, Serializer, Value};
 use xbr_core::eth::EthPrivateKey;
 use xbr_market::adapter::session::{SessionPeer, register_maker};
 use xbr_market::maker::caller::member_authid;
@@ -63,7 +63,7 @@ fn config() -> Json {
     }
     let mut principals = json!({ "maker": { "ticket": MAKER_TICKET, "role": "xbrmm" } });
     for m in [member_a(), member_b()] {
-        principals[member_authid(m)] = json!({ "ticket": MEMBER_TICKET, "role": "user" });
+        principals[member_authid(&m)] = json!({ "ticket": MEMBER_TICKET, "role": "user" });
     }
     let ws = &mut worker["transports"][0]["paths"]["ws"]["auth"]["ticket"];
     ws["principals"] = principals;
@@ -173,7 +173,7 @@ fn offer(n: u8, delegate: &EthPrivateKey) -> PlaceOfferRequest {
 async fn the_router_asks_the_maker_and_the_maker_sees_its_callers() {
     let router = Crossbar::start_with_config(config());
     let (_maker_session, maker) = start_maker(&router).await;
-    let a = join(&router, &member_authid(member_a()), MEMBER_TICKET).await;
+    let a = join(&router, &member_authid(&member_a()), MEMBER_TICKET).await;
     let info = a.info().unwrap();
     assert_eq!(
         info.details.get("authrole").and_then(|v| v.as_str()),
@@ -272,7 +272,35 @@ async fn the_router_asks_the_maker_and_the_maker_sees_its_callers() {
     );
 
     // Member B may register its own sell (A's attempt did not poison the router's cache).
-    let b = join(&router, &member_authid(member_b()), MEMBER_TICKET).await;
+    let b = join(&router, &member_authid(&member_b()), MEMBER_TICKET).await;
+    // B claims to call for A (a CALL's `forward_for`, which Crossbar passes on and discloses as
+    // the caller): the maker goes by the session that sent the call, B.
+    let claim = Value::List(vec![Value::Dict(
+        [
+            ("session", Value::from(a.session_id().unwrap())),
+            ("authid", Value::from(member_authid(&member_a()))),
+            ("authrole", Value::from("user")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    )]);
+    let mut spoofed = CallOptions::default();
+    spoofed.extra.insert("forward_for".into(), claim);
+    let (args, kwargs) = offer(3, &key(4)).to_call();
+    let e = b
+        .call("xbr.marketmaker.place_offer", args, kwargs, spoofed)
+        .await
+        .unwrap_err();
+    assert_eq!(e.wamp_uri(), Some("wamp.error.not_authorized"), "{e}");
+    assert!(e.to_string().contains(&member_b().to_string()), "{e}");
+    assert!(
+        maker
+            .store()
+            .offer_by_key(&KeyId([3; 16]))
+            .unwrap()
+            .is_none()
+    );
     register(&b, &provider_uri(&key(5), "sell")).await.unwrap();
     not_authorized(
         register(&b, &provider_uri(&key(4), "on_key_rotated")).await,

@@ -7,13 +7,13 @@ use alloy_primitives::hex;
 use wamp_proto::{Dict, Value};
 use xbr_core::eth::keccak;
 
+pub use super::authenticator::{ROLE_USER, member_authid};
 use crate::types::Address;
 
 /// The authrole the maker's own sessions (and operators) join with: trusted, everything allowed.
 pub const ROLE_MAKER: &str = "xbrmm";
-/// The authrole of an authenticated market member's delegate session.
-pub const ROLE_USER: &str = "user";
-/// The authid prefix of a `user` session: `member-<40 lowercase hex digits of the member>`.
+/// The authid prefix of a `user` session: `member-<40 lowercase hex digits of the member>`
+/// (as [`member_authid`] writes it).
 pub const MEMBER_AUTHID_PREFIX: &str = "member-";
 
 /// Whether the maker checks who calls its procedures.
@@ -81,7 +81,7 @@ impl CallerId {
     pub fn member(session: u64, member: Address) -> Self {
         Self {
             session,
-            authid: Some(member_authid(member)),
+            authid: Some(member_authid(&member)),
             authrole: Some(ROLE_USER.to_owned()),
         }
     }
@@ -126,11 +126,6 @@ impl Principal {
     }
 }
 
-/// `member-<40 lowercase hex>` of a member address.
-pub fn member_authid(member: Address) -> String {
-    format!("{MEMBER_AUTHID_PREFIX}{}", hex::encode(member.as_slice()))
-}
-
 /// The member of a `member-<40 hex>` authid (`None` for anything else).
 pub fn member_of_authid(authid: &str) -> Option<Address> {
     let digits = authid.strip_prefix(MEMBER_AUTHID_PREFIX)?;
@@ -170,7 +165,7 @@ mod tests {
     #[test]
     fn member_authids_round_trip_and_nothing_else_is_a_member() {
         let m = key(SELLER_KEY).address();
-        let authid = member_authid(m);
+        let authid = member_authid(&m);
         assert_eq!(authid.len(), MEMBER_AUTHID_PREFIX.len() + 40);
         assert_eq!(authid, authid.to_lowercase());
         assert_eq!(member_of_authid(&authid), Some(m));
@@ -188,7 +183,7 @@ mod tests {
     #[test]
     fn principals_follow_the_authrole() {
         let m = key(SELLER_KEY).address();
-        let authid = member_authid(m);
+        let authid = member_authid(&m);
         assert_eq!(
             Principal::of(Some("user"), Some(&authid)),
             Principal::Member(m)
@@ -212,7 +207,7 @@ mod tests {
 
     #[test]
     fn the_caller_is_the_session_that_sent_the_call_not_a_forwarded_claim() {
-        let victim = member_authid(key(SELLER_KEY).address());
+        let victim = member_authid(&key(SELLER_KEY).address());
         let plain = dict(&[
             ("caller", Value::from(5u64)),
             ("caller_authid", Value::from(victim.as_str())),

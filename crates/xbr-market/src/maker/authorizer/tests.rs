@@ -51,7 +51,7 @@ async fn ask(f: &Fixture, who: &Value, action: &str, uri: &str, m: Option<&str>)
 }
 
 fn member() -> Value {
-    session("user", &member_authid(key(OTHER_KEY).address()))
+    session("user", &member_authid(&key(OTHER_KEY).address()))
 }
 
 fn provider(k: &str, rest: &str) -> String {
@@ -169,7 +169,7 @@ async fn a_member_publishes_only_under_its_own_providers_and_subscribes_anywhere
 #[tokio::test]
 async fn sessions_that_are_not_members_get_nothing() {
     let f = Fixture::checked(100, 100, 5).await;
-    let member_id = member_authid(key(OTHER_KEY).address());
+    let member_id = member_authid(&key(OTHER_KEY).address());
     for who in [
         session("anonymous", &member_id),
         session("user", "alice"),
