@@ -26,7 +26,7 @@ use xbr_market::peer::{Caller, MakerClient, Publisher};
 use xbr_market::sig::Domain;
 use xbr_market::types::MarketId;
 use xbr_market::{MakerConfig, MakerStore, MarketMaker, SqliteStore};
-use xbrd_testkit::{Crossbar, GANACHE_KEYS, Ganache, REALM_MARKET};
+use xbrd_testkit::{Crossbar, GANACHE_KEYS, Ganache, REALM_MARKET_OPEN};
 
 /// The market the descriptions create.
 pub const MARKET: MarketId = MarketId([0xa1; 16]);
@@ -41,12 +41,12 @@ pub fn xbr(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
 }
 
-/// An anonymous session on the market realm.
+/// An anonymous session on the open market realm (everything allowed: protocol logic only).
 pub async fn session(router: &Crossbar, serializer: Serializer) -> Session {
     let transport = TransportConfig::new(router.ws_url.clone()).with_serializer(serializer);
     Session::connect(
         &transport,
-        SessionConfig::new(REALM_MARKET, ClientAuth::anonymous()),
+        SessionConfig::new(REALM_MARKET_OPEN, ClientAuth::anonymous()),
     )
     .await
     .unwrap()
