@@ -394,6 +394,11 @@ fn compose_market_is_complete_and_checked() {
             // The socket's static authentication gives role xbrmm.
             assert_eq!(eff["transports"][0]["url"], maker_url.as_str(), "{s}");
             assert_eq!(method, "anonymous", "{s}");
+            // `[market] max_channel_amount` unset: the maker's default cap, 1000 XBR.
+            assert_eq!(
+                eff["market"]["max_channel_amount"],
+                xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT.to_string()
+            );
         } else {
             assert_eq!(eff["transports"][0]["url"], "ws://crossbar:8080/ws", "{s}");
             assert_eq!(method, "cryptosign", "{s}");

@@ -11,7 +11,12 @@
 //! buyer must survive them), the buyer must stay connected and keep decrypting new events, and at
 //! rest every role's invariants hold and the parties agree on both channels.
 //!
-//! The outcome of every attack is printed, one line each.
+//! The flood is accounted for: every event either reached the buyer's handler (logged as not
+//! decrypted) or was dropped by its session's bounded queue and counted in
+//! `xbrd_shed_total{what="events_dropped"}`, on the session it had all along.
+//!
+//! The outcome of every attack is printed, one line each, and the buyer's shed counters after the
+//! flood.
 
 mod common;
 
