@@ -130,6 +130,7 @@ async fn market(router: &Crossbar) -> Market {
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: String::new(),
+        realm: None,
     };
     let maker = Arc::new(MarketMaker::new(
         cfg,

@@ -12,6 +12,7 @@
 //! | [`close`] | `close_channel`, the auto-close of an exhausted paying channel, settling a close |
 //! | [`closer`] | the close worker: persisted close intents carried to the chain until final |
 //! | [`authenticator`] | the market realm's dynamic cryptosign authenticator (spec §8.5) over the store's user keys |
+//! | [`pending_logins`] | first logins waiting for their session to join (proof of possession) |
 //!
 //! Fixes over the reference (spec §10): `buy_key` checks that the delegate owns the payment
 //! channel and that `channel_seq`/`balance` continue the stored state; a failed sale rolls back
@@ -45,6 +46,7 @@ pub mod close;
 pub mod closer;
 pub mod dispatch;
 pub mod offers;
+pub mod pending_logins;
 pub mod procedure;
 pub mod scan;
 pub mod status;
@@ -73,6 +75,10 @@ pub struct MakerConfig {
     pub eula_url: String,
     /// EULA hash (`XBRNetwork.eula()`).
     pub eula_hash: String,
+    // Authentication (issue 12).
+    /// The market realm: the authenticator refuses a session joining any other realm
+    /// (`None`: any realm; library tests).
+    pub realm: Option<String>,
 }
 
 /// A channel as read from the chain (`XBRChannel.Opened`).
@@ -194,6 +200,8 @@ pub struct MakerState {
     closer: closer::Closer,
     /// The registered key each member session logged in with (for `logout`).
     session_keys: authenticator::SessionKeys,
+    /// First logins whose session has not joined yet.
+    pending_logins: pending_logins::PendingLogins,
 }
 
 impl std::ops::Deref for MarketMaker {
@@ -240,6 +248,7 @@ impl MarketMaker {
             sale_slots: Arc::new(tokio::sync::Semaphore::new(buy::SALES_IN_FLIGHT)),
             sale_retries: Mutex::new(HashMap::new()),
             session_keys: authenticator::SessionKeys::default(),
+            pending_logins: pending_logins::PendingLogins::default(),
         };
         Self {
             inner: Arc::new(inner),

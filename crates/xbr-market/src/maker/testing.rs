@@ -61,6 +61,7 @@ pub fn config() -> MakerConfig {
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: String::new(),
+        realm: None,
     }
 }
 

@@ -67,6 +67,7 @@ pub fn maker_config() -> MakerConfig {
         contracts: Default::default(),
         eula_url: "https://example.invalid/eula".into(),
         eula_hash: "QmEula".into(),
+        realm: None,
     }
 }
 

@@ -111,6 +111,7 @@ pub async fn chain_maker(
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: cm.chain.eula().await.unwrap(),
+        realm: None,
     };
     MarketMaker::new(
         cfg,

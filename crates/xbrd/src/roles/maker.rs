@@ -131,6 +131,7 @@ impl Builder {
             contracts,
             eula_url: String::new(),
             eula_hash,
+            realm: Some(self.cfg.realm.clone()),
         };
         let peer = Arc::new(self.peer.clone());
         let maker = Arc::new(MarketMaker::new(
