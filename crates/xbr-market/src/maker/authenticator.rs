@@ -470,6 +470,8 @@ impl MarketMaker {
             .ok_or_else(|| {
                 MarketError::no_such_object("no member key logged in on the calling session")
             })?;
+        // A first login whose join the maker has not handled yet is not registered afterwards.
+        self.pending_logins.take(caller);
         self.db(move |s| s.remove_user_key(&pubkey)).await?;
         info!(session = caller, pubkey = %hex::encode(pubkey), "member key logged out");
         // The answer goes out first (the reference kills from the next reactor turn).

@@ -404,3 +404,20 @@ fn a_join_event_without_a_session_id_is_no_joined_session() {
     assert_eq!(JoinedSession::from_event_args(&[Value::Dict(d)]), None);
     assert_eq!(JoinedSession::from_event_args(&[]), None);
 }
+
+#[tokio::test]
+async fn a_session_that_logs_out_before_its_join_is_handled_registers_nothing() {
+    let f = Fixture::on_quiet_chain(100, 100, 1).await;
+    let member = key(OTHER_KEY);
+    authenticate(&f, member_login_authextra(&member, PUBKEY))
+        .await
+        .unwrap();
+    f.maker
+        .dispatch(Procedure::Logout, &[], &Dict::new(), SESSION)
+        .await
+        .unwrap();
+    join(&f, SESSION, &member_authid(&member.address()))
+        .await
+        .unwrap();
+    assert_eq!(f.store.user_key(&PUBKEY).unwrap(), None);
+}
