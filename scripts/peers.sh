@@ -276,16 +276,16 @@ start_crossbar() {
     done
     local node=$RUN_DIR/crossbar/.crossbar
     mkdir -p "$node"
-    rm -f "$node/rawsocket.sock"
+    rm -f "$node/rawsocket.sock" "$node/xbrmm.sock"
     "$VENV_DIR/bin/python" - "$REPO_ROOT/tests/peers/crossbar/config.json" "$node" "$ws_port" "$rs_port" <<'PY'
-import json, sys
+import json, os, sys
 src, node, ws_port, rs_port = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 config = json.load(open(src))
 for worker in config["workers"]:
     for t in worker.get("transports", []):
         ep = t["endpoint"]
         if ep["type"] == "unix":
-            ep["path"] = node + "/rawsocket.sock"
+            ep["path"] = node + "/" + os.path.basename(ep["path"])
         elif t["type"] == "web":
             ep["port"] = ws_port
         elif t["type"] == "rawsocket":
@@ -299,8 +299,8 @@ PY
     wait_ready crossbar "$pid" "$logfile" "$ws_port" "$rs_port"
     record crossbar "$pid"
     log "crossbar: ready, pid $pid"
-    printf 'ws_url=ws://127.0.0.1:%s/ws\nws_auth_url=ws://127.0.0.1:%s/ws-auth\nrs_url=rs://127.0.0.1:%s\nunix_path=%s\n' \
-        "$ws_port" "$ws_port" "$rs_port" "$node/rawsocket.sock" | tee "$RUN_DIR/crossbar.env"
+    printf 'ws_url=ws://127.0.0.1:%s/ws\nws_auth_url=ws://127.0.0.1:%s/ws-auth\nrs_url=rs://127.0.0.1:%s\nunix_path=%s\nws_market_url=ws://127.0.0.1:%s/ws-market\nmaker_unix_path=%s\n' \
+        "$ws_port" "$ws_port" "$rs_port" "$node/rawsocket.sock" "$ws_port" "$node/xbrmm.sock" | tee "$RUN_DIR/crossbar.env"
 }
 
 start_ganache() {

@@ -15,11 +15,18 @@ use crate::process::{self, ManagedProcess};
 
 /// Attempts with fresh ports when another process took one of ours first.
 const PORT_ATTEMPTS: usize = 3;
+/// File name of the general RawSocket Unix socket in the node config.
+const UNIX_SOCKET: &str = "rawsocket.sock";
+/// File name of the maker's RawSocket Unix socket (role `xbrmm`) in the node config.
+const MAKER_SOCKET: &str = "xbrmm.sock";
 
 /// The node config in the repository (`tests/peers/crossbar/config.json`): realm1 anonymous,
-/// realm2 with ticket/wampcra/cryptosign users, realm `xbr-market`; WebSocket at `/ws` and
-/// `/ws-auth`, RawSocket over TCP and over a Unix socket. Ports and the socket path are
-/// rewritten by [`Crossbar::start_with_config`].
+/// realm2 with ticket/wampcra/cryptosign users, the secured market realm `xbr-market` (roles
+/// `xbrmm`, `user` under the maker's dynamic authorizer, `anonymous`) and the open
+/// `xbr-market-open`; WebSocket at `/ws`, `/ws-auth`
+/// and `/ws-market` (the maker's dynamic cryptosign authenticator, or anonymous), RawSocket over
+/// TCP and over two Unix sockets (`rawsocket.sock`; `xbrmm.sock`, where every session is the
+/// maker, role `xbrmm`). Ports and socket paths are rewritten by [`Crossbar::start_with_config`].
 pub fn default_crossbar_config() -> Value {
     let path = paths::repo_root().join("tests/peers/crossbar/config.json");
     let text = fs::read_to_string(&path)
@@ -38,10 +45,19 @@ pub struct Crossbar {
     pub rs_url: String,
     /// RawSocket over this Unix socket.
     pub unix_path: PathBuf,
+    /// WebSocket URL of the market's delegates: `ws://127.0.0.1:P/ws-market` (WAMP-cryptosign
+    /// through the maker's dynamic authenticator, or anonymous).
+    pub ws_market_url: String,
+    /// The maker's RawSocket Unix socket: every session on it gets role `xbrmm`.
+    pub maker_unix_path: PathBuf,
+    /// [`maker_unix_path`](Crossbar::maker_unix_path) as a client URL: `rs+unix:///…/xbrmm.sock`.
+    pub maker_url: String,
     /// The WebSocket port (P).
     pub ws_port: u16,
     /// The RawSocket TCP port (Q).
     pub rs_port: u16,
+    /// What the node config listens on (after rewriting).
+    listeners: Listeners,
     dir: TempDir,
     process: Option<ManagedProcess>,
 }
@@ -69,11 +85,12 @@ impl Crossbar {
                 .unwrap_or_else(|e| panic!("xbrd-testkit: cannot create a temp dir: {e}"));
             let ws_port = net::free_port();
             let rs_port = net::free_port();
-            let unix_path = dir.path().join("rawsocket.sock");
+            let unix_path = dir.path().join(UNIX_SOCKET);
+            let maker_unix_path = dir.path().join(MAKER_SOCKET);
             let node_dir = dir.path().join(".crossbar");
             fs::create_dir_all(&node_dir)
                 .unwrap_or_else(|e| panic!("xbrd-testkit: cannot create the node dir: {e}"));
-            let config = rewrite_config(config.clone(), ws_port, rs_port, &unix_path);
+            let (config, listeners) = rewrite_config(config.clone(), ws_port, rs_port, dir.path());
             let text = serde_json::to_string_pretty(&config).expect("JSON value serializes");
             fs::write(node_dir.join("config.json"), text)
                 .unwrap_or_else(|e| panic!("xbrd-testkit: cannot write the node config: {e}"));
@@ -82,6 +99,10 @@ impl Crossbar {
                 ws_auth_url: format!("ws://127.0.0.1:{ws_port}/ws-auth"),
                 rs_url: format!("rs://127.0.0.1:{rs_port}"),
                 unix_path,
+                ws_market_url: format!("ws://127.0.0.1:{ws_port}/ws-market"),
+                maker_url: format!("rs+unix://{}", maker_unix_path.display()),
+                maker_unix_path,
+                listeners,
                 ws_port,
                 rs_port,
                 dir,
@@ -187,7 +208,9 @@ impl Crossbar {
             .try_clone()
             .map_err(|e| StartError::Spawn(format!("cannot clone the log file: {e}")))?;
         // A socket file left by a killed router would block the Unix listener.
-        let _ = fs::remove_file(&self.unix_path);
+        for socket in &self.listeners.unix {
+            let _ = fs::remove_file(socket);
+        }
         let mut cmd = process::command(paths::crossbar_bin());
         cmd.arg("start")
             .arg("--cbdir")
@@ -225,10 +248,15 @@ impl Crossbar {
         }
     }
 
-    /// Both TCP ports and the Unix socket accept, and `/ws` upgrades a WAMP WebSocket.
+    /// The RawSocket TCP port (if configured) and every Unix socket accept, and `/ws` upgrades
+    /// a WAMP WebSocket.
     fn accepts_clients(&self) -> bool {
-        port_is_open(self.rs_port)
-            && std::os::unix::net::UnixStream::connect(&self.unix_path).is_ok()
+        (!self.listeners.rawsocket_tcp || port_is_open(self.rs_port))
+            && self
+                .listeners
+                .unix
+                .iter()
+                .all(|socket| std::os::unix::net::UnixStream::connect(socket).is_ok())
             && net::websocket_upgrade_status(self.ws_port, "/ws", "wamp.2.json").ok() == Some(101)
     }
 
@@ -264,8 +292,24 @@ enum StartError {
     Timeout,
 }
 
-/// Points every transport of `config` at our ports and socket path.
-fn rewrite_config(mut config: Value, ws_port: u16, rs_port: u16, unix_path: &Path) -> Value {
+/// What a node config listens on.
+#[derive(Debug, Default, PartialEq)]
+struct Listeners {
+    /// Unix socket paths.
+    unix: Vec<PathBuf>,
+    /// Whether a RawSocket transport listens on TCP.
+    rawsocket_tcp: bool,
+}
+
+/// Points every transport of `config` at our ports, and every Unix socket into `socket_dir`
+/// (keeping its file name); the config and what it listens on.
+fn rewrite_config(
+    mut config: Value,
+    ws_port: u16,
+    rs_port: u16,
+    socket_dir: &Path,
+) -> (Value, Listeners) {
+    let mut listeners = Listeners::default();
     let workers = config
         .get_mut("workers")
         .and_then(Value::as_array_mut)
@@ -287,13 +331,21 @@ fn rewrite_config(mut config: Value, ws_port: u16, rs_port: u16, unix_path: &Pat
             };
             match endpoint.get("type").and_then(Value::as_str) {
                 Some("unix") => {
-                    endpoint.insert("path".into(), unix_path.to_string_lossy().into());
+                    let name = endpoint
+                        .get("path")
+                        .and_then(Value::as_str)
+                        .and_then(|path| Path::new(path).file_name())
+                        .map_or_else(|| UNIX_SOCKET.into(), |name| name.to_owned());
+                    let path = socket_dir.join(name);
+                    endpoint.insert("path".into(), path.to_string_lossy().into());
+                    listeners.unix.push(path);
                 }
                 Some("tcp") if kind == "web" || kind == "websocket" => {
                     endpoint.insert("port".into(), ws_port.into());
                     endpoint.insert("interface".into(), "127.0.0.1".into());
                 }
                 Some("tcp") if kind == "rawsocket" => {
+                    listeners.rawsocket_tcp = true;
                     endpoint.insert("port".into(), rs_port.into());
                     endpoint.insert("interface".into(), "127.0.0.1".into());
                 }
@@ -301,7 +353,7 @@ fn rewrite_config(mut config: Value, ws_port: u16, rs_port: u16, unix_path: &Pat
             }
         }
     }
-    config
+    (config, listeners)
 }
 
 pub(crate) fn tail(path: &Path, lines: usize) -> String {
@@ -316,11 +368,14 @@ mod tests {
 
     #[test]
     fn rewrite_config_sets_ports_socket_and_interface() {
-        let config = rewrite_config(
-            default_crossbar_config(),
-            40001,
-            40002,
-            Path::new("/tmp/x/rs.sock"),
+        let (config, listeners) =
+            rewrite_config(default_crossbar_config(), 40001, 40002, Path::new("/tmp/x"));
+        assert_eq!(
+            listeners,
+            Listeners {
+                unix: vec!["/tmp/x/rawsocket.sock".into(), "/tmp/x/xbrmm.sock".into()],
+                rawsocket_tcp: true
+            }
         );
         let transports = config["workers"][0]["transports"].as_array().unwrap();
         let mut seen = (0, 0, 0);
@@ -341,17 +396,17 @@ mod tests {
                     seen.1 += 1;
                 }
                 ("rawsocket", "unix") => {
-                    assert_eq!(endpoint["path"], "/tmp/x/rs.sock");
+                    assert_eq!(endpoint["path"], listeners.unix[seen.2].to_str().unwrap());
                     seen.2 += 1;
                 }
                 other => panic!("unexpected transport {other:?}"),
             }
         }
-        assert_eq!(seen, (1, 1, 1));
+        assert_eq!(seen, (1, 1, 2));
     }
 
     #[test]
-    fn default_config_has_the_three_realms() {
+    fn default_config_has_the_four_realms() {
         let config = default_crossbar_config();
         let realms: Vec<&str> = config["workers"][0]["realms"]
             .as_array()
@@ -364,7 +419,8 @@ mod tests {
             [
                 crate::REALM_ANONYMOUS,
                 crate::REALM_AUTH,
-                crate::REALM_MARKET
+                crate::REALM_MARKET,
+                crate::REALM_MARKET_OPEN
             ]
         );
     }

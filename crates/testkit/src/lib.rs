@@ -46,8 +46,15 @@ pub use python::PythonPeer;
 pub const REALM_ANONYMOUS: &str = "realm1";
 /// Realm for authenticated clients (ticket, wampcra, cryptosign), everything allowed.
 pub const REALM_AUTH: &str = "realm2";
-/// Realm for XBR market traffic (anonymous, everything allowed).
+/// The secured XBR market realm: the maker joins over [`Crossbar::maker_url`] (role `xbrmm`,
+/// everything allowed); delegates over [`Crossbar::ws_market_url`] with WAMP-cryptosign, checked
+/// by the maker's dynamic authenticator (role `user`, whose every action the maker's dynamic
+/// authorizer `xbr.marketmaker.authorizer.authorize` decides); anonymous sessions may only read
+/// the maker's status (`get_config`, `get_status`, `status`, `on_status`).
 pub const REALM_MARKET: &str = "xbr-market";
+/// An XBR market realm open to anonymous clients with everything allowed, for library tests of
+/// the protocol logic (the maker without caller checks). Test config only: never ship it.
+pub const REALM_MARKET_OPEN: &str = "xbr-market-open";
 
 /// Ticket principal configured on the router (realm2).
 pub const TICKET_AUTHID: &str = "alice";

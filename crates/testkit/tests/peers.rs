@@ -46,6 +46,17 @@ fn assert_router_answers(router: &Crossbar) {
     let reply = rawsocket_handshake_unix(&router.unix_path, 2).unwrap();
     assert_eq!(reply[0], 0x7F, "unix rawsocket reply {reply:02x?}");
     assert_eq!(reply[1] & 0x0F, 2, "unix rawsocket reply {reply:02x?}");
+    // The maker's socket (role xbrmm on the market realm).
+    let reply = rawsocket_handshake_unix(&router.maker_unix_path, 2).unwrap();
+    assert_eq!(reply[0], 0x7F, "maker rawsocket reply {reply:02x?}");
+    assert_eq!(
+        router.maker_url,
+        format!("rs+unix://{}", router.maker_unix_path.display())
+    );
+    assert_eq!(
+        websocket_upgrade_status(router.ws_port, "/ws-market", "wamp.2.cbor").unwrap(),
+        101
+    );
 }
 
 #[test]
@@ -98,7 +109,7 @@ fn crossbar_with_a_custom_config_serves_its_realm() {
     )
     .unwrap();
     assert_eq!(
-        written["workers"][0]["realms"][3]["name"], "custom-realm",
+        written["workers"][0]["realms"][4]["name"], "custom-realm",
         "the node config is the one given"
     );
     assert_router_answers(&router);
@@ -229,4 +240,39 @@ fn crossbar_can_be_frozen_thawed_killed_and_restarted() {
     let ws_port = router.ws_port;
     drop(router);
     assert!(!port_is_open(ws_port));
+}
+
+/// The shipped router config (`deploy/crossbar/config.json`) starts, and on its market realm an
+/// anonymous session may read the maker's status but nothing else.
+#[test]
+fn the_deploy_config_lets_anonymous_sessions_only_read_the_market_status() {
+    let path = xbrd_testkit::repo_root().join("deploy/crossbar/config.json");
+    let config = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let router = Crossbar::start_with_config(config);
+    for (procedure, want) in [
+        // Allowed: nobody registered it here.
+        ("xbr.marketmaker.get_status", "wamp.error.no_such_procedure"),
+        ("xbr.marketmaker.revoke_offer", "wamp.error.not_authorized"),
+        ("xbr.marketmaker.place_offer", "wamp.error.not_authorized"),
+        ("xbr.marketmaker.open_channel", "wamp.error.not_authorized"),
+        (
+            "xbr.marketmaker.authenticator.authenticate",
+            "wamp.error.not_authorized",
+        ),
+    ] {
+        let mut peer = PythonPeer::spawn(
+            Path::new("tests/peers/python/interop_peer.py"),
+            &[
+                &router.ws_url,
+                "xbr-market",
+                "json",
+                "call",
+                procedure,
+                "[]",
+            ],
+            &[],
+        );
+        let line = peer.wait_for_line("ERROR", Duration::from_secs(60));
+        assert!(line.contains(want), "{procedure}: {line}");
+    }
 }

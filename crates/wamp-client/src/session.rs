@@ -163,6 +163,18 @@ impl Session {
         }
     }
 
+    /// How many progressive calls the joined session cancelled because their caller fell
+    /// [`PROGRESS_QUEUE`] results behind; 0 while not joined. Counts per joined session, like
+    /// [`Session::dropped_events`].
+    pub fn progress_overflows(&self) -> u64 {
+        match &*self.link.borrow() {
+            Link::Up {
+                progress_overflows, ..
+            } => progress_overflows.load(Ordering::Relaxed),
+            Link::Down => 0,
+        }
+    }
+
     /// Whether a session is joined right now.
     pub fn is_connected(&self) -> bool {
         matches!(&*self.link.borrow(), Link::Up { .. })

@@ -59,6 +59,11 @@ impl Invocation {
         self.details.get("caller_authid").and_then(Value::as_str)
     }
 
+    /// The caller's authrole, when the router disclosed it.
+    pub fn caller_authrole(&self) -> Option<&str> {
+        self.details.get("caller_authrole").and_then(Value::as_str)
+    }
+
     /// Whether the caller asked for progressive results.
     pub fn receive_progress(&self) -> bool {
         self.progress.is_some()

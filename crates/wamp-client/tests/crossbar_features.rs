@@ -623,6 +623,7 @@ async fn progress_overflow_cancels_the_call(router: &tk::Crossbar) {
     );
     assert!(call.next().await.is_none());
     assert!(caller.is_connected() && callee.is_connected());
+    assert_eq!(caller.progress_overflows(), 1, "the overflow is counted");
     for s in [caller, callee] {
         s.leave().await.expect("leave");
     }

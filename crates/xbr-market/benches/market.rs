@@ -31,7 +31,7 @@ use xbr_market::{
     ApiSpec, Buyer, BuyerConfig, MakerConfig, MarketMaker, MemoryStore, Seller, SellerConfig,
     SqliteStore,
 };
-use xbrd_testkit::{Crossbar, REALM_MARKET};
+use xbrd_testkit::{Crossbar, REALM_MARKET_OPEN};
 
 const KEY4: &str = "add53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743";
 const KEY5: &str = "395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3536a33ab8a4fd";
@@ -47,7 +47,7 @@ async fn session(router: &Crossbar) -> Session {
     let t = TransportConfig::new(router.ws_url.clone()).with_serializer(Serializer::Cbor);
     Session::connect(
         &t,
-        SessionConfig::new(REALM_MARKET, ClientAuth::anonymous()),
+        SessionConfig::new(REALM_MARKET_OPEN, ClientAuth::anonymous()),
     )
     .await
     .unwrap()
@@ -130,6 +130,10 @@ async fn market(router: &Crossbar) -> Market {
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: String::new(),
+        callers: xbr_market::maker::CallerPolicy::Unchecked,
+        max_channel_amount: xbr_market::types::U256::from(
+            xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
+        ),
         realm: None,
     };
     let maker = Arc::new(MarketMaker::new(
@@ -202,6 +206,7 @@ async fn market(router: &Crossbar) -> Market {
             max_price: big,
             kek: Kek::from_bytes([2; 32]),
             auto_close: false,
+            allow: Default::default(),
         },
         stores.buyer(),
         client(&buyer_session),

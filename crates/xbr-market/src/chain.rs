@@ -4,6 +4,7 @@
 //! without waiting; its transaction then looked up by hash), each signed locally with the
 //! maker's key.
 
+use tracing::warn;
 use xbr_chain::{
     ChannelEvent, ChannelOpened, ChannelType as ChainType, OpenChannel, SimpleBlockchain,
     TransactionStatus,
@@ -15,7 +16,7 @@ use crate::maker::{
     ChainChannel, ChainChannelEvent, ChainClose, CloseSubmission, MakerChain, TxStatus,
 };
 use crate::peer::BoxFuture;
-use crate::types::{ActorType, Address, ChannelId, ChannelType, MarketId};
+use crate::types::{ActorType, Address, ChannelId, ChannelType, MarketId, U256};
 use crate::wire::OpenChannelRequest;
 
 /// The maker's chain access.
@@ -95,8 +96,11 @@ impl MakerChain for XbrChain {
                 ChannelType::Payment => ChainType::Payment,
                 ChannelType::Paying => ChainType::Paying,
             };
-            if req.channel_type == ChannelType::Paying {
-                let spender = self.chain.addresses().channel;
+            // A paying channel is funded by the maker: it approves exactly the amount, and no
+            // allowance is left standing when the open fails.
+            let spender = self.chain.addresses().channel;
+            let approved = req.channel_type == ChannelType::Paying;
+            if approved {
                 self.chain
                     .approve_xbr(&self.key, spender, req.amount)
                     .await
@@ -114,11 +118,18 @@ impl MakerChain for XbrChain {
                 amount: req.amount,
                 signature: req.signature,
             };
-            let receipt = self
-                .chain
-                .open_channel(&self.key, &open)
-                .await
-                .map_err(chain_err)?;
+            let receipt = match self.chain.open_channel(&self.key, &open).await {
+                Ok(receipt) => receipt,
+                Err(e) => {
+                    if approved
+                        && let Err(reset) =
+                            self.chain.approve_xbr(&self.key, spender, U256::ZERO).await
+                    {
+                        warn!(error = %reset, "open_channel failed and its allowance was not reset");
+                    }
+                    return Err(chain_err(e));
+                }
+            };
             // Record what the contract announced, not what was asked for.
             let opened = self
                 .chain

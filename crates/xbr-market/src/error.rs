@@ -68,6 +68,12 @@ pub mod uri {
     /// Prefix of the errors that are not a callee's answer (the call never reached a callee, or
     /// its outcome is unknown): `xbr.error.transport.<kind>`.
     pub const TRANSPORT: &str = "xbr.error.transport";
+    /// The buyer does not buy from the offer's seller or API (not on its allow-list).
+    pub const OFFER_NOT_ALLOWED: &str = "xbr.error.offer_not_allowed";
+
+    // Authorization (issue 12).
+    /// The caller may not do this (the maker's caller checks; the router's own refusals).
+    pub const NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
 }
 
 /// Where a party stands on a channel: its off-chain seq and remaining. Sent with a refusal (as

@@ -39,7 +39,7 @@ pub mod store;
 pub mod types;
 pub mod wire;
 
-pub use buyer::{Buyer, BuyerConfig};
+pub use buyer::{AllowList, Buyer, BuyerConfig, PURCHASES_IN_FLIGHT};
 pub use error::{MarketError, MarketResult};
 pub use maker::{MakerChain, MakerConfig, MarketMaker};
 pub use seller::{ApiSpec, Seller, SellerConfig};

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use tempfile::TempDir;
-use wamp_proto::{Dict, Serializer, Value};
+use wamp_proto::{Dict, Value};
 use xbr_market::error::MarketResult;
 use xbr_market::error::{MarketError, uri};
 use xbr_market::local::{Handler, LocalBus};
@@ -111,18 +111,6 @@ fn sqlite_buyer(m: &Market, path: &Path) -> (Buyer, Arc<dyn BuyerStore>) {
         buyer_for(&m.bus, store.clone(), &m.kek, KEY5, xbr(100)),
         store,
     )
-}
-
-async fn started_market(price: U256) -> Market {
-    let m = market(
-        LocalBus::with_serializer(Serializer::Cbor),
-        price,
-        1,
-        xbr(500),
-    )
-    .await;
-    m.seller.start().await.unwrap();
-    m
 }
 
 /// A started market and a started buyer on a SQLite store at `db` (in the returned directory),

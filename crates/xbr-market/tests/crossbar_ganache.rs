@@ -113,6 +113,7 @@ async fn start_buyer(
         max_price: xbr(100),
         kek: Kek::from_bytes([5; 32]),
         auto_close: true,
+        allow: Default::default(),
     };
     let buyer = Buyer::new(cfg, store, maker_client(&s));
     buyer.start().await.unwrap();
@@ -406,6 +407,7 @@ async fn market_on_crossbar_and_ganache_survives_restarts() {
             max_price: xbr(10),
             kek: Kek::from_bytes([6; 32]),
             auto_close: false,
+            allow: Default::default(),
         },
         Arc::new(xbr_market::MemoryStore::new()),
         maker_client(&probe),

@@ -459,6 +459,7 @@ async fn trade(ser: Serializers) {
             max_price: xbr(100),
             kek: Kek::from_bytes([5; 32]),
             auto_close: true,
+            allow: Default::default(),
         },
         buyer_store.clone(),
         maker_client(&buyer_session),

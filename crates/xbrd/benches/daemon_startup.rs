@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET, free_port, repo_root};
+use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET_OPEN, free_port, repo_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
 const READY_LIMIT: Duration = Duration::from_secs(60);
@@ -106,7 +106,7 @@ fn write_config(
         &path,
         format!(
             "role = \"{role}\"\n\
-             realm = \"{REALM_MARKET}\"\n\
+             realm = \"{REALM_MARKET_OPEN}\"\n\
              [[transports]]\n\
              url = \"{router}\"\n\
              serializer = \"cbor\"\n\

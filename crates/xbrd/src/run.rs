@@ -204,6 +204,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         started,
         shutdown: shutdown.clone(),
     });
+    if let Some(addr) = cfg.admin.metrics_listen {
+        let metrics_listener = admin::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on admin.metrics_listen = {addr}"))?;
+        tracing::info!(listen = %addr, "metrics listening (no token)");
+        let router = admin::metrics_router(admin_state.clone());
+        tokio::spawn(admin::serve_router(
+            metrics_listener,
+            router,
+            shutdown.clone(),
+        ));
+    }
     tracing::info!(listen = %cfg.admin.listen, "admin API listening");
     let admin_task = tokio::spawn(admin::serve(listener, admin_state, shutdown.clone()));
 

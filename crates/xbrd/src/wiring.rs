@@ -4,16 +4,20 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
+use wamp_client::Session;
 use xbr_market::SqliteStore;
 
 use crate::admin::RoleSlot;
 use crate::chain::Chain;
 use crate::config::Config;
 use crate::health::Health;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Shed};
 use crate::roles::{CALL_TIMEOUT, RoleContext, Stores};
 use xbr_market::adapter::session::SessionPeer;
 use xbr_market::runtime::{AfterJoin, attach};
+
+/// A count a WAMP session keeps of what it shed.
+type SessionCount = fn(&Session) -> u64;
 
 /// The open store, shared by the role.
 pub type Store = Arc<SqliteStore>;
@@ -113,6 +117,7 @@ pub async fn start(ctx: Context<'_>) -> anyhow::Result<Running> {
         stores: Stores::of(ctx.store.clone()),
         chain: ctx.chain.clone(),
         metrics: ctx.metrics.clone(),
+        health: ctx.health.clone(),
         peer: peer.clone(),
         slot: ctx.role_slot.clone(),
     })
@@ -123,6 +128,15 @@ pub async fn start(ctx: Context<'_>) -> anyhow::Result<Running> {
     let role_events = component.events();
     let running = component.start();
     peer.bind(running.session());
+    let session_counts: [(Shed, SessionCount); 3] = [
+        (Shed::EventsDropped, Session::dropped_events),
+        (Shed::InvocationsRefused, Session::refused_invocations),
+        (Shed::ProgressOverflow, Session::progress_overflows),
+    ];
+    for (what, read) in session_counts {
+        let session = running.session();
+        ctx.metrics.sample_shed(what, move || read(&session));
+    }
     let roles = AfterJoin::spawn(role, declared, running.session(), role_events, observer);
     let follow = tokio::spawn(crate::component::follow(
         events,

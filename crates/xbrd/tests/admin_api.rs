@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use xbr_core::KeyId;
 use xbrd::admin::dto::*;
-use xbrd::admin::{AdminState, RoleSlot, router};
+use xbrd::admin::{AdminState, RoleSlot, metrics_router, router};
 use xbrd::config::{Role, Secret};
 use xbrd::health::Health;
 use xbrd::metrics::Metrics;
@@ -154,6 +154,8 @@ impl ChainApi for FakeChain {
 
 struct Fixture {
     app: axum::Router,
+    /// The `admin.metrics_listen` router.
+    metrics_app: axum::Router,
     health: Arc<Health>,
     slot: Arc<RoleSlot>,
     role: Arc<FakeRole>,
@@ -184,7 +186,8 @@ fn fixture(role: Role) -> Fixture {
         shutdown: shutdown.clone(),
     });
     Fixture {
-        app: router(state),
+        app: router(state.clone()),
+        metrics_app: metrics_router(state),
         health,
         slot,
         role: fake,
@@ -286,8 +289,13 @@ async fn v1_requires_the_bearer_token() {
         send(&f.app, "GET", "/health", None, None).await.0,
         StatusCode::OK
     );
+    // The metrics carry balances: behind the token.
     assert_eq!(
         send(&f.app, "GET", "/metrics", None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&f.app, "GET", "/metrics", Some(TOKEN), None).await.0,
         StatusCode::OK
     );
 }
@@ -335,6 +343,76 @@ async fn ready_reports_each_failed_check() {
     assert_eq!(st["session"]["session_id"], 99);
     assert_eq!(st["chain"]["chain_id"], 1337);
     assert_eq!(st["ready"], true);
+}
+
+#[tokio::test]
+async fn ready_names_a_procedure_another_session_holds() {
+    let f = fixture(Role::Seller);
+    store_and_chain_up(&f.health);
+    f.health.set_session(Some(SessionView {
+        session_id: 5,
+        router_url: "ws://127.0.0.1:1/ws".into(),
+        realm: "xbr-market".into(),
+        authid: None,
+        authrole: None,
+    }));
+    let sell = "xbr.provider.0xab.sell";
+    f.health
+        .set_attach_errors(5, &[format!("{sell}: wamp.error.procedure_already_exists")]);
+    let (s, b) = send(&f.app, "GET", "/ready", None, None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_eq!(b["checks"]["role_declared"], false);
+    assert_eq!(b["attach_errors"][0]["uri"], sell);
+    assert_eq!(
+        b["attach_errors"][0]["error"],
+        "wamp.error.procedure_already_exists"
+    );
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(sell), "{msg}");
+    let (_, st) = send(&f.app, "GET", "/v1/status", Some(TOKEN), None).await;
+    assert_eq!(st["ready"], false);
+    assert_eq!(st["attach_errors"][0]["uri"], sell);
+    // Repaired (the role attached): ready, nothing named.
+    f.health.set_attach_errors(5, &[]);
+    let (s, b) = send(&f.app, "GET", "/ready", None, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["checks"]["role_declared"], true);
+    let (_, st) = send(&f.app, "GET", "/v1/status", Some(TOKEN), None).await;
+    assert_eq!(st["attach_errors"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn a_queried_address_gets_no_balance_gauge() {
+    let f = fixture(Role::Seller);
+    f.start_role();
+    let queried = "0x00000000000000000000000000000000000000ab";
+    let (s, b) = send(
+        &f.app,
+        "GET",
+        &format!("/v1/balances/{queried}"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let text = f.metrics.render();
+    assert!(
+        !text.to_lowercase().contains(&queried.to_lowercase()),
+        "{text}"
+    );
+    assert!(!text.contains("xbrd_balance{"), "{text}");
+}
+
+#[tokio::test]
+async fn the_metrics_listener_serves_metrics_alone_without_a_token() {
+    let f = fixture(Role::Seller);
+    let (s, b) = send(&f.metrics_app, "GET", "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.as_str().unwrap().contains("xbrd_shed_total"), "{b}");
+    for path in ["/v1/status", "/ready", "/openapi.json"] {
+        let (s, _) = send(&f.metrics_app, "GET", path, Some(TOKEN), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+    }
 }
 
 #[tokio::test]
@@ -619,7 +697,7 @@ async fn openapi_describes_exactly_the_routes() {
             let needs_token = op.get("security").is_some();
             assert_eq!(
                 needs_token,
-                uri.starts_with("/v1/"),
+                uri.starts_with("/v1/") || uri == "/metrics",
                 "{method} {path}: security matches the router"
             );
             let (s, _) = send(&f.app, &method.to_uppercase(), &uri, None, Some("{}")).await;

@@ -67,8 +67,13 @@ fn admin_api_before_the_router_is_up_then_sigterm_exits_0() {
     );
     assert!(b["session"].is_null());
     assert_eq!(b["chain"]["reachable"], false);
-    let (s, m) = get(&d, "/metrics", None).map(|(s, _)| (s, ())).unwrap();
+    let (s, m) = get(&d, "/metrics", Some(&d.token()))
+        .map(|(s, _)| (s, ()))
+        .unwrap();
     assert_eq!((s, m), (200, ()));
+    // The metrics carry balances: not without the token.
+    let (s, _) = get(&d, "/metrics", None).unwrap();
+    assert_eq!(s, 401);
 
     d.signal("TERM");
     let (code, took) = d.wait_exit(Duration::from_secs(10));

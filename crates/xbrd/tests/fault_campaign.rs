@@ -15,18 +15,15 @@
 mod common;
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::U256;
 use common::market::{
-    BUYER, CONSUMER, MAKER, PAYING, PAYMENT, PROVIDER, SELLER, channel_of, common_toml,
-    deploy_market, description, follow_events, key, start_role,
+    self, BUYER, CONSUMER, MAKER, Routes, SELLER, agreement, amount, common_toml, deploy_market,
+    description, follow_events, key, start_role,
 };
 use common::{Daemon, free_admin};
 use serde_json::Value;
-use xbr_core::ChannelId;
-use xbr_market::invariants::{self, Party, Position, Violation};
+use xbr_market::invariants::Violation;
 use xbrd_testkit::{Crossbar, Ganache};
 
 const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
@@ -233,20 +230,6 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-fn amount(v: &Value) -> U256 {
-    U256::from_str(v.as_str().unwrap_or_default()).unwrap_or_else(|e| panic!("{v}: {e}"))
-}
-
-/// A channel's position in a `/v1/channels` answer.
-fn position(channels: &Value, oid: &ChannelId) -> Position {
-    let c = channel_of(channels, oid);
-    Position {
-        seq: c["seq"].as_u64().unwrap(),
-        remaining: amount(&c["remaining"]),
-        inflight: amount(&c["inflight"]),
-    }
-}
-
 struct Campaign {
     roles: [Proc; 3],
     router: Crossbar,
@@ -315,19 +298,7 @@ impl Campaign {
         let maker = self.maker().v1("/channels")?;
         let buyer = self.buyer().v1("/channels")?;
         let seller = self.roles[1].v1("/channels")?;
-        let mut v = invariants::agreement(
-            PAYMENT,
-            position(&maker, &PAYMENT),
-            Party::Buyer,
-            position(&buyer, &PAYMENT),
-        );
-        v.extend(invariants::agreement(
-            PAYING,
-            position(&maker, &PAYING),
-            Party::Seller,
-            position(&seller, &PAYING),
-        ));
-        Some(v)
+        Some(agreement(&maker, &seller, &buyer))
     }
 
     /// The maker's sales by status, and those resolved by recovery.
@@ -402,22 +373,10 @@ impl Campaign {
 /// The seller's config: one API rotating every 200 ms at 1 XBR, the sample feed publishing
 /// every 200 ms when `feed`.
 fn seller_market(maker: &str, feed: bool) -> String {
-    format!(
-        r#"[market]
-maker = "{maker}"
-member = "{}"
-[[market.apis]]
-api_id = "{API}"
-prefix = "io.crossbar.example"
-price = "1 XBR"
-rotation_interval = "200ms"
-[market.sample_feed]
-enabled = {feed}
-api_id = "{API}"
-interval = "200ms"
-"#,
-        key(PROVIDER).address()
-    )
+    market::seller_market(maker, API, "200ms")
+        + &format!(
+            "[market.sample_feed]\nenabled = {feed}\napi_id = \"{API}\"\ninterval = \"200ms\"\n"
+        )
 }
 
 #[test]
@@ -438,8 +397,8 @@ fn kills_crashes_and_router_restarts_leave_every_invariant_holding() {
         .keep();
     let maker_address = key(MAKER).address().to_checksum(None);
     let admins = [free_admin(), free_admin(), free_admin()];
-    let ws_url = router.ws_url.clone();
-    let toml = |i: usize| common_toml(ROLES[i], &ws_url, &ganache.url, &contracts, &admins[i]);
+    let routes = Routes::of(&router);
+    let toml = |i: usize| common_toml(ROLES[i], &routes, &ganache.url, &contracts, &admins[i]);
     let seller_toml = |feed| toml(1) + &seller_market(&maker_address, feed);
     let buyer_toml = toml(2)
         + &format!(

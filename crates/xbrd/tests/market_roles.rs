@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
 use common::market::{
-    BUYER, CONSUMER, KEYS, MAKER, PAYING, PAYMENT, PROVIDER, SELLER, channel_of, common_toml,
-    deploy_market, description, follow_events, key, log_of, respawn, start_role, terminate, xbr,
+    BUYER, CONSUMER, KEYS, MAKER, PAYING, PAYMENT, PROVIDER, Routes, SELLER, channel_of,
+    common_toml, deploy_market, description, follow_events, key, log_of, prepare_role,
+    register_delegate, respawn, run_role, start_role, terminate, xbr,
 };
 use common::{Daemon, free_admin, wait_for};
 use xbrd_testkit::{Crossbar, Ganache};
@@ -22,27 +23,6 @@ use xbrd_testkit::{Crossbar, Ganache};
 const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
 const FEED_API: &str = "8a1f2b3c-4d5e-4f60-8172-839405a6b7c8";
 const PRICE_XBR: u64 = 35;
-
-fn metric(d: &Daemon, name: &str) -> f64 {
-    let text = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            xbrd::status::http_client()
-                .get(format!("http://{}/metrics", d.admin))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        });
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .map(|v| v.trim().parse().unwrap())
-        .unwrap_or_else(|| panic!("no metric {name} in {text}"))
-}
 
 /// Stops a role with SIGTERM and starts it again (see [`respawn`]).
 fn restart(mut d: Daemon, role: &str) -> Daemon {
@@ -60,22 +40,18 @@ fn maker_seller_and_buyer_trade_through_xbrd_run() {
     let dir = tempfile::tempdir().unwrap();
     let (maker_admin, seller_admin, buyer_admin) = (free_admin(), free_admin(), free_admin());
     let maker_address = key(MAKER).address().to_checksum(None);
+    let routes = Routes::of(&router);
 
     let maker_toml = common_toml(
         "marketmaker",
-        &router.ws_url,
+        &routes,
         &ganache.url,
         &contracts,
         &maker_admin,
     );
-    let seller_toml = common_toml(
-        "seller",
-        &router.ws_url,
-        &ganache.url,
-        &contracts,
-        &seller_admin,
-    ) + &format!(
-        r#"[market]
+    let seller_toml = common_toml("seller", &routes, &ganache.url, &contracts, &seller_admin)
+        + &format!(
+            r#"[market]
 maker = "{maker_address}"
 member = "{}"
 [[market.apis]]
@@ -92,28 +68,30 @@ rotation_count = 2
 api_id = "{FEED_API}"
 interval = "200ms"
 "#,
-        key(PROVIDER).address()
-    );
-    let buyer_toml = common_toml(
-        "buyer",
-        &router.ws_url,
-        &ganache.url,
-        &contracts,
-        &buyer_admin,
-    ) + &format!(
-        r#"[market]
+            key(PROVIDER).address()
+        );
+    let buyer_toml = common_toml("buyer", &routes, &ganache.url, &contracts, &buyer_admin)
+        + &format!(
+            r#"[market]
 maker = "{maker_address}"
 member = "{}"
 max_price = "100 XBR"
 topics = ["io.crossbar.example"]
 "#,
-        key(CONSUMER).address()
-    );
+            key(CONSUMER).address()
+        );
 
-    // Seller and buyer first: they wait (retrying) until the maker is up.
-    let mut seller = start_role(dir.path(), "seller", SELLER, seller_toml, &seller_admin);
-    let buyer = start_role(dir.path(), "buyer", BUYER, buyer_toml, &buyer_admin);
+    // The delegates' cryptosign keys are registered once, through the maker's authenticator.
     let mut maker = start_role(dir.path(), "marketmaker", MAKER, maker_toml, &maker_admin);
+    let seller_cfg = prepare_role(dir.path(), "seller", SELLER, seller_toml);
+    let buyer_cfg = prepare_role(dir.path(), "buyer", BUYER, buyer_toml);
+    register_delegate(&seller_cfg, PROVIDER);
+    register_delegate(&buyer_cfg, CONSUMER);
+    terminate(&mut maker);
+    // Seller and buyer first: they wait (retrying) until the maker is up.
+    let mut seller = run_role(&seller_cfg, &seller_admin);
+    let buyer = run_role(&buyer_cfg, &buyer_admin);
+    let mut maker = respawn(maker, "marketmaker");
     for d in [&maker, &seller, &buyer] {
         wait_for("the role to run", Duration::from_secs(90), || {
             d.get("/v1/channels", Some(&d.token()))
@@ -299,10 +277,10 @@ topics = ["io.crossbar.example"]
     assert_eq!(s, 409, "{e}");
 
     // Metrics moved.
-    assert_eq!(metric(&buyer, "xbrd_purchases_total"), n as f64);
-    assert_eq!(metric(&seller, "xbrd_sales_total"), n as f64);
-    assert_eq!(metric(&maker, "xbrd_sales_total"), n as f64);
-    assert!(metric(&seller, "xbrd_key_rotations_total") >= (n + 2) as f64);
+    assert_eq!(buyer.metric("xbrd_purchases_total"), n as f64);
+    assert_eq!(seller.metric("xbrd_sales_total"), n as f64);
+    assert_eq!(maker.metric("xbrd_sales_total"), n as f64);
+    assert!(seller.metric("xbrd_key_rotations_total") >= (n + 2) as f64);
 
     // The router crashes and comes back: every role re-registers / re-subscribes and trading
     // goes on over the same stores.
@@ -377,7 +355,7 @@ topics = ["io.crossbar.example"]
         channel_of(&maker_c, &PAYING)["remaining"],
         channel_of(&seller.v1("/channels"), &PAYING)["remaining"]
     );
-    assert_eq!(metric(&maker, "xbrd_sales_total"), n2 as f64);
+    assert_eq!(maker.metric("xbrd_sales_total"), n2 as f64);
 
     // The maker is down while the seller rotates: the offer cannot be placed then. The maker
     // restarts from its store, the seller places the missed offer, and the new key sells.

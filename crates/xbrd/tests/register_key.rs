@@ -10,13 +10,14 @@ use std::time::Duration;
 use wamp_proto::auth::CryptosignKey;
 use wamp_proto::{Dict, Serializer};
 use xbr_market::maker::authenticator::member_authid;
-use xbrd_testkit::{Crossbar, Ganache};
+use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
 
 mod common;
 use common::market::{
-    CONSUMER, MAKER, PROVIDER, SELLER, common_toml, deploy_market, description, key, start_role,
+    CONSUMER, MAKER, PROVIDER, Routes, SELLER, common_toml, deploy_market, description, key,
+    start_role,
 };
-use common::{BIN, SELLER_KEY, free_admin, seller_toml, wait_for, write_key};
+use common::{BIN, SELLER_KEY, free_admin, seller_toml_on, wait_for, write_key};
 
 /// The Crossbar config of the authenticated market realm, shared with xbr-market's tests.
 #[allow(dead_code)]
@@ -45,7 +46,7 @@ fn stderr(o: &Output) -> String {
 fn config(dir: &Path, router: &str, auth: &str) -> String {
     write_key(dir, "seller.key", SELLER_KEY);
     write_key(dir, "cs.key", CS_SEED);
-    let toml = seller_toml(router, "http://127.0.0.1:2", &free_admin()) + auth;
+    let toml = seller_toml_on(REALM_MARKET, router, "http://127.0.0.1:2", &free_admin()) + auth;
     let p = dir.join("seller.toml");
     std::fs::write(&p, toml).unwrap();
     p.to_str().unwrap().to_owned()
@@ -127,10 +128,13 @@ fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
     let dir = tempfile::tempdir().unwrap();
     // The maker daemon joins over the Unix socket (role xbrmm) and serves the authenticator.
     let maker_admin = free_admin();
-    let unix = format!("rs+unix://{}", router.unix_path.display());
+    let routes = Routes {
+        maker: format!("rs+unix://{}", router.unix_path.display()),
+        delegates: market_auth::market_url(&router),
+    };
     let maker_toml = common_toml(
         "marketmaker",
-        &unix,
+        &routes,
         &ganache.url,
         chain.addresses(),
         &maker_admin,
@@ -141,7 +145,6 @@ fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
     });
 
     // The seller delegate's config: cryptosign under its own key, for the provider member.
-    let url = market_auth::market_url(&router);
     let seller_admin = free_admin();
     let seller_dir = dir.path().join("seller");
     std::fs::create_dir_all(&seller_dir).unwrap();
@@ -149,7 +152,7 @@ fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
     write_key(&seller_dir, "seller.key", SELLER_KEY);
     let seller_toml = common_toml(
         "seller",
-        &url,
+        &routes,
         &ganache.url,
         chain.addresses(),
         &seller_admin,

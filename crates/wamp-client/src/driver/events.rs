@@ -233,6 +233,7 @@ impl Driver {
     fn overflow_progressive(&mut self, request: u64) {
         if let Some(p) = self.calls.remove(&request) {
             self.call_tokens.remove(&p.token);
+            self.progress_overflows.fetch_add(1, Ordering::Relaxed);
             warn!(
                 request,
                 "progressive results overflowed; cancelling the call"

@@ -154,6 +154,9 @@ pub(crate) enum Link {
         dropped_events: Arc<AtomicU64>,
         /// Invocations refused because [`crate::session::INVOCATIONS_IN_FLIGHT`] were running.
         refused_invocations: Arc<AtomicU64>,
+        /// Progressive calls cancelled because their caller fell
+        /// [`crate::session::PROGRESS_QUEUE`] results behind.
+        progress_overflows: Arc<AtomicU64>,
     },
 }
 
@@ -257,6 +260,8 @@ struct Driver {
     dropped_events: Arc<AtomicU64>,
     /// Invocations refused because too many were running (read by the handles).
     refused_invocations: Arc<AtomicU64>,
+    /// Progressive calls cancelled because their caller fell behind (read by the handles).
+    progress_overflows: Arc<AtomicU64>,
 }
 
 /// Starts the driver task for a joined connection and publishes its link on `link`.
@@ -290,12 +295,14 @@ pub(crate) fn spawn(
         leave: None,
         dropped_events: Arc::new(AtomicU64::new(0)),
         refused_invocations: Arc::new(AtomicU64::new(0)),
+        progress_overflows: Arc::new(AtomicU64::new(0)),
     };
     link.send_replace(Link::Up {
         tx,
         info,
         dropped_events: driver.dropped_events.clone(),
         refused_invocations: driver.refused_invocations.clone(),
+        progress_overflows: driver.progress_overflows.clone(),
     });
     tokio::spawn(
         async move {

@@ -1,5 +1,5 @@
 //! Key ids whose purchase failed for a reason of the key's own (unknown to the maker, offer
-//! expired, above the buyer's maximum price), remembered for [`FAILED_KEY_TTL`] so that every
+//! expired, above the buyer's maximum price, a seller or API the buyer does not buy from), remembered for [`FAILED_KEY_TTL`] so that every
 //! event under such a key id does not quote it again. Bounded: at most [`FAILED_KEYS_MAX`]
 //! entries, the oldest evicted first (key ids are chosen by whoever publishes on the realm).
 
@@ -22,6 +22,7 @@ const KEY_REFUSALS: &[&str] = &[
     uri::NO_SUCH_OBJECT,
     uri::OFFER_EXPIRED,
     uri::MAX_PRICE_EXCEEDED,
+    uri::OFFER_NOT_ALLOWED,
 ];
 
 /// Whether a purchase failing with `e` is remembered for its key id.
@@ -152,6 +153,8 @@ mod tests {
         assert!(remembered(&unknown()));
         assert!(remembered(&MarketError::new(uri::OFFER_EXPIRED, "x")));
         assert!(remembered(&MarketError::new(uri::MAX_PRICE_EXCEEDED, "x")));
+        assert!(remembered(&MarketError::new(uri::OFFER_NOT_ALLOWED, "x")));
+        assert!(!remembered(&MarketError::new(uri::BUSY, "x")));
         assert!(!remembered(&MarketError::new(uri::NO_SUCH_PROCEDURE, "x")));
         assert!(!remembered(&MarketError::new(
             uri::INSUFFICIENT_BALANCE,

@@ -15,21 +15,24 @@
 //! | Module | Owns |
 //! |---|---|
 //! | this one | [`Buyer`]: start, unwrap, the shared per-key purchase slots, the receive key |
-//! | `purchase` | one purchase: quote, price and balance checks, the signed intent |
+//! | `purchase` | one purchase: quote, allow-list, price and balance checks, the signed intent |
 //! | `intent` | sending an intent and settling its outcome (bought, refused, unknown) |
 //! | `failed` | key ids whose purchase failed, remembered for a while |
+//! | `allow` | [`AllowList`]: the sellers and APIs the buyer buys from |
 //! | `close` | closing the payment channel |
 
+mod allow;
 mod close;
 mod failed;
 mod intent;
 mod purchase;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rand::rngs::OsRng;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tracing::{Instrument, info, info_span};
 use wamp_proto::{Serializer, Value};
@@ -46,7 +49,13 @@ use crate::sig::Domain;
 use crate::store::{BuyerStore, blocking};
 use crate::types::{Address, INTENT_CIPHERTEXT_MAX, KeyId, LocalChannel, Purchase, U256};
 
+pub use allow::AllowList;
 use failed::FailedKeys;
+
+/// Distinct keys bought at once. An event under yet another unknown key is not decrypted (its
+/// unwrap fails with `xbr.error.busy`, nothing is bought, [`Buyer::purchases_shed`] counts it):
+/// whoever publishes on the realm cannot make the buyer start purchases without bound.
+pub const PURCHASES_IN_FLIGHT: usize = 8;
 
 /// Buyer configuration.
 pub struct BuyerConfig {
@@ -61,6 +70,9 @@ pub struct BuyerConfig {
     /// Close the payment channel when it cannot pay for the next key (after at least one
     /// purchase), as the reference does.
     pub auto_close: bool,
+    /// The sellers and APIs bought from, checked against the quote before any intent is
+    /// written ([`AllowList::default`]: any).
+    pub allow: AllowList,
 }
 
 /// A key the buyer paid for, and whether a ciphertext opened with it. `key` is `None` when the
@@ -104,6 +116,10 @@ struct BuyerInner {
     active: tokio::sync::Mutex<Option<Active>>,
     purchase_hook: Mutex<Option<PurchaseHook>>,
     failed: Mutex<FailedKeys>,
+    /// [`PURCHASES_IN_FLIGHT`] slots; a purchase task holds one until it ends.
+    purchase_slots: Arc<Semaphore>,
+    /// Purchases not started because every slot was taken.
+    purchases_shed: Arc<AtomicU64>,
 }
 
 /// The buyer role (cheap to clone).
@@ -117,6 +133,8 @@ struct PendingGuard {
     inner: Arc<BuyerInner>,
     key_id: KeyId,
     tx: watch::Sender<Outcome>,
+    /// The purchase's slot, released when the task ends.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Drop for PendingGuard {
@@ -162,6 +180,8 @@ impl Buyer {
                 active: tokio::sync::Mutex::new(None),
                 purchase_hook: Mutex::new(None),
                 failed: Mutex::new(FailedKeys::default()),
+                purchase_slots: Arc::new(Semaphore::new(PURCHASES_IN_FLIGHT)),
+                purchases_shed: Arc::default(),
             }),
         }
     }
@@ -174,6 +194,17 @@ impl Buyer {
     /// The buyer delegate address.
     pub fn address(&self) -> Address {
         self.inner.address
+    }
+
+    /// Purchases not started because [`PURCHASES_IN_FLIGHT`] were running (since creation).
+    pub fn purchases_shed(&self) -> u64 {
+        self.inner.purchases_shed.load(Ordering::Relaxed)
+    }
+
+    /// The count behind [`Buyer::purchases_shed`], for readers (metrics) that must not keep the
+    /// buyer, and so its store, alive.
+    pub fn purchases_shed_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.inner.purchases_shed)
     }
 
     /// The X25519 public key keys are sealed to (`None` before the first [`Buyer::start`]).
@@ -348,12 +379,14 @@ impl Buyer {
                     if let Some(e) = lock(&self.inner.failed).get(key_id, Instant::now()) {
                         return Err(e);
                     }
+                    let slot = self.purchase_slot()?;
                     let (tx, rx) = watch::channel(None);
                     keys.insert(*key_id, Slot::Pending(rx.clone()));
                     let guard = PendingGuard {
                         inner: Arc::clone(&self.inner),
                         key_id: *key_id,
                         tx,
+                        _slot: slot,
                     };
                     let in_hand =
                         (ciphertext.len() <= INTENT_CIPHERTEXT_MAX).then(|| ciphertext.to_vec());
@@ -368,6 +401,22 @@ impl Buyer {
             .map_err(|_| MarketError::runtime("purchase aborted"))?
             .clone();
         outcome.unwrap_or_else(|| Err(MarketError::runtime("purchase aborted")))
+    }
+
+    /// A free purchase slot, or `xbr.error.busy` (counted) when [`PURCHASES_IN_FLIGHT`] are
+    /// running.
+    fn purchase_slot(&self) -> MarketResult<OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.purchase_slots)
+            .try_acquire_owned()
+            .map_err(|_| {
+                self.inner.purchases_shed.fetch_add(1, Ordering::Relaxed);
+                MarketError::new(
+                    uri::BUSY,
+                    format!(
+                        "{PURCHASES_IN_FLIGHT} purchases in flight; this key is not bought now"
+                    ),
+                )
+            })
     }
 
     /// Buys `key_id` in a task of its own: the purchase completes (and is persisted) even if the

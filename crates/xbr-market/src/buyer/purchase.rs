@@ -1,5 +1,5 @@
-//! One purchase, under the sale lock: the pending intent first, then the quote, the price and
-//! balance checks (auto-close), the signed request persisted as an intent, and the intent sent.
+//! One purchase, under the sale lock: the pending intent first, then the quote, the allow-list,
+//! price and balance checks (auto-close), the signed request persisted as an intent, and the intent sent.
 
 use tracing::warn;
 
@@ -37,6 +37,7 @@ impl Buyer {
             ));
         }
         let quote = inner.maker.get_quote(&key_id).await?;
+        inner.cfg.allow.check(&quote)?;
         let amount = quote.price;
         if amount > inner.cfg.max_price {
             return Err(MarketError::new(

@@ -4,7 +4,7 @@
 use wamp_proto::{Dict, Value};
 
 use super::authenticator::AuthRequest;
-use super::{MarketMaker, Procedure};
+use super::{AuthorizeRequest, CallerId, MarketMaker, Procedure};
 use crate::error::{MarketError, MarketResult};
 use crate::types::ChannelType;
 use crate::wire::{
@@ -21,16 +21,18 @@ fn one_id<T: From<[u8; 16]>>(p: Procedure, args: &[Value], name: &str) -> Market
 }
 
 impl MarketMaker {
-    /// Handles `procedure` with WAMP positional/keyword args. `caller` is the calling session id
-    /// (recorded with offers).
+    /// Handles `procedure` with WAMP positional/keyword args. `caller` is the caller as the
+    /// router disclosed it (a bare session id for in-process calls): the changing procedures
+    /// check it first ([`super::guard`]); its session id is recorded with offers.
     pub async fn dispatch(
         &self,
         procedure: Procedure,
         args: &[Value],
         kwargs: &Dict,
-        caller: u64,
+        caller: impl Into<CallerId>,
     ) -> MarketResult<Payload> {
         use Procedure as P;
+        let caller: CallerId = caller.into();
         let no_args = || Args::new(procedure.name(), args, 0, 1).map(|_| ());
         let value = match procedure {
             P::Status => {
@@ -45,7 +47,8 @@ impl MarketMaker {
             P::GetGasPrice => Value::from(GAS_PRICE),
             P::PlaceOffer => {
                 let req = PlaceOfferRequest::from_call(args, kwargs)?;
-                wire::offer_to_value(&self.place_offer(req, caller).await?)
+                self.check_place_offer(&caller, &req).await?;
+                wire::offer_to_value(&self.place_offer(req, caller.session).await?)
             }
             P::GetOffer => {
                 let offer_id = one_id(procedure, args, "offer_id")?;
@@ -53,6 +56,7 @@ impl MarketMaker {
             }
             P::RevokeOffer => {
                 let key_id = one_id(procedure, args, "key_id")?;
+                self.check_revoke_offer(&caller, key_id).await?;
                 wire::offer_to_value(&self.revoke_offer(key_id).await?)
             }
             P::QueryOffers => {
@@ -64,18 +68,23 @@ impl MarketMaker {
                 let key_id = one_id(procedure, args, "key_id")?;
                 self.get_quote(key_id).await?.to_value()
             }
-            P::BuyKey => self
-                .buy_key(BuyKeyRequest::from_args(args)?)
-                .await?
-                .to_value(),
-            P::OpenChannel => {
-                self.open_channel(OpenChannelRequest::from_args(args)?)
-                    .await?
+            P::BuyKey => {
+                let req = BuyKeyRequest::from_args(args)?;
+                self.check_channel_party(&caller, "buy_key", req.channel_oid)
+                    .await?;
+                self.buy_key(req).await?.to_value()
             }
-            P::CloseChannel => self
-                .close_channel(CloseChannelRequest::from_args(args)?)
-                .await?
-                .to_value(),
+            P::OpenChannel => {
+                let req = OpenChannelRequest::from_args(args)?;
+                self.check_open_channel(&caller, &req)?;
+                self.open_channel(req).await?
+            }
+            P::CloseChannel => {
+                let req = CloseChannelRequest::from_args(args)?;
+                self.check_channel_party(&caller, "close_channel", req.channel_oid)
+                    .await?;
+                self.close_channel(req).await?.to_value()
+            }
             P::GetPaymentChannel | P::GetPayingChannel => {
                 let ty = channel_type_of(procedure);
                 let oid = one_id(procedure, args, "channel_oid")?;
@@ -120,8 +129,12 @@ impl MarketMaker {
                 .to_value(),
             P::Logout => {
                 no_args()?;
-                self.logout(caller).await?.to_value()
+                self.logout(caller.session).await?.to_value()
             }
+            P::Authorize => self
+                .authorize(&AuthorizeRequest::from_args(args)?)
+                .await?
+                .to_value(),
         };
         Ok(result1(value))
     }

@@ -12,6 +12,9 @@
 //! | [`close`] | `close_channel`, the auto-close of an exhausted paying channel, settling a close |
 //! | [`closer`] | the close worker: persisted close intents carried to the chain until final |
 //! | [`authenticator`] | the market realm's dynamic cryptosign authenticator (spec §8.5) over the store's user keys |
+//! | [`caller`] | who calls: [`CallerId`] (as disclosed), [`Principal`], [`CallerPolicy`] |
+//! | [`guard`] | the caller checks of the changing procedures |
+//! | [`authorizer`] | the router's dynamic authorizer of the `user` role |
 //! | [`pending_logins`] | first logins waiting for their session to join (proof of possession) |
 //!
 //! Fixes over the reference (spec §10): `buy_key` checks that the delegate owns the payment
@@ -52,10 +55,18 @@ pub mod scan;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod testing;
+// Authorization (issue 12).
+pub mod authorizer;
+pub mod caller;
+pub mod guard;
 
 pub use closer::{CloseConfig, CloseRound, CloseSubmission, TxStatus};
 pub use procedure::Procedure;
 pub use scan::{ChannelScan, ScanConfig};
+// Authorization (issue 12).
+pub use authorizer::{AUTHORIZER_URI, Authorization, AuthorizeRequest};
+pub use caller::{CallerId, CallerPolicy, Principal};
+pub use guard::DEFAULT_MAX_CHANNEL_AMOUNT;
 
 /// Static configuration of a market maker.
 pub struct MakerConfig {
@@ -75,6 +86,12 @@ pub struct MakerConfig {
     pub eula_url: String,
     /// EULA hash (`XBRNetwork.eula()`).
     pub eula_hash: String,
+    // Authorization (issue 12).
+    /// Whether the changing procedures check their disclosed caller ([`guard`]).
+    pub callers: CallerPolicy,
+    /// The largest channel `open_channel` opens (base units; default
+    /// [`DEFAULT_MAX_CHANNEL_AMOUNT`]).
+    pub max_channel_amount: U256,
     // Authentication (issue 12).
     /// The market realm: the authenticator refuses a session joining any other realm
     /// (`None`: any realm; library tests).

@@ -130,6 +130,8 @@ impl MarketMaker {
             key_id,
             price: offer.price,
             expires: offer.expires.unwrap_or(0),
+            seller: Some(offer.seller),
+            api_id: Some(offer.api_id),
         })
     }
 }

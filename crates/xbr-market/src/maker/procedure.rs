@@ -83,6 +83,9 @@ procedures! {
     Authenticate = "authenticator.authenticate",
     /// A member session forgets its key and is ended.
     Logout = "authenticator.logout",
+    // Authorization (issue 12).
+    /// The router's dynamic authorizer of the `user` role ([`super::authorizer`]).
+    Authorize = "authorizer.authorize",
 }
 
 impl Procedure {

@@ -9,7 +9,10 @@ pub mod chain;
 use wamp_proto::{Dict, Value};
 use xbr_core::eth::EthPrivateKey;
 
-use super::{ChainChannel, ChainChannelEvent, ChainClose, MakerChain, MakerConfig, MarketMaker};
+use super::{
+    CallerPolicy, ChainChannel, ChainChannelEvent, ChainClose, DEFAULT_MAX_CHANNEL_AMOUNT,
+    MakerChain, MakerConfig, MarketMaker,
+};
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, now_ns};
 use crate::sig::{self, Domain};
@@ -19,8 +22,8 @@ use crate::types::{
     U256,
 };
 use crate::wire::{
-    BuyKeyRequest, OpenChannelRequest, Payload, ProviderCloseReceipt, ProviderCloseRequest,
-    SellReceipt, SellRequest, result1,
+    BuyKeyRequest, CloseChannelRequest, OpenChannelRequest, Payload, ProviderCloseReceipt,
+    ProviderCloseRequest, SellReceipt, SellRequest, result1,
 };
 
 /// The market maker's key (KEY6).
@@ -62,6 +65,30 @@ pub fn config() -> MakerConfig {
         eula_url: String::new(),
         eula_hash: String::new(),
         realm: None,
+        callers: CallerPolicy::Unchecked,
+        max_channel_amount: U256::from(DEFAULT_MAX_CHANNEL_AMOUNT),
+    }
+}
+
+/// The buyer's final close of the untouched payment channel [`PAYMENT`] of `amount`, at block 7.
+pub fn final_close(amount: u64) -> CloseChannelRequest {
+    let state = sig::ChannelState {
+        close_at: 7,
+        market_oid: MARKET,
+        channel_oid: PAYMENT,
+        seq: 1,
+        balance: U256::from(amount),
+        is_final: true,
+    };
+    CloseChannelRequest {
+        channel_oid: PAYMENT,
+        verifying_chain_id: domain().chain_id,
+        current_block_number: 7,
+        verifying_contract: domain().verifying_contract,
+        closing_balance: U256::from(amount),
+        closing_seq: 1,
+        closing_is_final: true,
+        delegate_signature: domain().sign(&key(BUYER_KEY), &state).unwrap(),
     }
 }
 
@@ -331,12 +358,21 @@ pub fn chain_channel(
 impl Fixture {
     /// Payment channel of `payment` tokens, paying channel of `paying`, offer at `price`.
     pub async fn new(payment: u64, paying: u64, price: u64) -> Self {
-        Self::with_chain(payment, paying, price, None).await
+        Self::with_chain(payment, paying, price, None, config()).await
     }
 
     /// [`Self::new`] with a maker on a chain without any logs.
     pub async fn on_quiet_chain(payment: u64, paying: u64, price: u64) -> Self {
-        Self::with_chain(payment, paying, price, Some(Arc::new(QuietChain))).await
+        Self::with_chain(payment, paying, price, Some(Arc::new(QuietChain)), config()).await
+    }
+
+    /// [`Self::new`] with a maker checking its callers ([`CallerPolicy::Authenticated`]).
+    pub async fn checked(payment: u64, paying: u64, price: u64) -> Self {
+        let cfg = MakerConfig {
+            callers: CallerPolicy::Authenticated,
+            ..config()
+        };
+        Self::with_chain(payment, paying, price, None, cfg).await
     }
 
     async fn with_chain(
@@ -344,17 +380,12 @@ impl Fixture {
         paying: u64,
         price: u64,
         chain: Option<Arc<dyn MakerChain>>,
+        cfg: MakerConfig,
     ) -> Self {
         let store: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
         let seller = Arc::new(ScriptedSeller::new(U256::from(paying)));
         let events = Arc::new(RecordedEvents::default());
-        let maker = MarketMaker::new(
-            config(),
-            store.clone(),
-            seller.clone(),
-            events.clone(),
-            chain,
-        );
+        let maker = MarketMaker::new(cfg, store.clone(), seller.clone(), events.clone(), chain);
         let buyer = key(BUYER_KEY).address();
         let seller_adr = key(SELLER_KEY).address();
         for c in [

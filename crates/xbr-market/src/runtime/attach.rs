@@ -15,6 +15,7 @@ use wamp_client::{
 
 use super::{Call, Declarations, Observer, ProcedureSpec, Role, RoleEvent, TopicSpec};
 use crate::error::MarketError;
+use crate::maker::CallerId;
 use crate::peer::{BoxFuture, error_args, error_kwargs};
 
 type InvocationFuture = BoxFuture<'static, Result<InvocationResult, InvocationError>>;
@@ -30,8 +31,12 @@ pub fn invocation_handler(
         let observer = Arc::clone(&observer);
         let procedure = spec.name;
         Box::pin(async move {
+            // The session that really sent the call (see `CallerId::from_details`).
+            let who = CallerId::from_details(&inv.details);
             let call = Call {
-                caller: inv.caller().unwrap_or(0),
+                caller: who.session,
+                caller_authid: who.authid,
+                caller_authrole: who.authrole,
                 args: inv.args,
                 kwargs: inv.kwargs,
             };

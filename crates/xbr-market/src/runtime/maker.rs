@@ -56,7 +56,7 @@ fn maker_procedures() -> Vec<MakerProcedure> {
             dispatch: Arc::new(move |maker: Arc<MarketMaker>, call: Call| {
                 Box::pin(async move {
                     maker
-                        .dispatch(procedure, &call.args, &call.kwargs, call.caller)
+                        .dispatch(procedure, &call.args, &call.kwargs, call.caller_id())
                         .await
                 })
             }),

@@ -45,6 +45,22 @@ pub struct Call {
     pub kwargs: Dict,
     /// The caller's session id (0 when the router did not disclose it).
     pub caller: u64,
+    // Authorization (issue 12).
+    /// The caller's authid, when the router disclosed it.
+    pub caller_authid: Option<String>,
+    /// The caller's authrole, when the router disclosed it.
+    pub caller_authrole: Option<String>,
+}
+
+impl Call {
+    /// The caller as the router disclosed it.
+    pub fn caller_id(&self) -> crate::maker::CallerId {
+        crate::maker::CallerId {
+            session: self.caller,
+            authid: self.caller_authid.clone(),
+            authrole: self.caller_authrole.clone(),
+        }
+    }
 }
 
 /// Handles one call of a procedure.

@@ -2,9 +2,11 @@
 
 use wamp_proto::Value;
 
-use super::{Addr, Amount, Bytes, FlagOrFalse, Id, Int, IntOrZero, OptId, RawBytes, Seq, Sig};
+use super::{
+    Addr, Amount, Bytes, FlagOrFalse, Id, Int, IntOrZero, OptAddr, OptId, RawBytes, Seq, Sig,
+};
 use crate::error::MarketResult;
-use crate::types::{Address, ChannelId, KeyId, OfferId, Signature, U256};
+use crate::types::{Address, ApiId, ChannelId, KeyId, OfferId, Signature, U256};
 
 /// `xbr.marketmaker.buy_key` arguments (spec §3.3 step 7).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +71,11 @@ pub struct Quote {
     pub price: U256,
     /// Offer expiry (0 = none).
     pub expires: u64,
+    /// The offer's seller delegate: xbrd's maker adds it (the reference's quote has no such
+    /// key), so a buyer can check whom it would pay before any money moves.
+    pub seller: Option<Address>,
+    /// The offer's API, added like `seller`.
+    pub api_id: Option<ApiId>,
 }
 
 super::positional_message!(BuyKeyRequest, "buy_key", {
@@ -103,11 +110,34 @@ super::dict_message!(Quote, "quote", {
     key_id: Id = "key",
     price: Amount = "price",
     expires: IntOrZero = "expires",
+    seller: OptAddr = "seller",
+    api_id: OptId = "api",
 });
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quote_names_its_seller_and_api_and_a_reference_quote_parses_without() {
+        let q = Quote {
+            timestamp: 1,
+            key_id: KeyId([2; 16]),
+            price: U256::from(35u64),
+            expires: 0,
+            seller: Some(Address::repeat_byte(4)),
+            api_id: Some(ApiId::from([6; 16])),
+        };
+        assert_eq!(Quote::from_value(&q.to_value()).unwrap(), q);
+        // The reference maker's quote: timestamp, key, price, expires only.
+        let mut d = wamp_proto::Dict::new();
+        d.insert("timestamp".into(), Value::from(1u64));
+        d.insert("key".into(), Value::Bytes(vec![2; 16]));
+        d.insert("price".into(), Value::Bytes(vec![0; 32]));
+        d.insert("expires".into(), Value::from(0u64));
+        let r = Quote::from_value(&Value::Dict(d)).unwrap();
+        assert_eq!((r.seller, r.api_id), (None, None));
+    }
 
     #[test]
     fn buy_key_request_round_trips_and_rejects_bad_input() {

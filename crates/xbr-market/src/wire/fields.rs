@@ -437,6 +437,12 @@ codec!(
     |v: &bool| Value::Bool(*v),
     |v: &Value, _, _| Ok(v.as_bool().unwrap_or(false))
 );
+codec!(
+    /// A 20-byte address or null (read also from a `0x…` string).
+    OptAddr: Option<Address>,
+    |v: &Option<Address>| v.map_or(Value::Null, |a| v_bytes(a.as_slice())),
+    |v: &Value, what, name| opt(Some(v), |v| read_address(v, what, name))
+);
 
 /// Declares a message sent as positional arguments: its fields in reference order, each with
 /// its [`Codec`] and its name in errors. Derives `to_args`/`from_args` (exactly that many

@@ -39,8 +39,8 @@ pub use close::{
 pub use config::{MakerConfigInfo, MakerStatus, RunningStatus};
 pub use fields::{
     Addr, Amount, AmountInt, AmountOrZero, Args, Bytes, Codec, Fields, Flag, FlagOrFalse, Id, Int,
-    IntOrZero, OptBytes, OptId, RawBytes, Seq, Sig, read_address, read_bytes_n, read_id, read_seq,
-    read_sig, read_u64, read_u256, v_bytes, v_u256_bytes, v_u256_int, v_u256_or_zero,
+    IntOrZero, OptAddr, OptBytes, OptId, RawBytes, Seq, Sig, read_address, read_bytes_n, read_id,
+    read_seq, read_sig, read_u64, read_u256, v_bytes, v_u256_bytes, v_u256_int, v_u256_or_zero,
 };
 pub(crate) use fields::{args_payload, dict_message, dict_payload, positional_message};
 use fields::{opt, read_categories, read_str, v_categories, v_opt_bytes, v_opt_u64};

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use wamp_proto::Serializer;
 use xbr_core::at_rest::Kek;
 use xbr_core::eth::EthPrivateKey;
 use xbr_core::keyseries::RotationPolicy;
@@ -67,6 +68,10 @@ pub fn maker_config() -> MakerConfig {
         contracts: Default::default(),
         eula_url: "https://example.invalid/eula".into(),
         eula_hash: "QmEula".into(),
+        callers: xbr_market::maker::CallerPolicy::Unchecked,
+        max_channel_amount: xbr_market::types::U256::from(
+            xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
+        ),
         realm: None,
     }
 }
@@ -132,13 +137,26 @@ pub fn buyer_for(
     buyer_key: &str,
     max_price: U256,
 ) -> Buyer {
-    let cfg = BuyerConfig {
+    buyer_with_config(bus, store, buyer_config(kek_bytes, buyer_key, max_price))
+}
+
+/// The buyer config of [`buyer_for`] (buys from any seller and API).
+pub fn buyer_config(kek_bytes: &[u8; 32], buyer_key: &str, max_price: U256) -> BuyerConfig {
+    BuyerConfig {
         market_maker: key(KEY6).address(),
         key: key(buyer_key),
         max_price,
         kek: kek(kek_bytes),
         auto_close: true,
-    };
+        allow: Default::default(),
+    }
+}
+
+pub fn buyer_with_config(
+    bus: &Arc<LocalBus>,
+    store: Arc<dyn BuyerStore>,
+    cfg: BuyerConfig,
+) -> Buyer {
     let caller: Arc<dyn Caller> = bus.clone();
     Buyer::new(cfg, store, MakerClient::new(caller))
 }
@@ -203,4 +221,17 @@ pub async fn market(bus: Arc<LocalBus>, price: U256, count: u64, payment_amount:
 pub fn maker_view(store: &Arc<dyn MakerStore>, oid: &str) -> (u64, U256, U256) {
     let c = store.channel(&hex16(oid)).unwrap().unwrap();
     (c.seq, c.remaining, c.inflight)
+}
+
+/// [`market`] over a CBOR bus (keys of one payload each, 500 XBR to pay with), the seller started.
+pub async fn started_market(price: U256) -> Market {
+    let m = market(
+        LocalBus::with_serializer(Serializer::Cbor),
+        price,
+        1,
+        xbr(500),
+    )
+    .await;
+    m.seller.start().await.unwrap();
+    m
 }

@@ -10,6 +10,7 @@ use wamp_client::{Error, Session, TransportConfig};
 use wamp_proto::auth::{ClientAuth, CryptosignKey};
 use wamp_proto::session::SessionConfig;
 use wamp_proto::{Dict, Serializer};
+use xbr_market::maker::AUTHORIZER_URI;
 use xbrd_testkit::{Crossbar, REALM_MARKET, default_crossbar_config};
 
 /// The WebSocket path of the delegates.
@@ -25,8 +26,8 @@ fn allow_all() -> Json {
     })
 }
 
-/// The market realm's roles: `xbrmm` and `user` may do everything, `anonymous` only read the
-/// maker's status.
+/// The market realm's roles: `xbrmm` may do everything, `user` what the maker's authorizer
+/// allows, `anonymous` only read the maker's status.
 fn market_roles() -> Json {
     let read = |uri: &str, call: bool| {
         json!({
@@ -38,7 +39,7 @@ fn market_roles() -> Json {
     };
     json!([
         { "name": "xbrmm", "permissions": [allow_all()] },
-        { "name": "user", "permissions": [allow_all()] },
+        { "name": "user", "authorizer": AUTHORIZER_URI },
         { "name": "anonymous", "permissions": [
             read("xbr.marketmaker.get_config", true),
             read("xbr.marketmaker.get_status", true),

@@ -21,11 +21,12 @@ use xbr_chain::{
 use xbr_core::eth::EthPrivateKey;
 use xbr_market::adapter::session::SessionPeer;
 use xbr_market::chain::XbrChain;
+use xbr_market::maker::CallerPolicy;
 use xbr_market::peer::{Caller, MakerClient, Publisher};
 use xbr_market::sig::Domain;
 use xbr_market::types::MarketId;
 use xbr_market::{MakerConfig, MakerStore, MarketMaker, SqliteStore};
-use xbrd_testkit::{Crossbar, GANACHE_KEYS, Ganache, REALM_MARKET};
+use xbrd_testkit::{Crossbar, GANACHE_KEYS, Ganache, REALM_MARKET_OPEN};
 
 /// The market the descriptions create.
 pub const MARKET: MarketId = MarketId([0xa1; 16]);
@@ -40,12 +41,12 @@ pub fn xbr(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
 }
 
-/// An anonymous session on the market realm.
+/// An anonymous session on the open market realm (everything allowed: protocol logic only).
 pub async fn session(router: &Crossbar, serializer: Serializer) -> Session {
     let transport = TransportConfig::new(router.ws_url.clone()).with_serializer(serializer);
     Session::connect(
         &transport,
-        SessionConfig::new(REALM_MARKET, ClientAuth::anonymous()),
+        SessionConfig::new(REALM_MARKET_OPEN, ClientAuth::anonymous()),
     )
     .await
     .unwrap()
@@ -102,6 +103,17 @@ pub async fn chain_maker(
     providers: Arc<dyn Caller>,
     events: Arc<dyn Publisher>,
 ) -> MarketMaker {
+    chain_maker_checking(cm, store, providers, events, CallerPolicy::Unchecked).await
+}
+
+/// [`chain_maker`] treating its callers as `callers` says.
+pub async fn chain_maker_checking(
+    cm: &ChainMarket,
+    store: Arc<dyn MakerStore>,
+    providers: Arc<dyn Caller>,
+    events: Arc<dyn Publisher>,
+    callers: CallerPolicy,
+) -> MarketMaker {
     let cfg = MakerConfig {
         key: key(6),
         market_oid: MARKET,
@@ -111,6 +123,10 @@ pub async fn chain_maker(
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: cm.chain.eula().await.unwrap(),
+        callers,
+        max_channel_amount: xbr_market::types::U256::from(
+            xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
+        ),
         realm: None,
     };
     MarketMaker::new(
@@ -134,19 +150,27 @@ pub struct Maker {
 }
 
 impl Maker {
-    /// Builds the maker of `cm`'s market.
+    /// Builds the maker of `cm`'s market on an anonymous session of the open realm (it checks
+    /// no callers).
     pub async fn start(router: &Crossbar, cm: &ChainMarket, db: &Path) -> Self {
-        Self::on_session(session(router, Serializer::Cbor).await, cm, db).await
+        let session = session(router, Serializer::Cbor).await;
+        Self::build(session, cm, db, CallerPolicy::Unchecked).await
     }
 
-    /// Builds the maker of `cm`'s market on `session`.
+    /// Builds the maker of `cm`'s market on `session`, a maker session of the authenticated
+    /// market realm: it checks its callers, as xbrd's maker does.
     pub async fn on_session(session: Session, cm: &ChainMarket, db: &Path) -> Self {
+        Self::build(session, cm, db, CallerPolicy::Authenticated).await
+    }
+
+    async fn build(session: Session, cm: &ChainMarket, db: &Path, callers: CallerPolicy) -> Self {
         let peer = Arc::new(SessionPeer::new(
             session.clone(),
             Some(Duration::from_secs(30)),
         ));
         let store: Arc<dyn MakerStore> = Arc::new(SqliteStore::open(db).unwrap());
-        let maker = Arc::new(chain_maker(cm, store.clone(), peer.clone(), peer).await);
+        let maker = chain_maker_checking(cm, store.clone(), peer.clone(), peer, callers).await;
+        let maker = Arc::new(maker);
         Self {
             session,
             store,

@@ -27,8 +27,12 @@ pub struct StatusView {
     pub chain: ChainView,
     /// Store state.
     pub store: StoreView,
-    /// Is the daemon ready (store open, session joined, chain reachable)?
+    /// Is the daemon ready (store open, session joined, chain reachable, role declared)?
     pub ready: bool,
+    /// The role's registrations/subscriptions that failed on this session (e.g. a procedure
+    /// another session holds); empty when all are in place.
+    #[serde(default)]
+    pub attach_errors: Vec<crate::health::AttachError>,
 }
 
 /// Store state.

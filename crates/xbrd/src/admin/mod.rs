@@ -1,6 +1,8 @@
-//! The admin HTTP API (axum). Bound to loopback by default; `/v1/*` requires `Authorization: Bearer <token>`.
+//! The admin HTTP API (axum). Bound to loopback by default; `/v1/*` and `/metrics` require
+//! `Authorization: Bearer <token>` (balances are in the metrics). `admin.metrics_listen`, when set,
+//! serves `/metrics` alone without a token on a listener of its own, for a scrape network.
 //!
-//! Routes: `GET /health`, `GET /ready`, `GET /metrics`, `GET /openapi.json` (no token) and under `/v1`:
+//! Routes: `GET /health`, `GET /ready`, `GET /openapi.json` (no token), `GET /metrics` and under `/v1`:
 //! `status`, `balances`, `balances/{address}`, `members/{address}`, `keys`, `keys/{api_id}/rotate` (POST),
 //! `channels`, `transactions`, `publish` (POST), `events` (SSE), `invariants`.
 
@@ -102,16 +104,38 @@ pub fn router(state: Shared) -> Router {
         .route("/events", get(events))
         .route("/invariants", get(invariants))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let guarded_metrics = Router::new()
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(guarded_metrics)
         .nest("/v1", v1)
         // After routing, so the latency histogram is labelled with the route pattern.
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
+}
+
+/// The router of `admin.metrics_listen`: `GET /metrics` alone, without a token.
+pub fn metrics_router(state: Shared) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::not_found("no such route (only /metrics here)") })
+        .with_state(state)
+}
+
+/// Serves `router` on a bound listener until `shutdown` is cancelled.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }
 
 /// Serves the API on a bound listener until `shutdown` is cancelled.
@@ -120,9 +144,7 @@ pub async fn serve(
     state: Shared,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    serve_router(listener, router(state), shutdown).await
 }
 
 /// Binds the admin address; a clear error names it when taken.
@@ -184,17 +206,20 @@ async fn health(State(state): State<Shared>) -> Json<serde_json::Value> {
 }
 
 async fn ready(State(state): State<Shared>) -> Response {
+    let attach_errors = state.health.attach_errors();
     let checks = serde_json::json!({
         "store_open": state.health.store_open(),
         "session_joined": state.health.session().is_some(),
         "chain_reachable": state.health.chain().reachable,
         "invariants_hold": state.health.invariants_hold(),
+        "role_declared": attach_errors.is_empty(),
     });
     match state.health.check() {
         Ok(()) => Json(serde_json::json!({ "ready": true, "checks": checks })).into_response(),
         Err(why) => {
             let mut body = ApiError::not_ready(why.to_string()).body();
             body["checks"] = checks;
+            body["attach_errors"] = serde_json::json!(attach_errors);
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
@@ -229,6 +254,7 @@ async fn status(State(state): State<Shared>) -> Json<StatusView> {
             open: h.store_open(),
         },
         ready: h.check().is_ok(),
+        attach_errors: h.attach_errors(),
     })
 }
 
@@ -239,16 +265,20 @@ fn chain(state: &AdminState) -> Result<Arc<dyn ChainApi>, ApiError> {
         .ok_or_else(|| ApiError::not_ready("the chain client is not started yet"))
 }
 
+/// The balances of `address`; gauges are set only for the daemon's own addresses (`metrics`),
+/// never for an address a query chose.
 async fn balance_for(
     chain: &dyn ChainApi,
-    metrics: &Metrics,
+    metrics: Option<&Metrics>,
     label: Option<&str>,
     address: alloy_primitives::Address,
 ) -> Result<AddressBalance, ApiError> {
     let b = chain.balances(address).await.map_err(ApiError::from)?;
     let shown = address.to_checksum(None);
-    metrics.set_balance(&shown, "eth", b.eth);
-    metrics.set_balance(&shown, "xbr", b.xbr);
+    if let Some(metrics) = metrics {
+        metrics.set_balance(&shown, "eth", b.eth);
+        metrics.set_balance(&shown, "xbr", b.xbr);
+    }
     Ok(AddressBalance {
         label: label.map(str::to_owned),
         address: shown,
@@ -262,11 +292,24 @@ async fn balances(State(state): State<Shared>) -> Result<Json<BalancesView>, Api
     let chain = chain(&state)?;
     let mut addresses = Vec::new();
     for own in role.own_addresses() {
-        addresses
-            .push(balance_for(chain.as_ref(), &state.metrics, Some(own.label), own.address).await?);
+        addresses.push(
+            balance_for(
+                chain.as_ref(),
+                Some(&state.metrics),
+                Some(own.label),
+                own.address,
+            )
+            .await?,
+        );
     }
     let channels = role.channels().await?;
-    for c in &channels {
+    // A seller's or buyer's own channel; the maker lists every channel of its market.
+    let own_channels = if state.role == Role::Marketmaker {
+        &[][..]
+    } else {
+        &channels[..]
+    };
+    for c in own_channels {
         if let Ok(remaining) = alloy_primitives::U256::from_str_radix(&c.remaining, 10) {
             state
                 .metrics
@@ -286,7 +329,7 @@ async fn balance_of(
     let address = parse_address_str(&address).map_err(ApiError::bad_request)?;
     let chain = chain(&state)?;
     Ok(Json(
-        balance_for(chain.as_ref(), &state.metrics, None, address).await?,
+        balance_for(chain.as_ref(), None, None, address).await?,
     ))
 }
 

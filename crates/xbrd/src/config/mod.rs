@@ -231,6 +231,9 @@ pub struct Market {
     pub apis: Vec<ApiOffer>,
     /// Seller: built-in sample feed for demos.
     pub sample_feed: Option<SampleFeed>,
+    /// Buyer: the seller delegates (`market.sellers`) and API ids (`market.apis`) it buys
+    /// from; both empty: any (a warning at start).
+    pub buy_from: xbr_market::AllowList,
 }
 
 /// A seller's API offer (`SimpleSeller.add`).
@@ -282,8 +285,10 @@ pub struct Store {
 pub struct Admin {
     /// Listen address (default `127.0.0.1:7480`).
     pub listen: SocketAddr,
-    /// Bearer token file for `/v1/*` (default `<state_dir>/admin.token`; created 0600 by `run` if missing).
+    /// Bearer token file for `/v1/*` and `/metrics` (default `<state_dir>/admin.token`; created 0600 by `run` if missing).
     pub token_file: PathBuf,
+    /// Opt-in listener serving `/metrics` alone WITHOUT a token (for a scrape network only).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Log output format.

@@ -111,9 +111,43 @@ pub struct RawMarket {
     pub max_price: Option<Scalar>,
     #[serde(default)]
     pub topics: Vec<String>,
+    /// A seller's offers (tables), or the API ids a buyer buys from (strings).
     #[serde(default)]
-    pub apis: Vec<RawApiOffer>,
+    pub apis: Vec<RawApi>,
     pub sample_feed: Option<RawSampleFeed>,
+    /// Buyer: the seller delegates it buys from (empty: any).
+    #[serde(default)]
+    pub sellers: Vec<String>,
+}
+
+/// One `market.apis` entry: an offer table (seller) or an API id (buyer). Hand-written rather
+/// than `#[serde(untagged)]` so that a mistyped offer field is still reported by name.
+#[derive(Debug)]
+pub enum RawApi {
+    /// `"<uuid>"`: an API the buyer buys from.
+    Id(String),
+    /// `[[market.apis]]`: a seller's offer.
+    Offer(RawApiOffer),
+}
+
+impl<'de> Deserialize<'de> for RawApi {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawApi;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an offer table (seller) or an API id string (buyer)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawApi, E> {
+                Ok(RawApi::Id(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawApi, A::Error> {
+                RawApiOffer::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawApi::Offer)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// One `[[market.apis]]` offer.
@@ -152,6 +186,7 @@ pub struct RawStore {
 pub struct RawAdmin {
     pub listen: Option<String>,
     pub token_file: Option<String>,
+    pub metrics_listen: Option<String>,
 }
 
 /// `[log]`.

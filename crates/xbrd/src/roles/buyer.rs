@@ -19,6 +19,7 @@ use super::views::{self, Trade};
 use super::{RoleContext, RoleParts, data_key_kek};
 use crate::chain::Chain;
 use crate::config::Role as RoleKind;
+use crate::metrics::Shed;
 use crate::ports::views::{ChannelView, DecryptedEvent, TransactionPage, TransactionQuery};
 use crate::ports::{OwnAddress, RoleApi, RoleError};
 
@@ -46,6 +47,12 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
         .market
         .max_price
         .context("market.max_price is required for a buyer")?;
+    if cfg.market.buy_from.is_open() {
+        tracing::warn!(
+            "market.sellers and market.apis are empty: this buyer pays any seller for any key \
+             published under its topics (up to market.max_price); list the sellers or APIs to buy from"
+        );
+    }
     let buyer = Buyer::new(
         BuyerConfig {
             market_maker: maker,
@@ -53,10 +60,16 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
             max_price,
             kek: data_key_kek(cfg.ethereum.private_key.expose()),
             auto_close: true,
+            allow: cfg.market.buy_from.clone(),
         },
         ctx.stores.buyer.clone(),
         MakerClient::new(Arc::new(ctx.peer.clone())),
     );
+    // The counter alone: the metrics outlive the role, and the buyer holds the store.
+    let shed = buyer.purchases_shed_counter();
+    ctx.metrics.sample_shed(Shed::BuyerPurchases, move || {
+        shed.load(std::sync::atomic::Ordering::Relaxed)
+    });
     let (events, _) = broadcast::channel(EVENT_BUFFER);
     let api = Arc::new(BuyerApi {
         buyer: buyer.clone(),
@@ -75,7 +88,7 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
             as Arc<dyn Role>,
         api: Box::new(move || Some(Arc::clone(&api) as Arc<dyn RoleApi>)),
         sidecar: None,
-        observer: DaemonObserver::new(ctx.metrics.clone(), Some(events)),
+        observer: DaemonObserver::new(ctx.metrics.clone(), ctx.health.clone(), Some(events)),
     })
 }
 

@@ -67,7 +67,7 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
             })
         }),
         sidecar: None,
-        observer: DaemonObserver::new(ctx.metrics.clone(), None),
+        observer: DaemonObserver::new(ctx.metrics.clone(), ctx.health.clone(), None),
     })
 }
 
@@ -131,6 +131,10 @@ impl Builder {
             contracts,
             eula_url: String::new(),
             eula_hash,
+            callers: xbr_market::maker::CallerPolicy::Authenticated,
+            max_channel_amount: xbr_market::types::U256::from(
+                xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
+            ),
             realm: Some(self.cfg.realm.clone()),
         };
         let peer = Arc::new(self.peer.clone());

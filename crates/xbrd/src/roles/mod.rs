@@ -92,6 +92,8 @@ pub struct RoleContext {
     pub chain: Arc<Chain>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Readiness (the role's attach errors go there).
+    pub health: Arc<crate::health::Health>,
     /// Caller/Publisher over the component's session (bound once the component starts).
     pub peer: SessionPeer,
     /// Where the admin API finds the running role.

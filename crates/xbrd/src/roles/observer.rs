@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
+use xbr_market::error::uri;
+use xbr_market::peer::ProviderProcedure;
 use xbr_market::runtime::{RoleEvent, RoleObserver};
 use xbr_market::types::{ChannelId, KeyId};
 
 use super::views;
-use crate::metrics::Metrics;
+use crate::health::Health;
+use crate::metrics::{Metrics, Shed};
 use crate::ports::views::DecryptedEvent;
 
 /// A key sold or bought.
@@ -20,20 +23,38 @@ struct Trade<'a> {
     balance: alloy_primitives::U256,
 }
 
+/// Which role refused `procedure` with `xbr.error.busy`: a seller's `xbr.provider.<id>.*`
+/// procedure, else the maker's.
+fn busy_refusal(procedure: &str) -> Shed {
+    if ProviderProcedure::ALL.iter().any(|p| p.name() == procedure) {
+        Shed::SellerBusy
+    } else {
+        Shed::MakerBusy
+    }
+}
+
 /// The daemon's [`RoleObserver`].
 pub struct DaemonObserver {
     metrics: Arc<Metrics>,
     /// Where decrypted events go (buyer).
     events: Option<broadcast::Sender<DecryptedEvent>>,
+    /// Where attach errors go (`/ready`, `/v1/status`).
+    health: Arc<Health>,
 }
 
 impl DaemonObserver {
-    /// Reports into `metrics`; decrypted events also into `events`.
+    /// Reports into `metrics` and `health` (attach errors); decrypted events also into
+    /// `events`.
     pub fn new(
         metrics: Arc<Metrics>,
+        health: Arc<Health>,
         events: Option<broadcast::Sender<DecryptedEvent>>,
     ) -> Arc<Self> {
-        Arc::new(Self { metrics, events })
+        Arc::new(Self {
+            metrics,
+            events,
+            health,
+        })
     }
 
     /// A key sold or bought over a channel: the channel's balance gauge and the log.
@@ -55,6 +76,7 @@ impl RoleObserver for DaemonObserver {
         let m = &self.metrics;
         match event {
             RoleEvent::Attached { session_id } => {
+                self.health.set_attach_errors(session_id, &[]);
                 tracing::info!(session_id, "market role attached");
             }
             RoleEvent::NotAttached {
@@ -62,23 +84,33 @@ impl RoleObserver for DaemonObserver {
                 attempt,
                 retry_in,
                 error,
-            } => tracing::warn!(
-                session_id,
-                attempt,
-                retry_in_ms = retry_in.as_millis() as u64,
-                error = %error,
-                "market role not attached yet"
-            ),
+            } => {
+                // The after-join step runs only once the declarations are in place.
+                self.health.set_attach_errors(session_id, &[]);
+                tracing::warn!(
+                    session_id,
+                    attempt,
+                    retry_in_ms = retry_in.as_millis() as u64,
+                    error = %error,
+                    "market role not attached yet"
+                )
+            }
             RoleEvent::DeclarationsFailed {
                 session_id,
                 failures,
-            } => tracing::warn!(
-                session_id,
-                ?failures,
-                "registrations or subscriptions failed; retrying them before the role attaches"
-            ),
+            } => {
+                self.health.set_attach_errors(session_id, failures);
+                tracing::warn!(
+                    session_id,
+                    ?failures,
+                    "registrations or subscriptions failed; retrying them before the role attaches"
+                )
+            }
             RoleEvent::CallHandled { .. } => {}
             RoleEvent::CallFailed { procedure, error } => {
+                if error.is(uri::BUSY) {
+                    m.shed(busy_refusal(procedure));
+                }
                 tracing::debug!(procedure, error = %error, "call failed");
             }
             RoleEvent::Event {
@@ -97,6 +129,10 @@ impl RoleObserver for DaemonObserver {
                     if let Some(sink) = &self.events {
                         let _ = sink.send(ev);
                     }
+                }
+                // Shed (counted in xbrd_shed_total): a flood of them is not a flood of warnings.
+                Err(e) if e.error.is(uri::BUSY) => {
+                    tracing::debug!(topic, error = %e.error, "event not decrypted (shed)")
                 }
                 Err(e) => match &e.key_id {
                     None => tracing::warn!(topic, error = %e.error, "not a data event"),
@@ -151,5 +187,63 @@ impl RoleObserver for DaemonObserver {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_refusals_are_counted_per_role() {
+        let m = Arc::new(Metrics::new());
+        let o = DaemonObserver::new(m.clone(), Arc::default(), None);
+        let busy = xbr_market::error::MarketError::new(uri::BUSY, "x");
+        let other = xbr_market::error::MarketError::new(uri::OFFER_EXPIRED, "x");
+        for (procedure, error) in [
+            ("sell", &busy),
+            ("buy_key", &busy),
+            ("buy_key", &busy),
+            ("sell", &other),
+        ] {
+            o.observe(RoleEvent::CallFailed { procedure, error });
+        }
+        let text = m.render();
+        assert!(
+            text.contains("xbrd_shed_total{what=\"seller_busy\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("xbrd_shed_total{what=\"maker_busy\"} 2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn declarations_failing_and_attaching_reach_readiness() {
+        let health: Arc<Health> = Arc::default();
+        let o = DaemonObserver::new(Arc::new(Metrics::new()), health.clone(), None);
+        let failures =
+            vec!["xbr.provider.0xab.sell: wamp.error.procedure_already_exists".to_owned()];
+        o.observe(RoleEvent::DeclarationsFailed {
+            session_id: 7,
+            failures: &failures,
+        });
+        assert_eq!(health.attach_errors()[0].uri, "xbr.provider.0xab.sell");
+        o.observe(RoleEvent::Attached { session_id: 7 });
+        assert!(health.attach_errors().is_empty());
+        // Repaired, the after-join step still failing: the declarations are in place.
+        o.observe(RoleEvent::DeclarationsFailed {
+            session_id: 7,
+            failures: &failures,
+        });
+        let error = xbr_market::error::MarketError::runtime("no maker yet");
+        o.observe(RoleEvent::NotAttached {
+            session_id: 7,
+            attempt: 1,
+            retry_in: std::time::Duration::from_millis(500),
+            error: &error,
+        });
+        assert!(health.attach_errors().is_empty());
     }
 }

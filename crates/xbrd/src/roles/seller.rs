@@ -101,7 +101,7 @@ pub fn parts(ctx: &RoleContext) -> anyhow::Result<RoleParts> {
         market: Arc::new(SellerRole::new(seller)) as Arc<dyn Role>,
         api: Box::new(move || Some(Arc::clone(&api) as Arc<dyn RoleApi>)),
         sidecar,
-        observer: DaemonObserver::new(ctx.metrics.clone(), None),
+        observer: DaemonObserver::new(ctx.metrics.clone(), ctx.health.clone(), None),
     })
 }
 

@@ -47,6 +47,7 @@ async fn a_role_runs_over_the_memory_store_and_is_served_only_once_attached() {
         stores: Stores::of(Arc::new(MemoryStore::new())),
         chain: Chain::new(&cfg),
         metrics: Arc::new(Metrics::new()),
+        health: Arc::default(),
         peer: SessionPeer::unbound(Some(CALL_TIMEOUT)),
         slot: Arc::clone(&slot),
         cfg,

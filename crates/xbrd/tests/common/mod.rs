@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use xbrd_testkit::REALM_MARKET_OPEN;
+
 /// The daemon binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
 
@@ -37,11 +39,17 @@ pub fn write_key(dir: &Path, name: &str, hex: &str) -> PathBuf {
     p
 }
 
-/// A seller config (key file `seller.key`, one interval-rotated API, fast reconnects, JSON logs).
+/// A seller config (key file `seller.key`, one interval-rotated API, fast reconnects, JSON logs)
+/// on the open market realm: anonymous, no maker needed to join.
 pub fn seller_toml(router: &str, gateway: &str, admin: &str) -> String {
+    seller_toml_on(REALM_MARKET_OPEN, router, gateway, admin)
+}
+
+/// [`seller_toml`] on `realm`.
+pub fn seller_toml_on(realm: &str, router: &str, gateway: &str, admin: &str) -> String {
     format!(
         r#"role = "seller"
-realm = "xbr-market"
+realm = "{realm}"
 [[transports]]
 url = "{router}"
 initial_retry_delay = 0.2
@@ -188,6 +196,26 @@ impl Daemon {
             Some(body),
         )
         .unwrap()
+    }
+
+    /// The value of `name` (a sample without labels) in `GET /metrics`, asked with the token.
+    pub fn metric(&self, name: &str) -> f64 {
+        let token = self.token();
+        let text = runtime().block_on(async {
+            xbrd::status::http_client()
+                .get(format!("http://{}/metrics", self.admin))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or_else(|| panic!("no metric {name} in {text}"))
     }
 
     /// Waits until the admin API answers `/health`.

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::maker::testing::chain::{FakeChain, chain_maker};
-use crate::maker::testing::{BUYER_KEY, MARKET, PAYMENT, chain_channel, domain, key};
-use crate::sig;
+use crate::maker::testing::{BUYER_KEY, PAYMENT, chain_channel, final_close, key};
 use crate::store::{MemoryStore, SqliteStore, StoreError};
 use crate::types::{ChannelClose, ChannelState, ChannelType, Signature, U256};
 use crate::wire::CloseChannelRequest;
@@ -46,24 +45,7 @@ async fn maker(
 
 /// The buyer's final close of its untouched payment channel.
 fn close_request() -> CloseChannelRequest {
-    let state = sig::ChannelState {
-        close_at: 7,
-        market_oid: MARKET,
-        channel_oid: PAYMENT,
-        seq: 1,
-        balance: U256::from(AMOUNT),
-        is_final: true,
-    };
-    CloseChannelRequest {
-        channel_oid: PAYMENT,
-        verifying_chain_id: domain().chain_id,
-        current_block_number: 7,
-        verifying_contract: domain().verifying_contract,
-        closing_balance: U256::from(AMOUNT),
-        closing_seq: 1,
-        closing_is_final: true,
-        delegate_signature: domain().sign(&key(BUYER_KEY), &state).unwrap(),
-    }
+    final_close(AMOUNT)
 }
 
 /// A signed close intent of the payment channel written as the handler writes it (the worker

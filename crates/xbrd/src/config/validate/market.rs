@@ -1,5 +1,5 @@
 //! `[market]`: the market maker's address, the seller's API offers and sample feed, the buyer's
-//! topics and price limit; which of them a role needs.
+//! topics, price limit and the sellers/APIs it buys from; which of them a role needs.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -8,8 +8,9 @@ use super::parse::{
     AMOUNT_FORM, UUID_FORM, invalid, missing, parse_address, parse_amount, parse_duration,
     parse_i64, parse_id, valid_uri,
 };
-use crate::config::raw::{RawApiOffer, RawMarket};
+use crate::config::raw::{RawApi, RawApiOffer, RawMarket};
 use crate::config::{ApiOffer, ConfigError, Market, Role, Rotation, SampleFeed};
+use xbr_market::AllowList;
 
 /// Validates `market.apis[i]`.
 fn parse_offer(i: usize, o: &RawApiOffer) -> Result<ApiOffer, ConfigError> {
@@ -103,11 +104,15 @@ pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, Config
             ));
         }
     }
+    let buy_from = parse_buy_from(raw, role)?;
     let apis = raw
         .apis
         .iter()
         .enumerate()
-        .map(|(i, o)| parse_offer(i, o))
+        .filter_map(|(i, a)| match a {
+            RawApi::Offer(o) => Some(parse_offer(i, o)),
+            RawApi::Id(_) => None,
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut seen = HashSet::new();
     for (i, a) in apis.iter().enumerate() {
@@ -187,5 +192,111 @@ pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, Config
         topics: raw.topics.clone(),
         apis,
         sample_feed,
+        buy_from,
     })
+}
+
+/// The buyer's `market.sellers` (delegate addresses) and `market.apis` (API id strings); a
+/// seller's `market.apis` are offer tables, and only a buyer has `market.sellers`.
+fn parse_buy_from(raw: &RawMarket, role: Role) -> Result<AllowList, ConfigError> {
+    let mut allow = AllowList::default();
+    for (i, a) in raw.apis.iter().enumerate() {
+        let field = format!("market.apis[{i}]");
+        match (a, role) {
+            (RawApi::Id(s), Role::Buyer) => allow.apis.push(parse_id(&field, s)?),
+            (RawApi::Offer(_), Role::Buyer) => {
+                return Err(invalid(
+                    field,
+                    "an API id string for a buyer (the APIs it buys from)",
+                    "an offer table",
+                ));
+            }
+            (RawApi::Id(s), _) => {
+                return Err(invalid(
+                    field,
+                    "an offer table [[market.apis]] (api_id, prefix, price, rotation_interval|rotation_count)",
+                    format!("{s:?}"),
+                ));
+            }
+            (RawApi::Offer(_), _) => {}
+        }
+    }
+    for (i, s) in raw.sellers.iter().enumerate() {
+        let field = format!("market.sellers[{i}]");
+        if role != Role::Buyer {
+            return Err(invalid(
+                field,
+                "no market.sellers unless role = \"buyer\"",
+                role.to_string(),
+            ));
+        }
+        allow.sellers.push(parse_address(&field, s)?);
+    }
+    Ok(allow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAKER: &str = "0x3E5e9111Ae8eB78Fe1CC3bb8915d5D461F3Ef9A9";
+    const SELLER: &str = "0x95cED938F7991cd0dFcb48F0a06a40FA1aF46EBC";
+    const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
+
+    fn market(role: Role, extra: &str) -> Result<Market, ConfigError> {
+        let raw: RawMarket = toml::from_str(&format!(
+            "maker = \"{MAKER}\"\nmax_price = \"1 XBR\"\ntopics = [\"io.crossbar.example\"]\n{extra}"
+        ))
+        .unwrap();
+        parse_market(&raw, role)
+    }
+
+    #[test]
+    fn a_buyer_lists_the_sellers_and_apis_it_buys_from() {
+        let open = market(Role::Buyer, "").unwrap();
+        assert!(open.buy_from.is_open());
+        let m = market(
+            Role::Buyer,
+            &format!("sellers = [\"{SELLER}\"]\napis = [\"{API}\"]"),
+        )
+        .unwrap();
+        assert_eq!(
+            m.buy_from.sellers,
+            vec![parse_address("s", SELLER).unwrap()]
+        );
+        assert_eq!(
+            m.buy_from.apis,
+            vec![parse_id::<xbr_core::ApiId>("a", API).unwrap()]
+        );
+        assert!(m.apis.is_empty());
+        let e = market(Role::Buyer, "sellers = [\"0x12\"]").unwrap_err();
+        assert_eq!(e.field(), Some("market.sellers[0]"));
+        let e = market(Role::Buyer, "apis = [\"not-a-uuid\"]").unwrap_err();
+        assert_eq!(e.field(), Some("market.apis[0]"));
+        let e = market(
+            Role::Buyer,
+            &format!(
+                "[[apis]]\napi_id = \"{API}\"\nprefix = \"a.b\"\nprice = 1\nrotation_count = 1"
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), Some("market.apis[0]"));
+    }
+
+    #[test]
+    fn a_seller_has_offer_tables_and_no_sellers() {
+        let offer = format!(
+            "[[apis]]\napi_id = \"{API}\"\nprefix = \"a.b\"\nprice = 1\nrotation_count = 1"
+        );
+        let m = market(Role::Seller, &offer).unwrap();
+        assert_eq!(m.apis.len(), 1);
+        assert!(m.buy_from.is_open());
+        let e = market(Role::Seller, &format!("apis = [\"{API}\"]")).unwrap_err();
+        assert_eq!(e.field(), Some("market.apis[0]"));
+        let e = market(Role::Seller, &format!("sellers = [\"{SELLER}\"]\n{offer}")).unwrap_err();
+        assert_eq!(e.field(), Some("market.sellers[0]"));
+        // A mistyped offer field is still named.
+        let raw = toml::from_str::<RawMarket>(&format!("{offer}\nprise = 2"));
+        assert!(raw.unwrap_err().to_string().contains("prise"));
+    }
 }

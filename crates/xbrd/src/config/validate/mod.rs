@@ -87,14 +87,23 @@ pub fn validate(
         state_dir,
     };
 
-    let listen_raw = raw.admin.listen.as_deref().unwrap_or(DEFAULT_ADMIN_LISTEN);
-    let listen = SocketAddr::from_str(listen_raw.trim()).map_err(|_| {
-        invalid(
-            "admin.listen",
-            "an IP:port socket address like \"127.0.0.1:7480\"",
-            format!("{listen_raw:?}"),
-        )
-    })?;
+    let listen = socket_addr(
+        "admin.listen",
+        raw.admin.listen.as_deref().unwrap_or(DEFAULT_ADMIN_LISTEN),
+    )?;
+    let metrics_listen = raw
+        .admin
+        .metrics_listen
+        .as_deref()
+        .map(|s| socket_addr("admin.metrics_listen", s))
+        .transpose()?;
+    if metrics_listen == Some(listen) {
+        return Err(invalid(
+            "admin.metrics_listen",
+            "an address other than admin.listen",
+            listen.to_string(),
+        ));
+    }
     let token_file = raw
         .admin
         .token_file
@@ -104,7 +113,11 @@ pub fn validate(
     if token_file.exists() {
         secret::read_text_secret(&token_file).map_err(key_file_error("admin.token_file"))?;
     }
-    let admin = Admin { listen, token_file };
+    let admin = Admin {
+        listen,
+        token_file,
+        metrics_listen,
+    };
 
     let level = raw.log.level.clone().unwrap_or_else(|| "info".into());
     if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
@@ -140,6 +153,17 @@ pub fn validate(
     })
 }
 
+/// `field` as an IP:port socket address.
+fn socket_addr(field: &str, raw: &str) -> Result<SocketAddr, ConfigError> {
+    SocketAddr::from_str(raw.trim()).map_err(|_| {
+        invalid(
+            field,
+            "an IP:port socket address like \"127.0.0.1:7480\"",
+            format!("{raw:?}"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +172,11 @@ mod tests {
 
     /// A market maker's configuration with `maker` as its `market.maker` and token address.
     fn maker_config(dir: &Path, maker: &str) -> Result<Config, ConfigError> {
+        maker_config_with(dir, maker, "")
+    }
+
+    /// [`maker_config`] with `extra` appended (further tables).
+    fn maker_config_with(dir: &Path, maker: &str, extra: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(&format!(
             r#"role = "marketmaker"
 realm = "xbr-market"
@@ -163,7 +192,7 @@ market = "0xe982E462b094850F12AF94d21D470e21bE9D0E9C"
 channel = "0x59d3631c86BbE35EF041872d502F218A39FBa150"
 [market]
 maker = "{maker}"
-"#
+{extra}"#
         ))
         .unwrap();
         validate(raw, dir, &dir.join("maker.toml"), &BTreeMap::new())
@@ -191,5 +220,30 @@ maker = "{maker}"
             msg.contains("fails the EIP-55 checksum") && msg.contains(MAKER),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn metrics_listen_is_an_opt_in_address_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = maker_config(dir.path(), MAKER).unwrap();
+        assert_eq!(none.admin.metrics_listen, None);
+        let set = maker_config_with(
+            dir.path(),
+            MAKER,
+            "[admin]\nlisten = \"127.0.0.1:7480\"\nmetrics_listen = \"0.0.0.0:9480\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            set.admin.metrics_listen,
+            Some("0.0.0.0:9480".parse().unwrap())
+        );
+        let bad = maker_config_with(dir.path(), MAKER, "[admin]\nmetrics_listen = \"9480\"\n");
+        assert_eq!(bad.unwrap_err().field(), Some("admin.metrics_listen"));
+        let same = maker_config_with(
+            dir.path(),
+            MAKER,
+            "[admin]\nlisten = \"127.0.0.1:7480\"\nmetrics_listen = \"127.0.0.1:7480\"\n",
+        );
+        assert_eq!(same.unwrap_err().field(), Some("admin.metrics_listen"));
     }
 }
