@@ -64,6 +64,7 @@ pub fn effective_config(cfg: &Config) -> serde_json::Value {
             "member": addr(cfg.market.member),
             "market_id": cfg.market.market_id.map(|m| m.to_string()),
             "max_price": cfg.market.max_price.map(|p| p.to_string()),
+            "max_channel_amount": cfg.market.max_channel_amount.map(|a| a.to_string()),
             "topics": cfg.market.topics,
             "apis": cfg.market.apis,
             "sample_feed": cfg.market.sample_feed.map(|f| json!({

@@ -1,7 +1,9 @@
 //! Static checks of the deployment files (no Docker engine or systemd here): the systemd unit's keys and
 //! hardening, the Dockerfile's stages, user and health check, and the compose file's services, health
 //! checks, users and ports; the configs they name exist and pass `xbrd config check` with the environment
-//! the compose file gives them.
+//! the compose file gives them. On the secured market realm the maker joins over the router's `xbrmm.sock`
+//! (a volume only the router and the maker mount) and the delegates with cryptosign, their keys made and
+//! registered by one-shot services.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -133,18 +135,156 @@ fn yaml(path: &Path) -> serde_norway::Value {
     let mut v: serde_norway::Value =
         serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     v.apply_merge().unwrap();
-    // Nested merges (environment: <<: *xbrd-env) need a second pass per service.
+    // Nested merges (environment: <<: *seller-env, itself <<: *xbrd-delegate-env, …) need more
+    // passes per service; a pass over a mapping without merge keys changes nothing.
     if let Some(services) = v.get_mut("services").and_then(|s| s.as_mapping_mut()) {
         for (_, svc) in services.iter_mut() {
             svc.apply_merge().unwrap();
             for key in ["environment", "depends_on"] {
                 if let Some(m) = svc.get_mut(key) {
-                    m.apply_merge().unwrap();
+                    for _ in 0..4 {
+                        m.apply_merge().unwrap();
+                    }
                 }
             }
         }
     }
     v
+}
+
+/// A compose service's `volumes` as (source, target) pairs.
+fn mounts(svc: &serde_norway::Value) -> Vec<(String, String)> {
+    svc["volumes"]
+        .as_sequence()
+        .map(|v| {
+            v.iter()
+                .map(|m| {
+                    let mut parts = m.as_str().unwrap().split(':');
+                    (
+                        parts.next().unwrap().to_owned(),
+                        parts.next().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The shipped router config's listener for the maker (the Unix RawSocket transport whose static
+/// anonymous authentication gives role `xbrmm`): its path, relative to the node directory.
+fn router_maker_socket() -> PathBuf {
+    let path = repo().join("deploy/crossbar/config.json");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let transports = config["workers"][0]["transports"].as_array().unwrap();
+    let ws = transports.iter().find(|t| t["type"] == "web").unwrap();
+    let cryptosign = &ws["paths"]["ws"]["auth"]["cryptosign"];
+    assert_eq!(
+        cryptosign["type"], "dynamic",
+        "delegates: cryptosign on /ws"
+    );
+    assert_eq!(
+        cryptosign["authenticator"],
+        "xbr.marketmaker.authenticator.authenticate"
+    );
+    let maker = transports
+        .iter()
+        .find(|t| t["type"] == "rawsocket" && t["endpoint"]["type"] == "unix")
+        .expect("a Unix socket transport for the maker");
+    assert_eq!(maker["auth"]["anonymous"]["role"], "xbrmm");
+    assert_eq!(
+        maker["auth"].as_object().unwrap().len(),
+        1,
+        "anonymous only"
+    );
+    PathBuf::from(maker["endpoint"]["path"].as_str().unwrap())
+}
+
+/// The maker joins over the router's socket, through a volume only the router and the maker mount.
+fn check_maker_socket(c: &serde_norway::Value) -> String {
+    let socket = router_maker_socket();
+    assert!(socket.is_relative(), "relative to the node dir: {socket:?}");
+    let crossbar = &c["services"]["crossbar"];
+    let dockerfile = crossbar["build"]["dockerfile_inline"].as_str().unwrap();
+    let cbdir = dockerfile
+        .split(['"', ' ', ','])
+        .skip_while(|w| *w != "--cbdir")
+        .find(|w| w.starts_with('/'))
+        .expect("the crossbar command names its node dir (--cbdir)");
+    let socket_dir = Path::new(cbdir).join(socket.parent().unwrap());
+    let socket_dir = socket_dir.to_str().unwrap();
+    let (volume, _) = mounts(crossbar)
+        .into_iter()
+        .find(|(_, target)| target == socket_dir)
+        .unwrap_or_else(|| panic!("crossbar mounts a volume on the socket dir {socket_dir}"));
+    assert!(
+        c["volumes"].get(volume.as_str()).is_some(),
+        "{volume} is a named volume"
+    );
+    let services = c["services"].as_mapping().unwrap();
+    let holders: Vec<&str> = services
+        .iter()
+        .filter(|(_, svc)| mounts(svc).iter().any(|(source, _)| *source == volume))
+        .map(|(name, _)| name.as_str().unwrap())
+        .collect();
+    assert_eq!(holders, ["crossbar", "maker"], "who can reach the socket");
+    let (_, target) = mounts(&c["services"]["maker"])
+        .into_iter()
+        .find(|(source, _)| *source == volume)
+        .unwrap();
+    format!(
+        "rs+unix://{}",
+        Path::new(&target)
+            .join(socket.file_name().unwrap())
+            .display()
+    )
+}
+
+/// A delegate's one-time `<role>-key` service: it makes the cryptosign key `key_file` (in the
+/// delegate's state volume) and registers it with the delegate's config, before the delegate
+/// starts and once the maker runs.
+fn check_key_service(c: &serde_norway::Value, role: &str, config: &str, key_file: &Path) {
+    let name = format!("{role}-key");
+    let svc = &c["services"][name.as_str()];
+    let delegate = &c["services"][role];
+    assert_eq!(
+        delegate["depends_on"][name.as_str()]["condition"].as_str(),
+        Some("service_completed_successfully"),
+        "{role} starts after {name}"
+    );
+    assert_eq!(
+        svc["depends_on"]["maker"]["condition"].as_str(),
+        Some("service_healthy")
+    );
+    assert_eq!(svc["restart"].as_str(), Some("no"), "{name} is a one-shot");
+    assert_eq!(
+        mounts(svc),
+        mounts(delegate),
+        "{name} sees the {role}'s volumes"
+    );
+    let state = mounts(delegate)
+        .into_iter()
+        .find(|(_, target)| Path::new(target) == key_file.parent().unwrap())
+        .unwrap_or_else(|| panic!("{role}: the key file {key_file:?} is in a volume"));
+    assert!(state.0.ends_with("-state"), "{state:?}");
+    assert_eq!(svc["command"][0].as_str(), Some(config));
+    let script = svc["entrypoint"][2].as_str().unwrap();
+    let keygen = format!(
+        "xbrd keygen --out {} --name {}",
+        key_file.parent().unwrap().display(),
+        key_file.file_stem().unwrap().to_str().unwrap()
+    );
+    assert!(script.contains(&keygen), "{name}: {script}");
+    assert!(
+        script.contains("xbrd market register-key -c \"$$0\" --member-key-file"),
+        "{name}: {script}"
+    );
+    let member = svc["environment"]["XBRD_MEMBER_KEY"].as_str().unwrap();
+    assert_eq!(member.len(), 64, "{name}: the member's (dev) key");
+    assert!(
+        delegate["environment"].get("XBRD_MEMBER_KEY").is_none(),
+        "the {role} itself never sees its member's key"
+    );
 }
 
 #[test]
@@ -159,6 +299,8 @@ fn compose_market_is_complete_and_checked() {
         "maker",
         "seller",
         "buyer",
+        "seller-key",
+        "buyer-key",
     ] {
         assert!(names.contains(&want), "service {want} in {names:?}");
     }
@@ -169,6 +311,7 @@ fn compose_market_is_complete_and_checked() {
             "{s} has a health check"
         );
     }
+    let maker_url = check_maker_socket(&c);
     let state_dir = tempfile::tempdir().unwrap();
     let contracts = state_dir.path().join("contracts.toml");
     // The shape `xbrd chain deploy` writes (xbr-chain's ContractAddresses::to_toml).
@@ -179,6 +322,14 @@ fn compose_market_is_complete_and_checked() {
          market = \"0x9561C133DD8580860B6b7E504bC5Aa500f0f06a7\"\nchannel = \"0xe982E462b094850F12AF94d21D470e21bE9D0E9C\"\n",
     )
     .unwrap();
+    // The delegates' cryptosign key, as their `-key` service makes it.
+    let o = Command::new(BIN)
+        .args(["keygen", "--out", state_dir.path().to_str().unwrap()])
+        .args(["--name", "wamp"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let wamp_key = state_dir.path().join("wamp.priv");
     for s in ["maker", "seller", "buyer"] {
         let svc = &c["services"][s];
         assert_eq!(
@@ -213,26 +364,46 @@ fn compose_market_is_complete_and_checked() {
             .join("config")
             .join(Path::new(cmd[2]).strip_prefix("/etc/xbrd").unwrap());
         // The container's environment, with its paths mapped onto this machine.
-        let mut cmd = Command::new(BIN);
-        cmd.args(["config", "check", "-c", cfg.to_str().unwrap()])
+        let mut check = Command::new(BIN);
+        check
+            .args(["config", "check", "-c", cfg.to_str().unwrap()])
             .env_clear();
+        let mut key_file = None;
         for (k, v) in svc["environment"].as_mapping().unwrap() {
             let (k, v) = (k.as_str().unwrap(), v.as_str().unwrap());
             let v = match k {
                 "XBRD__ETHEREUM__CONTRACTS_FILE" => contracts.to_str().unwrap(),
                 "XBRD__STORE__STATE_DIR" => state_dir.path().to_str().unwrap(),
+                "XBRD__AUTHENTICATION__PRIVATE_KEY_FILE" => {
+                    key_file = Some(PathBuf::from(v));
+                    wamp_key.to_str().unwrap()
+                }
                 _ => v,
             };
-            cmd.env(k, v);
+            check.env(k, v);
         }
-        let o = cmd.output().unwrap();
+        let o = check.output().unwrap();
         assert!(
             o.status.success(),
             "{s}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
         let eff: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(eff["transports"][0]["url"], "ws://crossbar:8080/ws", "{s}");
+        let method = eff["authentication"]["method"].as_str().unwrap();
+        if s == "maker" {
+            // The socket's static authentication gives role xbrmm.
+            assert_eq!(eff["transports"][0]["url"], maker_url.as_str(), "{s}");
+            assert_eq!(method, "anonymous", "{s}");
+            // `[market] max_channel_amount` unset: the maker's default cap, 1000 XBR.
+            assert_eq!(
+                eff["market"]["max_channel_amount"],
+                xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT.to_string()
+            );
+        } else {
+            assert_eq!(eff["transports"][0]["url"], "ws://crossbar:8080/ws", "{s}");
+            assert_eq!(method, "cryptosign", "{s}");
+            check_key_service(&c, s, cmd[2], &key_file.unwrap());
+        }
         assert_eq!(eff["ethereum"]["gateway"], "http://ganache:8545/", "{s}");
         assert_eq!(
             eff["ethereum"]["contracts"]["token"], "0xCfEB869F69431e42cdB54A4F4f105C19C080A601",

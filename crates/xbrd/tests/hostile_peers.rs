@@ -11,7 +11,12 @@
 //! buyer must survive them), the buyer must stay connected and keep decrypting new events, and at
 //! rest every role's invariants hold and the parties agree on both channels.
 //!
-//! The outcome of every attack is printed, one line each.
+//! The flood is accounted for: every event either reached the buyer's handler (logged as not
+//! decrypted) or was dropped by its session's bounded queue and counted in
+//! `xbrd_shed_total{what="events_dropped"}`, on the session it had all along.
+//!
+//! The outcome of every attack is printed, one line each, and the buyer's shed counters after the
+//! flood.
 
 mod common;
 
@@ -22,10 +27,11 @@ use std::time::Duration;
 
 use common::market::{
     BUYER, CONSUMER, MAKER, PAYING, PROVIDER, Routes, SELLER, agreement, amount, common_toml,
-    deploy_market, description_with, follow_events, key, seller_market, start_role,
+    deploy_market, description_with, follow_events, key, log_of, seller_market, start_role,
 };
 use common::{Daemon, free_admin, request, wait_for};
 use serde_json::{Value, json};
+use wamp_client::session::SUBSCRIPTION_QUEUE;
 use xbrd_testkit::{Crossbar, Ganache, PythonPeer, REALM_MARKET};
 
 const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
@@ -163,6 +169,38 @@ fn attack(routes: &Routes) -> Vec<Value> {
     outcomes
 }
 
+/// What the buyer made of the events under its topic that it did not decrypt (the attacker's
+/// publications, the flood's among them).
+struct Undecrypted {
+    /// Events handled and logged as not decrypted: not a data event, a key not bought, or a
+    /// purchase shed (counted in `purchases_shed` too).
+    handled: usize,
+    /// `xbrd_shed_total{what="events_dropped"}`: events its session dropped (the subscription's
+    /// bounded queue was full, or a payload it could not represent).
+    dropped: usize,
+    /// `xbrd_shed_total{what="buyer_purchases"}`: purchases not started (too many in flight).
+    purchases_shed: usize,
+}
+
+impl Undecrypted {
+    fn of(buyer: &Daemon) -> Undecrypted {
+        let shed =
+            |what: &str| buyer.metric(&format!("xbrd_shed_total{{what=\"{what}\"}}")) as usize;
+        let handled = log_of(buyer)
+            .lines()
+            .filter(|l| {
+                l.contains("\"message\":\"not a data event\"")
+                    || l.contains("\"message\":\"event not decrypted")
+            })
+            .count();
+        Undecrypted {
+            handled,
+            dropped: shed("events_dropped"),
+            purchases_shed: shed("buyer_purchases"),
+        }
+    }
+}
+
 /// One line per attack: what it got.
 fn describe(outcome: &Value) -> String {
     let errors: Vec<&str> = outcome["errors"]
@@ -259,6 +297,31 @@ fn hostile_peers_are_refused_while_the_honest_buyer_keeps_decrypting() {
         .map(|d| d.metric("xbrd_sessions_joined_total"))
         .collect();
     assert_eq!(rejoined, joins, "a role lost its session during the attack");
+    assert_eq!(buyer.metric("xbrd_session_up"), 1.0);
+
+    // The flood: every event reached the buyer's handler (and was logged as not decrypted) or was
+    // dropped by its session's bounded queue and counted; the counters are of the session the
+    // buyer had all along (checked above), which kept decrypting.
+    let mut flood = Undecrypted::of(&buyer);
+    wait_for("the buyer to account for the flood", LIMIT, || {
+        flood = Undecrypted::of(&buyer);
+        flood.handled + flood.dropped >= FLOOD
+    });
+    println!(
+        "attack member_flood_topic: the buyer dropped and counted {} events (xbrd_shed_total{{what=\"events_dropped\"}}), \
+         handled {} undecrypted ({} purchases shed, xbrd_shed_total{{what=\"buyer_purchases\"}}), same session, {after} decrypted after",
+        flood.dropped, flood.handled, flood.purchases_shed
+    );
+    if flood.dropped == 0 {
+        // Nothing to count: the session's queue ({SUBSCRIPTION_QUEUE} events) never filled, as
+        // the buyer takes events off it as fast as the router delivers them (they are handled
+        // in tasks of their own), so every event of the flood was handled.
+        println!(
+            "attack member_flood_topic: the subscription queue ({SUBSCRIPTION_QUEUE} events) never overflowed; all {} flood events were handled",
+            FLOOD
+        );
+        assert!(flood.handled >= FLOOD, "{} handled", flood.handled);
+    }
 
     // Every attack got what it must.
     let mut wrong = Vec::new();

@@ -14,7 +14,7 @@ use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
 
 mod common;
 use common::market::{
-    CONSUMER, MAKER, PROVIDER, Routes, SELLER, common_toml, deploy_market, description, key,
+    CONSUMER, MAKER, PROVIDER, Routes, common_toml, deploy_market, description, key, run_role,
     start_role,
 };
 use common::{BIN, SELLER_KEY, free_admin, seller_toml_on, wait_for, write_key};
@@ -148,7 +148,8 @@ fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
     let seller_admin = free_admin();
     let seller_dir = dir.path().join("seller");
     std::fs::create_dir_all(&seller_dir).unwrap();
-    write_key(&seller_dir, "cs.key", CS_SEED);
+    // common_toml names the delegate's cryptosign key file `wamp.priv`.
+    write_key(&seller_dir, "wamp.priv", CS_SEED);
     write_key(&seller_dir, "seller.key", SELLER_KEY);
     let seller_toml = common_toml(
         "seller",
@@ -159,7 +160,7 @@ fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
     ) + &format!(
         "[market]\nmaker = \"{}\"\nmember = \"{}\"\n[[market.apis]]\n\
          api_id = \"627f1b5c-58c2-43b1-8422-a34f7d3f5a04\"\nprefix = \"io.crossbar.example\"\n\
-         price = \"1 XBR\"\nrotation_count = 3\n{CRYPTOSIGN}",
+         price = \"1 XBR\"\nrotation_count = 3\n",
         key(MAKER).address(),
         key(PROVIDER).address()
     );
@@ -191,7 +192,8 @@ fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
         s.leave().await.unwrap();
     });
     // So does `xbrd run`: the seller attaches (its paying channel, its offers) as that user.
-    let seller = start_role(dir.path(), "seller", SELLER, seller_toml, &seller_admin);
+    // Registered above: run it as it is (start_role would make and register a key of its own).
+    let seller = run_role(&cfg_path, &seller_admin);
     wait_for("the seller to be ready", Duration::from_secs(90), || {
         seller.get("/ready", None).is_ok_and(|(s, _)| s == 200)
     });

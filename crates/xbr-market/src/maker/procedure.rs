@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn names_uris_and_parsing_agree() {
-        assert_eq!(Procedure::ALL.len(), 22);
+        assert_eq!(Procedure::ALL.len(), 23);
         for &p in Procedure::ALL {
             assert_eq!(p.uri(), format!("{MAKER_PREFIX}{}", p.name()));
             assert_eq!(p.name().parse::<Procedure>().unwrap(), p);

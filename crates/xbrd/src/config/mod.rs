@@ -234,6 +234,10 @@ pub struct Market {
     /// Buyer: the seller delegates (`market.sellers`) and API ids (`market.apis`) it buys
     /// from; both empty: any (a warning at start).
     pub buy_from: xbr_market::AllowList,
+    /// Maker: the largest amount `open_channel` opens a channel for, in token base units
+    /// (`market.max_channel_amount`, default [`xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT`]);
+    /// `None` for the other roles.
+    pub max_channel_amount: Option<U256>,
 }
 
 /// A seller's API offer (`SimpleSeller.add`).

@@ -118,6 +118,8 @@ pub struct RawMarket {
     /// Buyer: the seller delegates it buys from (empty: any).
     #[serde(default)]
     pub sellers: Vec<String>,
+    /// Maker: the largest channel `open_channel` opens (an amount).
+    pub max_channel_amount: Option<Scalar>,
 }
 
 /// One `market.apis` entry: an offer table (seller) or an API id (buyer). Hand-written rather

@@ -132,9 +132,9 @@ impl Builder {
             eula_url: String::new(),
             eula_hash,
             callers: xbr_market::maker::CallerPolicy::Authenticated,
-            max_channel_amount: xbr_market::types::U256::from(
-                xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
-            ),
+            max_channel_amount: self.cfg.market.max_channel_amount.unwrap_or_else(|| {
+                xbr_market::types::U256::from(xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT)
+            }),
             realm: Some(self.cfg.realm.clone()),
         };
         let peer = Arc::new(self.peer.clone());

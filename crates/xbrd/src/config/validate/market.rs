@@ -10,7 +10,9 @@ use super::parse::{
 };
 use crate::config::raw::{RawApi, RawApiOffer, RawMarket};
 use crate::config::{ApiOffer, ConfigError, Market, Role, Rotation, SampleFeed};
+use alloy_primitives::U256;
 use xbr_market::AllowList;
+use xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT;
 
 /// Validates `market.apis[i]`.
 fn parse_offer(i: usize, o: &RawApiOffer) -> Result<ApiOffer, ConfigError> {
@@ -105,6 +107,7 @@ pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, Config
         }
     }
     let buy_from = parse_buy_from(raw, role)?;
+    let max_channel_amount = parse_max_channel_amount(raw, role)?;
     let apis = raw
         .apis
         .iter()
@@ -193,7 +196,34 @@ pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, Config
         apis,
         sample_feed,
         buy_from,
+        max_channel_amount,
     })
+}
+
+/// The maker's `market.max_channel_amount`: an amount > 0, the default when unset; only the
+/// market maker opens channels.
+fn parse_max_channel_amount(raw: &RawMarket, role: Role) -> Result<Option<U256>, ConfigError> {
+    const FIELD: &str = "market.max_channel_amount";
+    let amount = raw
+        .max_channel_amount
+        .as_ref()
+        .map(|s| parse_amount(FIELD, s))
+        .transpose()?;
+    if role != Role::Marketmaker {
+        return match amount {
+            Some(_) => Err(invalid(
+                FIELD,
+                "no max_channel_amount unless role = \"marketmaker\"",
+                role.to_string(),
+            )),
+            None => Ok(None),
+        };
+    }
+    match amount {
+        Some(a) if a.is_zero() => Err(invalid(FIELD, "an amount > 0", "0")),
+        Some(a) => Ok(Some(a)),
+        None => Ok(Some(U256::from(DEFAULT_MAX_CHANNEL_AMOUNT))),
+    }
 }
 
 /// The buyer's `market.sellers` (delegate addresses) and `market.apis` (API id strings); a
@@ -298,5 +328,28 @@ mod tests {
         // A mistyped offer field is still named.
         let raw = toml::from_str::<RawMarket>(&format!("{offer}\nprise = 2"));
         assert!(raw.unwrap_err().to_string().contains("prise"));
+    }
+
+    #[test]
+    fn the_maker_caps_channels_at_max_channel_amount() {
+        let xbr = |n: u128| U256::from(n * 10u128.pow(18));
+        let m = market(Role::Marketmaker, "").unwrap();
+        assert_eq!(m.max_channel_amount, Some(xbr(1_000)), "the default");
+        let m = market(Role::Marketmaker, "max_channel_amount = \"250 XBR\"").unwrap();
+        assert_eq!(m.max_channel_amount, Some(xbr(250)));
+        let m = market(Role::Marketmaker, "max_channel_amount = \"5000\"").unwrap();
+        assert_eq!(
+            m.max_channel_amount,
+            Some(U256::from(5000u64)),
+            "base units"
+        );
+        for bad in ["\"0\"", "\"0 XBR\"", "\"-1\"", "\"lots\""] {
+            let e = market(Role::Marketmaker, &format!("max_channel_amount = {bad}")).unwrap_err();
+            assert_eq!(e.field(), Some("market.max_channel_amount"), "{bad}");
+        }
+        // Only the maker opens channels.
+        assert_eq!(market(Role::Buyer, "").unwrap().max_channel_amount, None);
+        let e = market(Role::Buyer, "max_channel_amount = \"1 XBR\"").unwrap_err();
+        assert_eq!(e.field(), Some("market.max_channel_amount"));
     }
 }
