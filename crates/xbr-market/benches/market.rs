@@ -134,6 +134,7 @@ async fn market(router: &Crossbar) -> Market {
         max_channel_amount: xbr_market::types::U256::from(
             xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
         ),
+        realm: None,
     };
     let maker = Arc::new(MarketMaker::new(
         cfg,

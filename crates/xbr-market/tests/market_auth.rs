@@ -12,11 +12,14 @@ use wamp_proto::{Dict, Serializer, Value};
 use xbr_chain::MarketDescription;
 use xbr_market::adapter::session::{SessionPeer, register_maker};
 use xbr_market::maker::authenticator::{member_authid, member_login_authextra};
+use xbr_market::types::UserKey;
 use xbr_market::{MakerStore, SqliteStore};
 use xbrd_testkit::{Crossbar, GANACHE_KEYS};
 
 mod real_peers;
-use real_peers::market_auth::{delegate_session, maker_session, market_auth_config};
+use real_peers::market_auth::{
+    claim_key_signing_with, delegate_session, maker_session, market_auth_config,
+};
 use real_peers::{ChainMarket, chain_maker, key, xbr};
 
 /// Members: 2 provides, 3 consumes; 5 is no actor.
@@ -48,6 +51,39 @@ fn welcome(s: &Session) -> (String, String, Option<u64>) {
     )
 }
 
+/// The registration of `pubkey`, once the maker stored it (it does when the first login's
+/// session joined, which the router announces after the WELCOME).
+async fn registered(store: &Arc<dyn MakerStore>, pubkey: [u8; 32]) -> UserKey {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Some(k) = store.user_key(&pubkey).unwrap() {
+                return k;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the key is registered once its session joined")
+}
+
+/// The chain market, a Crossbar on the authenticated market realm and our maker serving its
+/// authenticator with a SQLite store in `dir`; the maker's session.
+async fn market_with_maker(
+    dir: &tempfile::TempDir,
+) -> (ChainMarket, Crossbar, Session, Arc<dyn MakerStore>) {
+    let cm = ChainMarket::start(&description()).await;
+    let router = Crossbar::start_with_config(market_auth_config());
+    // The maker joins over its own transport (role xbrmm) and serves the authenticator.
+    let ms = maker_session(&router).await;
+    assert_eq!(ms.info().unwrap().authrole(), Some("xbrmm"));
+    let peer = Arc::new(SessionPeer::new(ms.clone(), None));
+    let store: Arc<dyn MakerStore> =
+        Arc::new(SqliteStore::open(dir.path().join("maker.db")).unwrap());
+    let maker = Arc::new(chain_maker(&cm, store.clone(), peer.clone(), peer).await);
+    register_maker(&ms, maker).await.unwrap();
+    (cm, router, ms, store)
+}
+
 fn refusal(e: Error) -> String {
     match e {
         Error::Join(
@@ -59,18 +95,8 @@ fn refusal(e: Error) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delegates_join_the_market_with_cryptosign_through_the_makers_authenticator() {
-    let cm = ChainMarket::start(&description()).await;
-    let router = Crossbar::start_with_config(market_auth_config());
     let dir = tempfile::tempdir().unwrap();
-
-    // The maker joins over its own transport (role xbrmm) and serves the authenticator.
-    let ms = maker_session(&router).await;
-    assert_eq!(ms.info().unwrap().authrole(), Some("xbrmm"));
-    let peer = Arc::new(SessionPeer::new(ms.clone(), None));
-    let store: Arc<dyn MakerStore> =
-        Arc::new(SqliteStore::open(dir.path().join("maker.db")).unwrap());
-    let maker = Arc::new(chain_maker(&cm, store.clone(), peer.clone(), peer).await);
-    register_maker(&ms, maker).await.unwrap();
+    let (_cm, router, ms, store) = market_with_maker(&dir).await;
 
     // First login: the provider member (2) signs for its delegate's key.
     let delegate = CryptosignKey::from_seed([0x42; 32]);
@@ -102,7 +128,7 @@ async fn delegates_join_the_market_with_cryptosign_through_the_makers_authentica
             .contains_key("marketmaker")
     );
     s.leave().await.unwrap();
-    let stored = store.user_key(&delegate.public_key()).unwrap().unwrap();
+    let stored = registered(&store, delegate.public_key()).await;
     assert_eq!(stored.member, member.address());
 
     // Later: the key alone (CBOR this time).
@@ -199,6 +225,46 @@ async fn delegates_join_the_market_with_cryptosign_through_the_makers_authentica
         welcome(&s),
         ("user".into(), member_authid(&key(3).address()), Some(2))
     );
+    s.leave().await.unwrap();
+    ms.leave().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_login_for_a_key_the_member_does_not_hold_registers_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_cm, router, ms, store) = market_with_maker(&dir).await;
+    // The consumer member (3) claims the provider's delegate key for itself: it signs the first
+    // login for that public key, but holds only its own private key.
+    let victim = CryptosignKey::from_seed([0x51; 32]);
+    let attacker = CryptosignKey::from_seed([0x52; 32]);
+    let claim = member_login_authextra(&key(3), victim.public_key());
+    let reason = claim_key_signing_with(&router, victim.public_key(), &attacker, &claim).await;
+    assert!(reason.starts_with("wamp.error."), "{reason}");
+    assert_eq!(store.user_key(&victim.public_key()).unwrap(), None);
+    // The key alone is still nobody's.
+    let s = delegate_session(&router, Serializer::Cbor, &victim, Dict::new())
+        .await
+        .unwrap();
+    assert_eq!(welcome(&s).0, "anonymous");
+    s.leave().await.unwrap();
+
+    // The holder registers it for its member (2) afterwards; then the key alone is that member's.
+    let member = key(2);
+    let login = member_login_authextra(&member, victim.public_key());
+    let s = delegate_session(&router, Serializer::Json, &victim, login)
+        .await
+        .unwrap();
+    let authid = member_authid(&member.address());
+    assert_eq!(welcome(&s), ("user".into(), authid.clone(), Some(1)));
+    s.leave().await.unwrap();
+    assert_eq!(
+        registered(&store, victim.public_key()).await.member,
+        member.address()
+    );
+    let s = delegate_session(&router, Serializer::Cbor, &victim, Dict::new())
+        .await
+        .unwrap();
+    assert_eq!(welcome(&s), ("user".into(), authid, Some(1)));
     s.leave().await.unwrap();
     ms.leave().await.unwrap();
 }

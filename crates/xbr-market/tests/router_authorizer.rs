@@ -118,6 +118,7 @@ async fn start_maker(router: &Crossbar) -> (Session, Arc<MarketMaker>) {
         eula_hash: String::new(),
         callers: CallerPolicy::Authenticated,
         max_channel_amount: U256::from(DEFAULT_MAX_CHANNEL_AMOUNT),
+        realm: None,
     };
     let store: Arc<dyn MakerStore> = Arc::new(MemoryStore::new());
     let maker = Arc::new(MarketMaker::new(cfg, store, peer.clone(), peer, None));

@@ -3,13 +3,18 @@
 //! transport with cryptosign under the delegate's key (`[authentication] private_key_file`) and
 //! the first-login `authextra`: the member's address and its EIP-712 MarketMemberLogin signature
 //! over (member, delegate public key), made with the member's key from `--member-key-file`. The
-//! maker's authenticator stores the key; the session must come back with role `user`. The
-//! member's key is only read to sign, never stored. Afterwards the delegate joins with its key
-//! alone (`xbrd run`).
+//! session must come back with role `user`; the maker's authenticator stores the key once that
+//! session joined (it proved it holds the key), so the command then joins with the key alone
+//! until it is admitted as `user` (the key registered) before it reports success. The member's
+//! key is only read to sign, never stored. Afterwards the delegate joins with its key alone
+//! (`xbrd run`).
+
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
 use wamp_client::Session;
+use wamp_proto::Dict;
 use wamp_proto::auth::{ClientAuth, CryptosignKey};
 use wamp_proto::session::SessionConfig;
 use xbr_core::eth::EthPrivateKey;
@@ -18,7 +23,7 @@ use xbr_market::maker::authenticator::{ROLE_USER, member_login_authextra};
 use crate::cli::RegisterKeyArgs;
 use crate::component::transport;
 use crate::config::secret::{KeyKind, read_key_file};
-use crate::config::{self, AuthMethod, ConfigError};
+use crate::config::{self, AuthMethod, ConfigError, Transport};
 
 /// What `register-key` prints.
 #[derive(Debug, Serialize)]
@@ -57,14 +62,12 @@ pub async fn register_key(args: &RegisterKeyArgs) -> anyhow::Result<Registered> 
     let member = EthPrivateKey::from_bytes(member_key.expose())
         .context("--member-key-file does not hold a valid secp256k1 key")?;
     let key = CryptosignKey::from_seed(*seed.expose());
-    let mut auth = ClientAuth::cryptosign("", key.clone())
-        .with_authextra(member_login_authextra(&member, key.public_key()));
-    auth.authid = None;
     let t = cfg
         .transports
         .first()
         .context("the configuration has no transport")?;
-    let session = Session::connect(&transport(t), SessionConfig::new(cfg.realm.clone(), auth))
+    let login = member_login_authextra(&member, key.public_key());
+    let (authid, authrole) = join_once(t, &cfg.realm, &key, login)
         .await
         .with_context(|| {
             format!(
@@ -72,18 +75,13 @@ pub async fn register_key(args: &RegisterKeyArgs) -> anyhow::Result<Registered> 
                 cfg.realm, t.url
             )
         })?;
-    let info = session
-        .info()
-        .context("the session has no WELCOME details")?;
-    let authid = info.authid().unwrap_or_default().to_owned();
-    let authrole = info.authrole().unwrap_or_default().to_owned();
-    let _ = session.leave().await;
     if authrole != ROLE_USER {
         bail!(
             "the market admitted the key as {authrole:?} ({authid}), not as a member's \"user\": is {} an actor of the market?",
             member.address()
         );
     }
+    wait_registered(t, &cfg.realm, &key).await?;
     Ok(Registered {
         authid,
         authrole,
@@ -91,4 +89,52 @@ pub async fn register_key(args: &RegisterKeyArgs) -> anyhow::Result<Registered> 
         member: member.address().to_string(),
         realm: cfg.realm,
     })
+}
+
+/// Joins `realm` once with `key` and `authextra`, leaves; the authid and role it was given.
+async fn join_once(
+    t: &Transport,
+    realm: &str,
+    key: &CryptosignKey,
+    authextra: Dict,
+) -> anyhow::Result<(String, String)> {
+    let mut auth = ClientAuth::cryptosign("", key.clone()).with_authextra(authextra);
+    auth.authid = None;
+    let session =
+        Session::connect(&transport(t), SessionConfig::new(realm.to_owned(), auth)).await?;
+    let info = session
+        .info()
+        .context("the session has no WELCOME details")?;
+    let joined = (
+        info.authid().unwrap_or_default().to_owned(),
+        info.authrole().unwrap_or_default().to_owned(),
+    );
+    let _ = session.leave().await;
+    Ok(joined)
+}
+
+/// How long the maker gets to register the key after the first login joined.
+const REGISTRATION_WAIT: Duration = Duration::from_secs(30);
+
+/// Waits until the key alone is admitted as `user`: the maker registered it when it learnt
+/// that the first login's session joined. Retried with a growing pause, at most
+/// [`REGISTRATION_WAIT`].
+async fn wait_registered(t: &Transport, realm: &str, key: &CryptosignKey) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + REGISTRATION_WAIT;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let (authid, authrole) = join_once(t, realm, key, Dict::new())
+            .await
+            .context("joining with the key alone after the first login")?;
+        if authrole == ROLE_USER {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() + pause > deadline {
+            bail!(
+                "the first login joined, but the market still admits the key alone as {authrole:?} ({authid}) after {REGISTRATION_WAIT:?}: the maker did not register it"
+            );
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
 }

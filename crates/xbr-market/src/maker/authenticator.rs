@@ -8,11 +8,17 @@
 //!   authid `member-<40 lowercase hex>` of the member (wallet) address.
 //! - First login: `authextra` carries `wallet_address` and `signature`, an EIP-712
 //!   `EIP712MarketMemberLogin(member, client_pubkey)` signed by the wallet key (else
-//!   `xbr.error.invalid_signature`). A wallet that is an actor gets the key registered (at most
-//!   [`MAX_KEYS_PER_MEMBER`] per member; a key stays with the member that registered it first).
+//!   `xbr.error.invalid_signature`). A wallet that is an actor gets role `user`, and its key is
+//!   registered (at most [`MAX_KEYS_PER_MEMBER`] per member; a key stays with the member whose
+//!   session joined with it first) once the session proved it holds the key: the router calls
+//!   the authenticator before its challenge, so the login waits in
+//!   [`pending_logins`](super::pending_logins) until the router announces that this session
+//!   joined (`wamp.session.on_join`, [`MarketMaker::session_joined`]). A pending key is no
+//!   known key.
 //! - Anything else (unknown key, wallet or member not an actor): role `anonymous`.
-//! - A request that is not a cryptosign one with a 32-byte `pubkey`:
-//!   [`uri::INVALID_AUTH_REQUEST`].
+//! - A request that is not a cryptosign one with a 32-byte `pubkey`, a first login without the
+//!   joining session's id, or a realm other than the maker's
+//!   ([`MakerConfig::realm`](super::MakerConfig::realm)): [`uri::INVALID_AUTH_REQUEST`].
 //!
 //! `xbr.marketmaker.authenticator.logout()` (called by a member session; the router must disclose
 //! the caller) forgets the key the session logged in with and ends the session
@@ -32,6 +38,7 @@ use xbr_core::eip712::{EIP712MarketMemberLogin, recover_typed, sign_typed};
 use xbr_core::eth::EthPrivateKey;
 
 use super::MarketMaker;
+use super::pending_logins::PendingLogin;
 use crate::error::{self, MarketError, MarketResult};
 use crate::peer::now_ns;
 use crate::types::{ActorType, Address, KeyRegistration, Signature, UserKey};
@@ -252,6 +259,57 @@ fn verify_login(login: &MemberLogin, pubkey: [u8; 32]) -> MarketResult<()> {
     Ok(())
 }
 
+/// A key registration of `member`, made now.
+fn user_key(pubkey: [u8; 32], member: Address) -> UserKey {
+    UserKey {
+        pubkey,
+        member,
+        created: now_ns(),
+    }
+}
+
+/// The authenticator's error for a refused registration.
+fn registration_error(refused: KeyRegistration) -> MarketError {
+    match refused {
+        KeyRegistration::TooMany => MarketError::new(
+            uri::TOO_MANY_KEYS,
+            format!("the member has {MAX_KEYS_PER_MEMBER} keys registered already"),
+        ),
+        _ => MarketError::new(uri::KEY_IN_USE, "this key is registered for another member"),
+    }
+}
+
+/// The router's meta topic announcing each joined session.
+pub const SESSION_ON_JOIN: &str = "wamp.session.on_join";
+
+/// A session the router announced on [`SESSION_ON_JOIN`] (Crossbar publishes the session's
+/// details: `session`, `authid`, `authrole`, `authmethod`, …).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinedSession {
+    /// The session id (the `details.session` the authenticator was given at HELLO).
+    pub session: u64,
+    /// The authid the router assigned.
+    pub authid: String,
+    /// The role the router assigned.
+    pub authrole: String,
+    /// How the session authenticated.
+    pub authmethod: String,
+}
+
+impl JoinedSession {
+    /// Reads the event's arguments (`[details]`); `None` if they are not session details.
+    pub fn from_event_args(args: &[Value]) -> Option<Self> {
+        let d = args.first()?.as_dict()?;
+        let text = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        Some(Self {
+            session: d.get("session")?.as_u64()?,
+            authid: text("authid"),
+            authrole: text("authrole"),
+            authmethod: text("authmethod"),
+        })
+    }
+}
+
 /// How many member sessions' keys the maker remembers for `logout` (the oldest are forgotten;
 /// their sessions can no longer log out, their keys stay registered).
 pub const SESSION_KEYS_KEPT: usize = 4096;
@@ -313,6 +371,12 @@ const KILL_AFTER: Duration = Duration::from_millis(200);
 impl MarketMaker {
     /// `xbr.marketmaker.authenticator.authenticate`.
     pub async fn authenticate(&self, req: AuthRequest) -> MarketResult<AuthAnswer> {
+        if let Some(realm) = self.cfg.realm.as_ref().filter(|r| **r != req.realm) {
+            return Err(invalid(format!(
+                "realm \"{}\" is not this market's realm \"{realm}\"",
+                req.realm
+            )));
+        }
         let answer = match &req.login {
             Some(login) => self.first_login(&req, login).await?,
             None => self.known_key_login(&req).await?,
@@ -341,29 +405,59 @@ impl MarketMaker {
         login: &MemberLogin,
     ) -> MarketResult<AuthAnswer> {
         verify_login(login, req.pubkey)?;
+        let session = req
+            .session
+            .ok_or_else(|| invalid("a first login needs the joining session's id (session)"))?;
         let Some(actor_type) = self.actor_type(login.wallet).await? else {
             return Ok(AuthAnswer::anonymous(req));
         };
-        let key = UserKey {
-            pubkey: req.pubkey,
-            member: login.wallet,
-            created: now_ns(),
+        let key = user_key(req.pubkey, login.wallet);
+        let refusal = self
+            .db(move |s| s.user_key_refusal(&key, MAX_KEYS_PER_MEMBER))
+            .await?;
+        match refusal {
+            // Registered for this member already: a known key.
+            Some(KeyRegistration::Known | KeyRegistration::Added) => {}
+            Some(refused) => return Err(registration_error(refused)),
+            None => {
+                let pending = PendingLogin {
+                    pubkey: req.pubkey,
+                    member: login.wallet,
+                };
+                self.pending_logins.add(session, pending);
+                info!(session, member = %login.wallet, "first login pending until its session joins");
+            }
+        }
+        Ok(AuthAnswer::member(req, &login.wallet, actor_type))
+    }
+
+    /// The router announced that a session joined (`wamp.session.on_join`): registers the key of
+    /// the first login that session made, if one is pending. A registration refused meanwhile
+    /// (another member's session joined first with the key, or the member reached
+    /// [`MAX_KEYS_PER_MEMBER`]) ends the session, whose member identity the key no longer backs.
+    pub async fn session_joined(&self, joined: &JoinedSession) -> MarketResult<()> {
+        let Some(login) = self.pending_logins.take(joined.session) else {
+            return Ok(());
         };
+        let expected = member_authid(&login.member);
+        if joined.authmethod != "cryptosign" || joined.authid != expected {
+            warn!(session = joined.session, authid = %joined.authid, expected = %expected, "a pending first login's session joined as someone else; key not registered");
+            return Ok(());
+        }
+        let key = user_key(login.pubkey, login.member);
         let registered = self
             .db(move |s| s.add_user_key(&key, MAX_KEYS_PER_MEMBER))
             .await?;
         match registered {
             KeyRegistration::Added | KeyRegistration::Known => {
-                Ok(AuthAnswer::member(req, &login.wallet, actor_type))
+                self.session_keys.remember(joined.session, login.pubkey);
+                info!(session = joined.session, member = %login.member, pubkey = %hex::encode(login.pubkey), "member key registered");
+                Ok(())
             }
-            KeyRegistration::OtherMember(_) => Err(MarketError::new(
-                uri::KEY_IN_USE,
-                "this key is registered for another member",
-            )),
-            KeyRegistration::TooMany => Err(MarketError::new(
-                uri::TOO_MANY_KEYS,
-                format!("the member has {MAX_KEYS_PER_MEMBER} keys registered already"),
-            )),
+            refused => {
+                self.end_session(joined.session, Duration::ZERO);
+                Err(registration_error(refused))
+            }
         }
     }
 
@@ -376,22 +470,29 @@ impl MarketMaker {
             .ok_or_else(|| {
                 MarketError::no_such_object("no member key logged in on the calling session")
             })?;
+        // A first login whose join the maker has not handled yet is not registered afterwards.
+        self.pending_logins.take(caller);
         self.db(move |s| s.remove_user_key(&pubkey)).await?;
         info!(session = caller, pubkey = %hex::encode(pubkey), "member key logged out");
-        let providers = self.providers.clone();
-        tokio::spawn(async move {
-            // The answer goes out first (the reference kills from the next reactor turn).
-            tokio::time::sleep(KILL_AFTER).await;
-            let kill = providers.call("wamp.session.kill", vec![Value::from(caller)], Dict::new());
-            if let Err(e) = kill.await {
-                warn!(session = caller, error = %e, "ending the logged-out session failed");
-            }
-        });
+        // The answer goes out first (the reference kills from the next reactor turn).
+        self.end_session(caller, KILL_AFTER);
         Ok(LoggedOut {
             logged_out: now_ns(),
             from_session: caller,
             pubkey,
         })
+    }
+
+    /// Ends `session` (`wamp.session.kill`) after `after`, in a task of its own.
+    fn end_session(&self, session: u64, after: Duration) {
+        let providers = self.providers.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let kill = providers.call("wamp.session.kill", vec![Value::from(session)], Dict::new());
+            if let Err(e) = kill.await {
+                warn!(session, error = %e, "ending the session failed");
+            }
+        });
     }
 
     /// The member's actor type in this market, from the chain.

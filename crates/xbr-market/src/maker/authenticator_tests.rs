@@ -1,30 +1,36 @@
 //! The authenticator on a maker whose chain knows three actors ([`QuietChain`]).
 
+use std::sync::Arc;
+
 use super::*;
 use crate::error::uri as market_uri;
-use crate::maker::Procedure;
-use crate::maker::testing::{BUYER_KEY, Fixture, OTHER_KEY, SELLER_KEY, key};
+use crate::maker::testing::{BUYER_KEY, Fixture, OTHER_KEY, QuietChain, SELLER_KEY, config, key};
+use crate::maker::{MakerConfig, Procedure};
+use crate::store::MemoryStore;
 
 const PUBKEY: [u8; 32] = [0x1a; 32];
+/// The session id the router announces in [`call_args`].
+const SESSION: u64 = 4242;
 /// A key that is no actor of the market.
 const OUTSIDER_KEY: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 
-/// The router's arguments for a cryptosign HELLO with `authextra`.
+/// The router's arguments for a cryptosign HELLO with `authextra` of session [`SESSION`].
 fn call_args(authextra: Dict) -> Vec<Value> {
+    call_args_of("xbr-market", SESSION, authextra)
+}
+
+/// The router's arguments for a cryptosign HELLO on `realm` of session `session`.
+fn call_args_of(realm: &str, session: u64, authextra: Dict) -> Vec<Value> {
     let details: Dict = [
         ("authmethod", Value::Str("cryptosign".into())),
         ("authextra", Value::Dict(authextra)),
-        ("session", Value::from(4242u64)),
+        ("session", Value::from(session)),
         ("authid", Value::Null),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    vec![
-        Value::Str("xbr-market".into()),
-        Value::Null,
-        Value::Dict(details),
-    ]
+    vec![Value::Str(realm.into()), Value::Null, Value::Dict(details)]
 }
 
 fn pubkey_only(pubkey: [u8; 32]) -> Dict {
@@ -32,16 +38,47 @@ fn pubkey_only(pubkey: [u8; 32]) -> Dict {
 }
 
 async fn authenticate(f: &Fixture, authextra: Dict) -> MarketResult<Dict> {
-    let (args, _) = f
-        .maker
-        .dispatch(
-            Procedure::Authenticate,
-            &call_args(authextra),
-            &Dict::new(),
-            1,
-        )
+    authenticate_on(&f.maker, call_args(authextra)).await
+}
+
+async fn authenticate_on(maker: &MarketMaker, args: Vec<Value>) -> MarketResult<Dict> {
+    let (args, _) = maker
+        .dispatch(Procedure::Authenticate, &args, &Dict::new(), 1)
         .await?;
     Ok(args[0].as_dict().unwrap().clone())
+}
+
+/// The router announces that `session` joined as `authid` (`wamp.session.on_join`, as
+/// Crossbar publishes it).
+async fn join(f: &Fixture, session: u64, authid: &str) -> MarketResult<()> {
+    let details: Dict = [
+        ("realm", Value::Str("xbr-market".into())),
+        ("session", Value::from(session)),
+        ("authid", Value::Str(authid.into())),
+        ("authrole", Value::Str("user".into())),
+        ("authmethod", Value::Str("cryptosign".into())),
+        ("authprovider", Value::Str("dynamic".into())),
+        ("authextra", Value::Dict(Dict::new())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let joined = JoinedSession::from_event_args(&[Value::Dict(details)]).unwrap();
+    assert_eq!(joined.session, session);
+    f.maker.session_joined(&joined).await
+}
+
+/// A first login of `member` for `pubkey` by `session`, which then joins.
+async fn login_and_join(f: &Fixture, member: &EthPrivateKey, pubkey: [u8; 32], session: u64) {
+    let args = call_args_of(
+        "xbr-market",
+        session,
+        member_login_authextra(member, pubkey),
+    );
+    let answer = authenticate_on(&f.maker, args).await.unwrap();
+    join(f, session, answer["authid"].as_str().unwrap())
+        .await
+        .unwrap();
 }
 
 fn role_and_authid(answer: &Dict) -> (&str, &str) {
@@ -68,6 +105,11 @@ async fn a_first_login_registers_the_key_and_later_logins_need_only_the_key() {
         first["extra"].as_dict().unwrap()["actor_type"].as_u64(),
         Some(3)
     );
+    // Not before the session proved it holds the key (joined): meanwhile the key is unknown.
+    assert_eq!(f.store.user_key(&PUBKEY).unwrap(), None);
+    let pending = authenticate(&f, pubkey_only(PUBKEY)).await.unwrap();
+    assert_eq!(pending["role"].as_str(), Some("anonymous"));
+    join(&f, SESSION, &authid).await.unwrap();
     let stored = f.store.user_key(&PUBKEY).unwrap().unwrap();
     assert_eq!(stored.member, member.address());
 
@@ -182,9 +224,7 @@ async fn a_member_registers_at_most_the_bound_and_a_key_stays_with_its_member() 
     let member = key(OTHER_KEY);
     for n in 0..MAX_KEYS_PER_MEMBER {
         let pubkey = [u8::try_from(n).unwrap(); 32];
-        authenticate(&f, member_login_authextra(&member, pubkey))
-            .await
-            .unwrap();
+        login_and_join(&f, &member, pubkey, 100 + n as u64).await;
     }
     let e = authenticate(&f, member_login_authextra(&member, [0xfe; 32]))
         .await
@@ -216,9 +256,7 @@ async fn a_maker_without_a_chain_cannot_tell_members() {
 #[tokio::test]
 async fn logout_forgets_the_key_of_the_calling_session_only() {
     let f = Fixture::on_quiet_chain(100, 100, 1).await;
-    authenticate(&f, member_login_authextra(&key(OTHER_KEY), PUBKEY))
-        .await
-        .unwrap();
+    login_and_join(&f, &key(OTHER_KEY), PUBKEY, SESSION).await;
     let none = Dict::new();
     let logout = |caller| f.maker.dispatch(Procedure::Logout, &[], &none, caller);
     for caller in [0, 7] {
@@ -253,4 +291,133 @@ fn session_keys_stay_bounded() {
     assert_eq!(keys.lock().len(), SESSION_KEYS_KEPT);
     assert_eq!(keys.take(0), None);
     assert_eq!(keys.take(SESSION_KEYS_KEPT as u64 + 9), Some([1; 32]));
+}
+
+#[tokio::test]
+async fn a_first_login_whose_session_never_joins_registers_nothing() {
+    let f = Fixture::on_quiet_chain(100, 100, 1).await;
+    let member = key(OTHER_KEY);
+    let authid = member_authid(&member.address());
+    let answer = authenticate(&f, member_login_authextra(&member, PUBKEY))
+        .await
+        .unwrap();
+    assert_eq!(role_and_authid(&answer), ("user", authid.as_str()));
+    // Other sessions join (the one that failed the challenge never does).
+    join(&f, SESSION + 1, &authid).await.unwrap();
+    join(&f, 7, "anonymous-1").await.unwrap();
+    assert_eq!(f.store.user_key(&PUBKEY).unwrap(), None);
+    let known = authenticate(&f, pubkey_only(PUBKEY)).await.unwrap();
+    assert_eq!(known["role"].as_str(), Some("anonymous"));
+    // Nor does the session's join confirm it under another identity.
+    join(
+        &f,
+        SESSION,
+        "member-0000000000000000000000000000000000000000",
+    )
+    .await
+    .unwrap();
+    assert_eq!(f.store.user_key(&PUBKEY).unwrap(), None);
+    assert!(f.maker.pending_logins.is_empty());
+}
+
+#[tokio::test]
+async fn racing_first_logins_for_one_key_the_first_session_to_join_wins() {
+    let f = Fixture::on_quiet_chain(100, 100, 1).await;
+    let (a, b) = (key(OTHER_KEY), key(SELLER_KEY));
+    let login = |member: &EthPrivateKey, session| {
+        call_args_of(
+            "xbr-market",
+            session,
+            member_login_authextra(member, PUBKEY),
+        )
+    };
+    // Both are answered user (neither key is registered yet); the router then challenges both.
+    for (member, session) in [(&a, 1), (&b, 2)] {
+        let answer = authenticate_on(&f.maker, login(member, session))
+            .await
+            .unwrap();
+        assert_eq!(answer["role"].as_str(), Some("user"));
+    }
+    join(&f, 2, &member_authid(&b.address())).await.unwrap();
+    assert_eq!(
+        f.store.user_key(&PUBKEY).unwrap().unwrap().member,
+        b.address()
+    );
+    // The later join is refused (that session is ended); the key stays with the first.
+    let e = join(&f, 1, &member_authid(&a.address())).await.unwrap_err();
+    assert!(e.is(uri::KEY_IN_USE), "{e}");
+    assert_eq!(
+        f.store.user_key(&PUBKEY).unwrap().unwrap().member,
+        b.address()
+    );
+    // A further first login of the other member is refused at once.
+    let e = authenticate_on(&f.maker, login(&a, 3)).await.unwrap_err();
+    assert!(e.is(uri::KEY_IN_USE), "{e}");
+}
+
+#[tokio::test]
+async fn a_first_login_needs_the_joining_sessions_id() {
+    let f = Fixture::on_quiet_chain(100, 100, 1).await;
+    let mut args = call_args(member_login_authextra(&key(OTHER_KEY), PUBKEY));
+    if let Value::Dict(d) = &mut args[2] {
+        d.shift_remove("session");
+    }
+    let e = authenticate_on(&f.maker, args).await.unwrap_err();
+    assert!(e.is(uri::INVALID_AUTH_REQUEST), "{e}");
+}
+
+#[tokio::test]
+async fn a_maker_refuses_sessions_for_another_realm() {
+    let f = Fixture::on_quiet_chain(100, 100, 1).await;
+    let cfg = MakerConfig {
+        realm: Some("xbr-market".into()),
+        ..config()
+    };
+    let maker = MarketMaker::new(
+        cfg,
+        Arc::new(MemoryStore::new()),
+        f.seller.clone(),
+        f.events.clone(),
+        Some(Arc::new(QuietChain)),
+    );
+    let login = member_login_authextra(&key(OTHER_KEY), PUBKEY);
+    let e = authenticate_on(&maker, call_args_of("realm1", 5, login.clone()))
+        .await
+        .unwrap_err();
+    assert!(e.is(uri::INVALID_AUTH_REQUEST), "{e}");
+    assert!(e.message.contains("\"realm1\""), "{e}");
+    let e = authenticate_on(&maker, call_args_of("realm1", 6, pubkey_only(PUBKEY)))
+        .await
+        .unwrap_err();
+    assert!(e.is(uri::INVALID_AUTH_REQUEST), "{e}");
+    assert!(maker.pending_logins.is_empty());
+    let answer = authenticate_on(&maker, call_args_of("xbr-market", 7, login))
+        .await
+        .unwrap();
+    assert_eq!(answer["realm"].as_str(), Some("xbr-market"));
+    assert_eq!(answer["role"].as_str(), Some("user"));
+}
+
+#[test]
+fn a_join_event_without_a_session_id_is_no_joined_session() {
+    let d: Dict = [("authid".to_owned(), Value::Str("x".into()))].into();
+    assert_eq!(JoinedSession::from_event_args(&[Value::Dict(d)]), None);
+    assert_eq!(JoinedSession::from_event_args(&[]), None);
+}
+
+#[tokio::test]
+async fn a_session_that_logs_out_before_its_join_is_handled_registers_nothing() {
+    let f = Fixture::on_quiet_chain(100, 100, 1).await;
+    let member = key(OTHER_KEY);
+    authenticate(&f, member_login_authextra(&member, PUBKEY))
+        .await
+        .unwrap();
+    f.maker
+        .dispatch(Procedure::Logout, &[], &Dict::new(), SESSION)
+        .await
+        .unwrap();
+    join(&f, SESSION, &member_authid(&member.address()))
+        .await
+        .unwrap();
+    assert_eq!(f.store.user_key(&PUBKEY).unwrap(), None);
 }

@@ -15,6 +15,7 @@
 //! | [`caller`] | who calls: [`CallerId`] (as disclosed), [`Principal`], [`CallerPolicy`] |
 //! | [`guard`] | the caller checks of the changing procedures |
 //! | [`authorizer`] | the router's dynamic authorizer of the `user` role |
+//! | [`pending_logins`] | first logins waiting for their session to join (proof of possession) |
 //!
 //! Fixes over the reference (spec §10): `buy_key` checks that the delegate owns the payment
 //! channel and that `channel_seq`/`balance` continue the stored state; a failed sale rolls back
@@ -48,6 +49,7 @@ pub mod close;
 pub mod closer;
 pub mod dispatch;
 pub mod offers;
+pub mod pending_logins;
 pub mod procedure;
 pub mod scan;
 pub mod status;
@@ -90,6 +92,10 @@ pub struct MakerConfig {
     /// The largest channel `open_channel` opens (base units; default
     /// [`DEFAULT_MAX_CHANNEL_AMOUNT`]).
     pub max_channel_amount: U256,
+    // Authentication (issue 12).
+    /// The market realm: the authenticator refuses a session joining any other realm
+    /// (`None`: any realm; library tests).
+    pub realm: Option<String>,
 }
 
 /// A channel as read from the chain (`XBRChannel.Opened`).
@@ -211,6 +217,8 @@ pub struct MakerState {
     closer: closer::Closer,
     /// The registered key each member session logged in with (for `logout`).
     session_keys: authenticator::SessionKeys,
+    /// First logins whose session has not joined yet.
+    pending_logins: pending_logins::PendingLogins,
 }
 
 impl std::ops::Deref for MarketMaker {
@@ -257,6 +265,7 @@ impl MarketMaker {
             sale_slots: Arc::new(tokio::sync::Semaphore::new(buy::SALES_IN_FLIGHT)),
             sale_retries: Mutex::new(HashMap::new()),
             session_keys: authenticator::SessionKeys::default(),
+            pending_logins: pending_logins::PendingLogins::default(),
         };
         Self {
             inner: Arc::new(inner),

@@ -64,6 +64,7 @@ pub fn config() -> MakerConfig {
         contracts: Default::default(),
         eula_url: String::new(),
         eula_hash: String::new(),
+        realm: None,
         callers: CallerPolicy::Unchecked,
         max_channel_amount: U256::from(DEFAULT_MAX_CHANNEL_AMOUNT),
     }

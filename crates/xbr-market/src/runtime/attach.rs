@@ -69,12 +69,14 @@ pub const EVENTS_IN_FLIGHT: usize = 64;
 
 /// The wamp-client handler of a subscription: each event is handled in a task of its own (a
 /// key purchase does not hold up events under keys already held), at most
-/// [`EVENTS_IN_FLIGHT`] at once, and reported to `observer`.
+/// [`EVENTS_IN_FLIGHT`] at once, and reported to `observer` unless it is a router meta event
+/// (topic `wamp.*`: the role's own business, no data event).
 pub fn event_handler(
     spec: TopicSpec,
     observer: Observer,
 ) -> impl Fn(Event) -> BoxFuture<'static, ()> + Send + Sync + 'static {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(EVENTS_IN_FLIGHT));
+    let reported = !spec.topic.starts_with("wamp.");
     move |event| {
         let handler = Arc::clone(&spec.handler);
         let observer = Arc::clone(&observer);
@@ -89,6 +91,9 @@ pub fn event_handler(
                 let topic = event.topic.clone();
                 let publication = event.publication;
                 let outcome = handler(event).await;
+                if !reported {
+                    return;
+                }
                 observer.observe(RoleEvent::Event {
                     topic: &topic,
                     publication,

@@ -3,7 +3,9 @@
 //! after-join step); channels opened on chain are mirrored at every join and then periodically,
 //! each round continuing from the scan cursor saved in the maker's store. After the first sync,
 //! the maker's unresolved sales are recovered, then a sweeper resolves those older than
-//! [`UNRESOLVED_AGE`] every [`SWEEP_PERIOD`].
+//! [`UNRESOLVED_AGE`] every [`SWEEP_PERIOD`]. The role follows the router's
+//! `wamp.session.on_join` so the authenticator registers a first login's key once its session
+//! joined ([`MarketMaker::session_joined`]).
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -11,8 +13,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::{Call, Declarations, Observer, ProcedureSpec, Role, RoleEvent};
+use wamp_client::SubscribeOptions;
+
+use super::{Call, Declarations, EventError, Observer, ProcedureSpec, Role, RoleEvent, TopicSpec};
 use crate::error::{MarketError, MarketResult, uri};
+use crate::maker::authenticator::{JoinedSession, SESSION_ON_JOIN};
 use crate::maker::{MarketMaker, Procedure};
 use crate::peer::BoxFuture;
 use crate::wire::Payload;
@@ -157,6 +162,36 @@ impl MakerRole {
     }
 }
 
+impl MakerRole {
+    /// The subscription to the router's [`SESSION_ON_JOIN`]: each joined session confirms the
+    /// first login it made. A meta event, so the runtime reports no outcome of it.
+    fn session_joins(&self) -> TopicSpec {
+        let cell = Arc::clone(&self.maker);
+        TopicSpec {
+            topic: SESSION_ON_JOIN.to_owned(),
+            options: SubscribeOptions::default(),
+            handler: Arc::new(move |event| {
+                let maker = cell.get().cloned();
+                Box::pin(async move {
+                    let joined = JoinedSession::from_event_args(&event.args);
+                    if let (Some(maker), Some(joined)) = (maker, joined)
+                        && let Err(e) = maker.session_joined(&joined).await
+                    {
+                        warn!(session = joined.session, error = %e, "a first login's key was not registered");
+                    }
+                    Err(EventError {
+                        key_id: None,
+                        error: MarketError::new(
+                            uri::NOT_STARTED,
+                            "a router meta event, no data event",
+                        ),
+                    })
+                })
+            }),
+        }
+    }
+}
+
 /// Mirrors the channels opened on chain since the saved scan cursor.
 async fn sync(maker: &MarketMaker) -> MarketResult<()> {
     let scan = maker.scan_from_cursor().await.map_err(|e| MarketError {
@@ -212,7 +247,7 @@ impl Role for MakerRole {
             .collect();
         Declarations {
             procedures,
-            topics: Vec::new(),
+            topics: vec![self.session_joins()],
         }
     }
 
@@ -286,7 +321,8 @@ mod tests {
         let observer: Observer = Arc::new(NoObserver);
         let declared = role.declarations(&observer);
         assert_eq!(declared.procedures.len(), Procedure::ALL.len());
-        assert!(declared.topics.is_empty());
+        let topics: Vec<_> = declared.topics.iter().map(|t| t.topic.as_str()).collect();
+        assert_eq!(topics, [SESSION_ON_JOIN]);
         for p in &declared.procedures {
             assert!(p.uri.starts_with(MAKER_PREFIX), "{}", p.uri);
             let err = (p.handler)(Call::default()).await.unwrap_err();

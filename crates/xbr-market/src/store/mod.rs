@@ -223,6 +223,23 @@ pub trait MakerStore: Send + Sync + 'static {
     fn user_keys_of(&self, member: &Address) -> StoreResult<Vec<UserKey>>;
     /// Forgets a key; `false` if it was not registered.
     fn remove_user_key(&self, pubkey: &[u8; 32]) -> StoreResult<bool>;
+    /// What [`add_user_key`](Self::add_user_key) would answer now, without storing anything
+    /// (`None`: it would add the key). The authenticator asks at a first login, before the
+    /// session proved it holds the key.
+    fn user_key_refusal(
+        &self,
+        key: &UserKey,
+        max_per_member: usize,
+    ) -> StoreResult<Option<KeyRegistration>> {
+        let existing = self.user_key(&key.pubkey)?;
+        let member_keys = self.user_keys_of(&key.member)?.len();
+        Ok(user_keys::refusal(
+            key,
+            existing.as_ref(),
+            member_keys,
+            max_per_member,
+        ))
+    }
 }
 
 /// The seller's durable state: keys (wrapped), its paying channel mirror, its sales.

@@ -72,6 +72,7 @@ pub fn maker_config() -> MakerConfig {
         max_channel_amount: xbr_market::types::U256::from(
             xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
         ),
+        realm: None,
     }
 }
 

@@ -3,7 +3,9 @@
 //! `xbrmm`), delegates over the WebSocket path `/ws-market` with WAMP-cryptosign, answered by
 //! `xbr.marketmaker.authenticator.authenticate` (role `user` or `anonymous`).
 
+use alloy_primitives::hex;
 use serde_json::{Value as Json, json};
+use wamp_client::transport::{self, Connection, Incoming};
 use wamp_client::{Error, Session, TransportConfig};
 use wamp_proto::auth::{ClientAuth, CryptosignKey};
 use wamp_proto::session::SessionConfig;
@@ -104,4 +106,59 @@ pub async fn delegate_session(
     auth.authid = None;
     let transport = TransportConfig::new(market_url(router)).with_serializer(serializer);
     Session::connect(&transport, SessionConfig::new(REALM_MARKET, auth)).await
+}
+
+/// The next JSON WAMP message the router sends.
+async fn next_message(conn: &mut Connection) -> Json {
+    loop {
+        match conn.recv().await.unwrap() {
+            Incoming::Message(m) => return serde_json::from_slice(&m).unwrap(),
+            Incoming::Closed => panic!("the router closed the connection"),
+            Incoming::Ping(_) | Incoming::Pong(_) => {}
+        }
+    }
+}
+
+/// A JSON WAMP message as text bytes.
+fn json_message(message: &Json) -> Vec<u8> {
+    serde_json::to_vec(message).unwrap()
+}
+
+/// A session that announces `claimed` as its cryptosign key in HELLO (with the first-login
+/// `authextra`, whose byte fields go as hex) but answers the challenge with `signer`: the
+/// router's ABORT reason. Our client always announces its own key, so this speaks raw JSON.
+pub async fn claim_key_signing_with(
+    router: &Crossbar,
+    claimed: [u8; 32],
+    signer: &CryptosignKey,
+    authextra: &Dict,
+) -> String {
+    let mut extra = serde_json::Map::new();
+    for (k, v) in authextra {
+        let v = match (v.as_bytes(), v.as_str()) {
+            (Some(b), _) => json!(hex::encode(b)),
+            (None, Some(s)) => json!(s),
+            _ => panic!("authextra {k}: bytes or text expected"),
+        };
+        extra.insert(k.clone(), v);
+    }
+    extra.insert("pubkey".into(), json!(hex::encode(claimed)));
+    let config = TransportConfig::new(market_url(router)).with_serializer(Serializer::Json);
+    let mut conn = transport::connect(&config).await.unwrap();
+    let hello = json!([1, REALM_MARKET, {
+        "roles": { "caller": {}, "subscriber": {} },
+        "authmethods": ["cryptosign"],
+        "authextra": extra,
+    }]);
+    conn.send(json_message(&hello)).await.unwrap();
+    let challenge = next_message(&mut conn).await;
+    assert_eq!(challenge[0], 4, "expected a CHALLENGE, got {challenge}");
+    let bytes = hex::decode(challenge[2]["challenge"].as_str().unwrap()).unwrap();
+    let signature = signer.sign_challenge(&bytes.try_into().unwrap(), None);
+    conn.send(json_message(&json!([5, signature, {}])))
+        .await
+        .unwrap();
+    let abort = next_message(&mut conn).await;
+    assert_eq!(abort[0], 3, "expected an ABORT, got {abort}");
+    abort[2].as_str().unwrap().to_owned()
 }

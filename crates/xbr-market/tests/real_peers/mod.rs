@@ -127,6 +127,7 @@ pub async fn chain_maker_checking(
         max_channel_amount: xbr_market::types::U256::from(
             xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT,
         ),
+        realm: None,
     };
     MarketMaker::new(
         cfg,

@@ -135,6 +135,7 @@ impl Builder {
             max_channel_amount: self.cfg.market.max_channel_amount.unwrap_or_else(|| {
                 xbr_market::types::U256::from(xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT)
             }),
+            realm: Some(self.cfg.realm.clone()),
         };
         let peer = Arc::new(self.peer.clone());
         let maker = Arc::new(MarketMaker::new(
