@@ -5,9 +5,9 @@
 //! - a refusal for good (any callee error but the ones below): the intent deleted, the seq free
 //!   again, and the maker's position adopted when the error carries one;
 //! - unknown (`xbr.error.sale_pending`, `wamp.error.timeout`, `wamp.error.canceled`, a transport
-//!   failure, `wamp.error.no_such_procedure` on a later send, an invalid receipt, a failure on
-//!   the buyer's side): the intent kept, to be sent again, identically, before anything else
-//!   is bought.
+//!   failure, an answer given before the maker looked at the intent (see [`not_looked_at`]) on a
+//!   later send, an invalid receipt, a failure on the buyer's side): the intent kept, to be sent
+//!   again, identically, before anything else is bought.
 
 use rand::rngs::OsRng;
 use tracing::{debug, info, warn};
@@ -27,17 +27,34 @@ const WAMP_TIMEOUT: &str = "wamp.error.timeout";
 /// `wamp.error.canceled`: the call was canceled; the maker may have committed.
 const WAMP_CANCELED: &str = "wamp.error.canceled";
 
-/// Whether `e` leaves the outcome of a `buy_key` unknown (the intent is kept).
-///
-/// `wamp.error.no_such_procedure` is also what the router answers while no maker is registered
-/// (e.g. while it restarts): it says this send did not reach the maker, and nothing about an
-/// earlier send of the same intent. So it is a refusal only on the intent's first send.
+/// `wamp.error.unavailable`: the callee's session refused the invocation (too many running).
+const WAMP_UNAVAILABLE: &str = "wamp.error.unavailable";
+
+/// Whether `e` is an answer given before the maker looked up the intent: no maker registered
+/// (the router, while it restarts), a maker not built yet, too many purchases or invocations
+/// in flight, the caller checks. It says this send changed nothing, and nothing about an earlier
+/// send of the same intent, which may have been sold.
+fn not_looked_at(e: &MarketError) -> bool {
+    [
+        uri::NO_SUCH_PROCEDURE,
+        uri::NOT_STARTED,
+        uri::BUSY,
+        uri::NOT_AUTHORIZED,
+        WAMP_UNAVAILABLE,
+    ]
+    .iter()
+    .any(|u| e.is(u))
+}
+
+/// Whether `e` leaves the outcome of a `buy_key` unknown (the intent is kept). An answer the
+/// maker gave without looking at the intent ([`not_looked_at`]) is a refusal only on the
+/// intent's first send.
 pub(super) fn outcome_unknown(e: &MarketError, first_send: bool) -> bool {
     e.is(uri::SALE_PENDING)
         || e.is(WAMP_TIMEOUT)
         || e.is(WAMP_CANCELED)
         || e.is_transport()
-        || (!first_send && e.is(uri::NO_SUCH_PROCEDURE))
+        || (!first_send && not_looked_at(e))
 }
 
 /// What became of an intent the maker answered for good.
@@ -256,7 +273,6 @@ mod tests {
             for refusal in [
                 uri::UNEXPECTED_CHANNEL_SEQ,
                 uri::RUNTIME_ERROR,
-                uri::BUSY,
                 uri::OFFER_EXPIRED,
             ] {
                 assert!(!unknown(MarketError::new(refusal, "x")), "{refusal}");
@@ -264,10 +280,21 @@ mod tests {
         }
     }
 
+    /// A restarted maker answers `not_started` until it is built, and `busy` before it looks
+    /// up the intent: a re-sent intent whose first send was sold must stay (dropping it would
+    /// free a seq the maker has used, and lose the key paid for).
     #[test]
-    fn no_such_procedure_refuses_only_the_first_send() {
-        let e = MarketError::new(uri::NO_SUCH_PROCEDURE, "no callee");
-        assert!(!outcome_unknown(&e, true));
-        assert!(outcome_unknown(&e, false));
+    fn answers_given_before_the_maker_looked_refuse_only_the_first_send() {
+        for u in [
+            uri::NO_SUCH_PROCEDURE,
+            uri::NOT_STARTED,
+            uri::BUSY,
+            uri::NOT_AUTHORIZED,
+            WAMP_UNAVAILABLE,
+        ] {
+            let e = MarketError::from_uri(u, "not looked at");
+            assert!(!outcome_unknown(&e, true), "{u}");
+            assert!(outcome_unknown(&e, false), "{u}");
+        }
     }
 }
