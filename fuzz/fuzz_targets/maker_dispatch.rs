@@ -23,7 +23,11 @@ fn buy_request(f: &Fixture, g: &mut ValueGen) -> Result<Vec<Value>> {
             0 => req.channel_seq = req.channel_seq.wrapping_add(g.u.int_in_range(0..=3)?),
             1 => req.channel_seq = g.u.arbitrary()?,
             2 => req.amount = U256::from(g.u.arbitrary::<u64>()?),
-            3 => req.balance = req.balance.wrapping_sub(U256::from(g.u.int_in_range(0..=2u8)?)),
+            3 => {
+                req.balance = req
+                    .balance
+                    .wrapping_sub(U256::from(g.u.int_in_range(0..=2u8)?))
+            }
             4 => req.key_id = KeyId(g.u.arbitrary()?),
             5 => req.channel_oid = ChannelId(g.u.arbitrary()?),
             _ => req.buyer_pubkey = g.u.arbitrary()?,

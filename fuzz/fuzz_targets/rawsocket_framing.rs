@@ -42,10 +42,18 @@ fn decode_all(stream: &[u8], chunk: usize, max_len: usize) -> (Vec<Frame>, End) 
                 Err(e) => return (frames, End::Refused(e.to_string())),
             }
             let bound = 2 * (HEADER_LEN + max_len.max(fed)) + 64;
-            assert!(buf.capacity() <= bound, "buffer {} > {bound}", buf.capacity());
+            assert!(
+                buf.capacity() <= bound,
+                "buffer {} > {bound}",
+                buf.capacity()
+            );
         }
     }
-    let end = if buf.is_empty() { End::Clean } else { End::Truncated };
+    let end = if buf.is_empty() {
+        End::Clean
+    } else {
+        End::Truncated
+    };
     (frames, end)
 }
 
@@ -104,7 +112,11 @@ async fn run(data: &[u8]) -> Result<()> {
     let (frames, end) = decode_all(stream, chunk, max_len);
     assert_eq!(read_all(stream, max_len).await, (frames.clone(), end));
     let again = encode(&frames);
-    assert_eq!(&stream[..again.len()], &again[..], "frames re-encode to their bytes");
+    assert_eq!(
+        &stream[..again.len()],
+        &again[..],
+        "frames re-encode to their bytes"
+    );
 
     // Writing: a message over the router's limit is refused, anything else is header + payload.
     if let Some(f) = frames.first() {

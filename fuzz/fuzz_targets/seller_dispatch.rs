@@ -100,7 +100,9 @@ fn sell_request(fx: &SellerFixture, g: &mut ValueGen) -> Result<Vec<Value>> {
     let seqs = [ch.seq + 1, ch.seq, ch.seq.saturating_sub(1), ch.seq + 2];
     let channel_seq = pick(g, &seqs, |g| g.u.arbitrary())?;
     let amounts = [price, price - U256::from(1), U256::ZERO];
-    let amount = pick(g, &amounts, |g| Ok(price + U256::from(g.u.arbitrary::<u8>()?)))?;
+    let amount = pick(g, &amounts, |g| {
+        Ok(price + U256::from(g.u.arbitrary::<u8>()?))
+    })?;
     let continued = ch.balance.checked_sub(amount).unwrap_or_default();
     let balance = pick(g, &[continued], |g| Ok(U256::from(g.u.arbitrary::<u64>()?)))?;
     let state = sig::off_chain(ch.market_oid, channel_oid, channel_seq, balance);
@@ -124,7 +126,9 @@ fn close_request(fx: &SellerFixture, g: &mut ValueGen) -> Result<Vec<Value>> {
     let market_maker_adr = pick(g, &[maker], address)?;
     let channel_oid = pick(g, &[ch.channel_oid], |g| Ok(ChannelId(g.u.arbitrary()?)))?;
     let seq = pick(g, &[ch.seq, ch.seq + 1], |g| g.u.arbitrary())?;
-    let balance = pick(g, &[ch.balance], |g| Ok(U256::from(g.u.arbitrary::<u64>()?)))?;
+    let balance = pick(g, &[ch.balance], |g| {
+        Ok(U256::from(g.u.arbitrary::<u64>()?))
+    })?;
     let close_at = pick(g, &[OFF_CHAIN_CLOSE_AT, 100], |g| g.u.arbitrary())?;
     let is_final = g.u.arbitrary()?;
     let state = ChannelState {

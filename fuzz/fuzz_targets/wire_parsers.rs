@@ -8,9 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use wamp_proto::{Dict, Value};
 use xbr_market::MarketResult;
 use xbr_market::wire::{
-    self, Balance, BuyKeyRequest, BuyReceipt, ChannelInfo, CloseChannelRequest,
-    CloseChannelResult, MakerConfigInfo, MakerStatus, OpenChannelRequest, PlaceOfferRequest,
-    ProviderCloseReceipt, ProviderCloseRequest, Quote, SellReceipt, SellRequest, WireMessage,
+    self, Balance, BuyKeyRequest, BuyReceipt, ChannelInfo, CloseChannelRequest, CloseChannelResult,
+    MakerConfigInfo, MakerStatus, OpenChannelRequest, PlaceOfferRequest, ProviderCloseReceipt,
+    ProviderCloseRequest, Quote, SellReceipt, SellRequest, WireMessage,
 };
 use xbrd_fuzz::{ValueGen, assert_refusal_uri};
 
@@ -37,7 +37,11 @@ fn check_message<T: WireMessage + std::fmt::Debug + PartialEq>(
     kwargs: &Dict,
 ) {
     check(parsed, T::to_payload, T::from_payload);
-    check(T::from_payload(args, kwargs), T::to_payload, T::from_payload);
+    check(
+        T::from_payload(args, kwargs),
+        T::to_payload,
+        T::from_payload,
+    );
 }
 
 fn one(v: Value) -> (Vec<Value>, Dict) {

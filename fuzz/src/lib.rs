@@ -38,11 +38,46 @@ pub fn assert_refusal_uri(e: &MarketError) {
 
 /// Field names of the market's messages (dict keys and kwargs worth trying).
 const FIELD_NAMES: &[&str] = &[
-    "actor", "amount", "api_id", "balance", "buyer_pubkey", "categories", "chain", "channel_oid",
-    "channel_seq", "channel_type", "close_at", "contracts", "copies", "delegate", "expires",
-    "filter_open", "from_ts", "inflight", "is_final", "key_id", "limit", "market", "market_oid",
-    "marketmaker", "now", "offer_id", "open_at", "price", "provider_id", "recipient", "remaining",
-    "sealed_key", "seller", "seq", "signature", "state", "timeout", "timestamp", "until_ts", "uri",
+    "actor",
+    "amount",
+    "api_id",
+    "balance",
+    "buyer_pubkey",
+    "categories",
+    "chain",
+    "channel_oid",
+    "channel_seq",
+    "channel_type",
+    "close_at",
+    "contracts",
+    "copies",
+    "delegate",
+    "expires",
+    "filter_open",
+    "from_ts",
+    "inflight",
+    "is_final",
+    "key_id",
+    "limit",
+    "market",
+    "market_oid",
+    "marketmaker",
+    "now",
+    "offer_id",
+    "open_at",
+    "price",
+    "provider_id",
+    "recipient",
+    "remaining",
+    "sealed_key",
+    "seller",
+    "seq",
+    "signature",
+    "state",
+    "timeout",
+    "timestamp",
+    "until_ts",
+    "uri",
     "valid_from",
 ];
 
@@ -145,7 +180,11 @@ impl<'a, 'b> ValueGen<'a, 'b> {
             9 => Value::Bytes(self.bytes()?),
             10 => {
                 let n = self.u.int_in_range(0..=4)?;
-                Value::List((0..n).map(|_| self.value(depth + 1)).collect::<Result<_>>()?)
+                Value::List(
+                    (0..n)
+                        .map(|_| self.value(depth + 1))
+                        .collect::<Result<_>>()?,
+                )
             }
             _ => Value::Dict(self.dict(depth, 6)?),
         })
@@ -156,7 +195,10 @@ impl<'a, 'b> ValueGen<'a, 'b> {
         Ok(match self.u.int_in_range(0..=2)? {
             0 => {
                 let b = self.bytes()?;
-                format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+                format!(
+                    "0x{}",
+                    b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+                )
             }
             1 => (*self.u.choose(FIELD_NAMES)?).to_string(),
             _ => self.u.arbitrary()?,
