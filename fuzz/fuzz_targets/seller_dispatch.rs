@@ -20,10 +20,10 @@ use xbr_market::maker::testing::{Fixture, MAKER_KEY, SELLER_KEY, domain, key};
 use xbr_market::peer::{MakerClient, ProviderProcedure};
 use xbr_market::sig::{self, ChannelState, OFF_CHAIN_CLOSE_AT};
 use xbr_market::store::{MemoryStore, SellerStore};
-use xbr_market::types::{Address, ApiId, ChannelId, KeyId, Signature, U256};
+use xbr_market::types::{ApiId, ChannelId, KeyId, Signature, U256};
 use xbr_market::wire::{ProviderCloseRequest, SellRequest};
 use xbr_market::{ApiSpec, Seller, SellerConfig};
-use xbrd_fuzz::{ValueGen, assert_refusal_uri, runtime};
+use xbrd_fuzz::{ValueGen, address, assert_refusal_uri, pick, runtime};
 
 /// The price of the seller's API.
 const PRICE: u64 = 35;
@@ -58,22 +58,6 @@ async fn setup() -> SellerFixture {
     seller.start().await.expect("seller started");
     let key_id = seller.api_keys()[0].current_key_id.expect("a current key");
     SellerFixture { seller, key_id }
-}
-
-/// A value among `good` (picked more often) or `any` built from the input.
-fn pick<T: Copy>(
-    g: &mut ValueGen,
-    good: &[T],
-    any: impl FnOnce(&mut ValueGen) -> Result<T>,
-) -> Result<T> {
-    match g.u.choose_index(good.len() + 1)? {
-        i if i < good.len() => Ok(good[i]),
-        _ => any(g),
-    }
-}
-
-fn address(g: &mut ValueGen) -> Result<Address> {
-    Ok(Address::from(g.u.arbitrary::<[u8; 20]>()?))
 }
 
 /// The maker's signature of `state` (when it can be signed: a seq fits 32 bits), or 65 bytes

@@ -11,13 +11,17 @@ use xbr_market::maker::testing::{
     BUYER_KEY, KEY_ID, MAKER_KEY, MARKET, OFFER_ID, OTHER_KEY, PAYING, PAYMENT, SELLER_KEY, domain,
     key,
 };
+use xbr_market::types::Address;
 
-/// The current-thread runtime every input runs on (built once per process).
+/// The current-thread runtime every input runs on (built once per process). Its clock is
+/// paused and jumps ahead whenever every task waits for a timer, so a wait the code under test
+/// makes on purpose (the maker's `close_channel` waits up to 20 s for the chain) costs nothing.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .start_paused(true)
             .build()
             .expect("tokio runtime")
     })
@@ -204,4 +208,21 @@ impl<'a, 'b> ValueGen<'a, 'b> {
             _ => self.u.arbitrary()?,
         })
     }
+}
+
+/// A value among `good` (picked more often) or `any` built from the input.
+pub fn pick<T: Copy>(
+    g: &mut ValueGen,
+    good: &[T],
+    any: impl FnOnce(&mut ValueGen) -> Result<T>,
+) -> Result<T> {
+    match g.u.choose_index(good.len() + 1)? {
+        i if i < good.len() => Ok(good[i]),
+        _ => any(g),
+    }
+}
+
+/// An address from the input.
+pub fn address(g: &mut ValueGen) -> Result<Address> {
+    Ok(Address::from(g.u.arbitrary::<[u8; 20]>()?))
 }
