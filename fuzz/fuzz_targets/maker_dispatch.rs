@@ -1,7 +1,9 @@
 //! Calls the market maker's procedures with arbitrary args and kwargs: must never panic, and
 //! every refusal is a `MarketError` under a proper URI. Each input gets a fresh maker on the
-//! in-memory store (a buyer's payment channel, a seller's paying channel, an offer) on a chain
-//! stub, and makes up to four calls on it: arbitrary values for any procedure, or a typed
+//! in-memory store (a buyer's payment channel, a seller's paying channel, an offer), either
+//! trusting its callers on a chain stub or checking them (`CallerPolicy::Authenticated`), and
+//! makes up to four calls on it, each from a caller the input picks (a member, the operator, an
+//! undisclosed session, or any authid/authrole): arbitrary values for any procedure, or a typed
 //! request built around the fixture's state with fields changed (`buy_key` continuing the
 //! payment channel, re-signed or not, against a seller scripted from the input; `close_channel`
 //! of either channel signed by its delegate or another key; `place_offer`; `open_channel`
@@ -13,11 +15,11 @@ use libfuzzer_sys::fuzz_target;
 use wamp_proto::{Dict, Value};
 use xbr_core::eip712::{EIP712ChannelOpen, sign_typed};
 use xbr_market::error::{MarketError, uri};
-use xbr_market::maker::Procedure;
 use xbr_market::maker::testing::{
     BUYER_KEY, Fixture, KEY_ID, MAKER_KEY, MARKET, OTHER_KEY, PAYING, PAYMENT, SELLER_KEY,
     SellerScript, domain, key,
 };
+use xbr_market::maker::{CallerId, Procedure};
 use xbr_market::peer::now_ns;
 use xbr_market::sig::ChannelState;
 use xbr_market::types::{ApiId, ChannelId, ChannelType, KeyId, MarketId, Signature, U256};
@@ -171,6 +173,25 @@ fn open_request(g: &mut ValueGen) -> Result<Vec<Value>> {
     Ok(req.to_args())
 }
 
+/// The caller as the router would disclose it.
+fn caller(g: &mut ValueGen) -> Result<CallerId> {
+    let session = g.u.arbitrary()?;
+    Ok(match g.u.int_in_range(0..=4)? {
+        0 => {
+            let who = g.u.choose(&[SELLER_KEY, BUYER_KEY, OTHER_KEY, MAKER_KEY])?;
+            CallerId::member(session, key(who).address())
+        }
+        1 => CallerId::member(session, address(g)?),
+        2 => CallerId::operator(session),
+        3 => CallerId::from(session),
+        _ => CallerId {
+            session,
+            authid: g.u.arbitrary()?,
+            authrole: g.u.arbitrary()?,
+        },
+    })
+}
+
 fn script(u: &mut Unstructured) -> Result<SellerScript> {
     let busy = MarketError::new(uri::BUSY, "busy");
     Ok(match u.int_in_range(0..=4)? {
@@ -184,7 +205,11 @@ fn script(u: &mut Unstructured) -> Result<SellerScript> {
 
 async fn run(data: &[u8]) -> Result<()> {
     let mut u = Unstructured::new(data);
-    let f = Fixture::on_quiet_chain(1000, 1000, u.int_in_range(0..=20)?).await;
+    let price = u.int_in_range(0..=20)?;
+    let f = match u.arbitrary()? {
+        true => Fixture::checked(1000, 1000, price).await,
+        false => Fixture::on_quiet_chain(1000, 1000, price).await,
+    };
     for _ in 0..4 {
         if u.is_empty() {
             break;
@@ -200,7 +225,8 @@ async fn run(data: &[u8]) -> Result<()> {
             Procedure::OpenChannel if typed => (open_request(&mut g)?, Dict::new()),
             _ => (g.args()?, g.kwargs()?),
         };
-        if let Err(e) = f.maker.dispatch(p, &args, &kwargs, 1).await {
+        let caller = caller(&mut g)?;
+        if let Err(e) = f.maker.dispatch(p, &args, &kwargs, caller).await {
             assert_refusal_uri(&e);
         }
     }

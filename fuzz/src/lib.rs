@@ -27,16 +27,14 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Panics unless `e` is reported under a well-formed error URI (dot-separated, non-empty
-/// components of lowercase letters, digits and `_`), as a WAMP ERROR needs.
+/// Panics unless `e` is reported under a well-formed error URI, as a WAMP ERROR needs (the
+/// spec's loose URI rule: at least two dot-separated components, none empty, none holding
+/// whitespace or `#`; e.g. `xbr.marketmaker.error.invalid-auth-request`).
 pub fn assert_refusal_uri(e: &MarketError) {
-    let ok = !e.uri.is_empty()
-        && e.uri.split('.').count() >= 2
-        && e.uri.split('.').all(|c| {
-            !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        });
+    let ok = e.uri.split('.').count() >= 2
+        && e.uri
+            .split('.')
+            .all(|c| !c.is_empty() && !c.contains(|ch: char| ch.is_whitespace() || ch == '#'));
     assert!(ok, "refusal without a proper URI: {e:?}");
 }
 
