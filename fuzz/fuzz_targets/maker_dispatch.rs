@@ -13,7 +13,7 @@
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use wamp_proto::{Dict, Value};
-use xbr_core::eip712::{EIP712ChannelOpen, sign_typed};
+use xbr_core::eip712::sign_typed;
 use xbr_market::error::{MarketError, uri};
 use xbr_market::maker::testing::{
     BUYER_KEY, Fixture, KEY_ID, MAKER_KEY, MARKET, OTHER_KEY, PAYING, PAYMENT, SELLER_KEY,
@@ -153,19 +153,7 @@ fn open_request(g: &mut ValueGen) -> Result<Vec<Value>> {
         amount: U256::from(g.u.arbitrary::<u64>()?),
         signature: Signature([0; 65]),
     };
-    let msg = EIP712ChannelOpen::new(
-        req.verifying_chain_id,
-        req.verifying_contract,
-        req.channel_type.as_u8(),
-        req.current_block_number,
-        req.market_oid,
-        req.channel_oid,
-        req.member,
-        req.delegate,
-        req.marketmaker,
-        req.recipient,
-        req.amount,
-    );
+    let msg = req.open_message();
     req.signature = match g.u.ratio(7, 8)? {
         true => sign_typed(&member, &msg),
         false => Signature(g.u.arbitrary()?),
