@@ -7,14 +7,19 @@ use wamp_proto::session::{Session, SessionConfig};
 use wamp_proto::{Dict, Message, Serializer};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let ser = Serializer::ALL[usize::from(selector) % 3];
     let mut s = Session::new(SessionConfig::new("realm1", ClientAuth::anonymous()));
     let now = std::time::Instant::now();
     if s.join(now, [0; 32]).is_err() {
         return;
     }
-    let _ = s.handle_message(Message::Welcome { session: 1, details: Dict::new() });
+    let _ = s.handle_message(Message::Welcome {
+        session: 1,
+        details: Dict::new(),
+    });
     let _ = s.call(now, "com.x", vec![], Dict::new(), Dict::new(), None);
     let _ = s.subscribe(now, "com.t", Dict::new());
     let _ = s.register(now, "com.p", Dict::new());

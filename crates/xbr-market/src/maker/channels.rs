@@ -2,7 +2,7 @@
 //! id), opened through the maker (`open_channel`), and the channel queries (`get_*_channel`, balances, by delegate or actor).
 
 use wamp_proto::{Dict, Value};
-use xbr_core::eip712::{EIP712ChannelOpen, recover_typed};
+use xbr_core::eip712::recover_typed;
 
 use super::{ChainChannel, MarketMaker, channel_kind};
 use crate::error::{MarketError, MarketResult, uri};
@@ -57,19 +57,7 @@ impl MarketMaker {
     /// channel (seq 1).
     pub async fn open_channel(&self, req: OpenChannelRequest) -> MarketResult<Value> {
         let chain = self.chain()?;
-        let msg = EIP712ChannelOpen::new(
-            req.verifying_chain_id,
-            req.verifying_contract,
-            req.channel_type.as_u8(),
-            req.current_block_number,
-            req.market_oid,
-            req.channel_oid,
-            req.member,
-            req.delegate,
-            req.marketmaker,
-            req.recipient,
-            req.amount,
-        );
+        let msg = req.open_message();
         let signer = recover_typed(&msg, &req.signature).map_err(|e| {
             MarketError::new(
                 uri::INVALID_SIGNATURE,

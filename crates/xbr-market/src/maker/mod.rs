@@ -53,8 +53,8 @@ pub mod pending_logins;
 pub mod procedure;
 pub mod scan;
 pub mod status;
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod testing;
 // Authorization (issue 12).
 pub mod authorizer;
 pub mod caller;

@@ -1,5 +1,6 @@
 //! A maker on the in-memory store for the unit tests of its steps: real keys and signatures
-//! (the spec §4.6 dev keys), a scripted seller and a recording event sink.
+//! (the spec §4.6 dev keys), a scripted seller and a recording event sink. Also built with the
+//! `fuzzing` feature, for the fuzz targets.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -42,8 +43,14 @@ pub const KEY_ID: KeyId = KeyId([0x01; 16]);
 pub const OFFER_ID: OfferId = OfferId([0x0f; 16]);
 pub const SELLER_AUTHID: &str = "seller-1";
 
+/// The key of `hex`, parsed once per process (deriving the public key is what makes a fixture
+/// slow, and the fuzz targets build one per input).
 pub fn key(hex: &str) -> EthPrivateKey {
-    EthPrivateKey::from_hex(hex).unwrap()
+    static KEYS: Mutex<BTreeMap<String, EthPrivateKey>> = Mutex::new(BTreeMap::new());
+    let mut keys = KEYS.lock().unwrap_or_else(|p| p.into_inner());
+    keys.entry(hex.to_string())
+        .or_insert_with(|| EthPrivateKey::from_hex(hex).unwrap())
+        .clone()
 }
 
 pub fn domain() -> Domain {

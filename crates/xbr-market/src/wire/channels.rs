@@ -2,6 +2,7 @@
 //! and the balance dict of `get_*_channel_balance`.
 
 use wamp_proto::{Dict, Value};
+use xbr_core::eip712::EIP712ChannelOpen;
 
 use super::{
     AmountOrZero, Args, Fields, Int, opt, read_address, v_bytes, v_opt_bytes, v_opt_u64,
@@ -152,6 +153,23 @@ pub struct OpenChannelRequest {
 }
 
 impl OpenChannelRequest {
+    /// The EIP-712 `ChannelOpen` the member signs (everything but the signature).
+    pub fn open_message(&self) -> EIP712ChannelOpen {
+        EIP712ChannelOpen::new(
+            self.verifying_chain_id,
+            self.verifying_contract,
+            self.channel_type.as_u8(),
+            self.current_block_number,
+            self.market_oid,
+            self.channel_oid,
+            self.member,
+            self.delegate,
+            self.marketmaker,
+            self.recipient,
+            self.amount,
+        )
+    }
+
     /// Positional args.
     pub fn to_args(&self) -> Vec<Value> {
         vec![
