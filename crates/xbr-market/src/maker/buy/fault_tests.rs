@@ -368,3 +368,30 @@ async fn buy_key_is_busy_when_every_sale_slot_is_taken() {
     drop(taken);
     f.maker.buy_key(f.request()).await.unwrap();
 }
+
+/// A purchase naming the seller's paying channel while that channel has an unresolved sale: the
+/// task holds the named channel's lock and finds the sale by it, so it must not wait for that
+/// sale's paying-channel lock (the same lock: it would wait forever, wedging the channel and a
+/// sale slot). It is refused like any request naming a channel that is not a payment channel,
+/// and the channel stays usable.
+#[tokio::test(start_paused = true)]
+async fn a_purchase_naming_a_paying_channel_with_an_unresolved_sale_is_refused_not_wedged() {
+    let f = Fixture::new(100, 1000, 35).await;
+    let req = pending_sale(&f, SellerScript::Fail(timeout())).await;
+    let mut on_paying = f.request();
+    on_paying.channel_oid = PAYING;
+    Fixture::resign(&mut on_paying);
+    let answer = tokio::time::timeout(Duration::from_secs(60), f.maker.buy_key(on_paying))
+        .await
+        .expect("buy_key on the paying channel never answered");
+    assert_eq!(answer.unwrap_err().uri, uri::NO_SUCH_OBJECT);
+    assert_eq!(f.statuses(), [SaleStatus::Inflight]);
+    // Neither channel's lock is held: the buyer's retry resolves the sale and gets its key.
+    set_script(&f, SellerScript::Honest);
+    let retry = tokio::time::timeout(Duration::from_secs(60), f.maker.recover_sales())
+        .await
+        .expect("recovery never finished");
+    assert_eq!(retry.unwrap().completed, 1);
+    f.assert_retry_charged_once(req).await;
+    f.assert_at_rest();
+}

@@ -189,11 +189,17 @@ impl MarketMaker {
     }
 
     /// Resolves the unresolved sale of payment channel `channel`, whose lock the caller holds,
-    /// under its paying channel's lock. It may stay unresolved.
+    /// under its paying channel's lock. It may stay unresolved. A request naming a channel that
+    /// is the paying side of its sale is refused as a request naming no payment channel.
     pub(crate) async fn resolve_payment_channel(&self, channel: ChannelId) -> MarketResult<()> {
         let Some(sale) = self.db(move |s| s.unresolved_sale_on(&channel)).await? else {
             return Ok(());
         };
+        // The store finds a sale by either of its channels. Here `channel` is the sale's paying
+        // channel, whose lock the caller holds: taking it again would wait forever.
+        if sale.payment_channel != channel {
+            return Err(MarketError::no_such_object("no such open payment channel"));
+        }
         let paying_lock = self.lock_for(&sale.paying_channel);
         let _paying_guard = paying_lock.lock().await;
         self.resolve_locked(sale.tx_id).await?;
