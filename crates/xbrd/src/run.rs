@@ -205,17 +205,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         started,
         shutdown: shutdown.clone(),
     });
+    let mut metrics_task = None;
     if let Some(addr) = cfg.admin.metrics_listen {
         let metrics_listener = admin::bind(addr)
             .await
             .with_context(|| format!("cannot listen on admin.metrics_listen = {addr}"))?;
         tracing::info!(listen = %addr, "metrics listening (no token)");
         let router = admin::metrics_router(admin_state.clone());
-        tokio::spawn(admin::serve_router(
+        metrics_task = Some(tokio::spawn(admin::serve_router(
             metrics_listener,
             router,
             shutdown.clone(),
-        ));
+        )));
     }
     tracing::info!(listen = %cfg.admin.listen, "admin API listening");
     let admin_task = tokio::spawn(admin::serve(listener, admin_state, shutdown.clone()));
@@ -286,6 +287,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     health.set_store_open(false);
     let left = deadline.saturating_duration_since(Instant::now());
     let _ = tokio::time::timeout(left, admin_task).await;
+    if let Some(task) = metrics_task {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = tokio::time::timeout(left, task).await;
+    }
     if let Some(w) = watchdog {
         w.abort();
     }

@@ -365,7 +365,9 @@ impl LoggedOut {
     }
 }
 
-/// How long the answer to `logout` gets before its session is ended.
+/// How long the answer to `logout` gets before its session is ended. A fixed delay because the
+/// answer is written by the runtime after the handler returns, and nothing tells the handler it
+/// went out; a late kill only leaves a logged-out session (whose key is gone) up a little longer.
 const KILL_AFTER: Duration = Duration::from_millis(200);
 
 impl MarketMaker {
@@ -483,7 +485,10 @@ impl MarketMaker {
         })
     }
 
-    /// Ends `session` (`wamp.session.kill`) after `after`, in a task of its own.
+    /// Ends `session` (`wamp.session.kill`) after `after`, in a task of its own. Bounded by the
+    /// sessions that join: one per logout (the session's key is taken first, so a second logout
+    /// is refused before it gets here) and one per losing join of a raced first login; each task
+    /// lives [`KILL_AFTER`] plus one call, and ends with the runtime at shutdown.
     fn end_session(&self, session: u64, after: Duration) {
         let providers = self.providers.clone();
         tokio::spawn(async move {
