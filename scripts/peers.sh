@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The real peers xbrd is tested against: Crossbar.io + Autobahn|Python (pip venv), ganache (npm)
-# and the XBR contract bytecode. Installs them, starts/stops them on 127.0.0.1, reports status.
+# The real peers xbrd is tested against: Crossbar.io + Autobahn|Python (pip venv), the dev chains
+# ganache and anvil (npm; Foundry's anvil and cast come as prebuilt binaries in npm packages) and
+# the XBR contract bytecode. Installs them, starts/stops them on 127.0.0.1, reports status.
 #
-# Usage: scripts/peers.sh install
-#        scripts/peers.sh start crossbar|ganache [--dir RUN_DIR]
-#        scripts/peers.sh stop [crossbar|ganache] [--dir RUN_DIR]
+# Usage: scripts/peers.sh install [crossbar|ganache|foundry|contracts]...
+#        scripts/peers.sh start crossbar|ganache|anvil [--dir RUN_DIR]
+#        scripts/peers.sh stop [crossbar|ganache|anvil] [--dir RUN_DIR]
 #        scripts/peers.sh status [--dir RUN_DIR]
 #        scripts/peers.sh env
 #
@@ -15,6 +16,7 @@
 #   XBRD_CROSSBAR_WS_PORT  WebSocket port of a started Crossbar (default 8080)
 #   XBRD_CROSSBAR_RS_PORT  RawSocket TCP port of a started Crossbar (default 8081)
 #   XBRD_GANACHE_PORT      JSON-RPC port of a started ganache (default 8545)
+#   XBRD_ANVIL_PORT        JSON-RPC port of a started anvil (default 8545)
 #   XBRD_STOP_TIMEOUT      seconds between SIGTERM and SIGKILL on stop (default 15)
 #   XBRD_PEER_READY_TIMEOUT seconds a started peer may take to open its ports (default 180)
 set -euo pipefail
@@ -22,6 +24,7 @@ set -euo pipefail
 readonly CROSSBAR_VERSION=26.10.1
 readonly AUTOBAHN_VERSION=26.10.2
 readonly GANACHE_VERSION=7.9.2
+readonly FOUNDRY_VERSION=1.7.1
 readonly XBR_VERSION=26.10.1
 readonly READY_TIMEOUT=${XBRD_PEER_READY_TIMEOUT:-180}
 
@@ -36,6 +39,12 @@ readonly VENV_DIR=$PEERS_DIR/venv
 readonly GANACHE_DIR=$PEERS_DIR/ganache
 readonly CONTRACTS_DIR=$PEERS_DIR/contracts
 readonly GANACHE_CLI=$GANACHE_DIR/node_modules/ganache/dist/node/cli.js
+readonly ANVIL_DIR=$PEERS_DIR/anvil
+readonly CAST_DIR=$PEERS_DIR/cast
+readonly ANVIL_BIN=$ANVIL_DIR/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+readonly CAST_BIN=$CAST_DIR/node_modules/@foundry-rs/cast-linux-amd64/bin/cast
+# Dev wallet of both chains (ganache's --wallet.deterministic): public keys, dev chains only.
+readonly DEV_MNEMONIC="myth like bonus scare over problem client lizard pioneer submit female collect"
 readonly STAMP=.xbrd-peers-stamp
 
 log() { printf 'peers: %s\n' "$*" >&2; }
@@ -45,7 +54,7 @@ die() {
 }
 
 usage() {
-    sed -n '5,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '6,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
@@ -97,36 +106,60 @@ install_crossbar() {
     log "crossbar: installed $want"
 }
 
-ganache_version() {
-    [[ -f $GANACHE_DIR/node_modules/ganache/package.json ]] || return 0
-    node -p 'require(process.argv[1]).version' "$GANACHE_DIR/node_modules/ganache/package.json" 2>/dev/null || true
+# Prints the version of npm package $2 installed under directory $1 (empty if missing).
+npm_version() { # dir package
+    local manifest=$1/node_modules/$2/package.json
+    [[ -f $manifest ]] || return 0
+    node -p 'require(process.argv[1]).version' "$manifest" 2>/dev/null || true
 }
 
-install_ganache() {
-    local want="ganache@$GANACHE_VERSION"
+# Installs one pinned npm package into its own directory; `entry` is the file it must provide.
+install_npm() { # name dir package version entry
+    local name=$1 dir=$2 package=$3 version=$4 entry=$5
+    local want="$package@$version"
     command -v node >/dev/null || die "node not found (Node.js 20 with npm is required)"
-    if stamp_matches "$GANACHE_DIR" "$want" && [[ -f $GANACHE_CLI ]]; then
-        log "ganache: $want already installed"
+    if stamp_matches "$dir" "$want" && [[ -f $entry ]]; then
+        log "$name: $want already installed"
         return
     fi
-    if [[ -f $GANACHE_CLI ]] && [[ $(ganache_version) == "$GANACHE_VERSION" ]]; then
-        printf '%s\n' "$want" >"$GANACHE_DIR/$STAMP"
-        log "ganache: found $want in existing install; stamped"
+    if [[ -f $entry ]] && [[ $(npm_version "$dir" "$package") == "$version" ]]; then
+        printf '%s\n' "$want" >"$dir/$STAMP"
+        log "$name: found $want in existing install; stamped"
         return
     fi
     command -v npm >/dev/null || die "npm not found (Node.js 20 with npm is required)"
-    mkdir -p "$GANACHE_DIR"
-    local npm_log=$GANACHE_DIR/npm.log
-    log "ganache: npm install $want (log: $npm_log)"
-    if ! (cd "$GANACHE_DIR" && npm install --no-audit --no-fund --save-exact "$want") >"$npm_log" 2>&1; then
+    mkdir -p "$dir"
+    local npm_log=$dir/npm.log
+    log "$name: npm install $want (log: $npm_log)"
+    if ! (cd "$dir" && npm install --no-audit --no-fund --save-exact "$want") >"$npm_log" 2>&1; then
         tail -n 30 "$npm_log" >&2
         die "npm install failed (full log: $npm_log)"
     fi
     local have
-    have=$(ganache_version)
-    [[ $have == "$GANACHE_VERSION" ]] || die "after npm install ganache is '${have:-missing}', expected $GANACHE_VERSION"
-    printf '%s\n' "$want" >"$GANACHE_DIR/$STAMP"
-    log "ganache: installed $want"
+    have=$(npm_version "$dir" "$package")
+    [[ $have == "$version" ]] || die "after npm install $package is '${have:-missing}', expected $version"
+    [[ -f $entry ]] || die "after npm install $entry is missing"
+    printf '%s\n' "$want" >"$dir/$STAMP"
+    log "$name: installed $want"
+}
+
+install_ganache() {
+    install_npm ganache "$GANACHE_DIR" ganache "$GANACHE_VERSION" "$GANACHE_CLI"
+}
+
+# Foundry's anvil (dev chain) and cast (its CLI, e.g. `cast wallet new` keystores), as the prebuilt
+# Linux x86-64 binaries Foundry publishes on npm.
+install_foundry() {
+    [[ $(uname -sm) == "Linux x86_64" ]] ||
+        die "anvil/cast: only the Linux x86-64 build is pinned (this is $(uname -sm))"
+    install_npm anvil "$ANVIL_DIR" @foundry-rs/anvil-linux-amd64 "$FOUNDRY_VERSION" "$ANVIL_BIN"
+    install_npm cast "$CAST_DIR" @foundry-rs/cast-linux-amd64 "$FOUNDRY_VERSION" "$CAST_BIN"
+    local bin
+    for bin in "$ANVIL_BIN" "$CAST_BIN"; do
+        [[ -x $bin ]] || chmod +x "$bin"
+        "$bin" --version | grep -q "$FOUNDRY_VERSION" ||
+            die "$bin --version does not report $FOUNDRY_VERSION: $("$bin" --version 2>&1 | head -n 3)"
+    done
 }
 
 install_contracts() {
@@ -151,13 +184,15 @@ install_contracts() {
 }
 
 cmd_install() {
-    [[ $# -eq 0 ]] || usage
+    local parts=("$@") part
+    [[ $# -gt 0 ]] || parts=(crossbar ganache foundry contracts)
+    for part in "${parts[@]}"; do
+        case $part in crossbar | ganache | foundry | contracts) ;; *) usage ;; esac
+    done
     mkdir -p "$PEERS_DIR"
     local t0=$SECONDS
-    install_crossbar
-    install_ganache
-    install_contracts
-    log "all peers ready in $PEERS_DIR ($((SECONDS - t0)) s)"
+    for part in "${parts[@]}"; do "install_$part"; done
+    log "${parts[*]} ready in $PEERS_DIR ($((SECONDS - t0)) s)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -303,19 +338,33 @@ PY
         "$ws_port" "$ws_port" "$rs_port" "$node/rawsocket.sock" "$ws_port" "$node/xbrmm.sock" | tee "$RUN_DIR/crossbar.env"
 }
 
+# Starts a dev chain (chain id 1337, the dev wallet) on 127.0.0.1:port.
+start_chain() { # name port command...
+    local name=$1 port=$2
+    shift 2
+    check_not_running "$name"
+    port_open "$port" && die "port $port on 127.0.0.1 is already in use"
+    local logfile=$RUN_DIR/$name.log pid
+    log "$name: starting (log: $logfile)"
+    pid=$(spawn "$logfile" "$@")
+    wait_ready "$name" "$pid" "$logfile" "$port"
+    record "$name" "$pid"
+    log "$name: ready, pid $pid"
+    printf 'url=http://127.0.0.1:%s\nchain_id=1337\n' "$port" | tee "$RUN_DIR/$name.env"
+}
+
 start_ganache() {
     local port=${XBRD_GANACHE_PORT:-8545}
     [[ -f $GANACHE_CLI ]] || die "ganache not installed in $PEERS_DIR; run: scripts/peers.sh install"
-    check_not_running ganache
-    port_open "$port" && die "port $port on 127.0.0.1 is already in use"
-    local logfile=$RUN_DIR/ganache.log pid
-    log "ganache: starting (log: $logfile)"
-    pid=$(spawn "$logfile" node "$GANACHE_CLI" --server.host 127.0.0.1 --server.port "$port" \
-        --wallet.deterministic --chain.chainId 1337 --chain.networkId 1337)
-    wait_ready ganache "$pid" "$logfile" "$port"
-    record ganache "$pid"
-    log "ganache: ready, pid $pid"
-    printf 'url=http://127.0.0.1:%s\nchain_id=1337\n' "$port" | tee "$RUN_DIR/ganache.env"
+    start_chain ganache "$port" node "$GANACHE_CLI" --server.host 127.0.0.1 --server.port "$port" \
+        --wallet.deterministic --chain.chainId 1337 --chain.networkId 1337
+}
+
+start_anvil() {
+    local port=${XBRD_ANVIL_PORT:-8545}
+    [[ -x $ANVIL_BIN ]] || die "anvil not installed in $PEERS_DIR; run: scripts/peers.sh install foundry"
+    start_chain anvil "$port" "$ANVIL_BIN" --host 127.0.0.1 --port "$port" --chain-id 1337 \
+        --mnemonic "$DEV_MNEMONIC" --accounts 10 --balance 1000
 }
 
 # Parses "--dir D" out of the arguments; the rest go to the global ARGS array.
@@ -348,6 +397,7 @@ cmd_start() {
     case ${ARGS[0]} in
     crossbar) start_crossbar ;;
     ganache) start_ganache ;;
+    anvil) start_anvil ;;
     *) usage ;;
     esac
 }
@@ -383,7 +433,7 @@ cmd_status() {
     ((any)) || printf 'no peers started from %s\n' "$RUN_DIR"
     printf 'installed in %s:\n' "$PEERS_DIR"
     local d
-    for d in "$VENV_DIR" "$GANACHE_DIR" "$CONTRACTS_DIR"; do
+    for d in "$VENV_DIR" "$GANACHE_DIR" "$ANVIL_DIR" "$CAST_DIR" "$CONTRACTS_DIR"; do
         if [[ -f $d/$STAMP ]]; then
             printf '  %s: %s\n' "$(basename "$d")" "$(<"$d/$STAMP")"
         else
@@ -398,6 +448,8 @@ cmd_env() {
     printf 'export XBRD_PYTHON=%q\n' "$VENV_DIR/bin/python"
     printf 'export XBRD_CROSSBAR=%q\n' "$VENV_DIR/bin/crossbar"
     printf 'export XBRD_GANACHE_CLI=%q\n' "$GANACHE_CLI"
+    printf 'export XBRD_ANVIL=%q\n' "$ANVIL_BIN"
+    printf 'export XBRD_CAST=%q\n' "$CAST_BIN"
 }
 
 main() {

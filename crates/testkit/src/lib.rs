@@ -1,8 +1,8 @@
 //! Real-peer test harness for xbrd.
 //!
 //! Integration tests start the real thing through this crate: a Crossbar.io router
-//! ([`Crossbar`]), a ganache dev chain ([`Ganache`]) and Autobahn|Python scripts
-//! ([`PythonPeer`]). Each runs on 127.0.0.1 on free ports, in its own process group, and is
+//! ([`Crossbar`]), a dev chain ([`DevChain`]: ganache or anvil, see [`ChainKind`]) and
+//! Autobahn|Python scripts ([`PythonPeer`]). Each runs on 127.0.0.1 on free ports, in its own process group, and is
 //! stopped (SIGTERM, then SIGKILL) when its handle is dropped.
 //!
 //! The peers are installed by `scripts/peers.sh install` into `$XBRD_PEERS_DIR` (default
@@ -19,27 +19,29 @@
 //!   is stopped by `scripts/peers.sh stop --dir $XBRD_RUN_DIR`.
 //!
 //! ```no_run
-//! use xbrd_testkit::{Crossbar, Ganache};
+//! use xbrd_testkit::{ChainKind, Crossbar, DevChain};
 //!
 //! let router = Crossbar::start();
 //! println!("router at {} and {}", router.ws_url, router.rs_url);
-//! let chain = Ganache::start();
-//! assert_eq!(chain.chain_id, 1337);
+//! for kind in ChainKind::ALL {
+//!     let chain = DevChain::start(kind);
+//!     assert_eq!(chain.chain_id, 1337);
+//! }
 //! ```
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod crossbar;
-mod ganache;
+mod dev_chain;
 pub mod net;
 mod paths;
 mod process;
 mod python;
 
 pub use crossbar::{Crossbar, default_crossbar_config};
-pub use ganache::{GANACHE_KEYS, Ganache};
+pub use dev_chain::{ChainKind, DEV_KEYS, DevChain, GANACHE_KEYS, Ganache};
 pub use net::free_port;
-pub use paths::{contracts_dir, manifest_dir, peers_dir, python, repo_root};
+pub use paths::{cast_bin, contracts_dir, manifest_dir, peers_dir, python, repo_root};
 pub use python::PythonPeer;
 
 /// Realm open to anonymous clients, everything allowed.
@@ -81,8 +83,13 @@ pub const CRYPTOSIGN_PRIVATE_KEY_HEX: &str =
 pub const CRYPTOSIGN_PUBLIC_KEY_HEX: &str =
     "1adfc8bfe1d35616e64dffbd900096f23b066f914c8c2ffbb66f6075b96e116d";
 
-/// Mnemonic of ganache's deterministic wallet (10 unlocked accounts, 1000 ETH each).
+/// Mnemonic of ganache's deterministic wallet (10 unlocked accounts, 1000 ETH each); anvil is
+/// started with it too.
 pub const GANACHE_MNEMONIC: &str =
     "myth like bonus scare over problem client lizard pioneer submit female collect";
 /// Chain id and network id of the ganache dev chain.
 pub const GANACHE_CHAIN_ID: u64 = 1337;
+/// The dev wallet of every [`DevChain`] kind: [`GANACHE_MNEMONIC`].
+pub const DEV_MNEMONIC: &str = GANACHE_MNEMONIC;
+/// Chain id of every [`DevChain`] kind: [`GANACHE_CHAIN_ID`].
+pub const DEV_CHAIN_ID: u64 = GANACHE_CHAIN_ID;

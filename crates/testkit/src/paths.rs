@@ -66,6 +66,25 @@ pub(crate) fn ganache_cli() -> PathBuf {
     )
 }
 
+/// anvil, Foundry's dev chain (a native binary).
+pub(crate) fn anvil_bin() -> PathBuf {
+    require(
+        peers_dir().join("anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
+        "anvil",
+    )
+}
+
+/// cast, Foundry's command-line tool (e.g. `cast wallet new` for keystore files).
+///
+/// # Panics
+/// If it is not installed.
+pub fn cast_bin() -> PathBuf {
+    require(
+        peers_dir().join("cast/node_modules/@foundry-rs/cast-linux-amd64/bin/cast"),
+        "cast",
+    )
+}
+
 /// The XBR contract bytecode extracted at install time (`<peers>/contracts`).
 ///
 /// # Panics

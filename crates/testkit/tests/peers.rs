@@ -3,12 +3,13 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use serde_json::{Value, json};
 use xbrd_testkit::net::{
     port_is_open, rawsocket_handshake_tcp, rawsocket_handshake_unix, websocket_upgrade_status,
 };
-use xbrd_testkit::{Crossbar, Ganache, PythonPeer};
+use xbrd_testkit::{ChainKind, Crossbar, DevChain, PythonPeer};
 
 /// A WebSocket upgrade offering `wamp.2.json`, written by hand; returns the status line.
 fn raw_upgrade(port: u16, path: &str) -> String {
@@ -121,7 +122,7 @@ fn crossbar_with_a_custom_config_serves_its_realm() {
 
 #[test]
 fn ganache_starts_with_chain_id_1337_and_stops() {
-    let mut chain = Ganache::start();
+    let mut chain = DevChain::ganache();
     assert_eq!(chain.chain_id, 1337);
     assert_eq!(chain.url, format!("http://127.0.0.1:{}", chain.port));
 
@@ -157,6 +158,105 @@ fn ganache_starts_with_chain_id_1337_and_stops() {
     let port = chain.port;
     chain.stop();
     assert!(!port_is_open(port));
+}
+
+/// Account 0 and 1 of the dev wallet.
+const DEV_ADDRESSES: [&str; 2] = [
+    "0x90f8bf6a479f320ead074411a4b0e7944ea8c9c1",
+    "0xffcf8fdee72ac11b5c542428b35eef5769c409f0",
+];
+
+fn quantity(value: &Value) -> u64 {
+    u64::from_str_radix(value.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+fn send_one_wei(chain: &DevChain) -> Value {
+    chain.rpc(
+        "eth_sendTransaction",
+        json!([{ "from": DEV_ADDRESSES[0], "to": DEV_ADDRESSES[1], "value": "0x1" }]),
+    )
+}
+
+/// The receipt of `tx`, once there: anvil answers `eth_sendTransaction` before its automine
+/// task has put the transaction in a block.
+fn wait_for_receipt(chain: &DevChain, tx: &Value) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let receipt = chain.rpc("eth_getTransactionReceipt", json!([tx]));
+        if !receipt.is_null() {
+            return receipt;
+        }
+        assert!(Instant::now() < deadline, "{tx} not mined within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `kind` and checks the chain id, the dev wallet, automine off/on, mining and balances.
+fn dev_chain_starts_and_obeys_the_dev_controls(kind: ChainKind) {
+    let mut chain = DevChain::start(kind);
+    assert_eq!(chain.kind, kind);
+    assert_eq!(chain.chain_id, 1337);
+    assert_eq!(chain.url, format!("http://127.0.0.1:{}", chain.port));
+    assert_eq!(chain.rpc("eth_chainId", json!([])), "0x539");
+    let accounts = chain.rpc("eth_accounts", json!([]));
+    let accounts: Vec<String> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_lowercase())
+        .collect();
+    assert_eq!(accounts.len(), 10);
+    assert_eq!(accounts[..2], DEV_ADDRESSES);
+    let thousand_eth = "0x3635c9adc5dea00000";
+    assert_eq!(
+        chain.rpc("eth_getBalance", json!([DEV_ADDRESSES[1], "latest"])),
+        thousand_eth
+    );
+
+    // Automine off: a transfer stays pending until a block is mined.
+    let start = chain.block_number();
+    chain.set_automine(false);
+    let pending = send_one_wei(&chain);
+    assert_eq!(
+        chain.rpc("eth_getTransactionReceipt", json!([pending])),
+        Value::Null
+    );
+    assert_eq!(chain.block_number(), start);
+    chain.mine(1);
+    let receipt = chain.rpc("eth_getTransactionReceipt", json!([pending]));
+    assert_eq!(quantity(&receipt["blockNumber"]), start + 1);
+    chain.mine(3);
+    assert_eq!(chain.block_number(), start + 4);
+
+    // Automine on again (ganache mines an empty block on resuming): a transfer gets a block of
+    // its own without being asked for.
+    chain.set_automine(true);
+    let resumed = chain.block_number();
+    let mined = send_one_wei(&chain);
+    let receipt = wait_for_receipt(&chain, &mined);
+    assert_eq!(quantity(&receipt["blockNumber"]), resumed + 1);
+
+    chain.set_balance(DEV_ADDRESSES[1], "0xde0b6b3a7640000");
+    assert_eq!(
+        chain.rpc("eth_getBalance", json!([DEV_ADDRESSES[1], "latest"])),
+        "0xde0b6b3a7640000"
+    );
+
+    let port = chain.port;
+    chain.stop();
+    assert!(!port_is_open(port));
+    // Stopping twice is harmless.
+    chain.stop();
+}
+
+#[test]
+fn ganache_obeys_the_dev_controls() {
+    dev_chain_starts_and_obeys_the_dev_controls(ChainKind::Ganache);
+}
+
+#[test]
+fn anvil_obeys_the_dev_controls() {
+    dev_chain_starts_and_obeys_the_dev_controls(ChainKind::Anvil);
 }
 
 #[test]

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET_OPEN, free_port, repo_root};
+use xbrd_testkit::{Crossbar, DevChain, REALM_MARKET_OPEN, free_port, repo_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
 const READY_LIMIT: Duration = Duration::from_secs(60);
@@ -259,7 +259,7 @@ fn main() {
     let runs = env_number("XBRD_BENCH_RUNS", 10).max(1);
     let idle = Duration::from_secs(env_number("XBRD_BENCH_IDLE_SECS", 3));
 
-    let chain = Ganache::start();
+    let chain = DevChain::ganache();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_secret(&d.join("deployer.key"), DEPLOYER_KEY);

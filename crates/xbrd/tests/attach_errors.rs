@@ -8,14 +8,14 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{SELLER_KEY, free_admin, wait_for, write_seller_config};
-use xbrd_testkit::{Crossbar, Ganache};
+use xbrd_testkit::{Crossbar, DevChain};
 
 fn ready(admin: &str) -> Option<(u16, serde_json::Value)> {
     common::request(admin, "GET", "/ready", None, None).ok()
 }
 
 /// A seller daemon with its own directory (store, token, log) and admin port.
-fn seller(router: &Crossbar, chain: &Ganache) -> (common::Daemon, tempfile::TempDir) {
+fn seller(router: &Crossbar, chain: &DevChain) -> (common::Daemon, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let admin = free_admin();
     let cfg = write_seller_config(dir.path(), &router.ws_url, &chain.url, &admin);
@@ -28,7 +28,7 @@ fn seller(router: &Crossbar, chain: &Ganache) -> (common::Daemon, tempfile::Temp
 
 #[test]
 fn ready_names_a_procedure_another_session_holds_until_it_is_free() {
-    let chain = Ganache::start();
+    let chain = DevChain::ganache();
     let router = Crossbar::start();
     let provider_id = xbr_core::eth::EthPrivateKey::from_bytes(
         &hex::decode(SELLER_KEY).unwrap().try_into().unwrap(),

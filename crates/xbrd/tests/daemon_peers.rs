@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{SELLER_KEY, free_admin, wait_for, write_seller_config};
-use xbrd_testkit::{Crossbar, Ganache};
+use xbrd_testkit::{Crossbar, DevChain};
 
 fn ready_status(admin: &str) -> Option<(u16, serde_json::Value)> {
     common::request(admin, "GET", "/ready", None, None).ok()
@@ -18,7 +18,7 @@ fn ready_status(admin: &str) -> Option<(u16, serde_json::Value)> {
 
 #[test]
 fn ready_follows_the_router_notify_after_join_and_sigterm_says_goodbye() {
-    let chain = Ganache::start();
+    let chain = DevChain::ganache();
     let mut router = Crossbar::start();
     router.stop();
 

@@ -24,7 +24,7 @@ use common::market::{
 use common::{Daemon, free_admin};
 use serde_json::Value;
 use xbr_market::invariants::Violation;
-use xbrd_testkit::{Crossbar, Ganache};
+use xbrd_testkit::{Crossbar, DevChain};
 
 const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
 /// Role kills in the campaign.
@@ -386,7 +386,7 @@ fn kills_crashes_and_router_restarts_leave_every_invariant_holding() {
     let mut rng = Rng(seed);
     let faults = schedule(&mut rng);
 
-    let ganache = Ganache::start();
+    let ganache = DevChain::ganache();
     let (_rt, chain) = deploy_market(&ganache, &description(1900, 1900));
     let contracts = *chain.addresses();
     let router = Crossbar::start();

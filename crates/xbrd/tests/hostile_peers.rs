@@ -32,7 +32,7 @@ use common::market::{
 use common::{Daemon, free_admin, request, wait_for};
 use serde_json::{Value, json};
 use wamp_client::session::SUBSCRIPTION_QUEUE;
-use xbrd_testkit::{Crossbar, Ganache, PythonPeer, REALM_MARKET};
+use xbrd_testkit::{Crossbar, DevChain, PythonPeer, REALM_MARKET};
 
 const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
 const TOPIC: &str = "io.crossbar.example";
@@ -223,7 +223,7 @@ fn describe(outcome: &Value) -> String {
 
 #[test]
 fn hostile_peers_are_refused_while_the_honest_buyer_keeps_decrypting() {
-    let ganache = Ganache::start();
+    let ganache = DevChain::ganache();
     let market = description_with(500, 500, &[(ATTACKER_MEMBER_KEY, "provider_consumer")]);
     let (_rt, chain) = deploy_market(&ganache, &market);
     let contracts = *chain.addresses();

@@ -18,7 +18,7 @@ use common::market::{
     register_delegate, respawn, run_role, start_role, terminate, xbr,
 };
 use common::{Daemon, free_admin, wait_for};
-use xbrd_testkit::{Crossbar, Ganache};
+use xbrd_testkit::{Crossbar, DevChain};
 
 const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
 const FEED_API: &str = "8a1f2b3c-4d5e-4f60-8172-839405a6b7c8";
@@ -33,7 +33,7 @@ fn restart(mut d: Daemon, role: &str) -> Daemon {
 #[test]
 fn maker_seller_and_buyer_trade_through_xbrd_run() {
     // Chain: the XBR contracts, a market with a payment (buyer) and a paying (seller) channel.
-    let ganache = Ganache::start();
+    let ganache = DevChain::ganache();
     let (rt, chain) = deploy_market(&ganache, &description(500, 1000));
     let contracts = *chain.addresses();
     let mut router = Crossbar::start();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use wamp_proto::auth::CryptosignKey;
 use wamp_proto::{Dict, Serializer};
 use xbr_market::maker::authenticator::member_authid;
-use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
+use xbrd_testkit::{Crossbar, DevChain, REALM_MARKET};
 
 mod common;
 use common::market::{
@@ -122,7 +122,7 @@ fn register(cfg: &str, member: &Path) -> Output {
 
 #[test]
 fn a_delegate_key_is_registered_with_an_xbrd_maker_and_then_joins_alone() {
-    let ganache = Ganache::start();
+    let ganache = DevChain::ganache();
     let (rt, chain) = deploy_market(&ganache, &description(100, 100));
     let router = Crossbar::start_with_config(market_auth::market_auth_config());
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 use xbr_chain::{ContractBytecode, Gateway, SimpleBlockchain, deploy};
 use xbr_core::eth::EthPrivateKey;
-use xbrd_testkit::Ganache;
+use xbrd_testkit::DevChain;
 
 /// The ganache deterministic keys (spec §4.5), accounts 0..=6.
 pub const KEYS: [&str; 7] = xbrd_testkit::GANACHE_KEYS;
@@ -16,7 +16,7 @@ pub fn key(i: usize) -> EthPrivateKey {
 /// A chain with the XBR contracts freshly deployed by account 0.
 pub struct DeployedChain {
     /// Keeps ganache running until the test ends.
-    pub ganache: Ganache,
+    pub ganache: DevChain,
     /// Connected to the deployment.
     pub chain: SimpleBlockchain,
     /// Account 0 (the deployer, holds the XBR supply).
@@ -25,7 +25,7 @@ pub struct DeployedChain {
 
 /// Starts ganache and deploys the contracts from the installed bytecode.
 pub async fn deployed_chain() -> DeployedChain {
-    let ganache = Ganache::start();
+    let ganache = DevChain::ganache();
     let (gateway, info) = Gateway::connect(&ganache.url).await.unwrap();
     assert_eq!(info.chain_id, ganache.chain_id);
     let deployer = key(0);

@@ -26,7 +26,7 @@ use xbr_market::peer::{Caller, MakerClient, Publisher};
 use xbr_market::sig::Domain;
 use xbr_market::types::MarketId;
 use xbr_market::{MakerConfig, MakerStore, MarketMaker, SqliteStore};
-use xbrd_testkit::{Crossbar, GANACHE_KEYS, Ganache, REALM_MARKET_OPEN};
+use xbrd_testkit::{Crossbar, DevChain, GANACHE_KEYS, REALM_MARKET_OPEN};
 
 /// The market the descriptions create.
 pub const MARKET: MarketId = MarketId([0xa1; 16]);
@@ -62,7 +62,7 @@ pub fn maker_client(s: &Session) -> MakerClient {
 /// ganache with a fresh deployment (by account 0) and the described market bootstrapped.
 pub struct ChainMarket {
     /// The chain process (stopped on drop).
-    pub ganache: Ganache,
+    pub ganache: DevChain,
     /// The contracts.
     pub chain: SimpleBlockchain,
     /// What the bootstrap created.
@@ -72,7 +72,7 @@ pub struct ChainMarket {
 impl ChainMarket {
     /// Starts ganache, deploys the contracts and bootstraps `description`.
     pub async fn start(description: &MarketDescription) -> Self {
-        let ganache = Ganache::start();
+        let ganache = DevChain::ganache();
         let (gateway, _) = Gateway::connect(&ganache.url).await.unwrap();
         let code = ContractBytecode::load(&xbrd_testkit::contracts_dir()).unwrap();
         let deployment = deploy(&gateway, &key(0), key(0).address(), &code)

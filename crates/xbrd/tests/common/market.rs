@@ -19,7 +19,7 @@ use xbr_chain::{
 use xbr_core::ChannelId;
 use xbr_core::eth::EthPrivateKey;
 use xbr_market::invariants::{self, Party, Position, Violation};
-use xbrd_testkit::{Crossbar, Ganache, REALM_MARKET};
+use xbrd_testkit::{Crossbar, DevChain, REALM_MARKET};
 
 use super::{BIN, Daemon, wait_for, write_key};
 
@@ -89,7 +89,7 @@ pub fn description_with(
 /// Deploys the XBR contracts on `ganache` and bootstraps `market`; the runtime (for later chain
 /// reads) and the chain.
 pub fn deploy_market(
-    ganache: &Ganache,
+    ganache: &DevChain,
     market: &MarketDescription,
 ) -> (tokio::runtime::Runtime, SimpleBlockchain) {
     let rt = tokio::runtime::Builder::new_multi_thread()
