@@ -62,6 +62,26 @@ pub struct OpenChannel {
     pub signature: Signature,
 }
 
+/// Arguments of `XBRChannel.closeChannel`: the last off-chain state of a channel, signed
+/// (EIP-712 `EIP712ChannelClose`) by the channel's delegate and the market maker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseChannel {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// Block number at which the signatures were made.
+    pub close_at: u64,
+    /// The off-chain transaction sequence number being closed at.
+    pub closing_seq: u32,
+    /// The remaining balance of the channel (tokens).
+    pub balance: U256,
+    /// Whether this is the final state (no more transactions in the channel).
+    pub is_final: bool,
+    /// The delegate's signature.
+    pub delegate_signature: Signature,
+    /// The market maker's signature.
+    pub marketmaker_signature: Signature,
+}
+
 /// The XBR contracts on one chain, read and written through a [`Gateway`].
 #[derive(Debug, Clone)]
 pub struct SimpleBlockchain {
@@ -418,7 +438,7 @@ impl SimpleBlockchain {
             .collect()
     }
 
-    // ---- transactions (signed locally by the given key, awaited for their receipt) -------
+    // ---- transactions (sent by the given key through the gateway's send path) -------------
 
     /// `XBRToken.transfer(to, amount)` from `from`.
     pub async fn transfer_xbr(
@@ -428,7 +448,7 @@ impl SimpleBlockchain {
         amount: U256,
     ) -> Result<TransactionReceipt> {
         let call = "XBRToken.transfer";
-        let token = XBRToken::new(self.addresses.token, self.gateway.signing_provider(from));
+        let token = self.token();
         let builder = token.transfer(to, amount);
         self.gateway
             .send_call(call, self.addresses.token, from, builder)
@@ -443,7 +463,7 @@ impl SimpleBlockchain {
         amount: U256,
     ) -> Result<TransactionReceipt> {
         let call = "XBRToken.approve";
-        let token = XBRToken::new(self.addresses.token, self.gateway.signing_provider(owner));
+        let token = self.token();
         let builder = token.approve(spender, amount);
         self.gateway
             .send_call(call, self.addresses.token, owner, builder)
@@ -458,10 +478,7 @@ impl SimpleBlockchain {
     ) -> Result<TransactionReceipt> {
         let call = "XBRNetwork.registerMember";
         let eula = self.eula().await?;
-        let network = XBRNetwork::new(
-            self.addresses.network,
-            self.gateway.signing_provider(member),
-        );
+        let network = self.network();
         let builder = network.registerMember(eula, profile.to_owned());
         self.gateway
             .send_call(call, self.addresses.network, member, builder)
@@ -475,7 +492,7 @@ impl SimpleBlockchain {
         market: &CreateMarket,
     ) -> Result<TransactionReceipt> {
         let call = "XBRMarket.createMarket";
-        let contract = XBRMarket::new(self.addresses.market, self.gateway.signing_provider(owner));
+        let contract = self.market();
         let builder = contract.createMarket(
             market.market_id.into(),
             self.addresses.token,
@@ -501,7 +518,7 @@ impl SimpleBlockchain {
         meta: &str,
     ) -> Result<TransactionReceipt> {
         let call = "XBRMarket.joinMarket";
-        let contract = XBRMarket::new(self.addresses.market, self.gateway.signing_provider(member));
+        let contract = self.market();
         let builder = contract.joinMarket(market_id.into(), actor_type.as_u8(), meta.to_owned());
         self.gateway
             .send_call(call, self.addresses.market, member, builder)
@@ -517,10 +534,7 @@ impl SimpleBlockchain {
         open: &OpenChannel,
     ) -> Result<TransactionReceipt> {
         let call = "XBRChannel.openChannel";
-        let contract = XBRChannel::new(
-            self.addresses.channel,
-            self.gateway.signing_provider(sender),
-        );
+        let contract = self.channels();
         let builder = contract.openChannel(
             open.ctype.as_u8(),
             U256::from(open.opened_at),
@@ -540,65 +554,47 @@ impl SimpleBlockchain {
 
     /// `XBRChannel.closeChannel(...)` sent by `sender` with the delegate's and the market
     /// maker's EIP-712 `EIP712ChannelClose` signatures over the same data; waits for the receipt.
-    #[allow(clippy::too_many_arguments)]
     pub async fn close_channel(
         &self,
         sender: &EthPrivateKey,
-        channel_id: ChannelId,
-        close_at: u64,
-        closing_seq: u32,
-        balance: U256,
-        is_final: bool,
-        delegate_signature: &Signature,
-        marketmaker_signature: &Signature,
+        close: &CloseChannel,
     ) -> Result<TransactionReceipt> {
-        let tx_hash = self
-            .submit_close_channel(
-                sender,
-                channel_id,
-                close_at,
-                closing_seq,
-                balance,
-                is_final,
-                delegate_signature,
-                marketmaker_signature,
-            )
-            .await?;
-        self.gateway.confirm_hash(CLOSE_CHANNEL, tx_hash).await
+        let contract = self.channels();
+        let builder = close_call(&contract, close);
+        self.gateway
+            .send_call(CLOSE_CHANNEL, self.addresses.channel, sender, builder)
+            .await
     }
 
     /// [`SimpleBlockchain::close_channel`] without waiting for the receipt: the transaction
     /// hash once the node accepted it (follow it with [`Gateway::transaction_status`]).
-    #[allow(clippy::too_many_arguments)]
     pub async fn submit_close_channel(
         &self,
         sender: &EthPrivateKey,
-        channel_id: ChannelId,
-        close_at: u64,
-        closing_seq: u32,
-        balance: U256,
-        is_final: bool,
-        delegate_signature: &Signature,
-        marketmaker_signature: &Signature,
+        close: &CloseChannel,
     ) -> Result<B256> {
-        let call = CLOSE_CHANNEL;
-        let contract = XBRChannel::new(
-            self.addresses.channel,
-            self.gateway.signing_provider(sender),
-        );
-        let builder = contract.closeChannel(
-            channel_id.into(),
-            U256::from(close_at),
-            closing_seq,
-            balance,
-            is_final,
-            Bytes::copy_from_slice(delegate_signature.as_bytes()),
-            Bytes::copy_from_slice(marketmaker_signature.as_bytes()),
-        );
+        let contract = self.channels();
+        let builder = close_call(&contract, close);
         self.gateway
-            .submit_call(call, self.addresses.channel, sender, builder)
+            .submit_call(CLOSE_CHANNEL, self.addresses.channel, sender, builder)
             .await
     }
+}
+
+/// The `closeChannel` call of `close`.
+fn close_call<'a>(
+    contract: &'a XBRChannel::XBRChannelInstance<DynProvider>,
+    close: &CloseChannel,
+) -> alloy_contract::SolCallBuilder<&'a DynProvider, XBRChannel::closeChannelCall> {
+    contract.closeChannel(
+        close.channel_id.into(),
+        U256::from(close.close_at),
+        close.closing_seq,
+        close.balance,
+        close.is_final,
+        Bytes::copy_from_slice(close.delegate_signature.as_bytes()),
+        Bytes::copy_from_slice(close.marketmaker_signature.as_bytes()),
+    )
 }
 
 /// The contract function [`SimpleBlockchain::close_channel`] calls (names it in errors).

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, U256};
 
 use crate::addresses::AddressConfigError;
 
@@ -50,12 +50,53 @@ pub enum ChainError {
     },
 
     /// A mined transaction has status 0.
-    #[error("{call} failed on chain (transaction {tx_hash} reverted)")]
+    #[error(
+        "{call} failed on chain (transaction {tx_hash} reverted{})",
+        reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+    )]
     TransactionFailed {
         /// The contract function.
         call: String,
         /// The transaction hash.
         tx_hash: B256,
+        /// The revert reason, when replaying the call at the block gives one.
+        reason: Option<String>,
+    },
+
+    /// The node serves another chain than the one configured ([`ConnectOptions::expected_chain_id`](crate::ConnectOptions::expected_chain_id)).
+    /// No transaction is ever signed for it.
+    #[error("the Ethereum node at {url} serves chain {actual}, but chain {expected} is configured")]
+    WrongChain {
+        /// The gateway URL.
+        url: String,
+        /// The configured chain id.
+        expected: u64,
+        /// The node's `eth_chainId`.
+        actual: u64,
+    },
+
+    /// The next block's base fee is above the configured cap ([`TxPolicy::max_fee_per_gas`](crate::TxPolicy::max_fee_per_gas)):
+    /// nothing was sent.
+    #[error(
+        "the base fee ({base_fee} wei/gas) is above the configured cap of {cap} wei/gas; nothing was sent"
+    )]
+    FeeCapExceeded {
+        /// The next block's base fee (wei per gas).
+        base_fee: u128,
+        /// The configured `max_fee_per_gas` cap (wei per gas).
+        cap: u128,
+    },
+
+    /// The sender cannot pay for the transaction (gas limit × max fee + value); checked before
+    /// sending, and mapped from the node's "insufficient funds" answer.
+    #[error("{address} has {have} wei but the transaction may cost up to {need} wei")]
+    InsufficientFunds {
+        /// The sender.
+        address: Address,
+        /// What the transaction may cost at most (wei).
+        need: U256,
+        /// The sender's balance (wei).
+        have: U256,
     },
 
     /// No receipt arrived in time (or the watcher failed).

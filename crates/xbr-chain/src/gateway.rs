@@ -1,14 +1,13 @@
-//! The JSON-RPC connection to an Ethereum node: HTTP client with timeouts, read provider,
-//! locally signing providers, and the mapping of transport/contract errors to [`ChainError`].
+//! The JSON-RPC connection to an Ethereum node: HTTP client with timeouts, the chain id pin,
+//! read provider, the entry points of the send path ([`crate::tx`]), and the mapping of
+//! transport/contract errors to [`ChainError`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy_contract::{CallBuilder, CallDecoder};
-use alloy_network::EthereumWallet;
+use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B256, U256};
-use alloy_provider::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder};
+use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_client::RpcClient;
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use alloy_signer_local::PrivateKeySigner;
@@ -18,9 +17,10 @@ use alloy_transport_http::Http;
 use xbr_core::eth::EthPrivateKey;
 
 use crate::error::{ChainError, Result};
+use crate::tx::{NonceManager, Replacer, TxPolicy};
 use crate::types::ChainInfo;
 
-/// Timeouts of a gateway connection. Every request is bounded, so a stopped or unreachable
+/// How a gateway connects and sends. Every request is bounded, so a stopped or unreachable
 /// node gives an error instead of a hang.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectOptions {
@@ -28,16 +28,21 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Timeout of each JSON-RPC request, connect included.
     pub request_timeout: Duration,
-    /// How long to wait for a transaction receipt.
-    pub receipt_timeout: Duration,
+    /// The chain the node must serve: connecting to another is [`ChainError::WrongChain`].
+    /// `None` accepts any chain (dev chains, read-only tools).
+    pub expected_chain_id: Option<u64>,
+    /// Fees, replacement and confirmations of every transaction sent (see [`crate::tx`]).
+    pub tx: TxPolicy,
 }
 
 impl Default for ConnectOptions {
+    /// 3 s to connect, 15 s per request, any chain, [`TxPolicy::default`].
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(15),
-            receipt_timeout: Duration::from_secs(120),
+            expected_chain_id: None,
+            tx: TxPolicy::default(),
         }
     }
 }
@@ -60,36 +65,17 @@ pub enum TransactionStatus {
 
 /// A connection to an Ethereum JSON-RPC node (no contract addresses yet).
 ///
-/// Transactions are always signed locally with keys we hold ([`Gateway::signing_provider`]);
-/// `eth_sendTransaction` is never used, so any JSON-RPC node works, not only dev chains with
-/// unlocked accounts.
+/// Transactions are always signed locally with keys we hold, for the chain id read (and
+/// checked) at connect time; `eth_sendTransaction` is never used, so any JSON-RPC node works,
+/// not only dev chains with unlocked accounts. Clones share one nonce manager.
 #[derive(Debug, Clone)]
 pub struct Gateway {
     url: String,
-    client: RpcClient,
-    provider: DynProvider,
-    chain_id: u64,
-    options: ConnectOptions,
-    senders: SenderLocks,
-}
-
-/// One async lock per sending address: a transaction is filled (nonce = the node's pending
-/// count) and submitted under its sender's lock, so concurrent sends from one key never reuse
-/// a nonce. Only submission is serialised; receipts are awaited outside the lock.
-#[derive(Debug, Clone, Default)]
-struct SenderLocks(Arc<Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>>);
-
-impl SenderLocks {
-    async fn lock(&self, sender: Address) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut map = self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            map.entry(sender).or_default().clone()
-        };
-        lock.lock_owned().await
-    }
+    pub(crate) client: RpcClient,
+    pub(crate) provider: DynProvider,
+    pub(crate) chain_id: u64,
+    pub(crate) options: ConnectOptions,
+    pub(crate) nonces: NonceManager,
 }
 
 impl Gateway {
@@ -101,7 +87,8 @@ impl Gateway {
     /// Connects to the node at `url` (http or https) and reads its chain id and block number.
     ///
     /// Fails with [`ChainError::Unreachable`] (`cannot reach Ethereum at <url>`) if the node does
-    /// not answer within the configured timeouts.
+    /// not answer within the configured timeouts, and with [`ChainError::WrongChain`] if it
+    /// serves another chain than [`ConnectOptions::expected_chain_id`].
     pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<(Self, ChainInfo)> {
         let parsed: reqwest::Url = url.parse().map_err(|e| ChainError::InvalidUrl {
             url: url.to_owned(),
@@ -131,10 +118,22 @@ impl Gateway {
             client,
             provider,
             chain_id: 0,
-            options,
-            senders: SenderLocks::default(),
+            options: ConnectOptions {
+                tx: options.tx.normalized(),
+                ..options
+            },
+            nonces: NonceManager::default(),
         };
         let info = gateway.chain_info().await?;
+        if let Some(expected) = options.expected_chain_id
+            && expected != info.chain_id
+        {
+            return Err(ChainError::WrongChain {
+                url: url.to_owned(),
+                expected,
+                actual: info.chain_id,
+            });
+        }
         gateway.chain_id = info.chain_id;
         tracing::debug!(
             url,
@@ -155,7 +154,7 @@ impl Gateway {
         self.chain_id
     }
 
-    /// The timeouts in use.
+    /// The options in use (the transaction policy [normalized](TxPolicy::normalized)).
     pub fn options(&self) -> ConnectOptions {
         self.options
     }
@@ -222,36 +221,39 @@ impl Gateway {
             .map_err(|e| self.rpc_error("eth_getBalance", e))
     }
 
-    /// A provider that fills nonce, gas, fees and chain id and signs with `key` locally.
-    pub fn signing_provider(&self, key: &EthPrivateKey) -> DynProvider {
-        let wallet = EthereumWallet::from(local_signer(key));
-        ProviderBuilder::new()
-            .wallet(wallet)
-            .connect_client(self.client.clone())
-            .erased()
-    }
-
-    /// Sends `tx` signed by `key` (nonce, gas, fees and chain id filled by the provider) and
-    /// waits for its receipt; see [`Gateway::confirm`].
+    /// Sends `tx` signed by `key` through the send path of [`crate::tx`] (gas, capped fees,
+    /// balance check, nonce, replacement while stuck) and waits for its receipt at the policy's
+    /// confirmation depth. `call` names the transaction in errors and progress events.
     pub async fn send_transaction(
         &self,
         call: &str,
         key: &EthPrivateKey,
         tx: TransactionRequest,
     ) -> Result<TransactionReceipt> {
-        let provider = self.signing_provider(key);
-        let pending = {
-            let _sending = self.senders.lock(key.address()).await;
-            provider
-                .send_transaction(tx)
-                .await
-                .map_err(|e| self.rpc_error(call, e))?
+        let sent = self.submit_request(call, key, tx).await?;
+        let hashes = sent.hashes.clone();
+        let replacer = Replacer {
+            key,
+            sent,
+            replacements: 0,
         };
-        self.confirm(call, pending).await
+        self.await_receipt(call, hashes, Some(replacer)).await
     }
 
-    /// Sends a contract call built on a [`Gateway::signing_provider`] of `key` and waits for
-    /// its receipt. `contract` names the callee in errors.
+    /// [`Gateway::send_transaction`] without waiting: the hash once the node accepted the
+    /// transaction (follow it with [`Gateway::transaction_status`]; it is never replaced).
+    pub async fn submit_transaction(
+        &self,
+        call: &str,
+        key: &EthPrivateKey,
+        tx: TransactionRequest,
+    ) -> Result<B256> {
+        Ok(self.submit_request(call, key, tx).await?.hashes[0])
+    }
+
+    /// Sends a contract call built by a `sol!` binding (on any provider: only its calldata,
+    /// target and value are used) like [`Gateway::send_transaction`]. `contract` names the
+    /// callee in errors.
     pub async fn send_call<P, D>(
         &self,
         call: &str,
@@ -263,8 +265,8 @@ impl Gateway {
         P: Provider,
         D: CallDecoder,
     {
-        let tx_hash = self.submit_call(call, contract, key, builder).await?;
-        self.confirm_hash(call, tx_hash).await
+        self.send_transaction(call, key, call_request(contract, builder))
+            .await
     }
 
     /// Sends a contract call like [`Gateway::send_call`] but returns as soon as the node accepted
@@ -281,22 +283,14 @@ impl Gateway {
         P: Provider,
         D: CallDecoder,
     {
-        let _sending = self.senders.lock(key.address()).await;
-        let pending = builder
-            .send()
+        self.submit_transaction(call, key, call_request(contract, builder))
             .await
-            .map_err(|e| self.contract_error(call, contract, e))?;
-        Ok(*pending.tx_hash())
     }
 
-    /// A watcher of the sent transaction `tx_hash` (for [`Gateway::confirm`]).
-    fn pending(&self, tx_hash: B256) -> PendingTransactionBuilder<alloy_network::Ethereum> {
-        PendingTransactionBuilder::new(self.provider.root().clone(), tx_hash)
-    }
-
-    /// Waits for the receipt of the sent transaction `tx_hash`, as [`Gateway::confirm`].
+    /// Waits for the receipt of the sent transaction `tx_hash` at the policy's confirmation
+    /// depth (without replacing it); a status-0 receipt is [`ChainError::TransactionFailed`].
     pub async fn confirm_hash(&self, call: &str, tx_hash: B256) -> Result<TransactionReceipt> {
-        self.confirm(call, self.pending(tx_hash)).await
+        self.await_receipt(call, vec![tx_hash], None).await
     }
 
     /// What the node knows of the transaction `tx_hash`: mined (with its block and status),
@@ -322,35 +316,12 @@ impl Gateway {
             .map_err(|e| self.rpc_error("eth_getTransactionByHash", e))?;
         Ok(match tx {
             Some(_) => TransactionStatus::Pending,
-            None => TransactionStatus::Unknown,
+            None => {
+                // Dropped (or never sent): nonces counted past it would leave a gap.
+                self.nonces.forget_all();
+                TransactionStatus::Unknown
+            }
         })
-    }
-
-    /// Waits (bounded by [`ConnectOptions::receipt_timeout`]) for the receipt of a sent
-    /// transaction; a receipt with status 0 is [`ChainError::TransactionFailed`].
-    pub async fn confirm(
-        &self,
-        call: &str,
-        pending: PendingTransactionBuilder<alloy_network::Ethereum>,
-    ) -> Result<TransactionReceipt> {
-        let tx_hash = *pending.tx_hash();
-        let receipt = pending
-            .with_timeout(Some(self.options.receipt_timeout))
-            .get_receipt()
-            .await
-            .map_err(|e| ChainError::NoReceipt {
-                call: call.to_owned(),
-                tx_hash,
-                reason: e.to_string(),
-            })?;
-        if !receipt.status() {
-            return Err(ChainError::TransactionFailed {
-                call: call.to_owned(),
-                tx_hash,
-            });
-        }
-        tracing::debug!(call, %tx_hash, block = ?receipt.block_number, gas = receipt.gas_used, "confirmed");
-        Ok(receipt)
     }
 
     pub(crate) fn unreachable(&self, reason: String) -> ChainError {
@@ -420,6 +391,14 @@ impl Gateway {
             },
         }
     }
+}
+
+/// The transaction request of a binding's call to `contract`.
+fn call_request<P: Provider, D: CallDecoder>(
+    contract: Address,
+    builder: CallBuilder<P, D>,
+) -> TransactionRequest {
+    builder.into_transaction_request().with_to(contract)
 }
 
 /// The alloy signer for an xbr-core key.

@@ -6,14 +6,16 @@
 //! |---|---|
 //! | [`bindings`] | `sol!` bindings generated from the committed ABIs in `contracts-abi/` |
 //! | [`addresses`] | [`ContractAddresses`] from configuration, `XBR_DEBUG_*_ADDR` overrides, address files |
-//! | [`gateway`] | [`Gateway`]: the JSON-RPC connection with timeouts and locally signing providers |
+//! | [`gateway`] | [`Gateway`]: the JSON-RPC connection with timeouts, the chain id pin, send entry points |
+//! | [`tx`] | the one send path: capped EIP-1559 fees, nonce manager, replacement, confirmations ([`TxPolicy`]) |
 //! | [`blockchain`] | [`SimpleBlockchain`]: balances, member/market/domain/channel status, transactions |
 //! | [`logs`] | [`ChannelEvent`]: a market's `Opened`/`Closing`/`Closed` logs over a bounded block range |
 //! | [`mod@deploy`] | dev-chain deployment of the seven contracts from the pinned wheel's bytecode |
 //! | [`mod@bootstrap`] | a complete market (members, market, joins, payment and paying channels) from a description |
 //!
-//! Transactions are always signed locally (alloy's local signer behind a wallet filler); the node
-//! only needs to be a standard JSON-RPC endpoint — `eth_sendTransaction` is never used.
+//! Transactions are always signed locally (alloy's local signer and wallet) for the pinned
+//! chain id; the node only needs to be a standard JSON-RPC endpoint — `eth_sendTransaction` is
+//! never used. See [`tx`] for fees, nonces, replacement and confirmations.
 //!
 //! ## TLS
 //! The HTTP transport is reqwest with **rustls and the ring crypto provider**: no OpenSSL at
@@ -23,7 +25,7 @@
 //!
 //! ## Bounded waits
 //! Every request has a connect and a request timeout ([`ConnectOptions`]), and receipts are
-//! awaited with a timeout, so a stopped or unreachable node is an error
+//! awaited with a timeout ([`TxPolicy::receipt_timeout`]), so a stopped or unreachable node is an error
 //! ([`ChainError::Unreachable`]: `cannot reach Ethereum at <url>`), never a hang.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -36,16 +38,18 @@ pub mod deploy;
 pub mod error;
 pub mod gateway;
 pub mod logs;
+pub mod tx;
 pub mod types;
 
 pub use addresses::{AddressConfigError, ContractAddresses, ContractSlot};
 pub use alloy_primitives::{Address, B128, U256};
-pub use blockchain::{CreateMarket, OpenChannel, SimpleBlockchain};
+pub use blockchain::{CloseChannel, CreateMarket, OpenChannel, SimpleBlockchain};
 pub use bootstrap::{BootstrappedChannel, BootstrappedMarket, MarketDescription, bootstrap};
 pub use deploy::{ContractBytecode, Deployment, deploy};
 pub use error::{ChainError, Result};
 pub use gateway::{ConnectOptions, Gateway, TransactionStatus};
 pub use logs::{ChannelEvent, ChannelSettlement};
+pub use tx::TxPolicy;
 pub use types::{
     ActorType, Balances, ChainInfo, ChannelInfo, ChannelOpened, ChannelState, ChannelType,
     DomainState, DomainStatus, MarketStatus, MemberLevel, MemberStatus,

@@ -6,8 +6,8 @@ use alloy_primitives::{Address, U256};
 use common::{KEYS, deployed_chain, key};
 use xbr_chain::bootstrap::{ChannelKind, ChannelSpec, MakerSpec, MemberSpec, OwnerSpec};
 use xbr_chain::{
-    ActorType, ChainError, ChannelEvent, ChannelState, ChannelType, MarketDescription, MemberLevel,
-    bootstrap,
+    ActorType, ChainError, ChannelEvent, ChannelState, ChannelType, CloseChannel,
+    MarketDescription, MemberLevel, bootstrap,
 };
 use xbr_core::eip712::{EIP712ChannelClose, EIP712ChannelOpen, recover_typed, sign_typed};
 use xbr_core::{ChannelId, MarketId};
@@ -237,13 +237,15 @@ async fn channel_lifecycle_logs_read_back_whole_or_in_one_block_ranges() {
     chain
         .close_channel(
             &key(6),
-            PAYMENT,
-            close_at,
-            1,
-            xbr(500),
-            true,
-            &delegate_sig,
-            &maker_sig,
+            &CloseChannel {
+                channel_id: PAYMENT,
+                close_at,
+                closing_seq: 1,
+                balance: xbr(500),
+                is_final: true,
+                delegate_signature: delegate_sig,
+                marketmaker_signature: maker_sig,
+            },
         )
         .await
         .unwrap();

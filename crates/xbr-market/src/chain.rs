@@ -6,8 +6,8 @@
 
 use tracing::warn;
 use xbr_chain::{
-    ChannelEvent, ChannelOpened, ChannelType as ChainType, OpenChannel, SimpleBlockchain,
-    TransactionStatus,
+    ChannelEvent, ChannelOpened, ChannelType as ChainType, CloseChannel, OpenChannel,
+    SimpleBlockchain, TransactionStatus,
 };
 use xbr_core::eth::EthPrivateKey;
 
@@ -174,19 +174,16 @@ impl MakerChain for XbrChain {
         Box::pin(async move {
             let seq = u32::try_from(close.seq)
                 .map_err(|_| MarketError::new(uri::INVALID_TRANSACTION, "seq exceeds uint32"))?;
-            let sent = self
-                .chain
-                .submit_close_channel(
-                    &self.key,
-                    close.channel_oid,
-                    close.close_at,
-                    seq,
-                    close.balance,
-                    close.is_final,
-                    &close.delegate_signature,
-                    &close.marketmaker_signature,
-                )
-                .await;
+            let call = CloseChannel {
+                channel_id: close.channel_oid,
+                close_at: close.close_at,
+                closing_seq: seq,
+                balance: close.balance,
+                is_final: close.is_final,
+                delegate_signature: close.delegate_signature,
+                marketmaker_signature: close.marketmaker_signature,
+            };
+            let sent = self.chain.submit_close_channel(&self.key, &call).await;
             match sent {
                 Ok(hash) => Ok(CloseSubmission::Sent(hash.0)),
                 Err(e @ xbr_chain::ChainError::Reverted { .. }) => {

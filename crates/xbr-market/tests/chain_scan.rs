@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use xbr_chain::{MarketDescription, bootstrap};
+use xbr_chain::{CloseChannel, MarketDescription, bootstrap};
 use xbr_core::ChannelId;
 use xbr_core::eip712::{EIP712ChannelClose, sign_typed};
 use xbr_market::local::LocalBus;
@@ -99,13 +99,15 @@ async fn a_restarted_maker_resumes_its_scan_and_follows_closes_made_while_it_was
     cm.chain
         .close_channel(
             &key(6),
-            PAYMENT,
-            close_at,
-            1,
-            xbr(100),
-            true,
-            &sign_typed(&key(5), &msg),
-            &sign_typed(&key(6), &msg),
+            &CloseChannel {
+                channel_id: PAYMENT,
+                close_at,
+                closing_seq: 1,
+                balance: xbr(100),
+                is_final: true,
+                delegate_signature: sign_typed(&key(5), &msg),
+                marketmaker_signature: sign_typed(&key(6), &msg),
+            },
         )
         .await
         .unwrap();
