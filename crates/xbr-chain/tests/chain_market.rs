@@ -1,9 +1,10 @@
-//! Deploy + bootstrap a complete market on ganache and read everything back from the contracts.
+//! Deploy + bootstrap a complete market on each dev chain kind and read everything back from the
+//! contracts.
 
 mod common;
 
 use alloy_primitives::{Address, U256};
-use common::{KEYS, deployed_chain, key};
+use common::{ChainKind, KEYS, deployed_chain, key};
 use xbr_chain::bootstrap::{ChannelKind, ChannelSpec, MakerSpec, MemberSpec, OwnerSpec};
 use xbr_chain::{
     ActorType, ChainError, ChannelEvent, ChannelState, ChannelType, CloseChannel,
@@ -11,6 +12,13 @@ use xbr_chain::{
 };
 use xbr_core::eip712::{EIP712ChannelClose, EIP712ChannelOpen, recover_typed, sign_typed};
 use xbr_core::{ChannelId, MarketId};
+
+per_chain!(
+    bootstrapped_market_reads_back_from_the_contracts,
+    channel_lifecycle_logs_read_back_whole_or_in_one_block_ranges,
+    rerunning_a_bootstrap_changes_nothing_but_funding,
+    contract_rejections_surface_their_reason,
+);
 
 fn xbr(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
@@ -46,9 +54,8 @@ fn description() -> MarketDescription {
     serde_json::from_value(json).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bootstrapped_market_reads_back_from_the_contracts() {
-    let d = deployed_chain().await;
+async fn bootstrapped_market_reads_back_from_the_contracts(kind: ChainKind) {
+    let d = deployed_chain(kind).await;
     let chain = &d.chain;
     let desc = description();
     let (owner, seller, buyer) = (key(1).address(), key(2).address(), key(3).address());
@@ -214,9 +221,8 @@ async fn bootstrapped_market_reads_back_from_the_contracts() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn channel_lifecycle_logs_read_back_whole_or_in_one_block_ranges() {
-    let d = deployed_chain().await;
+async fn channel_lifecycle_logs_read_back_whole_or_in_one_block_ranges(kind: ChainKind) {
+    let d = deployed_chain(kind).await;
     let chain = &d.chain;
     bootstrap(chain, &d.deployer, &description()).await.unwrap();
 
@@ -293,9 +299,8 @@ async fn channel_lifecycle_logs_read_back_whole_or_in_one_block_ranges() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rerunning_a_bootstrap_changes_nothing_but_funding() {
-    let d = deployed_chain().await;
+async fn rerunning_a_bootstrap_changes_nothing_but_funding(kind: ChainKind) {
+    let d = deployed_chain(kind).await;
     let chain = &d.chain;
     let mut desc = description();
     bootstrap(chain, &d.deployer, &desc).await.unwrap();
@@ -330,9 +335,8 @@ async fn rerunning_a_bootstrap_changes_nothing_but_funding() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn contract_rejections_surface_their_reason() {
-    let d = deployed_chain().await;
+async fn contract_rejections_surface_their_reason(kind: ChainKind) {
+    let d = deployed_chain(kind).await;
     let chain = &d.chain;
     let mut desc = description();
     desc.channels.clear();

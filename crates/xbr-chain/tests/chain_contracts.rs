@@ -1,23 +1,32 @@
-//! SimpleBlockchain against the real XBR contracts on ganache, deployed from scratch per test.
+//! SimpleBlockchain against the real XBR contracts on each dev chain kind, deployed from scratch
+//! per test.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
-use common::{deployed_chain, key};
+use common::{ChainKind, deployed_chain, key};
 use serde_json::json;
 use xbr_chain::{
     ChainError, ConnectOptions, ContractAddresses, Gateway, MemberLevel, SimpleBlockchain,
 };
 
+per_chain!(
+    deployer_holds_supply_and_transfers_move_exact_amounts,
+    concurrent_sends_from_one_key_all_land,
+    member_status_appears_after_register_member,
+    verifying_values_and_unknown_ids,
+    wrong_contract_address_is_a_clear_error,
+    stopped_chain_gives_a_bounded_clear_error,
+);
+
 fn xbr(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deployer_holds_supply_and_transfers_move_exact_amounts() {
-    let d = deployed_chain().await;
+async fn deployer_holds_supply_and_transfers_move_exact_amounts(kind: ChainKind) {
+    let d = deployed_chain(kind).await;
     let chain = &d.chain;
     let deployer = d.deployer.address();
     let supply = U256::from(10u64).pow(U256::from(27));
@@ -29,7 +38,7 @@ async fn deployer_holds_supply_and_transfers_move_exact_amounts() {
 
     // ETH balance equals a raw eth_getBalance made outside alloy.
     let raw = d
-        .ganache
+        .dev
         .json_rpc(
             "eth_getBalance",
             json!([format!("{deployer:#x}"), "latest"]),
@@ -46,7 +55,7 @@ async fn deployer_holds_supply_and_transfers_move_exact_amounts() {
     assert_eq!(
         fresh.eth,
         xbr(1000),
-        "ganache funds every account with 1000 ETH"
+        "the dev wallet funds every account with 1000 ETH"
     );
     assert_eq!(fresh.eth_decimal(), "1000");
 
@@ -65,10 +74,9 @@ async fn deployer_holds_supply_and_transfers_move_exact_amounts() {
     assert_eq!(after_receiver.eth, fresh.eth);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_sends_from_one_key_all_land() {
+async fn concurrent_sends_from_one_key_all_land(kind: ChainKind) {
     // Six transfers from the deployer at once: each must get its own nonce.
-    let d = deployed_chain().await;
+    let d = deployed_chain(kind).await;
     let mut tasks = Vec::new();
     for i in 1..=6 {
         let chain = d.chain.clone();
@@ -90,9 +98,8 @@ async fn concurrent_sends_from_one_key_all_land() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn member_status_appears_after_register_member() {
-    let d = deployed_chain().await;
+async fn member_status_appears_after_register_member(kind: ChainKind) {
+    let d = deployed_chain(kind).await;
     let chain = &d.chain;
     let member = key(3);
 
@@ -130,9 +137,8 @@ async fn member_status_appears_after_register_member() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verifying_values_and_unknown_ids() {
-    let d = deployed_chain().await;
+async fn verifying_values_and_unknown_ids(kind: ChainKind) {
+    let d = deployed_chain(kind).await;
     let chain = &d.chain;
     assert_eq!(chain.verifying_chain().await.unwrap(), U256::from(1337u64));
     assert_eq!(chain.verifying_chain_id().await.unwrap(), 1337);
@@ -155,9 +161,8 @@ async fn verifying_values_and_unknown_ids() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_contract_address_is_a_clear_error() {
-    let d = deployed_chain().await;
+async fn wrong_contract_address_is_a_clear_error(kind: ChainKind) {
+    let d = deployed_chain(kind).await;
     // An account without code where the token should be.
     let mut wrong = *d.chain.addresses();
     wrong.token = key(1).address();
@@ -169,11 +174,10 @@ async fn wrong_contract_address_is_a_clear_error() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stopped_chain_gives_a_bounded_clear_error() {
-    let mut d = deployed_chain().await;
-    let url = d.ganache.url.clone();
-    d.ganache.stop();
+async fn stopped_chain_gives_a_bounded_clear_error(kind: ChainKind) {
+    let mut d = deployed_chain(kind).await;
+    let url = d.dev.url.clone();
+    d.dev.stop();
 
     let started = Instant::now();
     let err = d.chain.balances(d.deployer.address()).await.unwrap_err();
