@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole local XBR market in one command: installs what is missing (the peers, a release build of
-# xbrd), starts ganache, deploys the XBR contracts and bootstraps the dev market (config/dev-market.toml),
-# starts Crossbar.io and three `xbrd run` processes (market maker, seller publishing a sample feed,
-# buyer), waits until each answers /ready, prints the admin URLs, then shows the buyer's decrypted events
-# and the balances as they move. Ctrl-C stops exactly what it started and exits 0. Everything binds
+# xbrd), starts a dev chain (anvil, or ganache), deploys the XBR contracts and bootstraps the dev market
+# (config/dev-market.toml), starts Crossbar.io and three `xbrd run` processes (market maker, seller
+# publishing a sample feed, buyer), waits until each answers /ready, prints the admin URLs, then shows
+# the buyer's decrypted events and the balances as they move. Ctrl-C stops exactly what it started and exits 0. Everything binds
 # 127.0.0.1. The market realm is the secured one: the maker joins over the router's maker socket (role
 # xbrmm); the seller and the buyer get WAMP-cryptosign keys (`xbrd keygen`), registered once for their
 # members (`xbrd market register-key`, the member keys from the market description), and join with them.
@@ -19,7 +19,8 @@
 #                           removed on a clean exit (a given directory is kept)
 #   XBRD_CROSSBAR_WS_PORT   Crossbar WebSocket port (default 8080)
 #   XBRD_CROSSBAR_RS_PORT   Crossbar RawSocket port (default 8081)
-#   XBRD_GANACHE_PORT       ganache JSON-RPC port (default 8545)
+#   XBRD_DEMO_CHAIN         the dev chain: anvil (default; starts in well under a second) or ganache
+#   XBRD_CHAIN_PORT         its JSON-RPC port (default: $XBRD_GANACHE_PORT, else 8545)
 #   XBRD_MAKER_ADMIN_PORT   admin API of the market maker (default 7480)
 #   XBRD_SELLER_ADMIN_PORT  admin API of the seller (default 7481)
 #   XBRD_BUYER_ADMIN_PORT   admin API of the buyer (default 7482)
@@ -33,7 +34,7 @@ REPO_ROOT=$PWD
 source scripts/lib/env.sh
 
 usage() {
-    sed -n '11,28s/^# \{0,1\}//p' "$0"
+    sed -n '11,29s/^# \{0,1\}//p' "$0"
 }
 
 ONCE=0
@@ -55,10 +56,11 @@ done
 readonly REALM=xbr-market
 readonly WS_PORT=${XBRD_CROSSBAR_WS_PORT:-8080}
 readonly RS_PORT=${XBRD_CROSSBAR_RS_PORT:-8081}
-readonly GANACHE_PORT=${XBRD_GANACHE_PORT:-8545}
+readonly CHAIN=${XBRD_DEMO_CHAIN:-anvil}
+readonly CHAIN_PORT=${XBRD_CHAIN_PORT:-${XBRD_GANACHE_PORT:-8545}}
 readonly WANT_EVENTS=${XBRD_DEMO_EVENTS:-8}
 readonly TIMEOUT=${XBRD_DEMO_TIMEOUT:-180}
-readonly GATEWAY=http://127.0.0.1:$GANACHE_PORT
+readonly GATEWAY=http://127.0.0.1:$CHAIN_PORT
 readonly ROUTER=ws://127.0.0.1:$WS_PORT/ws-market
 readonly ROLES=(marketmaker seller buyer)
 declare -A ADMIN_PORT=(
@@ -67,7 +69,7 @@ declare -A ADMIN_PORT=(
     [buyer]=${XBRD_BUYER_ADMIN_PORT:-7482}
 )
 
-# ganache's PUBLIC deterministic dev keys (mnemonic "myth like bonus …"): never use them on a real chain.
+# The dev chains' PUBLIC deterministic keys (mnemonic "myth like bonus …"): never use them on a real chain.
 # The members (accounts 2, 3), the owner (1) and the maker (6) are set up by config/dev-market.toml.
 readonly DEPLOYER_KEY=4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d # account 0
 declare -A ROLE_KEY=(
@@ -89,6 +91,7 @@ die() {
     exit 1
 }
 
+case $CHAIN in anvil | ganache) ;; *) die "XBRD_DEMO_CHAIN=$CHAIN: expected anvil or ganache" ;; esac
 for tool in curl setsid; do
     command -v "$tool" >/dev/null || die "$tool not found (install it: Debian/Ubuntu package ${tool/setsid/util-linux})"
 done
@@ -113,7 +116,7 @@ PYTHON=$XBRD_PEERS_DIR/venv/bin/python
 # Stops every process this run recorded, newest first (process groups; SIGTERM, then SIGKILL).
 stop_all() {
     local name
-    for name in buyer-events buyer seller marketmaker crossbar ganache; do
+    for name in buyer-events buyer seller marketmaker crossbar anvil ganache; do
         [[ -f $RUN/$name.pid ]] || continue
         XBRD_STOP_TIMEOUT=10 scripts/peers.sh stop "$name" --dir "$RUN" 2>&1 | sed 's/^/  /' >&2 || true
     done
@@ -196,7 +199,7 @@ readonly BIN
 note "xbrd: $BIN ($("$BIN" --version))"
 
 # ---------------------------------------------------------------------------------------------
-# chain: ganache, contracts, market
+# chain: anvil or ganache, contracts, market
 # ---------------------------------------------------------------------------------------------
 
 # Dev keys go to 0600 files: xbrd refuses key files others can read.
@@ -214,8 +217,8 @@ MARKET_ID=$(sed -n 's/^market_id *= *"\(0x[0-9a-fA-F]\{32\}\)".*/\1/p' "$RUN/dev
 h=${MARKET_ID#0x}
 MARKET_UUID=${h:0:8}-${h:8:4}-${h:12:4}-${h:16:4}-${h:20:12}
 
-say "starting ganache (chain id 1337) on 127.0.0.1:$GANACHE_PORT"
-XBRD_GANACHE_PORT=$GANACHE_PORT scripts/peers.sh start ganache --dir "$RUN" >/dev/null
+say "starting $CHAIN (chain id 1337) on 127.0.0.1:$CHAIN_PORT"
+XBRD_ANVIL_PORT=$CHAIN_PORT XBRD_GANACHE_PORT=$CHAIN_PORT scripts/peers.sh start "$CHAIN" --dir "$RUN" >/dev/null
 
 say "deploying the XBR contracts"
 "$BIN" chain deploy --gateway "$GATEWAY" --key-file "$RUN/keys/deployer.key" \
@@ -461,7 +464,7 @@ report() { "$PYTHON" scripts/lib/demo_report.py "$@"; }
 say "the local market is up"
 cat >&2 <<EOF
   router         $ROUTER (realm $REALM)
-  chain          $GATEWAY (chain id 1337), contracts in $RUN/contracts.toml
+  chain          $GATEWAY ($CHAIN, chain id 1337), contracts in $RUN/contracts.toml
   market maker   http://127.0.0.1:${ADMIN_PORT[marketmaker]}   log $RUN/marketmaker.log
   seller         http://127.0.0.1:${ADMIN_PORT[seller]}   log $RUN/seller.log
   buyer          http://127.0.0.1:${ADMIN_PORT[buyer]}   log $RUN/buyer.log

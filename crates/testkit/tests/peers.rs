@@ -191,13 +191,21 @@ fn wait_for_receipt(chain: &DevChain, tx: &Value) -> Value {
     }
 }
 
-/// Starts `kind` and checks the chain id, the dev wallet, automine off/on, mining and balances.
+/// Starts `kind` and checks the chain id, the pinned version, the dev wallet, automine off/on,
+/// mining and balances.
 fn dev_chain_starts_and_obeys_the_dev_controls(kind: ChainKind) {
     let mut chain = DevChain::start(kind);
     assert_eq!(chain.kind, kind);
     assert_eq!(chain.chain_id, 1337);
     assert_eq!(chain.url, format!("http://127.0.0.1:{}", chain.port));
     assert_eq!(chain.rpc("eth_chainId", json!([])), "0x539");
+    // The versions scripts/peers.sh pins.
+    let version = chain.rpc("web3_clientVersion", json!([]));
+    let want = match kind {
+        ChainKind::Ganache => "Ganache/v7.9.2/",
+        ChainKind::Anvil => "anvil/v1.7.1",
+    };
+    assert!(version.as_str().unwrap().starts_with(want), "{version}");
     let accounts = chain.rpc("eth_accounts", json!([]));
     let accounts: Vec<String> = accounts
         .as_array()
@@ -257,6 +265,17 @@ fn ganache_obeys_the_dev_controls() {
 #[test]
 fn anvil_obeys_the_dev_controls() {
     dev_chain_starts_and_obeys_the_dev_controls(ChainKind::Anvil);
+}
+
+#[test]
+fn cast_is_installed_at_the_pinned_version() {
+    let output = std::process::Command::new(xbrd_testkit::cast_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let version = String::from_utf8_lossy(&output.stdout);
+    assert!(version.starts_with("cast Version: 1.7.1"), "{version}");
 }
 
 #[test]

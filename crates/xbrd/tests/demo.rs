@@ -1,5 +1,5 @@
 //! README command (1), the local market, run as a test: `scripts/demo.sh --once` on free ports with a
-//! temporary run directory and this build's `xbrd` (`XBRD_BIN`). The script starts ganache (deploy +
+//! temporary run directory and this build's `xbrd` (`XBRD_BIN`). The script starts anvil (deploy +
 //! dev-market bootstrap), Crossbar.io and three `xbrd run` processes, waits for the buyer to receive
 //! decrypted events, prints a summary JSON (admin API answers of every daemon, and balances read
 //! straight from the chain by JSON-RPC), and stops everything. The test checks from that summary that
@@ -177,7 +177,7 @@ fn the_demo_runs_a_market_the_buyer_decrypts_and_balances_match_chain_and_channe
         .current_dir(repo_root())
         .env("XBRD_BIN", BIN)
         .env("XBRD_DEMO_DIR", &run_dir)
-        .env("XBRD_GANACHE_PORT", ports[0].to_string())
+        .env("XBRD_CHAIN_PORT", ports[0].to_string())
         .env("XBRD_CROSSBAR_WS_PORT", ports[1].to_string())
         .env("XBRD_CROSSBAR_RS_PORT", ports[2].to_string())
         .env("XBRD_MAKER_ADMIN_PORT", ports[3].to_string())
@@ -218,6 +218,7 @@ fn the_demo_runs_a_market_the_buyer_decrypts_and_balances_match_chain_and_channe
 
     // Every process the script recorded is gone.
     for name in [
+        "anvil",
         "ganache",
         "crossbar",
         "marketmaker",
