@@ -1,6 +1,6 @@
 //! Dev chains on a free port: ganache 7 or Foundry's anvil, both with the dev wallet
 //! ([`DEV_MNEMONIC`](crate::DEV_MNEMONIC)) and chain id 1337, so the same keys and addresses work
-//! on either. The dev controls (automine, mining, balances) are in [`controls`](crate::dev_chain).
+//! on either. The dev controls (automine, mining, balances) are in the `controls` submodule.
 
 use std::fmt;
 use std::fs;

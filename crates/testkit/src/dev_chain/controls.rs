@@ -61,7 +61,7 @@ impl DevChain {
 ///
 /// # Panics
 /// If `value` is not one.
-pub(crate) fn quantity(value: &Value) -> u64 {
+fn quantity(value: &Value) -> u64 {
     value
         .as_str()
         .and_then(|hex| hex.strip_prefix("0x"))
