@@ -94,6 +94,21 @@ fn node_message(err: &RpcError<TransportErrorKind>) -> Option<&str> {
     }
 }
 
+/// The progress event of a version sent: `sent` for the first, `replaced` for the others.
+pub(crate) fn log_sent(call: &str, hash: B256, nonce: u64, fees: Fees, replacement: u32) {
+    let what = if replacement == 0 { "sent" } else { "replaced" };
+    tracing::info!(
+        target: TARGET,
+        call,
+        %hash,
+        nonce,
+        max_fee_per_gas = fees.max_fee_per_gas,
+        max_priority_fee_per_gas = fees.max_priority_fee_per_gas,
+        replacement,
+        "{what}"
+    );
+}
+
 impl Gateway {
     /// Prepares, signs and sends `tx` from `key` under the key's nonce lease; see the
     /// [module docs](crate::tx).
@@ -119,15 +134,7 @@ impl Gateway {
             match self.broadcast(&signed.raw).await {
                 Ok(()) => {
                     lease.sent(nonce);
-                    tracing::info!(
-                        target: TARGET,
-                        call,
-                        hash = %signed.hash,
-                        nonce,
-                        max_fee_per_gas = fees.max_fee_per_gas,
-                        max_priority_fee_per_gas = fees.max_priority_fee_per_gas,
-                        "sent"
-                    );
+                    log_sent(call, signed.hash, nonce, fees, 0);
                     return Ok(Sent {
                         request,
                         nonce,

@@ -13,7 +13,7 @@ use crate::error::{ChainError, Result};
 use crate::gateway::Gateway;
 use crate::tx::TARGET;
 use crate::tx::fees::bumped;
-use crate::tx::send::{Refusal, Sent};
+use crate::tx::send::{Refusal, Sent, log_sent};
 
 /// The longest pause between two looks at the chain (local nodes are polled faster).
 const MAX_POLL: Duration = Duration::from_secs(4);
@@ -138,16 +138,7 @@ impl Gateway {
                             r.sent.fees = fees;
                             r.sent.raw = signed.raw;
                             hashes.push(signed.hash);
-                            tracing::info!(
-                                target: TARGET,
-                                call,
-                                hash = %signed.hash,
-                                nonce,
-                                max_fee_per_gas = fees.max_fee_per_gas,
-                                max_priority_fee_per_gas = fees.max_priority_fee_per_gas,
-                                replacement = r.replacements,
-                                "replaced"
-                            );
+                            log_sent(call, signed.hash, nonce, fees, r.replacements);
                             return Ok(());
                         }
                         Err(Refusal::Nonce(_)) => return self.nonce_taken(call, r, hashes).await,
