@@ -142,13 +142,17 @@ impl Gateway {
                             return Ok(());
                         }
                         Err(Refusal::Nonce(_)) => return self.nonce_taken(call, r, hashes).await,
+                        // The version sent may still be mined: keep waiting for it (a node that
+                        // is gone shows in the next receipt lookup).
                         Err(Refusal::Underpriced(reason)) => {
                             tracing::warn!(target: TARGET, call, nonce, %reason, "replacement refused");
                         }
                         Err(Refusal::Funds) => {
                             tracing::warn!(target: TARGET, call, nonce, "cannot pay for a replacement with higher fees");
                         }
-                        Err(Refusal::Other(e)) => return Err(e),
+                        Err(Refusal::Other(e)) => {
+                            tracing::warn!(target: TARGET, call, nonce, error = %e, "replacement refused");
+                        }
                     }
                 }
                 None => {
@@ -199,7 +203,9 @@ impl Gateway {
             .get_transaction_by_hash(tx_hash)
             .await
             .ok()??;
+        let from = tx.inner.signer();
         let mut call = tx.into_request();
+        call.from = Some(from);
         call.nonce = None;
         call.gas_price = None;
         call.max_fee_per_gas = None;
