@@ -14,7 +14,9 @@ use alloy_sol_types::SolCall;
 use common::{ChainKind, DeployedChain, deployed_chain, key};
 use serde_json::{Value, json};
 use xbr_chain::bindings::XBRNetwork;
-use xbr_chain::{ChainError, ConnectOptions, Gateway, SimpleBlockchain, TxPolicy};
+use xbr_chain::{
+    ChainError, ConnectOptions, Gateway, SimpleBlockchain, TransactionStatus, TxPolicy,
+};
 use xbr_core::eth::EthPrivateKey;
 use xbrd_testkit::DevChain;
 
@@ -358,4 +360,40 @@ async fn concurrent_sends_from_one_key_get_consecutive_nonces(kind: ChainKind) {
     }
     nonces.sort_unstable();
     assert_eq!(nonces, (start..start + 8).collect::<Vec<_>>());
+}
+
+/// anvil only: ganache has no way to drop a pending transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_transaction_frees_its_nonce() {
+    let d = deployed_chain(ChainKind::Anvil).await;
+    let gateway = d.chain.gateway();
+    let sender = key(1);
+    let nonce = nonce_of(&d.dev, sender.address(), "pending");
+    d.dev.set_automine(false);
+    let dropped = gateway
+        .submit_transaction("send ETH", &sender, transfer(key(2).address(), 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        gateway.transaction_status(dropped).await.unwrap(),
+        TransactionStatus::Pending
+    );
+    d.dev.rpc("anvil_dropTransaction", json!([dropped]));
+    // The close worker's way of noticing: the node does not know the hash any more.
+    assert_eq!(
+        gateway.transaction_status(dropped).await.unwrap(),
+        TransactionStatus::Unknown
+    );
+    d.dev.set_automine(true);
+    let receipt = gateway
+        .send_transaction("send ETH", &sender, transfer(key(2).address(), 2))
+        .await
+        .unwrap();
+    let mined = gateway
+        .provider()
+        .get_transaction_by_hash(receipt.transaction_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mined.inner.nonce(), nonce, "no gap left by the dropped one");
 }
