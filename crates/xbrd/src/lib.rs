@@ -10,6 +10,7 @@ pub mod chain_cli;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod eth_key;
 pub mod health;
 pub mod keygen;
 pub mod logging;

@@ -56,6 +56,43 @@ pub enum KeyFileError {
         /// What is wrong (never the content).
         reason: String,
     },
+    // Keystore files and their passphrases (see `crate::eth_key`).
+    /// A JSON key file that is not a usable Ethereum keystore v3.
+    #[error("keystore {path}: {reason}")]
+    Keystore {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The passphrase does not open the keystore (its MAC does not match).
+    #[error("keystore {path}: wrong passphrase")]
+    WrongPassphrase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A keystore, but no passphrase source was given.
+    #[error("{path} is an encrypted keystore but no passphrase is given: set {hint}")]
+    PassphraseMissing {
+        /// The keystore file.
+        path: PathBuf,
+        /// The settings that give one.
+        hint: String,
+    },
+    /// A passphrase source was given for a plain (unencrypted) key file.
+    #[error("{path} is a plain key file, not a keystore: it takes no passphrase")]
+    PassphraseUnused {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The passphrase source cannot be read (an unset variable, no credentials directory).
+    #[error("cannot read the passphrase from {from}: {reason}")]
+    Passphrase {
+        /// The source, e.g. `environment variable XBRD_KEY_PASSPHRASE` (never the value).
+        from: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Refuses files that group or others can read or write (mode & 0o077 != 0).
@@ -132,7 +169,7 @@ pub fn read_key_file(path: &Path, kind: KeyKind) -> Result<Secret<[u8; 32]>, Key
     })
 }
 
-fn parse_key(bytes: &[u8], kind: KeyKind) -> Result<Secret<[u8; 32]>, String> {
+pub(crate) fn parse_key(bytes: &[u8], kind: KeyKind) -> Result<Secret<[u8; 32]>, String> {
     if bytes.len() == 32 && std::str::from_utf8(bytes).is_err() {
         let mut key = [0u8; 32];
         key.copy_from_slice(bytes);
