@@ -177,6 +177,8 @@ impl Gateway {
     ) -> Result<(TransactionRequest, Fees, U256)> {
         tx.from = Some(from);
         tx.chain_id = Some(self.chain_id);
+        // Always an EIP-1559 transaction with the fees decided here.
+        tx.gas_price = None;
         let value = tx.value.unwrap_or_default();
         let gas = match tx.gas {
             Some(gas) => gas,
