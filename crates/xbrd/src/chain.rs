@@ -1,11 +1,15 @@
 //! [`ChainApi`] over xbr-chain's [`SimpleBlockchain`], connecting lazily: the daemon starts (and reports
 //! "chain not reachable" on `/ready`) while the gateway is down, and connects once it answers.
+//!
+//! The connection carries the configured chain id pin (`ethereum.chain_id`) and transaction
+//! policy (`[ethereum.transactions]`): a gateway serving another chain is never connected, so no
+//! transaction is ever signed for it, and every probe reports it ([`ChainError::WrongChain`]).
 
 use std::sync::{Arc, RwLock};
 
 use alloy_primitives::Address;
 use futures_util::future::BoxFuture;
-use xbr_chain::{ContractAddresses, SimpleBlockchain};
+use xbr_chain::{ConnectOptions, ContractAddresses, SimpleBlockchain};
 
 use crate::config::{Config, Contracts};
 use crate::ports::{ChainApi, ChainError, ChainHead, Membership, OnChainBalance};
@@ -28,7 +32,17 @@ pub fn contract_addresses(c: &Contracts) -> ContractAddresses {
 pub struct Chain {
     url: String,
     addresses: ContractAddresses,
+    options: ConnectOptions,
     connected: RwLock<Option<SimpleBlockchain>>,
+}
+
+/// The connect options for the configuration: its chain id pin and transaction policy.
+pub fn connect_options(cfg: &Config) -> ConnectOptions {
+    ConnectOptions {
+        expected_chain_id: cfg.ethereum.chain_id,
+        tx: cfg.ethereum.transactions,
+        ..ConnectOptions::default()
+    }
 }
 
 impl Chain {
@@ -42,6 +56,7 @@ impl Chain {
                 .trim_end_matches('/')
                 .to_owned(),
             addresses: contract_addresses(&cfg.ethereum.contracts),
+            options: connect_options(cfg),
             connected: RwLock::new(None),
         })
     }
@@ -56,9 +71,12 @@ impl Chain {
         {
             return Ok(c);
         }
-        let (chain, info) = SimpleBlockchain::connect(&self.url, self.addresses)
+        let (chain, info) = SimpleBlockchain::connect_with(&self.url, self.addresses, self.options)
             .await
-            .map_err(|e| ChainError::Unreachable(e.to_string()))?;
+            .map_err(|e| match e {
+                xbr_chain::ChainError::WrongChain { .. } => ChainError::WrongChain(e.to_string()),
+                e => ChainError::Unreachable(e.to_string()),
+            })?;
         tracing::debug!(chain_id = info.chain_id, block = info.block_number, url = %self.url, "connected to Ethereum");
         *self.connected.write().unwrap_or_else(|e| e.into_inner()) = Some(chain.clone());
         Ok(chain)

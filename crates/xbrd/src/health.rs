@@ -202,8 +202,13 @@ impl Health {
         if self.session().is_none() {
             failed.push("WAMP session not joined".into());
         }
-        if !self.chain().reachable {
-            failed.push("chain not reachable".into());
+        let chain = self.chain();
+        if !chain.reachable {
+            failed.push(match chain.error {
+                // A gateway on another chain than configured is named as such, with both ids.
+                Some(e) if e.starts_with(crate::ports::error::WRONG_CHAIN) => e,
+                _ => "chain not reachable".into(),
+            });
         }
         for e in self.attach_errors() {
             failed.push(format!("not attached: {} failed with {}", e.uri, e.error));

@@ -13,14 +13,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use xbr_chain::TxPolicy;
+use xbr_chain::tx::GWEI;
 
 use crate::admin::dto::ChainView;
 use crate::admin::{self, AdminState, RoleSlot};
-use crate::config::{AuthMethod, Config, Secret, secret::read_text_secret};
+use crate::config::{AuthMethod, Config, KeyOrigin, Role, Secret, secret::read_text_secret};
 use crate::health::Health;
 use crate::health::invariants::{self, InvariantChecker};
 use crate::metrics::Metrics;
-use crate::ports::ChainApi;
+use crate::ports::{ChainApi, ChainError};
 use crate::roles::Stores;
 use crate::{service, wiring};
 
@@ -37,7 +39,7 @@ pub fn effective_config(cfg: &Config) -> serde_json::Value {
         .map(|k| k.address().to_checksum(None))
         .unwrap_or_else(|_| "invalid key".into());
     let addr = |a: Option<alloy_primitives::Address>| a.map(|a| a.to_checksum(None));
-    json!({
+    let mut out = json!({
         "role": cfg.role,
         "realm": cfg.realm,
         "transports": cfg.transports,
@@ -49,6 +51,9 @@ pub fn effective_config(cfg: &Config) -> serde_json::Value {
         },
         "ethereum": {
             "gateway": cfg.ethereum.gateway.as_str(),
+            "chain_id": cfg.ethereum.chain_id,
+            "key": key_origin(&cfg.ethereum.key_origin),
+            "transactions": tx_policy(&cfg.ethereum.transactions),
             "delegate_address": delegate,
             "contracts": {
                 "token": addr(cfg.ethereum.contracts.token),
@@ -75,6 +80,71 @@ pub fn effective_config(cfg: &Config) -> serde_json::Value {
         "store": cfg.store,
         "admin": cfg.admin,
         "log": cfg.log,
+        "warnings": config_warnings(cfg),
+    });
+    if cfg.role == Role::Marketmaker {
+        let (scan, close) = (&cfg.market.scan, &cfg.market.close);
+        out["market"]["scan"] = json!({
+            "max_range": scan.max_range,
+            "confirmations": scan.confirmations,
+            "rescan": scan.rescan,
+        });
+        out["market"]["close"] = json!({
+            "retry_min_secs": close.retry_min.as_secs_f64(),
+            "retry_max_secs": close.retry_max.as_secs_f64(),
+            "poll_secs": close.poll.as_secs_f64(),
+            "resubmit_after_secs": close.resubmit_after.as_secs_f64(),
+            "reply_wait_secs": close.reply_wait.as_secs_f64(),
+        });
+    }
+    out
+}
+
+/// What is legal but risky in the configuration (`config check` shows them, `run` logs them).
+pub fn config_warnings(cfg: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if cfg.ethereum.chain_id.is_none() {
+        warnings.push(
+            "ethereum.chain_id is not set: the gateway's chain is not checked, and transactions are \
+             signed for whatever chain it serves; set it (e.g. 1337 for dev chains)"
+                .to_string(),
+        );
+    }
+    warnings
+}
+
+/// Where the key came from: the file and the passphrase source, never a secret.
+fn key_origin(origin: &KeyOrigin) -> serde_json::Value {
+    match origin {
+        KeyOrigin::Inline => json!({ "source": "inline (ethereum.private_key)" }),
+        KeyOrigin::File { path, passphrase } => json!({
+            "source": "file",
+            "file": path.display().to_string(),
+            "format": if passphrase.is_some() { "keystore v3" } else { "raw key" },
+            "passphrase_from": passphrase.as_ref().map(|p| p.to_string()),
+        }),
+    }
+}
+
+/// Wei as a decimal number of gwei (e.g. `1.5`).
+fn gwei(wei: u128) -> String {
+    let (int, frac) = (wei / GWEI, wei % GWEI);
+    if frac == 0 {
+        int.to_string()
+    } else {
+        format!("{int}.{}", format!("{frac:09}").trim_end_matches('0'))
+    }
+}
+
+fn tx_policy(p: &TxPolicy) -> serde_json::Value {
+    json!({
+        "max_fee_gwei": gwei(p.max_fee_per_gas),
+        "max_priority_fee_gwei": gwei(p.max_priority_fee_per_gas),
+        "confirmations": p.confirmations,
+        "replace_after_secs": p.replace_after.as_secs_f64(),
+        "fee_bump_percent": p.fee_bump_percent,
+        "max_replacements": p.max_replacements,
+        "receipt_timeout_secs": p.receipt_timeout.as_secs_f64(),
     })
 }
 
@@ -108,11 +178,15 @@ pub fn ensure_admin_token(path: &Path) -> anyhow::Result<Secret<String>> {
     Ok(read_text_secret(path)?)
 }
 
-/// Probes the chain until `stop`, recording the result for `/ready` and `/v1/status`.
+/// Probes the chain until `stop`, recording the result for `/ready` and `/v1/status`. A gateway
+/// on another chain than `ethereum.chain_id` is logged as an error (nothing will be sent to it).
 async fn probe_chain(chain: Arc<dyn ChainApi>, health: Arc<Health>, stop: CancellationToken) {
     let mut was_reachable = None;
+    let mut was_wrong = false;
     loop {
-        let view = match tokio::time::timeout(Duration::from_secs(4), chain.head()).await {
+        let probe = tokio::time::timeout(Duration::from_secs(4), chain.head()).await;
+        let wrong = matches!(probe, Ok(Err(ChainError::WrongChain(_))));
+        let view = match probe {
             Ok(Ok(head)) => ChainView {
                 reachable: true,
                 chain_id: Some(head.chain_id),
@@ -132,16 +206,21 @@ async fn probe_chain(chain: Arc<dyn ChainApi>, health: Arc<Health>, stop: Cancel
                 error: Some("chain probe timed out".into()),
             },
         };
-        if was_reachable != Some(view.reachable) {
+        if was_reachable != Some(view.reachable) || was_wrong != wrong {
             match &view.error {
                 None => tracing::info!(
                     chain_id = view.chain_id,
                     block = view.block,
                     "chain reachable"
                 ),
+                Some(e) if wrong => tracing::error!(
+                    error = %e,
+                    "refusing the Ethereum gateway: it serves another chain than ethereum.chain_id; no transaction is sent"
+                ),
                 Some(e) => tracing::warn!(error = %e, "chain not reachable"),
             }
             was_reachable = Some(view.reachable);
+            was_wrong = wrong;
         }
         health.set_chain(view);
         tokio::select! {
@@ -181,6 +260,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut signals = service::StopSignals::install().context("cannot install signal handlers")?;
     tracing::info!(role = %cfg.role, realm = %cfg.realm, config = %cfg.source.display(), version = env!("CARGO_PKG_VERSION"), "starting");
+    for warning in config_warnings(&cfg) {
+        tracing::warn!("{warning}");
+    }
     ensure_state_dir(&cfg.store.state_dir)?;
     let token = ensure_admin_token(&cfg.admin.token_file)?;
     let shutdown = CancellationToken::new();

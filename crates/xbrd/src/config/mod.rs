@@ -195,6 +195,29 @@ pub struct Ethereum {
     pub private_key: Secret<[u8; 32]>,
     /// Contract addresses.
     pub contracts: Contracts,
+    /// The chain id the gateway must serve (`chain_id`): checked when the daemon connects; a
+    /// gateway on another chain is refused and no transaction is ever sent to it. `None`: not
+    /// pinned (accepted for dev setups, with a warning at every start).
+    pub chain_id: Option<u64>,
+    /// Where the key came from (shown by `xbrd config check`; never the key or the passphrase).
+    pub key_origin: KeyOrigin,
+    /// How transactions are priced, replaced and awaited (`[ethereum.transactions]`).
+    pub transactions: xbr_chain::TxPolicy,
+}
+
+/// Where `[ethereum]`'s key came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// `private_key` (inline, from the environment).
+    Inline,
+    /// `private_key_file`: a raw key file (`passphrase: None`) or a keystore opened with the
+    /// passphrase from that source.
+    File {
+        /// The key file.
+        path: PathBuf,
+        /// The keystore's passphrase source.
+        passphrase: Option<crate::eth_key::PassphraseSource>,
+    },
 }
 
 /// XBR contract addresses.
@@ -238,6 +261,10 @@ pub struct Market {
     /// (`market.max_channel_amount`, default [`xbr_market::maker::DEFAULT_MAX_CHANNEL_AMOUNT`]);
     /// `None` for the other roles.
     pub max_channel_amount: Option<U256>,
+    /// Maker: how the chain's channel logs are scanned (`[market.scan]`; defaults for the other roles).
+    pub scan: xbr_market::maker::ScanConfig,
+    /// Maker: how channels are closed on chain (`[market.close]`; defaults for the other roles).
+    pub close: xbr_market::maker::CloseConfig,
 }
 
 /// A seller's API offer (`SimpleSeller.add`).

@@ -77,6 +77,27 @@ pub struct RawEthereum {
     pub contracts_file: Option<String>,
     #[serde(default)]
     pub contracts: RawContracts,
+    /// The chain id the gateway must serve (the pin).
+    pub chain_id: Option<Scalar>,
+    /// Passphrase of a keystore `private_key_file`: at most one of these three.
+    pub private_key_passphrase_file: Option<String>,
+    pub private_key_passphrase_env: Option<String>,
+    pub private_key_passphrase_credential: Option<String>,
+    #[serde(default)]
+    pub transactions: RawTransactions,
+}
+
+/// `[ethereum.transactions]`: xbr-chain's `TxPolicy`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTransactions {
+    pub max_fee_gwei: Option<Scalar>,
+    pub max_priority_fee_gwei: Option<Scalar>,
+    pub confirmations: Option<Scalar>,
+    pub replace_after: Option<Scalar>,
+    pub fee_bump_percent: Option<Scalar>,
+    pub max_replacements: Option<Scalar>,
+    pub receipt_timeout: Option<Scalar>,
 }
 
 /// `[ethereum.contracts]` (also the shape of a contracts file).
@@ -120,6 +141,30 @@ pub struct RawMarket {
     pub sellers: Vec<String>,
     /// Maker: the largest channel `open_channel` opens (an amount).
     pub max_channel_amount: Option<Scalar>,
+    /// Maker: how the chain's logs are scanned.
+    pub scan: Option<RawScan>,
+    /// Maker: how channels are closed on chain.
+    pub close: Option<RawClose>,
+}
+
+/// `[market.scan]`: xbr-market's `ScanConfig`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScan {
+    pub max_range: Option<Scalar>,
+    pub confirmations: Option<Scalar>,
+    pub rescan: Option<Scalar>,
+}
+
+/// `[market.close]`: xbr-market's `CloseConfig`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClose {
+    pub retry_min: Option<Scalar>,
+    pub retry_max: Option<Scalar>,
+    pub poll: Option<Scalar>,
+    pub resubmit_after: Option<Scalar>,
+    pub reply_wait: Option<Scalar>,
 }
 
 /// One `market.apis` entry: an offer table (seller) or an API id (buyer). Hand-written rather

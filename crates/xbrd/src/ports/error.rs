@@ -70,7 +70,13 @@ pub enum ChainError {
     /// The gateway answered a read with an error.
     #[error("{0}")]
     Read(String),
+    /// The gateway serves another chain than `ethereum.chain_id`: refused, nothing is sent.
+    #[error("{WRONG_CHAIN}: {0}")]
+    WrongChain(String),
 }
+
+/// How a wrong-chain error begins (`/ready` lists it as its own failed check).
+pub const WRONG_CHAIN: &str = "wrong chain";
 
 #[cfg(test)]
 mod tests {

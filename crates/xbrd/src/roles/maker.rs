@@ -138,13 +138,17 @@ impl Builder {
             realm: Some(self.cfg.realm.clone()),
         };
         let peer = Arc::new(self.peer.clone());
-        let maker = Arc::new(MarketMaker::new(
-            cfg,
-            self.store.clone(),
-            peer.clone(),
-            peer,
-            Some(Arc::new(XbrChain::new(chain.clone(), self.key.clone()))),
-        ));
+        let maker = Arc::new(
+            MarketMaker::new(
+                cfg,
+                self.store.clone(),
+                peer.clone(),
+                peer,
+                Some(Arc::new(XbrChain::new(chain.clone(), self.key.clone()))),
+            )
+            .with_scan_config(self.cfg.market.scan)
+            .with_close_config(self.cfg.market.close),
+        );
         tracing::info!(%market, %owner, maker = %address, "market maker built");
         Ok(maker)
     }

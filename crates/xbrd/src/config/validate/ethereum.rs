@@ -1,14 +1,16 @@
 //! `[ethereum]`: the JSON-RPC gateway, the delegate's key, and the contract addresses (from
 //! `[ethereum.contracts]`, overridden by a contracts file written by `xbrd chain deploy`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use alloy_primitives::Address;
 
-use super::parse::{ADDRESS_FORM, invalid, key_file_error, missing, parse_address, resolve};
+use super::parse::{ADDRESS_FORM, invalid, missing, parse_address, parse_i64, resolve};
 use crate::config::raw::{RawContracts, RawEthereum};
-use crate::config::secret::{self, KeyKind};
-use crate::config::{ConfigError, Contracts, Ethereum, Role};
+use crate::config::secret::{self, Secret};
+use crate::config::{ConfigError, Contracts, Ethereum, KeyOrigin, Role};
+use crate::eth_key::{EthKeySource, KeyFields, PassphraseSource, load_eth_key};
 
 /// Reads a contracts file: JSON (by extension) or TOML; the addresses flat or under `ethereum.contracts`.
 pub fn read_contracts_file(path: &Path) -> Result<RawContracts, String> {
@@ -77,11 +79,103 @@ pub fn contracts_from_file(path: &Path) -> Result<Contracts, ConfigError> {
     parse_contracts(&raw, Path::new(""))
 }
 
-/// Validates `[ethereum]` for `role` (which contracts it needs); key files resolve against `base`.
+/// The keystore passphrase source: at most one of the three `private_key_passphrase_*` fields.
+fn passphrase_source(
+    raw: &RawEthereum,
+    base: &Path,
+) -> Result<Option<PassphraseSource>, ConfigError> {
+    let f = KeyFields::CONFIG;
+    let given: Vec<(&str, PassphraseSource)> = [
+        (
+            f.passphrase_file,
+            raw.private_key_passphrase_file
+                .as_deref()
+                .map(|p| PassphraseSource::File(resolve(base, p))),
+        ),
+        (
+            f.passphrase_env,
+            raw.private_key_passphrase_env
+                .clone()
+                .map(PassphraseSource::Env),
+        ),
+        (
+            f.passphrase_credential,
+            raw.private_key_passphrase_credential
+                .clone()
+                .map(PassphraseSource::Credential),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(field, s)| s.map(|s| (field, s)))
+    .collect();
+    match given.as_slice() {
+        [] => Ok(None),
+        [(_, one)] => Ok(Some(one.clone())),
+        [(first, _), (second, _), ..] => Err(invalid(
+            *second,
+            "at most one passphrase source",
+            format!("both {first} and {second} are set"),
+        )),
+    }
+}
+
+/// The delegate's key: inline (`private_key`, from the environment) or from `private_key_file`
+/// (raw or keystore, see [`crate::eth_key`]).
+fn parse_key(
+    raw: &RawEthereum,
+    base: &Path,
+    role: Role,
+    env: &BTreeMap<String, String>,
+) -> Result<(Secret<[u8; 32]>, KeyOrigin), ConfigError> {
+    let passphrase = passphrase_source(raw, base)?;
+    match (&raw.private_key, &raw.private_key_file) {
+        (Some(inline), _) => {
+            let key = secret::decode_key_hex(inline).map_err(|_| {
+                invalid(
+                    "ethereum.private_key",
+                    "a 32-byte secp256k1 key as 64 hex digits (optionally 0x-prefixed)",
+                    "another value (not shown)",
+                )
+            })?;
+            Ok((key, KeyOrigin::Inline))
+        }
+        (None, Some(p)) => {
+            let source = EthKeySource {
+                key_file: resolve(base, p),
+                passphrase,
+                fields: KeyFields::CONFIG,
+            };
+            let key = load_eth_key(&source, env)?;
+            let origin = KeyOrigin::File {
+                path: source.key_file,
+                passphrase: source.passphrase,
+            };
+            Ok((Secret::new(*key.to_bytes()), origin))
+        }
+        (None, None) => {
+            let var = match role {
+                Role::Seller => " (or XBR_SELLER_PRIVKEY)",
+                Role::Buyer => " (or XBR_BUYER_PRIVKEY)",
+                Role::Marketmaker => "",
+            };
+            Err(missing(
+                "ethereum.private_key_file",
+                format!(
+                    "a file holding the delegate's secp256k1 key (mode 0600): a keystore v3 JSON \
+                     file or a raw key{var}"
+                ),
+            ))
+        }
+    }
+}
+
+/// Validates `[ethereum]` for `role` (which contracts it needs); key files resolve against
+/// `base`; `env` gives a keystore's passphrase variable or credentials directory.
 pub(super) fn parse_ethereum(
     raw: &RawEthereum,
     base: &Path,
     role: Role,
+    env: &BTreeMap<String, String>,
 ) -> Result<Ethereum, ConfigError> {
     const GW_FORM: &str = "an http(s) JSON-RPC URL like \"http://127.0.0.1:8545\"";
     let gw = raw
@@ -92,28 +186,21 @@ pub(super) fn parse_ethereum(
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .ok_or_else(|| invalid("ethereum.gateway", GW_FORM, format!("{gw:?}")))?;
-    let private_key = match (&raw.private_key, &raw.private_key_file) {
-        (Some(inline), _) => secret::decode_key_hex(inline).map_err(|_| {
-            invalid(
-                "ethereum.private_key",
-                "a 32-byte secp256k1 key as 64 hex digits (optionally 0x-prefixed)",
-                "another value (not shown)",
+    let (private_key, key_origin) = parse_key(raw, base, role, env)?;
+    let chain_id = raw
+        .chain_id
+        .as_ref()
+        .map(|s| {
+            parse_i64(
+                "ethereum.chain_id",
+                s,
+                "the chain id the gateway must serve, e.g. 1 (Ethereum), 11155111 (Sepolia), 1337 (dev chains)",
+                |v| v >= 1,
             )
-        })?,
-        (None, Some(p)) => secret::read_key_file(&resolve(base, p), KeyKind::Ethereum)
-            .map_err(key_file_error("ethereum.private_key_file"))?,
-        (None, None) => {
-            let var = match role {
-                Role::Seller => " (or XBR_SELLER_PRIVKEY)",
-                Role::Buyer => " (or XBR_BUYER_PRIVKEY)",
-                Role::Marketmaker => "",
-            };
-            return Err(missing(
-                "ethereum.private_key_file",
-                format!("a file holding the delegate's 32-byte secp256k1 key (mode 0600){var}"),
-            ));
-        }
-    };
+            .map(|v| v as u64)
+        })
+        .transpose()?;
+    let transactions = super::transactions::parse_transactions(&raw.transactions)?;
     let contracts = parse_contracts(raw, base)?;
     let required: &[(&str, bool)] = match role {
         Role::Marketmaker => &[
@@ -137,5 +224,110 @@ pub(super) fn parse_ethereum(
         gateway,
         private_key,
         contracts,
+        chain_id,
+        key_origin,
+        transactions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A keystore of Python's `eth_keyfile` (1024 PBKDF2 rounds), passphrase "testpassword".
+    const KEYSTORE: &str = r#"{"address": "008AeEda4D805471dF9b2A5B0f38A0C3bCBA786b", "crypto": {"cipher": "aes-128-ctr", "cipherparams": {"iv": "014e7e2cc79e814d7deb61674764a6a8"}, "ciphertext": "7964b27b08a79e983784f6384578e1234c9574f5e85b4d94a89d84822c614fd7", "kdf": "pbkdf2", "kdfparams": {"c": 1024, "dklen": 32, "prf": "hmac-sha256", "salt": "cbd7fc95f36a198b41c480ce4b5456bd"}, "mac": "a0f1a739e0bb631954090cf61e193d39607948a0d68df1a05db885f680cb5fa1"}, "id": "2d50a51a-47ac-453e-8715-f7b40e387a10", "version": 3}"#;
+    const ADDRESS: &str = "0x008AeEda4D805471dF9b2A5B0f38A0C3bCBA786b";
+
+    fn ethereum(
+        dir: &Path,
+        extra: &str,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Ethereum, ConfigError> {
+        let key = dir.join("delegate.json");
+        std::fs::write(&key, KEYSTORE).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let raw: RawEthereum = toml::from_str(&format!(
+            "gateway = \"http://127.0.0.1:8545\"\nprivate_key_file = \"delegate.json\"\n{extra}\n\
+             [contracts]\ntoken = \"{ADDRESS}\"\nnetwork = \"{ADDRESS}\"\n"
+        ))
+        .unwrap();
+        parse_ethereum(&raw, dir, Role::Seller, env)
+    }
+
+    fn address(e: &Ethereum) -> Address {
+        xbr_core::eth::EthPrivateKey::from_bytes(e.private_key.expose())
+            .unwrap()
+            .address()
+    }
+
+    #[test]
+    fn a_keystore_key_file_opens_with_the_configured_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = BTreeMap::from([("DELEGATE_PASS".to_string(), "testpassword".to_string())]);
+        let e = ethereum(
+            dir.path(),
+            "private_key_passphrase_env = \"DELEGATE_PASS\"\nchain_id = 1337",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(address(&e), parse_address("a", ADDRESS).unwrap());
+        assert_eq!(e.chain_id, Some(1337));
+        assert_eq!(
+            e.key_origin,
+            KeyOrigin::File {
+                path: dir.path().join("delegate.json"),
+                passphrase: Some(PassphraseSource::Env("DELEGATE_PASS".into())),
+            }
+        );
+        assert_eq!(e.transactions, xbr_chain::TxPolicy::default());
+        // The passphrase file resolves against the configuration's directory.
+        let pass = dir.path().join("pass");
+        std::fs::write(&pass, "testpassword\n").unwrap();
+        std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = ethereum(dir.path(), "private_key_passphrase_file = \"pass\"", &env).unwrap();
+        assert_eq!(address(&e), parse_address("a", ADDRESS).unwrap());
+        assert_eq!(e.chain_id, None);
+    }
+
+    #[test]
+    fn keystore_errors_name_the_config_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = BTreeMap::from([
+            ("P".to_string(), "wrong".to_string()),
+            ("OK".to_string(), "testpassword".to_string()),
+        ]);
+        let field = |extra: &str| {
+            let e = ethereum(dir.path(), extra, &env).unwrap_err();
+            (e.field().map(str::to_owned), e.to_string())
+        };
+        let (f, msg) = field("");
+        assert_eq!(f.as_deref(), Some("ethereum.private_key_file"));
+        assert!(
+            msg.contains("ethereum.private_key_passphrase_file"),
+            "{msg}"
+        );
+        let (f, msg) = field("private_key_passphrase_env = \"P\"");
+        assert_eq!(f.as_deref(), Some("ethereum.private_key_file"));
+        assert!(
+            msg.contains("wrong passphrase") && !msg.contains("\"wrong\""),
+            "{msg}"
+        );
+        let (f, _) =
+            field("private_key_passphrase_env = \"P\"\nprivate_key_passphrase_credential = \"c\"");
+        assert_eq!(
+            f.as_deref(),
+            Some("ethereum.private_key_passphrase_credential")
+        );
+        let (f, _) = field("private_key_passphrase_credential = \"c\"");
+        assert_eq!(
+            f.as_deref(),
+            Some("ethereum.private_key_passphrase_credential")
+        );
+        let (f, _) = field("private_key_passphrase_env = \"OK\"\nchain_id = 0");
+        assert_eq!(f.as_deref(), Some("ethereum.chain_id"));
+        let (f, _) = field("private_key_passphrase_env = \"OK\"\nchain_id = \"mainnet\"");
+        assert_eq!(f.as_deref(), Some("ethereum.chain_id"));
+    }
 }

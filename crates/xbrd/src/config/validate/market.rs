@@ -187,6 +187,7 @@ pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, Config
         }
         _ => None,
     };
+    let (scan, close) = super::maker::parse_maker_chain(raw, role)?;
     Ok(Market {
         maker,
         member,
@@ -197,6 +198,8 @@ pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, Config
         sample_feed,
         buy_from,
         max_channel_amount,
+        scan,
+        close,
     })
 }
 

@@ -6,8 +6,10 @@
 
 mod auth;
 mod ethereum;
+mod maker;
 mod market;
 mod parse;
+mod transactions;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -34,7 +36,8 @@ fn parse_role(raw: Option<&str>) -> Result<Role, ConfigError> {
     }
 }
 
-/// Validates the raw layered values. `base` resolves relative paths; `env` supplies `STATE_DIRECTORY`.
+/// Validates the raw layered values. `base` resolves relative paths; `env` supplies `STATE_DIRECTORY`,
+/// and a keystore's passphrase variable or `CREDENTIALS_DIRECTORY`.
 pub fn validate(
     raw: RawConfig,
     base: &Path,
@@ -68,7 +71,7 @@ pub fn validate(
         .map(|(i, t)| transport::parse_transport(i, t))
         .collect::<Result<Vec<_>, _>>()?;
     let authentication = auth::parse_authentication(&raw.authentication, base)?;
-    let ethereum = ethereum::parse_ethereum(&raw.ethereum, base, role)?;
+    let ethereum = ethereum::parse_ethereum(&raw.ethereum, base, role, env)?;
     let market = market::parse_market(&raw.market, role)?;
 
     let state_dir = match (&raw.store.state_dir, env.get("STATE_DIRECTORY")) {

@@ -77,22 +77,40 @@ pub fn parse_amount(field: &str, s: &Scalar) -> Result<U256, ConfigError> {
                 Some((n, unit)) if unit.eq_ignore_ascii_case("xbr") => (n.trim(), 18usize),
                 _ => (t, 0usize),
             };
-            let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
-            let digits_ok = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
-            if int_part.is_empty()
-                || !digits_ok(int_part)
-                || !digits_ok(frac_part)
-                || frac_part.len() > scale
-            {
-                return Err(bad());
-            }
-            let padded = format!(
-                "{int_part}{frac_part}{}",
-                "0".repeat(scale - frac_part.len())
-            );
-            U256::from_str_radix(&padded, 10).map_err(|_| bad())
+            scaled_decimal(number, scale).ok_or_else(bad)
         }
     }
+}
+
+/// `number` (decimal digits, at most `scale` of them after a `.`) times `10^scale`.
+fn scaled_decimal(number: &str, scale: usize) -> Option<U256> {
+    let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
+    let digits_ok = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if int_part.is_empty()
+        || !digits_ok(int_part)
+        || !digits_ok(frac_part)
+        || frac_part.len() > scale
+    {
+        return None;
+    }
+    let padded = format!(
+        "{int_part}{frac_part}{}",
+        "0".repeat(scale - frac_part.len())
+    );
+    U256::from_str_radix(&padded, 10).ok()
+}
+
+/// Parses a gas price in gwei (a number with up to 9 decimals, e.g. `30` or `"1.5"`) into wei.
+pub(super) fn parse_gwei(field: &str, s: &Scalar) -> Result<u128, ConfigError> {
+    const FORM: &str = "a gas price in gwei, e.g. 30 or 1.5 (up to 9 decimals)";
+    let text = match s {
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Float(f) => f.to_string(),
+        Scalar::Text(t) => t.trim().to_owned(),
+    };
+    scaled_decimal(&text, 9)
+        .and_then(|wei| u128::try_from(wei).ok())
+        .ok_or_else(|| invalid(field, FORM, show(s)))
 }
 
 const DURATION_FORM: &str =
