@@ -87,7 +87,7 @@ fn cast_keystores_open_with_each_passphrase_source() {
         ),
     ];
     for (line, env, from) in cases {
-        let cfg = keystore_config(dir.path(), &keystore, &format!("{line}\nchain_id = 1337"));
+        let cfg = keystore_config(dir.path(), &keystore, &line);
         let o = config_check(&cfg, &env);
         let v = stdout_json(&o);
         assert_eq!(
@@ -141,6 +141,10 @@ fn a_missing_chain_id_is_a_warning() {
         "http://127.0.0.1:2",
         &free_admin(),
     );
+    let unpinned = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("chain_id = 1337\n", "");
+    std::fs::write(&cfg, unpinned).unwrap();
     let v = stdout_json(&config_check(&cfg, &[]));
     assert_eq!(v["ethereum"]["chain_id"], serde_json::Value::Null);
     assert_eq!(v["ethereum"]["key"]["format"], "raw key");
@@ -161,10 +165,8 @@ fn seller_on(chain: &DevChain, chain_id: u64, dir: &Path) -> common::Daemon {
     let admin = free_admin();
     write_key(dir, "seller.key", common::SELLER_KEY);
     let router = format!("ws://127.0.0.1:{}/ws", free_port());
-    let toml = seller_toml(&router, &chain.url, &admin).replace(
-        "private_key_file = \"seller.key\"\n",
-        &format!("private_key_file = \"seller.key\"\nchain_id = {chain_id}\n"),
-    );
+    let toml = seller_toml(&router, &chain.url, &admin)
+        .replace("chain_id = 1337\n", &format!("chain_id = {chain_id}\n"));
     let cfg = dir.join("seller.toml");
     std::fs::write(&cfg, toml).unwrap();
     let d = spawn(&cfg, &admin, |_| {});

@@ -170,6 +170,7 @@ max_retry_delay = 1
 {auth}
 [ethereum]
 gateway = "{gateway}"
+chain_id = 1337
 private_key_file = "{role}.key"
 [ethereum.contracts]
 token = "{}"

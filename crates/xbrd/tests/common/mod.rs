@@ -56,6 +56,7 @@ initial_retry_delay = 0.2
 max_retry_delay = 0.5
 [ethereum]
 gateway = "{gateway}"
+chain_id = 1337
 private_key_file = "seller.key"
 [ethereum.contracts]
 token = "0x254dffcd3277C0b1660F6d42EFbB754edaBAbC2B"
