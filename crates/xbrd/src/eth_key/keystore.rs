@@ -5,6 +5,12 @@
 //! Every field is checked before any work is done: KDF costs are bounded (a file must not be able
 //! to ask for gigabytes of memory or minutes of CPU), lengths are exact, and the MAC is compared in
 //! constant time before anything is decrypted.
+//!
+//! Why not the `eth-keystore` crate (what alloy-signer-local's `keystore` feature uses): its pinned
+//! scrypt 0.10 refuses valid files (the Web3 Secret Storage spec's own scrypt vector, r = 1, fails
+//! with `InvalidParams`), it panics on a short IV instead of returning an error, and it bounds no
+//! KDF cost, so a hostile file could ask for gigabytes. The format is a composition of maintained
+//! primitives (`scrypt`, `pbkdf2`, `aes` + `ctr`, Keccak-256 from xbr-core); only the checks are ours.
 
 use std::path::Path;
 
