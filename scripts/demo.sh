@@ -329,6 +329,7 @@ $(role_authentication "$role")
 
 [ethereum]
 gateway = "$GATEWAY"
+chain_id = 1337
 private_key_file = "../keys/$role.key"
 contracts_file = "../contracts.toml"
 

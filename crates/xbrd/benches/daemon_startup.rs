@@ -112,6 +112,7 @@ fn write_config(
              serializer = \"cbor\"\n\
              [ethereum]\n\
              gateway = \"{gateway}\"\n\
+             chain_id = 1337\n\
              private_key_file = \"../{role}.key\"\n\
              contracts_file = \"../contracts.toml\"\n\
              [market]\n\
