@@ -12,6 +12,7 @@
 //! | [`logs`] | [`ChannelEvent`]: a market's `Opened`/`Closing`/`Closed` logs over a bounded block range |
 //! | [`mod@deploy`] | dev-chain deployment of the seven contracts from the pinned wheel's bytecode |
 //! | [`mod@bootstrap`] | a complete market (members, market, joins, payment and paying channels) from a description |
+//! | [`queries`] | reads the `xbrd chain` commands need: a member's actor entry in a market |
 //!
 //! Transactions are always signed locally (alloy's local signer and wallet) for the pinned
 //! chain id; the node only needs to be a standard JSON-RPC endpoint — `eth_sendTransaction` is
@@ -41,6 +42,8 @@ pub mod logs;
 pub mod tx;
 pub mod types;
 
+pub mod queries;
+
 pub use addresses::{AddressConfigError, ContractAddresses, ContractSlot};
 pub use alloy_primitives::{Address, B128, U256};
 pub use blockchain::{CloseChannel, CreateMarket, OpenChannel, SimpleBlockchain};
@@ -49,6 +52,7 @@ pub use deploy::{ContractBytecode, Deployment, deploy};
 pub use error::{ChainError, Result};
 pub use gateway::{ConnectOptions, Gateway, TransactionStatus};
 pub use logs::{ChannelEvent, ChannelSettlement};
+pub use queries::ActorStatus;
 pub use tx::TxPolicy;
 pub use types::{
     ActorType, Balances, ChainInfo, ChannelInfo, ChannelOpened, ChannelState, ChannelType,

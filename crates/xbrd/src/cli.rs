@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::chain_cmd::args::{ChainArgs, ChainCommand, GatewayArgs};
+
 /// xbrd: the XBR data-market daemon (seller, buyer or market maker on a WAMP router and an XBR chain).
 #[derive(Debug, Parser)]
 #[command(name = "xbrd", version, about, long_about = None, propagate_version = true)]
@@ -24,9 +26,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// Generate an Ethereum key and a WAMP-cryptosign key (files created with mode 0600).
     Keygen(KeygenArgs),
-    /// XBR contracts on chain: deploy, bootstrap a dev market, read balances and membership.
-    #[command(subcommand)]
-    Chain(ChainCommand),
+    /// XBR contracts on chain: members, markets, actors, channels; deploy and bootstrap a dev market.
+    Chain(Box<ChainArgs>),
     /// Show the status of a running daemon (reads its admin API).
     Status(StatusArgs),
     /// Exit 0 when a running daemon answers `GET /health` (for container health checks).
@@ -97,70 +98,6 @@ pub struct KeygenArgs {
     /// Replace existing files.
     #[arg(long)]
     pub force: bool,
-}
-
-/// Where the chain is (for `xbrd chain …`).
-#[derive(Debug, Args)]
-pub struct GatewayArgs {
-    /// Read the gateway and contract addresses from this daemon configuration.
-    #[arg(short = 'c', long = "config", value_name = "FILE", conflicts_with_all = ["gateway", "contracts_file"])]
-    pub config: Option<PathBuf>,
-    /// Ethereum JSON-RPC URL.
-    #[arg(long, value_name = "URL", env = "XBRD_GATEWAY")]
-    pub gateway: Option<String>,
-    /// Contract addresses file written by `xbrd chain deploy`.
-    #[arg(long, value_name = "FILE")]
-    pub contracts_file: Option<PathBuf>,
-}
-
-/// `xbrd chain …`.
-#[derive(Debug, Subcommand)]
-pub enum ChainCommand {
-    /// Deploy the XBR contracts (dev chains) and write their addresses to a file.
-    Deploy {
-        /// Ethereum JSON-RPC URL.
-        #[arg(long, value_name = "URL", env = "XBRD_GATEWAY")]
-        gateway: String,
-        /// Deployer key file (mode 0600).
-        #[arg(long, value_name = "FILE")]
-        key_file: PathBuf,
-        /// Directory holding the contracts' bytecode (`<Contract>.bin`, as `scripts/xbr-contracts.sh bytecode`
-        /// writes; default `$XBRD_PEERS_DIR/contracts`).
-        #[arg(long, value_name = "DIR", env = "XBRD_CONTRACTS_DIR")]
-        bytecode: Option<PathBuf>,
-        /// Where to write the addresses (a `.toml` name): a TOML `[ethereum.contracts]` table for `ethereum.contracts_file`
-        /// (an `XBR_DEBUG_*_ADDR` env file is written beside it with the extension `.env`).
-        #[arg(long, value_name = "FILE", default_value = "contracts.toml")]
-        out: PathBuf,
-    },
-    /// Bootstrap a dev market (members, market, channels) from a description file.
-    Bootstrap {
-        /// Where the chain is.
-        #[command(flatten)]
-        gateway: GatewayArgs,
-        /// The market description (TOML: market_id, owner, maker, members, channels).
-        #[arg(long, value_name = "FILE")]
-        market: PathBuf,
-        /// Key file (mode 0600) of the account that funds members with ETH and XBR (e.g. the deployer).
-        #[arg(long, value_name = "FILE")]
-        funder_key_file: PathBuf,
-    },
-    /// ETH and XBR balance of an address.
-    Balance {
-        /// The address (0x + 40 hex digits).
-        address: String,
-        /// Where the chain is.
-        #[command(flatten)]
-        gateway: GatewayArgs,
-    },
-    /// Membership status of an address in the XBR network.
-    Member {
-        /// The address (0x + 40 hex digits).
-        address: String,
-        /// Where the chain is.
-        #[command(flatten)]
-        gateway: GatewayArgs,
-    },
 }
 
 /// `xbrd status`.

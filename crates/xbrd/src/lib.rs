@@ -6,7 +6,7 @@
 
 pub mod admin;
 pub mod chain;
-pub mod chain_cli;
+pub mod chain_cmd;
 pub mod cli;
 pub mod component;
 pub mod config;

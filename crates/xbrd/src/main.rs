@@ -65,7 +65,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Health(args) => runtime()?.block_on(xbrd::status::health(args.admin)),
-        Command::Chain(cmd) => runtime()?.block_on(xbrd::chain_cli::run(cmd)),
+        Command::Chain(args) => {
+            xbrd::chain_cmd::init_logging();
+            runtime()?.block_on(xbrd::chain_cmd::run(*args))
+        }
         Command::Market(MarketCommand::RegisterKey(args)) => {
             let registered = runtime()?.block_on(xbrd::register_key::register_key(&args))?;
             println!("{}", serde_json::to_string_pretty(&registered)?);

@@ -23,7 +23,7 @@ use xbr_market::maker::authenticator::{ROLE_USER, member_login_authextra};
 use crate::cli::RegisterKeyArgs;
 use crate::component::transport;
 use crate::config::secret::{KeyKind, read_key_file};
-use crate::config::{self, AuthMethod, ConfigError, Transport};
+use crate::config::{self, AuthMethod, Config, ConfigError, Transport};
 
 /// What `register-key` prints.
 #[derive(Debug, Serialize)]
@@ -44,15 +44,7 @@ pub struct Registered {
 /// `--member-key-file`. Configuration and key-file problems are [`ConfigError`]s.
 pub async fn register_key(args: &RegisterKeyArgs) -> anyhow::Result<Registered> {
     let cfg = config::load(&args.config)?;
-    let AuthMethod::Cryptosign(seed) = &cfg.authentication.method else {
-        return Err(ConfigError::Invalid {
-            field: "authentication.method".into(),
-            expected: "\"cryptosign\" (register-key registers the delegate's cryptosign key)"
-                .into(),
-            got: format!("{:?}", cfg.authentication.method.name()),
-        }
-        .into());
-    };
+    let key = delegate_key(&cfg, "register-key registers the delegate's cryptosign key")?;
     let member_key = read_key_file(&args.member_key_file, KeyKind::Ethereum).map_err(|source| {
         ConfigError::KeyFile {
             field: "--member-key-file".into(),
@@ -61,11 +53,7 @@ pub async fn register_key(args: &RegisterKeyArgs) -> anyhow::Result<Registered> 
     })?;
     let member = EthPrivateKey::from_bytes(member_key.expose())
         .context("--member-key-file does not hold a valid secp256k1 key")?;
-    let key = CryptosignKey::from_seed(*seed.expose());
-    let t = cfg
-        .transports
-        .first()
-        .context("the configuration has no transport")?;
+    let t = first_transport(&cfg)?;
     let login = member_login_authextra(&member, key.public_key());
     let (authid, authrole) = join_once(t, &cfg.realm, &key, login)
         .await
@@ -91,13 +79,33 @@ pub async fn register_key(args: &RegisterKeyArgs) -> anyhow::Result<Registered> 
     })
 }
 
-/// Joins `realm` once with `key` and `authextra`, leaves; the authid and role it was given.
-async fn join_once(
+/// The delegate's WAMP-cryptosign key (`[authentication]` must be cryptosign; `why` says what
+/// needs it).
+pub(crate) fn delegate_key(cfg: &Config, why: &str) -> Result<CryptosignKey, ConfigError> {
+    match &cfg.authentication.method {
+        AuthMethod::Cryptosign(seed) => Ok(CryptosignKey::from_seed(*seed.expose())),
+        other => Err(ConfigError::Invalid {
+            field: "authentication.method".into(),
+            expected: format!("\"cryptosign\" ({why})"),
+            got: format!("{:?}", other.name()),
+        }),
+    }
+}
+
+/// The configuration's first transport.
+pub(crate) fn first_transport(cfg: &Config) -> anyhow::Result<&Transport> {
+    cfg.transports
+        .first()
+        .context("the configuration has no transport")
+}
+
+/// Joins `realm` with `key` and `authextra`: the session, its authid and its role.
+pub(crate) async fn join(
     t: &Transport,
     realm: &str,
     key: &CryptosignKey,
     authextra: Dict,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<(Session, String, String)> {
     let mut auth = ClientAuth::cryptosign("", key.clone()).with_authextra(authextra);
     auth.authid = None;
     let session =
@@ -105,12 +113,21 @@ async fn join_once(
     let info = session
         .info()
         .context("the session has no WELCOME details")?;
-    let joined = (
-        info.authid().unwrap_or_default().to_owned(),
-        info.authrole().unwrap_or_default().to_owned(),
-    );
+    let authid = info.authid().unwrap_or_default().to_owned();
+    let authrole = info.authrole().unwrap_or_default().to_owned();
+    Ok((session, authid, authrole))
+}
+
+/// Joins `realm` once with `key` and `authextra`, leaves; the authid and role it was given.
+async fn join_once(
+    t: &Transport,
+    realm: &str,
+    key: &CryptosignKey,
+    authextra: Dict,
+) -> anyhow::Result<(String, String)> {
+    let (session, authid, authrole) = join(t, realm, key, authextra).await?;
     let _ = session.leave().await;
-    Ok(joined)
+    Ok((authid, authrole))
 }
 
 /// How long the maker gets to register the key after the first login joined.

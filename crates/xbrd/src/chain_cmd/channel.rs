@@ -1,0 +1,285 @@
+//! `xbrd chain channel get|open`: a channel's on-chain state, and opening one signed by the
+//! member with EIP-712 ChannelOpen (XBRChannel.sol's rules, as in `xbr_chain::bootstrap`):
+//! a payment channel's recipient is the market owner and the member approves and sends
+//! `openChannel` itself; a paying channel's recipient is the member and the market maker funds
+//! and sends it, asked through `xbr.marketmaker.open_channel` ([`super::paying`]).
+
+use alloy_primitives::{Address, U256};
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use xbr_chain::{ActorType, ChannelInfo, ChannelType, OpenChannel, SimpleBlockchain};
+use xbr_core::eip712::{EIP712ChannelOpen, sign_typed};
+use xbr_core::eth::EthPrivateKey;
+use xbr_core::{ChannelId, MarketId};
+
+use super::args::{ChannelKindArg, GatewayArgs, KeyArgs};
+use super::market::{address, amount, market_id, random_id};
+use super::output::{Report, mined};
+use super::target::Target;
+use crate::config::Config;
+use crate::config::validate::parse_id;
+
+/// The channel's on-chain state and closing state as JSON.
+pub fn channel_json(c: &ChannelInfo) -> Value {
+    let cl = &c.closing;
+    json!({
+        "channel_id": c.channel_id.to_string(),
+        "type": format!("{:?}", c.ctype).to_lowercase(),
+        "state": format!("{:?}", c.state).to_lowercase(),
+        "market_id": c.market_id.to_string(),
+        "actor": c.actor.to_checksum(None),
+        "delegate": c.delegate.to_checksum(None),
+        "marketmaker": c.marketmaker.to_checksum(None),
+        "recipient": c.recipient.to_checksum(None),
+        "amount": c.amount.to_string(),
+        "created": c.created.to_string(),
+        "seq": c.seq,
+        "closing": {
+            "closing_at": cl.closing_at.to_string(),
+            "closing_seq": cl.closing_seq,
+            "closing_balance": cl.closing_balance.to_string(),
+            "closed_at": cl.closed_at.to_string(),
+            "closed_seq": cl.closed_seq,
+            "closed_balance": cl.closed_balance.to_string(),
+        },
+    })
+}
+
+/// Parses a channel id given on the command line.
+pub fn channel_id(flag: &str, s: &str) -> anyhow::Result<ChannelId> {
+    Ok(parse_id(flag, s)?)
+}
+
+/// The channel `id`, or an error naming it.
+pub async fn read(chain: &SimpleBlockchain, id: ChannelId) -> anyhow::Result<ChannelInfo> {
+    chain
+        .channel(id)
+        .await?
+        .with_context(|| format!("no channel {id} on this chain"))
+}
+
+/// `channel get`.
+pub async fn get(id: &str, gateway: &GatewayArgs) -> anyhow::Result<Report> {
+    let id = channel_id("CHANNEL_ID", id)?;
+    let (chain, _) = Target::resolve(gateway)?.connect(&["channel"]).await?;
+    let c = read(&chain, id).await?;
+    Ok(Report::new(
+        format!(
+            "{} channel {id}: {:?}",
+            format!("{:?}", c.ctype).to_lowercase(),
+            c.state
+        ),
+        channel_json(&c),
+    ))
+}
+
+/// The flags of `channel open`.
+pub struct OpenFlags<'a> {
+    /// `--type`.
+    pub kind: ChannelKindArg,
+    /// `--amount`.
+    pub amount: &'a str,
+    /// `--delegate`.
+    pub delegate: Option<&'a str>,
+    /// `--market-id`.
+    pub market_id: Option<&'a str>,
+    /// `--channel-id`.
+    pub channel_id: Option<&'a str>,
+}
+
+/// The delegate: `--delegate`, else the configuration's delegate key's address.
+fn delegate(flag: Option<&str>, cfg: Option<&Config>) -> anyhow::Result<Address> {
+    match (flag, cfg) {
+        (Some(d), _) => address("--delegate", d),
+        (None, Some(cfg)) => {
+            Ok(EthPrivateKey::from_bytes(cfg.ethereum.private_key.expose())?.address())
+        }
+        (None, None) => bail!("give --delegate ADDRESS (or -c with the delegate's configuration)"),
+    }
+}
+
+/// The market: `--market-id`, else the configuration's `market.market_id`, else the market of its
+/// `market.maker`.
+async fn market(
+    chain: &SimpleBlockchain,
+    flag: Option<&str>,
+    cfg: Option<&Config>,
+) -> anyhow::Result<MarketId> {
+    if let Some(id) = flag {
+        return market_id("--market-id", id);
+    }
+    let Some(cfg) = cfg else {
+        bail!("give --market-id ID (or -c with the delegate's configuration)");
+    };
+    if let Some(id) = cfg.market.market_id {
+        return Ok(id);
+    }
+    let maker = cfg.market.maker.context(
+        "give --market-id ID: the configuration has neither market.market_id nor market.maker",
+    )?;
+    chain
+        .markets_by_maker(maker)
+        .await?
+        .with_context(|| format!("the configured maker {maker} works for no market"))
+}
+
+/// Everything a ChannelOpen signature covers.
+pub struct Opening {
+    /// Payment or paying.
+    pub ctype: ChannelType,
+    /// The market.
+    pub market_id: MarketId,
+    /// The new channel.
+    pub channel_id: ChannelId,
+    /// The member.
+    pub actor: Address,
+    /// The delegate.
+    pub delegate: Address,
+    /// The market's maker.
+    pub marketmaker: Address,
+    /// The market owner (payment) or the member (paying).
+    pub recipient: Address,
+    /// Tokens locked.
+    pub amount: U256,
+    /// EIP-712 chain id (`XBRNetwork.verifyingChain`).
+    pub verifying_chain_id: u64,
+    /// EIP-712 verifying contract (`XBRNetwork.verifyingContract`).
+    pub verifying_contract: Address,
+    /// The `openedAt` block signed.
+    pub opened_at: u64,
+}
+
+impl Opening {
+    /// The member's EIP-712 ChannelOpen signature.
+    pub fn sign(&self, member: &EthPrivateKey) -> xbr_core::Signature {
+        let msg = EIP712ChannelOpen::new(
+            self.verifying_chain_id,
+            self.verifying_contract,
+            self.ctype.as_u8(),
+            self.opened_at,
+            self.market_id,
+            self.channel_id,
+            self.actor,
+            self.delegate,
+            self.marketmaker,
+            self.recipient,
+            self.amount,
+        );
+        sign_typed(member, &msg)
+    }
+}
+
+/// Resolves and checks what `channel open` signs: the market exists, the member joined it as
+/// the actor the channel needs, the channel id is new.
+async fn opening(
+    chain: &SimpleBlockchain,
+    target: &Target,
+    member: Address,
+    f: &OpenFlags<'_>,
+) -> anyhow::Result<Opening> {
+    let cfg = target.config.as_ref();
+    let market_id = market(chain, f.market_id, cfg).await?;
+    let m = chain
+        .market_status(market_id)
+        .await?
+        .with_context(|| format!("no market {market_id} on this chain: nothing sent"))?;
+    let (ctype, actor_type, recipient) = match f.kind {
+        ChannelKindArg::Payment => (ChannelType::Payment, ActorType::Consumer, m.owner),
+        ChannelKindArg::Paying => (ChannelType::Paying, ActorType::Provider, member),
+    };
+    if !chain.is_actor(market_id, member, actor_type).await? {
+        bail!(
+            "{member} has not joined market {market_id} as a {actor_type:?} (xbrd chain market join): nothing sent"
+        );
+    }
+    let channel_id = match f.channel_id {
+        Some(id) => channel_id("--channel-id", id)?,
+        None => ChannelId(random_id()),
+    };
+    if chain.channel(channel_id).await?.is_some() {
+        bail!("channel {channel_id} exists already: nothing sent");
+    }
+    Ok(Opening {
+        ctype,
+        market_id,
+        channel_id,
+        actor: member,
+        delegate: delegate(f.delegate, cfg)?,
+        marketmaker: m.maker,
+        recipient,
+        amount: amount("--amount", f.amount)?,
+        verifying_chain_id: chain.verifying_chain_id().await?,
+        verifying_contract: chain.verifying_contract().await?,
+        opened_at: chain.gateway().block_number().await?,
+    })
+}
+
+/// `channel open`.
+pub async fn open(
+    gateway: &GatewayArgs,
+    key: &KeyArgs,
+    f: &OpenFlags<'_>,
+) -> anyhow::Result<Report> {
+    let member = key.load()?;
+    let target = Target::resolve(gateway)?;
+    let (chain, _) = target
+        .connect(&["token", "network", "market", "channel"])
+        .await?;
+    let o = opening(&chain, &target, member.address(), f).await?;
+    let signature = o.sign(&member);
+    let tx = match o.ctype {
+        ChannelType::Paying => {
+            let cfg = target
+                .config
+                .as_ref()
+                .context("a paying channel is asked of the market maker over the delegate's router: give -c with the delegate's configuration")?;
+            super::paying::ask_maker(cfg, &member, &o, signature).await?
+        }
+        _ => open_payment(&chain, &member, &o, signature).await?,
+    };
+    let c = read(&chain, o.channel_id).await?;
+    let mut value = channel_json(&c);
+    value["transaction"] = tx;
+    Ok(Report::new(
+        format!(
+            "{} channel {} opened with {} base units",
+            format!("{:?}", c.ctype).to_lowercase(),
+            o.channel_id,
+            c.amount
+        ),
+        value,
+    ))
+}
+
+/// A payment channel: the member approves XBRChannel for the amount and sends `openChannel`.
+async fn open_payment(
+    chain: &SimpleBlockchain,
+    member: &EthPrivateKey,
+    o: &Opening,
+    signature: xbr_core::Signature,
+) -> anyhow::Result<Value> {
+    let spender = chain.addresses().channel;
+    if chain.xbr_allowance(o.actor, spender).await? != o.amount {
+        tracing::info!(amount = %o.amount, "approving the channel amount to XBRChannel");
+        chain.approve_xbr(member, spender, o.amount).await?;
+    }
+    tracing::info!(channel = %o.channel_id, market = %o.market_id, "opening the payment channel");
+    let receipt = chain
+        .open_channel(
+            member,
+            &OpenChannel {
+                ctype: o.ctype,
+                opened_at: o.opened_at,
+                market_id: o.market_id,
+                channel_id: o.channel_id,
+                actor: o.actor,
+                delegate: o.delegate,
+                marketmaker: o.marketmaker,
+                recipient: o.recipient,
+                amount: o.amount,
+                signature,
+            },
+        )
+        .await?;
+    Ok(mined(receipt.transaction_hash, receipt.block_number))
+}
