@@ -221,7 +221,7 @@ say "starting $CHAIN (chain id 1337) on 127.0.0.1:$CHAIN_PORT"
 XBRD_ANVIL_PORT=$CHAIN_PORT XBRD_GANACHE_PORT=$CHAIN_PORT scripts/peers.sh start "$CHAIN" --dir "$RUN" >/dev/null
 
 say "deploying the XBR contracts"
-"$BIN" chain deploy --gateway "$GATEWAY" --key-file "$RUN/keys/deployer.key" \
+"$BIN" chain deploy --json --gateway "$GATEWAY" --key-file "$RUN/keys/deployer.key" \
     --out "$RUN/contracts.toml" >"$RUN/deploy.json" 2>"$RUN/deploy.log" || {
     cat "$RUN/deploy.log" >&2
     die "xbrd chain deploy failed"
@@ -229,7 +229,7 @@ say "deploying the XBR contracts"
 sed -n 's/^\([a-z]*\) *= *"\(0x[0-9a-fA-F]*\)"/  \1: \2/p' "$RUN/contracts.toml" >&2
 
 say "bootstrapping the dev market $MARKET_ID (members, market, payment and paying channels)"
-"$BIN" chain bootstrap --gateway "$GATEWAY" --contracts-file "$RUN/contracts.toml" \
+"$BIN" chain bootstrap --json --gateway "$GATEWAY" --contracts-file "$RUN/contracts.toml" \
     --market "$RUN/dev-market.toml" --funder-key-file "$RUN/keys/deployer.key" \
     >"$RUN/bootstrap.json" 2>"$RUN/bootstrap.log" || {
     cat "$RUN/bootstrap.log" >&2

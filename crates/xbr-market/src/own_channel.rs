@@ -1,6 +1,7 @@
 //! A seller's or buyer's own channel at start: found through the market maker, its off-chain
 //! seq/balance adopted into the role's store (the maker's view wins), with the maker's EIP-712
-//! domain. Shared by [`crate::seller`] and [`crate::buyer`].
+//! domain; and its final close at the current state ([`final_close`]). Shared by
+//! [`crate::seller`] and [`crate::buyer`].
 
 use std::sync::Arc;
 
@@ -8,9 +9,11 @@ use tracing::warn;
 
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::MakerClient;
-use crate::sig::Domain;
+use crate::sig::{ChannelState as SignedState, Domain, OFF_CHAIN_CLOSE_AT};
 use crate::store::{BuyerStore, SellerStore, StoreResult, blocking};
 use crate::types::{Address, ChannelType, LocalChannel, U256};
+use crate::wire::{CloseChannelRequest, CloseChannelResult};
+use xbr_core::eth::EthPrivateKey;
 
 /// A role's own channel: its type and how the role's store keeps it.
 pub(crate) struct ChannelRecord<S: ?Sized> {
@@ -143,6 +146,43 @@ pub(crate) fn settle<'a>(
     let after_pending =
         !maker.inflight.is_zero() && own.seq == maker.seq && own.balance == maker.remaining;
     (at_confirmed || after_pending).then_some(own)
+}
+
+/// Closes `ch` for good at its current (seq, balance): the delegate `key` signs the final close
+/// and the maker's `close_channel` counter-signs and settles it. The caller holds the role's sale
+/// lock, so the state signed is the last one.
+pub(crate) async fn final_close(
+    maker: &MakerClient,
+    key: &EthPrivateKey,
+    domain: &Domain,
+    ch: &LocalChannel,
+) -> MarketResult<CloseChannelResult> {
+    // Sign the close at a recent block: the contract accepts `closeAt` only within
+    // PRESIGNED_TXN_MAX_AGE blocks of the head (the reference's fixed 1 expires at block 1441).
+    let close_at = match maker.get_block_number().await? {
+        0 => OFF_CHAIN_CLOSE_AT,
+        block => block,
+    };
+    let state = SignedState {
+        close_at,
+        market_oid: ch.market_oid,
+        channel_oid: ch.channel_oid,
+        seq: ch.seq,
+        balance: ch.balance,
+        is_final: true,
+    };
+    let signature = domain.sign(key, &state)?;
+    let req = CloseChannelRequest {
+        channel_oid: ch.channel_oid,
+        verifying_chain_id: domain.chain_id,
+        current_block_number: close_at,
+        verifying_contract: domain.verifying_contract,
+        closing_balance: ch.balance,
+        closing_seq: ch.seq,
+        closing_is_final: true,
+        delegate_signature: signature,
+    };
+    maker.close_channel(&req).await
 }
 
 #[cfg(test)]

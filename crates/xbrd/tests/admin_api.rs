@@ -688,7 +688,7 @@ async fn openapi_describes_exactly_the_routes() {
     assert_eq!(s, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 15, "one entry per route");
+    assert_eq!(paths.len(), 16, "one entry per route");
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
             let uri = path

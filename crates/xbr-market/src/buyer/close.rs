@@ -4,40 +4,14 @@ use tracing::info;
 
 use super::{Active, Buyer};
 use crate::error::{MarketError, MarketResult, uri};
-use crate::sig::{ChannelState as SignedState, OFF_CHAIN_CLOSE_AT};
-use crate::wire::CloseChannelRequest;
+use crate::own_channel;
 
 impl Buyer {
     /// Closes the channel of `active` (the caller holds the sale lock).
     pub(super) async fn close_locked(&self, active: &mut Active) -> MarketResult<()> {
         let inner = &self.inner;
         let ch = &active.channel;
-        // Sign the close at a recent block: the contract accepts `closeAt` only within
-        // PRESIGNED_TXN_MAX_AGE blocks of the head (the reference's fixed 1 expires at block 1441).
-        let close_at = match inner.maker.get_block_number().await? {
-            0 => OFF_CHAIN_CLOSE_AT,
-            block => block,
-        };
-        let state = SignedState {
-            close_at,
-            market_oid: ch.market_oid,
-            channel_oid: ch.channel_oid,
-            seq: ch.seq,
-            balance: ch.balance,
-            is_final: true,
-        };
-        let signature = active.domain.sign(&inner.cfg.key, &state)?;
-        let req = CloseChannelRequest {
-            channel_oid: ch.channel_oid,
-            verifying_chain_id: active.domain.chain_id,
-            current_block_number: close_at,
-            verifying_contract: active.domain.verifying_contract,
-            closing_balance: ch.balance,
-            closing_seq: ch.seq,
-            closing_is_final: true,
-            delegate_signature: signature,
-        };
-        inner.maker.close_channel(&req).await?;
+        own_channel::final_close(&inner.maker, &inner.cfg.key, &active.domain, ch).await?;
         active.closed = true;
         info!(seq = ch.seq, "payment channel closed");
         Ok(())

@@ -30,6 +30,7 @@ use xbr_core::eth::EthPrivateKey;
 use xbr_core::keyseries::{ArchivedKey, KeySeries, RotationPolicy};
 
 mod clock;
+mod close;
 mod rotation;
 mod sale;
 

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::ports::views::{
-    ApiKeysView, ChainView, ChannelView, DecryptedEvent, KeysView, PublishReceipt, PublishRequest,
-    SessionView, TransactionPage, TransactionQuery, TransactionView,
+    ApiKeysView, ChainView, ChannelClosed, ChannelView, DecryptedEvent, KeysView, PublishReceipt,
+    PublishRequest, SessionView, TransactionPage, TransactionQuery, TransactionView,
 };
 
 pub use crate::health::invariants::{InvariantsView, ViolationView};

@@ -4,7 +4,7 @@
 //!
 //! Routes: `GET /health`, `GET /ready`, `GET /openapi.json` (no token), `GET /metrics` and under `/v1`:
 //! `status`, `balances`, `balances/{address}`, `members/{address}`, `keys`, `keys/{api_id}/rotate` (POST),
-//! `channels`, `transactions`, `publish` (POST), `events` (SSE), `invariants`.
+//! `channels`, `transactions`, `publish` (POST), `events` (SSE), `invariants`, `channel/close` (POST).
 
 pub mod dto;
 pub mod error;
@@ -103,6 +103,7 @@ pub fn router(state: Shared) -> Router {
         .route("/publish", post(publish))
         .route("/events", get(events))
         .route("/invariants", get(invariants))
+        .route("/channel/close", post(close_channel))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let guarded_metrics = Router::new()
         .route("/metrics", get(metrics))
@@ -426,4 +427,8 @@ async fn events(
         Some((Ok(event), (rx, shutdown)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+async fn close_channel(State(state): State<Shared>) -> Result<Json<ChannelClosed>, ApiError> {
+    Ok(Json(state.role_api.get()?.close_channel().await?))
 }

@@ -15,8 +15,8 @@ use tokio::sync::broadcast;
 use xbr_core::ApiId;
 
 use self::views::{
-    ApiKeysView, ChannelView, DecryptedEvent, KeysView, PublishReceipt, PublishRequest,
-    TransactionPage, TransactionQuery,
+    ApiKeysView, ChannelClosed, ChannelView, DecryptedEvent, KeysView, PublishReceipt,
+    PublishRequest, TransactionPage, TransactionQuery,
 };
 use crate::config::Role;
 
@@ -70,6 +70,12 @@ pub trait RoleApi: Send + Sync {
     /// Buyer: a stream of decrypted events.
     fn events(&self) -> Result<broadcast::Receiver<DecryptedEvent>, RoleError> {
         Err(RoleError::not_supported("events", self.role()))
+    }
+
+    /// Seller, buyer: close the own channel now (a final close at the current off-chain state).
+    fn close_channel(&self) -> BoxFuture<'_, Result<ChannelClosed, RoleError>> {
+        let role = self.role();
+        Box::pin(async move { Err(RoleError::not_supported("closing a channel", role)) })
     }
 }
 

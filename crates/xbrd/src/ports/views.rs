@@ -171,3 +171,28 @@ pub struct KeysView {
     /// Per API.
     pub apis: Vec<ApiKeysView>,
 }
+
+/// `POST /v1/channel/close`: the own channel a seller or buyer closed, at the state signed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChannelClosed {
+    /// Channel id (UUID).
+    pub channel_oid: ChannelId,
+    /// `payment` or `paying`.
+    pub channel_type: String,
+    /// Off-chain sequence number closed at.
+    pub seq: u64,
+    /// Off-chain balance closed at (base units).
+    pub balance: String,
+}
+
+impl ChannelClosed {
+    /// The view of `channel`, of type `channel_type`, closed at its current state.
+    pub fn of(channel: &xbr_market::types::LocalChannel, channel_type: &str) -> Self {
+        Self {
+            channel_oid: channel.channel_oid,
+            channel_type: channel_type.to_owned(),
+            seq: channel.seq,
+            balance: channel.balance.to_string(),
+        }
+    }
+}

@@ -20,7 +20,9 @@ use super::{RoleContext, RoleParts, data_key_kek};
 use crate::chain::Chain;
 use crate::config::Role as RoleKind;
 use crate::metrics::Shed;
-use crate::ports::views::{ChannelView, DecryptedEvent, TransactionPage, TransactionQuery};
+use crate::ports::views::{
+    ChannelClosed, ChannelView, DecryptedEvent, TransactionPage, TransactionQuery,
+};
 use crate::ports::{OwnAddress, RoleApi, RoleError};
 
 /// Decrypted events buffered for slow SSE clients before they see `lagged`.
@@ -136,5 +138,16 @@ impl RoleApi for BuyerApi {
 
     fn events(&self) -> Result<broadcast::Receiver<DecryptedEvent>, RoleError> {
         Ok(self.events.subscribe())
+    }
+
+    fn close_channel(&self) -> BoxFuture<'_, Result<ChannelClosed, RoleError>> {
+        Box::pin(async move {
+            self.buyer.close_channel().await?;
+            let closed =
+                self.buyer.channel().await.ok_or_else(|| {
+                    RoleError::NotReady("the buyer has no payment channel".into())
+                })?;
+            Ok(ChannelClosed::of(&closed, "payment"))
+        })
     }
 }

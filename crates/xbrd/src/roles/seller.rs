@@ -24,8 +24,8 @@ use super::{RoleContext, RoleParts, Sidecar, data_key_kek};
 use crate::chain::Chain;
 use crate::config::{ApiOffer, Role as RoleKind, Rotation, SampleFeed};
 use crate::ports::views::{
-    ApiKeysView, ChannelView, KeysView, PublishReceipt, PublishRequest, TransactionPage,
-    TransactionQuery, TransactionView,
+    ApiKeysView, ChannelClosed, ChannelView, KeysView, PublishReceipt, PublishRequest,
+    TransactionPage, TransactionQuery, TransactionView,
 };
 use crate::ports::{OwnAddress, RoleApi, RoleError};
 
@@ -304,6 +304,13 @@ impl RoleApi for SellerApi {
 
     fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<PublishReceipt, RoleError>> {
         Box::pin(self.publish_now(req))
+    }
+
+    fn close_channel(&self) -> BoxFuture<'_, Result<ChannelClosed, RoleError>> {
+        Box::pin(async move {
+            let closed = self.seller.close_paying_channel().await?;
+            Ok(ChannelClosed::of(&closed, "paying"))
+        })
     }
 }
 
