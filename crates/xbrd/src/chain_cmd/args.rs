@@ -28,9 +28,12 @@ pub struct GatewayArgs {
     /// Contract addresses file written by `xbrd chain deploy`.
     #[arg(long, value_name = "FILE")]
     pub contracts_file: Option<PathBuf>,
-    /// The chain id the gateway must serve; nothing is read or sent on another chain.
+    /// The chain id the gateway must serve; nothing is sent on another chain.
     #[arg(long, value_name = "ID", env = "XBRD_CHAIN_ID")]
     pub chain_id: Option<u64>,
+    /// Blocks a transaction's receipt must have (its own included) before the command goes on.
+    #[arg(long, value_name = "N")]
+    pub confirmations: Option<u64>,
 }
 
 /// The key that signs (a member's, a market owner's).
@@ -52,6 +55,9 @@ pub enum ChainCommand {
         /// The chain id the gateway must serve.
         #[arg(long, value_name = "ID", env = "XBRD_CHAIN_ID")]
         chain_id: Option<u64>,
+        /// Blocks each deployment's receipt must have before the next.
+        #[arg(long, value_name = "N")]
+        confirmations: Option<u64>,
         /// Deployer key file (mode 0600).
         #[arg(long, value_name = "FILE")]
         key_file: PathBuf,
@@ -288,7 +294,7 @@ pub enum ChannelCommand {
         /// The delegate daemon's configuration (admin address, token, gateway).
         #[arg(short = 'c', long = "config", value_name = "FILE", env = "XBRD_CONFIG")]
         config: PathBuf,
-        /// The chain id the gateway must serve.
+        /// The chain id the gateway must serve (default: the configuration's).
         #[arg(long, value_name = "ID", env = "XBRD_CHAIN_ID")]
         chain_id: Option<u64>,
         /// Return once the daemon signed the close, without waiting for the chain.

@@ -51,25 +51,18 @@ pub async fn close(
     chain_id: Option<u64>,
     no_wait: bool,
 ) -> anyhow::Result<Report> {
-    let cfg = config::load(config_path)?;
-    let target = Target {
-        url: cfg
-            .ethereum
-            .gateway
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned(),
-        contracts: cfg.ethereum.contracts.clone(),
-        chain_id,
-        config: None,
-    };
+    let target = Target::of_config(config::load(config_path)?, chain_id, None);
     // The chain is checked first: a wrong chain means the daemon is not asked at all.
     let chain = if no_wait {
         None
     } else {
         Some(target.connect(&["channel"]).await?.0)
     };
-    let answer = ask_daemon(&cfg).await?;
+    let cfg = target
+        .config
+        .as_ref()
+        .context("a configuration was loaded")?;
+    let answer = ask_daemon(cfg).await?;
     let id = answer["channel_oid"]
         .as_str()
         .context("the daemon's answer names no channel")?;

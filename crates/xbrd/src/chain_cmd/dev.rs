@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::json;
-use xbr_chain::{ContractBytecode, Gateway, MarketDescription};
+use xbr_chain::{ContractBytecode, MarketDescription};
 use xbr_core::ids::format_bytes16;
 
 use super::args::GatewayArgs;
 use super::output::Report;
-use super::target::{Target, check_chain_id, load_key};
+use super::target::{Target, load_key};
 use crate::config::secret::check_private_file_mode;
 use crate::config::validate::parse_address_str;
 
@@ -23,8 +23,7 @@ fn default_bytecode_dir() -> PathBuf {
 
 /// `deploy`: the seven contracts from `bytecode`, addresses written to `out` (TOML) and beside it.
 pub async fn deploy(
-    url: &str,
-    chain_id: Option<u64>,
+    target: &Target,
     key_file: &Path,
     bytecode: Option<PathBuf>,
     out: &Path,
@@ -44,9 +43,7 @@ pub async fn deploy(
             dir.display()
         )
     })?;
-    let url = url.trim_end_matches('/');
-    let (gateway, info) = Gateway::connect(url).await?;
-    check_chain_id(url, chain_id, info.chain_id)?;
+    let (gateway, info) = target.gateway().await?;
     tracing::info!(deployer = %deployer.address(), chain_id = info.chain_id, "deploying the XBR contracts");
     let deployment = xbr_chain::deploy(&gateway, &deployer, deployer.address(), &code).await?;
     let env_path = out.with_extension("env");

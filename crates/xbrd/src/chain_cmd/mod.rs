@@ -52,10 +52,14 @@ pub async fn execute(cmd: ChainCommand) -> anyhow::Result<Report> {
         ChainCommand::Deploy {
             gateway,
             chain_id,
+            confirmations,
             key_file,
             bytecode,
             out,
-        } => dev::deploy(&gateway, chain_id, &key_file, bytecode, &out).await,
+        } => {
+            let target = target::Target::of_url(&gateway, chain_id, confirmations);
+            dev::deploy(&target, &key_file, bytecode, &out).await
+        }
         ChainCommand::Bootstrap {
             gateway,
             market,

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::bail;
-use xbr_chain::{ChainInfo, ConnectOptions, SimpleBlockchain};
+use xbr_chain::{ChainInfo, ConnectOptions, Gateway, SimpleBlockchain, TxPolicy};
 use xbr_core::eth::EthPrivateKey;
 
 use super::args::{GatewayArgs, KeyArgs};
@@ -22,6 +22,8 @@ pub struct Target {
     pub contracts: Contracts,
     /// The chain id the gateway must serve, when pinned.
     pub chain_id: Option<u64>,
+    /// Fees, replacement and confirmations of the transactions sent.
+    pub tx: TxPolicy,
     /// The daemon configuration given with `-c`, if any.
     pub config: Option<Config>,
 }
@@ -34,17 +36,7 @@ impl Target {
     pub fn resolve(args: &GatewayArgs) -> anyhow::Result<Self> {
         if let Some(path) = &args.config {
             let cfg = config::load(path)?;
-            return Ok(Self {
-                url: cfg
-                    .ethereum
-                    .gateway
-                    .as_str()
-                    .trim_end_matches('/')
-                    .to_owned(),
-                contracts: cfg.ethereum.contracts.clone(),
-                chain_id: args.chain_id,
-                config: Some(cfg),
-            });
+            return Ok(Self::of_config(cfg, args.chain_id, args.confirmations));
         }
         let Some(gateway) = &args.gateway else {
             bail!(ConfigError::Missing {
@@ -57,11 +49,59 @@ impl Target {
             None => Contracts::default(),
         };
         Ok(Self {
-            url: gateway.trim_end_matches('/').to_owned(),
             contracts,
-            chain_id: args.chain_id,
-            config: None,
+            ..Self::of_url(gateway, args.chain_id, args.confirmations)
         })
+    }
+
+    /// The chain at `url`, without contracts (for deploying them).
+    pub fn of_url(url: &str, chain_id: Option<u64>, confirmations: Option<u64>) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_owned(),
+            contracts: Contracts::default(),
+            chain_id,
+            tx: tx_policy(TxPolicy::default(), confirmations),
+            config: None,
+        }
+    }
+
+    /// The chain of a daemon configuration; `chain_id` and `confirmations` given on the command
+    /// line win over the configuration's.
+    pub fn of_config(cfg: Config, chain_id: Option<u64>, confirmations: Option<u64>) -> Self {
+        Self {
+            url: cfg
+                .ethereum
+                .gateway
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+            contracts: cfg.ethereum.contracts.clone(),
+            chain_id,
+            tx: tx_policy(TxPolicy::default(), confirmations),
+            config: Some(cfg),
+        }
+    }
+
+    /// The connection options: the pinned chain id and the transaction policy.
+    pub fn options(&self) -> ConnectOptions {
+        if self.chain_id.is_none() {
+            tracing::warn!(
+                url = %self.url,
+                "the chain id is not pinned (give --chain-id): working on whatever chain the gateway serves"
+            );
+        }
+        ConnectOptions {
+            expected_chain_id: self.chain_id,
+            tx: self.tx,
+            ..ConnectOptions::default()
+        }
+    }
+
+    /// A plain gateway (no contracts yet), for deploying them.
+    pub async fn gateway(&self) -> anyhow::Result<(Gateway, ChainInfo)> {
+        let (gateway, info) = Gateway::connect_with(&self.url, self.options()).await?;
+        tracing::info!(url = %self.url, chain_id = info.chain_id, block = info.block_number, "connected");
+        Ok((gateway, info))
     }
 
     /// Connects after checking that the contracts in `need` are known, and that the node serves
@@ -83,32 +123,21 @@ impl Target {
                 });
             }
         }
-        let (chain, info) = SimpleBlockchain::connect_with(
-            &self.url,
-            contract_addresses(c),
-            ConnectOptions::default(),
-        )
-        .await?;
-        check_chain_id(&self.url, self.chain_id, info.chain_id)?;
-        tracing::info!(url = %self.url, chain_id = info.chain_id, block = info.block_number, "connected");
+        let (gateway, info) = self.gateway().await?;
+        let chain = SimpleBlockchain::new(gateway, contract_addresses(c));
         Ok((chain, info))
     }
 }
 
-/// The node at `url` must serve `expected` (when pinned); unpinned, a warning says so.
-pub fn check_chain_id(url: &str, expected: Option<u64>, actual: u64) -> anyhow::Result<()> {
-    match expected {
-        Some(expected) if expected != actual => bail!(
-            "the gateway {url} serves chain {actual}, not the chain {expected} asked for (--chain-id): nothing was sent"
-        ),
-        Some(_) => Ok(()),
-        None => {
-            tracing::warn!(
-                chain_id = actual,
-                "the chain id is not pinned (give --chain-id): working on whatever chain {url} serves"
-            );
-            Ok(())
+/// `policy` with `confirmations` when given.
+fn tx_policy(policy: TxPolicy, confirmations: Option<u64>) -> TxPolicy {
+    match confirmations {
+        Some(n) => TxPolicy {
+            confirmations: n,
+            ..policy
         }
+        .normalized(),
+        None => policy,
     }
 }
 
