@@ -36,13 +36,9 @@ pub struct GatewayArgs {
     pub confirmations: Option<u64>,
 }
 
-/// The key that signs (a member's, a market owner's).
-#[derive(Debug, Args)]
-pub struct KeyArgs {
-    /// The signing Ethereum key file (mode 0600): 32 raw bytes or 64 hex digits.
-    #[arg(long, value_name = "FILE")]
-    pub key_file: PathBuf,
-}
+/// The key that signs (a member's, a market owner's): a keystore v3 file with its passphrase
+/// source, or a raw key file.
+pub type KeyArgs = crate::eth_key::EthKeyArgs;
 
 /// `xbrd chain …`.
 #[derive(Debug, Subcommand)]
@@ -58,9 +54,9 @@ pub enum ChainCommand {
         /// Blocks each deployment's receipt must have before the next.
         #[arg(long, value_name = "N")]
         confirmations: Option<u64>,
-        /// Deployer key file (mode 0600).
-        #[arg(long, value_name = "FILE")]
-        key_file: PathBuf,
+        /// The deployer's key.
+        #[command(flatten)]
+        key: KeyArgs,
         /// Directory holding the contracts' bytecode (`<Contract>.bin`, as `scripts/xbr-contracts.sh bytecode`
         /// writes; default `$XBRD_PEERS_DIR/contracts`).
         #[arg(long, value_name = "DIR", env = "XBRD_CONTRACTS_DIR")]

@@ -8,7 +8,7 @@ use serde_json::json;
 use xbr_chain::{ContractBytecode, MarketDescription};
 use xbr_core::ids::format_bytes16;
 
-use super::args::GatewayArgs;
+use super::args::{GatewayArgs, KeyArgs};
 use super::output::Report;
 use super::target::{Target, load_key};
 use crate::config::secret::check_private_file_mode;
@@ -24,7 +24,7 @@ fn default_bytecode_dir() -> PathBuf {
 /// `deploy`: the seven contracts from `bytecode`, addresses written to `out` (TOML) and beside it.
 pub async fn deploy(
     target: &Target,
-    key_file: &Path,
+    key: &KeyArgs,
     bytecode: Option<PathBuf>,
     out: &Path,
 ) -> anyhow::Result<Report> {
@@ -35,7 +35,7 @@ pub async fn deploy(
             out.display()
         );
     }
-    let deployer = load_key(key_file, "--key-file")?;
+    let deployer = key.load()?;
     let dir = bytecode.unwrap_or_else(default_bytecode_dir);
     let code = ContractBytecode::load(&dir).with_context(|| {
         format!(

@@ -53,12 +53,12 @@ pub async fn execute(cmd: ChainCommand) -> anyhow::Result<Report> {
             gateway,
             chain_id,
             confirmations,
-            key_file,
+            key,
             bytecode,
             out,
         } => {
             let target = target::Target::of_url(&gateway, chain_id, confirmations);
-            dev::deploy(&target, &key_file, bytecode, &out).await
+            dev::deploy(&target, &key, bytecode, &out).await
         }
         ChainCommand::Bootstrap {
             gateway,

@@ -8,7 +8,7 @@ use anyhow::bail;
 use xbr_chain::{ChainInfo, ConnectOptions, Gateway, SimpleBlockchain, TxPolicy};
 use xbr_core::eth::EthPrivateKey;
 
-use super::args::{GatewayArgs, KeyArgs};
+use super::args::GatewayArgs;
 use crate::chain::contract_addresses;
 use crate::config::secret::{KeyKind, read_key_file};
 use crate::config::validate::contracts_from_file;
@@ -148,11 +148,4 @@ pub fn load_key(path: &Path, flag: &str) -> anyhow::Result<EthPrivateKey> {
         source,
     })?;
     Ok(EthPrivateKey::from_bytes(raw.expose())?)
-}
-
-impl KeyArgs {
-    /// The signing key.
-    pub fn load(&self) -> anyhow::Result<EthPrivateKey> {
-        load_key(&self.key_file, "--key-file")
-    }
 }
