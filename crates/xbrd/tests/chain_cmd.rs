@@ -3,17 +3,18 @@
 //! get, payment channel open/get, balance; each with its failing case (a wrong chain id, an
 //! unfunded account, a decoded revert, a market that does not exist, an actor of the wrong kind).
 
+mod chain_support;
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use xbr_chain::{ContractAddresses, SimpleBlockchain};
 use xbr_core::eth::EthPrivateKey;
 use xbrd_testkit::{ChainKind, DEV_KEYS, DevChain};
 
-use common::{BIN, write_key};
+use chain_support::xbrd;
+use common::write_key;
 
 /// Dev-chain accounts: deployer (holds the XBR supply), market owner, provider, consumer, the
 /// consumer's delegate, the market maker.
@@ -68,24 +69,12 @@ impl Onboarding {
 
     /// A command expected to succeed; its `--json` output.
     fn ok<S: AsRef<str>>(&self, args: &[S]) -> Value {
-        let mut a = self.chain_args(args);
-        a.push("--json".into());
-        let o = xbrd(&a);
-        assert!(
-            o.status.success(),
-            "xbrd {a:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap()
+        chain_support::ok(&self.chain_args(args))
     }
 
     /// A command expected to fail (exit ≠ 0); its stderr.
     fn fails<S: AsRef<str>>(&self, args: &[S]) -> String {
-        let a = self.chain_args(args);
-        let o = xbrd(&a);
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert!(!o.status.success(), "xbrd {a:?} succeeded: {err}");
-        err
+        chain_support::fails(&self.chain_args(args))
     }
 
     fn key_flag(&self, i: usize) -> String {
@@ -97,16 +86,6 @@ impl Onboarding {
         let b = self.ok(&["balance", &address(i)]);
         b["xbr"].as_str().unwrap().parse().unwrap()
     }
-}
-
-fn xbrd(args: &[String]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("XBRD_GATEWAY")
-        .env_remove("XBRD_CHAIN_ID")
-        .output()
-        .unwrap()
 }
 
 fn deploy(kind: ChainKind) -> Onboarding {
@@ -377,22 +356,6 @@ fn onboarding(kind: ChainKind) {
         String::from_utf8_lossy(&text.stderr).contains("connected"),
         "progress is logged"
     );
-}
-
-/// `name::ganache` and `name::anvil`.
-macro_rules! on_both_chains {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn ganache() {
-                super::$name(super::ChainKind::Ganache)
-            }
-            #[test]
-            fn anvil() {
-                super::$name(super::ChainKind::Anvil)
-            }
-        }
-    )+};
 }
 
 on_both_chains!(onboarding);

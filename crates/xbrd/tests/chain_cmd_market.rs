@@ -6,10 +6,12 @@
 //! member of the wrong kind, no delegate configuration, a channel closed already, a role that
 //! holds no channel, a wrong chain id).
 
+mod chain_support;
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+
+use chain_support::{fails, ok};
 
 use common::market::{
     BUYER, CONSUMER, KEYS, MAKER, PAYING, PAYMENT, PROVIDER, Routes, SELLER, common_toml,
@@ -21,34 +23,6 @@ use xbrd_testkit::{ChainKind, Crossbar, DevChain};
 
 const API: &str = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04";
 const NEW_PAYING: &str = "c2c2c2c2-c2c2-c2c2-c2c2-c2c2c2c2c2c2";
-
-fn xbrd<S: AsRef<str>>(args: &[S]) -> Output {
-    Command::new(common::BIN)
-        .args(args.iter().map(AsRef::as_ref))
-        .env_remove("RUST_LOG")
-        .env_remove("XBRD_CHAIN_ID")
-        .output()
-        .unwrap()
-}
-
-fn ok<S: AsRef<str>>(args: &[S]) -> serde_json::Value {
-    let mut args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    args.push("--json");
-    let o = xbrd(&args);
-    assert!(
-        o.status.success(),
-        "xbrd {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn fails<S: AsRef<str>>(args: &[S]) -> String {
-    let o = xbrd(args);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.code() != Some(0), "xbrd succeeded: {err}");
-    err
-}
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -199,21 +173,6 @@ fn write_contracts(dir: &Path, c: &xbr_chain::ContractAddresses) -> std::path::P
     let p = dir.join("contracts.toml");
     c.write_files(&p, &dir.join("contracts.env")).unwrap();
     p
-}
-
-macro_rules! on_both_chains {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn ganache() {
-                super::$name(super::ChainKind::Ganache)
-            }
-            #[test]
-            fn anvil() {
-                super::$name(super::ChainKind::Anvil)
-            }
-        }
-    )+};
 }
 
 on_both_chains!(channels_through_the_daemons);

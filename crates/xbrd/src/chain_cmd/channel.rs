@@ -4,17 +4,21 @@
 //! `openChannel` itself; a paying channel's recipient is the member and the market maker funds
 //! and sends it, asked through `xbr.marketmaker.open_channel` ([`super::paying`]).
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::Address;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use xbr_chain::{ActorType, ChannelInfo, ChannelType, OpenChannel, SimpleBlockchain};
-use xbr_core::eip712::{EIP712ChannelOpen, sign_typed};
+use xbr_chain::{ActorType, ChannelInfo, SimpleBlockchain};
+use xbr_core::eip712::sign_typed;
 use xbr_core::eth::EthPrivateKey;
-use xbr_core::{ChannelId, MarketId};
+use xbr_core::{ChannelId, MarketId, Signature};
+use xbr_market::chain::XbrChain;
+use xbr_market::maker::MakerChain;
+use xbr_market::types::ChannelType;
+use xbr_market::wire::OpenChannelRequest;
 
 use super::args::{ChannelKindArg, GatewayArgs, KeyArgs};
 use super::market::{address, amount, market_id, random_id};
-use super::output::{Report, mined};
+use super::output::Report;
 use super::target::Target;
 use crate::config::Config;
 use crate::config::validate::parse_id;
@@ -123,70 +127,29 @@ async fn market(
         .with_context(|| format!("the configured maker {maker} works for no market"))
 }
 
-/// Everything a ChannelOpen signature covers.
-pub struct Opening {
-    /// Payment or paying.
-    pub ctype: ChannelType,
-    /// The market.
-    pub market_id: MarketId,
-    /// The new channel.
-    pub channel_id: ChannelId,
-    /// The member.
-    pub actor: Address,
-    /// The delegate.
-    pub delegate: Address,
-    /// The market's maker.
-    pub marketmaker: Address,
-    /// The market owner (payment) or the member (paying).
-    pub recipient: Address,
-    /// Tokens locked.
-    pub amount: U256,
-    /// EIP-712 chain id (`XBRNetwork.verifyingChain`).
-    pub verifying_chain_id: u64,
-    /// EIP-712 verifying contract (`XBRNetwork.verifyingContract`).
-    pub verifying_contract: Address,
-    /// The `openedAt` block signed.
-    pub opened_at: u64,
-}
-
-impl Opening {
-    /// The member's EIP-712 ChannelOpen signature.
-    pub fn sign(&self, member: &EthPrivateKey) -> xbr_core::Signature {
-        let msg = EIP712ChannelOpen::new(
-            self.verifying_chain_id,
-            self.verifying_contract,
-            self.ctype.as_u8(),
-            self.opened_at,
-            self.market_id,
-            self.channel_id,
-            self.actor,
-            self.delegate,
-            self.marketmaker,
-            self.recipient,
-            self.amount,
-        );
-        sign_typed(member, &msg)
-    }
-}
-
-/// Resolves and checks what `channel open` signs: the market exists, the member joined it as
-/// the actor the channel needs, the channel id is new.
+/// Resolves and checks what `channel open` asks for: the market exists, the member joined it as
+/// the actor the channel needs, the channel id is new; and signs it (EIP-712 ChannelOpen).
 async fn opening(
     chain: &SimpleBlockchain,
     target: &Target,
-    member: Address,
+    member_key: &EthPrivateKey,
     f: &OpenFlags<'_>,
-) -> anyhow::Result<Opening> {
+) -> anyhow::Result<OpenChannelRequest> {
     let cfg = target.config.as_ref();
     let market_id = market(chain, f.market_id, cfg).await?;
     let m = chain
         .market_status(market_id)
         .await?
         .with_context(|| format!("no market {market_id} on this chain: nothing sent"))?;
-    let (ctype, actor_type, recipient) = match f.kind {
+    let (channel_type, actor_type, recipient) = match f.kind {
         ChannelKindArg::Payment => (ChannelType::Payment, ActorType::Consumer, m.owner),
-        ChannelKindArg::Paying => (ChannelType::Paying, ActorType::Provider, member),
+        ChannelKindArg::Paying => (
+            ChannelType::Paying,
+            ActorType::Provider,
+            member_key.address(),
+        ),
     };
+    let member = member_key.address();
     if !chain.is_actor(market_id, member, actor_type).await? {
         bail!(
             "{member} has not joined market {market_id} as a {actor_type:?} (xbrd chain market join): nothing sent"
@@ -199,19 +162,22 @@ async fn opening(
     if chain.channel(channel_id).await?.is_some() {
         bail!("channel {channel_id} exists already: nothing sent");
     }
-    Ok(Opening {
-        ctype,
-        market_id,
-        channel_id,
-        actor: member,
+    let mut req = OpenChannelRequest {
+        member,
+        market_oid: market_id,
+        channel_oid: channel_id,
+        verifying_chain_id: chain.verifying_chain_id().await?,
+        current_block_number: chain.gateway().block_number().await?,
+        verifying_contract: chain.verifying_contract().await?,
+        channel_type,
         delegate: delegate(f.delegate, cfg)?,
         marketmaker: m.maker,
         recipient,
         amount: amount("--amount", f.amount)?,
-        verifying_chain_id: chain.verifying_chain_id().await?,
-        verifying_contract: chain.verifying_contract().await?,
-        opened_at: chain.gateway().block_number().await?,
-    })
+        signature: Signature::from([0; 65]),
+    };
+    req.signature = sign_typed(member_key, &req.open_message());
+    Ok(req)
 }
 
 /// `channel open`.
@@ -225,61 +191,46 @@ pub async fn open(
     let (chain, _) = target
         .connect(&["token", "network", "market", "channel"])
         .await?;
-    let o = opening(&chain, &target, member.address(), f).await?;
-    let signature = o.sign(&member);
-    let tx = match o.ctype {
+    let req = opening(&chain, &target, &member, f).await?;
+    let tx = match req.channel_type {
         ChannelType::Paying => {
             let cfg = target
                 .config
                 .as_ref()
                 .context("a paying channel is asked of the market maker over the delegate's router: give -c with the delegate's configuration")?;
-            super::paying::ask_maker(cfg, &member, &o, signature).await?
+            super::paying::ask_maker(cfg, &member, &req).await?
         }
-        _ => open_payment(&chain, &member, &o, signature).await?,
+        ChannelType::Payment => open_payment(&chain, member, &req).await?,
     };
-    let c = read(&chain, o.channel_id).await?;
+    let c = read(&chain, req.channel_oid).await?;
     let mut value = channel_json(&c);
     value["transaction"] = tx;
     Ok(Report::new(
         format!(
             "{} channel {} opened with {} base units",
             format!("{:?}", c.ctype).to_lowercase(),
-            o.channel_id,
+            req.channel_oid,
             c.amount
         ),
         value,
     ))
 }
 
-/// A payment channel: the member approves XBRChannel for the amount and sends `openChannel`.
+/// A payment channel: the member approves XBRChannel for the amount, then sends `openChannel`
+/// itself (xbr-market's chain access, as the maker sends a paying channel's).
 async fn open_payment(
     chain: &SimpleBlockchain,
-    member: &EthPrivateKey,
-    o: &Opening,
-    signature: xbr_core::Signature,
+    member: EthPrivateKey,
+    req: &OpenChannelRequest,
 ) -> anyhow::Result<Value> {
     let spender = chain.addresses().channel;
-    if chain.xbr_allowance(o.actor, spender).await? != o.amount {
-        tracing::info!(amount = %o.amount, "approving the channel amount to XBRChannel");
-        chain.approve_xbr(member, spender, o.amount).await?;
+    if chain.xbr_allowance(req.member, spender).await? != req.amount {
+        tracing::info!(amount = %req.amount, "approving the channel amount to XBRChannel");
+        chain.approve_xbr(&member, spender, req.amount).await?;
     }
-    tracing::info!(channel = %o.channel_id, market = %o.market_id, "opening the payment channel");
-    let receipt = chain
-        .open_channel(
-            member,
-            &OpenChannel {
-                ctype: o.ctype,
-                opened_at: o.opened_at,
-                market_id: o.market_id,
-                channel_id: o.channel_id,
-                actor: o.actor,
-                delegate: o.delegate,
-                marketmaker: o.marketmaker,
-                recipient: o.recipient,
-                amount: o.amount,
-                signature,
-            },
-        )
+    tracing::info!(channel = %req.channel_oid, market = %req.market_oid, "opening the payment channel");
+    let (tx, _) = XbrChain::new(chain.clone(), member)
+        .open_channel(req.clone())
         .await?;
-    Ok(mined(receipt.transaction_hash, receipt.block_number))
+    Ok(json!({ "hash": format!("0x{}", hex::encode(tx)) }))
 }

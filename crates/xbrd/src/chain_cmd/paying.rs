@@ -10,25 +10,21 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use wamp_client::CallOptions;
 use wamp_proto::Dict;
-use xbr_core::Signature;
 use xbr_core::eth::EthPrivateKey;
 use xbr_market::maker::authenticator::{ROLE_USER, member_login_authextra};
-use xbr_market::types::ChannelType;
 use xbr_market::wire::OpenChannelRequest;
 
-use super::channel::Opening;
 use crate::config::Config;
 use crate::register_key::{delegate_key, first_transport, join};
 
 /// How long the maker gets to approve, send and mine `openChannel`.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// Asks the maker to open `o`, signed by `member`; the transaction the maker reports.
+/// Asks the maker to open `req` (signed by `member`); the transaction the maker reports.
 pub async fn ask_maker(
     cfg: &Config,
     member: &EthPrivateKey,
-    o: &Opening,
-    signature: Signature,
+    req: &OpenChannelRequest,
 ) -> anyhow::Result<Value> {
     let key = delegate_key(
         cfg,
@@ -46,21 +42,7 @@ pub async fn ask_maker(
             member.address()
         );
     }
-    let req = OpenChannelRequest {
-        member: o.actor,
-        market_oid: o.market_id,
-        channel_oid: o.channel_id,
-        verifying_chain_id: o.verifying_chain_id,
-        current_block_number: o.opened_at,
-        verifying_contract: o.verifying_contract,
-        channel_type: ChannelType::Paying,
-        delegate: o.delegate,
-        marketmaker: o.marketmaker,
-        recipient: o.recipient,
-        amount: o.amount,
-        signature,
-    };
-    tracing::info!(channel = %o.channel_id, market = %o.market_id, maker = %o.marketmaker, "asking the market maker to open the paying channel");
+    tracing::info!(channel = %req.channel_oid, market = %req.market_oid, maker = %req.marketmaker, "asking the market maker to open the paying channel");
     let options = CallOptions {
         timeout: Some(OPEN_TIMEOUT),
         ..CallOptions::default()

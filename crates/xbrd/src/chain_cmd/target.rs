@@ -68,18 +68,10 @@ impl Target {
     /// The chain of a daemon configuration; `chain_id` and `confirmations` given on the command
     /// line win over the configuration's.
     pub fn of_config(cfg: Config, chain_id: Option<u64>, confirmations: Option<u64>) -> Self {
-        Self {
-            url: cfg
-                .ethereum
-                .gateway
-                .as_str()
-                .trim_end_matches('/')
-                .to_owned(),
-            contracts: cfg.ethereum.contracts.clone(),
-            chain_id,
-            tx: tx_policy(TxPolicy::default(), confirmations),
-            config: Some(cfg),
-        }
+        let mut target = Self::of_url(cfg.ethereum.gateway.as_str(), chain_id, confirmations);
+        target.contracts = cfg.ethereum.contracts.clone();
+        target.config = Some(cfg);
+        target
     }
 
     /// The connection options: the pinned chain id and the transaction policy.
