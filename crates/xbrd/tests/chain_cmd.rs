@@ -253,40 +253,31 @@ fn onboarding(kind: ChainKind) {
     register(&o, PROVIDER, &eula);
     register(&o, CONSUMER, &eula);
     fund_xbr(&o, CONSUMER);
-    let unknown = o.fails(&[
-        "market",
-        "join",
-        "--market-id",
+    let join = |market: &str, actor: &str, member: usize| {
+        let key = o.key_flag(member);
+        [
+            "market",
+            "join",
+            "--market-id",
+            market,
+            "--actor",
+            actor,
+            "--key-file",
+            &key,
+        ]
+        .map(str::to_owned)
+    };
+    let unknown = o.fails(&join(
         "c0c0c0c0-c0c0-c0c0-c0c0-c0c0c0c0c0c0",
-        "--actor",
         "consumer",
-        "--key-file",
-        &o.key_flag(CONSUMER),
-    ]);
+        CONSUMER,
+    ));
     assert!(unknown.contains("no market"), "{unknown}");
-    let joined = o.ok(&[
-        "market",
-        "join",
-        "--market-id",
-        MARKET,
-        "--actor",
-        "consumer",
-        "--key-file",
-        &o.key_flag(CONSUMER),
-    ]);
+    let joined = o.ok(&join(MARKET, "consumer", CONSUMER));
     assert_eq!(joined["actor"], "consumer");
     assert_eq!(joined["security_paid"], (10 * XBR).to_string());
     assert_eq!(o.xbr(CONSUMER), 90 * XBR);
-    let provider = o.ok(&[
-        "market",
-        "join",
-        "--market-id",
-        MARKET,
-        "--actor",
-        "provider",
-        "--key-file",
-        &o.key_flag(PROVIDER),
-    ]);
+    let provider = o.ok(&join(MARKET, "provider", PROVIDER));
     assert_eq!(provider["actor"], "provider");
     assert_eq!(provider["security_paid"], "0");
 
