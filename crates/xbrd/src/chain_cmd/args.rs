@@ -28,10 +28,12 @@ pub struct GatewayArgs {
     /// Contract addresses file written by `xbrd chain deploy`.
     #[arg(long, value_name = "FILE")]
     pub contracts_file: Option<PathBuf>,
-    /// The chain id the gateway must serve; nothing is sent on another chain.
+    /// The chain id the gateway must serve (default: the `-c` configuration's `chain_id`);
+    /// nothing is sent on another chain.
     #[arg(long, value_name = "ID", env = "XBRD_CHAIN_ID")]
     pub chain_id: Option<u64>,
-    /// Blocks a transaction's receipt must have (its own included) before the command goes on.
+    /// Blocks a transaction's receipt must have (its own included) before the command goes on
+    /// (default: the `-c` configuration's `[ethereum.transactions] confirmations`, else 1).
     #[arg(long, value_name = "N")]
     pub confirmations: Option<u64>,
 }

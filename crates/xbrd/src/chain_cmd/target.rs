@@ -65,10 +65,15 @@ impl Target {
         }
     }
 
-    /// The chain of a daemon configuration; `chain_id` and `confirmations` given on the command
-    /// line win over the configuration's.
+    /// The chain of a daemon configuration (gateway, contracts, `chain_id`,
+    /// `[ethereum.transactions]`); `chain_id` and `confirmations` given on the command line win.
     pub fn of_config(cfg: Config, chain_id: Option<u64>, confirmations: Option<u64>) -> Self {
-        let mut target = Self::of_url(cfg.ethereum.gateway.as_str(), chain_id, confirmations);
+        let mut target = Self::of_url(
+            cfg.ethereum.gateway.as_str(),
+            chain_id.or(cfg.ethereum.chain_id),
+            None,
+        );
+        target.tx = tx_policy(cfg.ethereum.transactions, confirmations);
         target.contracts = cfg.ethereum.contracts.clone();
         target.config = Some(cfg);
         target
@@ -79,7 +84,7 @@ impl Target {
         if self.chain_id.is_none() {
             tracing::warn!(
                 url = %self.url,
-                "the chain id is not pinned (give --chain-id): working on whatever chain the gateway serves"
+                "the chain id is not pinned (give --chain-id, or chain_id in the configuration): working on whatever chain the gateway serves"
             );
         }
         ConnectOptions {
