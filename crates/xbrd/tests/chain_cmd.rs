@@ -162,6 +162,30 @@ fn fund_xbr(o: &Onboarding, to: usize) {
     });
 }
 
+/// A keystore made by `cast wallet new` (mode 0600) and its passphrase file; its address.
+fn cast_keystore(dir: &std::path::Path) -> (String, String, String) {
+    let out = std::process::Command::new(xbrd_testkit::cast_bin())
+        .args(["wallet", "new", dir.to_str().unwrap(), "operator", "--json"])
+        .args(["--unsafe-password", "correct horse"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keystore = dir.join("operator");
+    let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    std::fs::set_permissions(&keystore, private).unwrap();
+    let passphrase = write_key(dir, "operator.pass", "correct horse\n");
+    (
+        keystore.display().to_string(),
+        passphrase.display().to_string(),
+        made[0]["address"].as_str().unwrap().to_owned(),
+    )
+}
+
 fn register(o: &Onboarding, i: usize, eula: &str) -> Value {
     o.ok(&[
         "member",
@@ -218,6 +242,25 @@ fn onboarding(kind: ChainKind) {
     assert_eq!(again["is_member"], true);
     assert!(again.get("transaction").is_none(), "nothing sent: {again}");
     assert_eq!(o.ok(&["member", "get", &owner])["is_member"], true);
+
+    // An operator's key as Foundry keeps it: a keystore v3 file and its passphrase file.
+    let (keystore, passphrase, ks_address) = cast_keystore(o.dir.path());
+    o.chain.set_balance(&ks_address, "0xde0b6b3a7640000");
+    let ks = o.ok(&[
+        "member",
+        "register",
+        "--key-file",
+        &keystore,
+        "--passphrase-file",
+        &passphrase,
+        "--eula",
+        &eula,
+    ]);
+    assert_eq!(
+        ks["address"].as_str().unwrap().to_lowercase(),
+        ks_address.to_lowercase()
+    );
+    assert_eq!(ks["is_member"], true);
 
     // market create: only a member may; the revert reason is decoded.
     let maker = address(MAKER);
