@@ -378,7 +378,33 @@ fn onboarding(kind: ChainKind) {
     assert!(!o5.status.success());
     assert!(String::from_utf8_lossy(&o5.stderr).contains("but chain 5 is configured"));
 
-    // Without --json: text for people, progress on stderr.
+    // Reads of what is not there, and input that is not an address.
+    let nothing = "c0c0c0c0-c0c0-c0c0-c0c0-c0c0c0c0c0c0";
+    assert!(o.fails(&["market", "get", nothing]).contains("no market"));
+    let no_actor = o.fails(&["actor", "get", &owner, "--market-id", nothing]);
+    assert!(no_actor.contains("no market"), "{no_actor}");
+    assert!(o.fails(&["channel", "get", nothing]).contains("no channel"));
+    assert!(
+        o.fails(&["balance", "0x1234"])
+            .contains("expected an Ethereum address")
+    );
+    assert!(
+        o.fails(&["member", "get", "nobody"])
+            .contains("expected an Ethereum address")
+    );
+
+    // bootstrap: the dev market's maker (account 6) works for the market created above already,
+    // so creating the dev market reverts.
+    let dev_market = xbrd_testkit::repo_root().join("config/dev-market.toml");
+    let taken = o.fails(&[
+        "bootstrap",
+        "--market",
+        dev_market.to_str().unwrap(),
+        "--funder-key-file",
+        &o.key_flag(DEPLOYER),
+    ]);
+    assert!(taken.contains("XBRMarket.createMarket reverted"), "{taken}");
+
     let text = xbrd(&o.chain_args(&["member", "get", &owner]));
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(
