@@ -23,12 +23,17 @@ use super::target::Target;
 use crate::config::Config;
 use crate::config::validate::parse_id;
 
+/// `payment` or `paying`.
+fn kind_name(c: &ChannelInfo) -> String {
+    format!("{:?}", c.ctype).to_lowercase()
+}
+
 /// The channel's on-chain state and closing state as JSON.
 pub fn channel_json(c: &ChannelInfo) -> Value {
     let cl = &c.closing;
     json!({
         "channel_id": c.channel_id.to_string(),
-        "type": format!("{:?}", c.ctype).to_lowercase(),
+        "type": kind_name(c),
         "state": format!("{:?}", c.state).to_lowercase(),
         "market_id": c.market_id.to_string(),
         "actor": c.actor.to_checksum(None),
@@ -68,11 +73,7 @@ pub async fn get(id: &str, gateway: &GatewayArgs) -> anyhow::Result<Report> {
     let (chain, _) = Target::resolve(gateway)?.connect(&["channel"]).await?;
     let c = read(&chain, id).await?;
     Ok(Report::new(
-        format!(
-            "{} channel {id}: {:?}",
-            format!("{:?}", c.ctype).to_lowercase(),
-            c.state
-        ),
+        format!("{} channel {id}: {:?}", kind_name(&c), c.state),
         channel_json(&c),
     ))
 }
@@ -174,6 +175,7 @@ async fn opening(
         marketmaker: m.maker,
         recipient,
         amount: amount("--amount", f.amount)?,
+        // Replaced just below by the member's signature over the other fields.
         signature: Signature::from([0; 65]),
     };
     req.signature = sign_typed(member_key, &req.open_message());
@@ -186,21 +188,20 @@ pub async fn open(
     key: &KeyArgs,
     f: &OpenFlags<'_>,
 ) -> anyhow::Result<Report> {
-    let member = key.load()?;
     let target = Target::resolve(gateway)?;
+    if f.kind == ChannelKindArg::Paying && target.config.is_none() {
+        bail!(
+            "a paying channel is asked of the market maker over the delegate's router: give -c with the delegate's configuration"
+        );
+    }
+    let member = key.load()?;
     let (chain, _) = target
         .connect(&["token", "network", "market", "channel"])
         .await?;
     let req = opening(&chain, &target, &member, f).await?;
-    let tx = match req.channel_type {
-        ChannelType::Paying => {
-            let cfg = target
-                .config
-                .as_ref()
-                .context("a paying channel is asked of the market maker over the delegate's router: give -c with the delegate's configuration")?;
-            super::paying::ask_maker(cfg, &member, &req).await?
-        }
-        ChannelType::Payment => open_payment(&chain, member, &req).await?,
+    let tx = match (req.channel_type, &target.config) {
+        (ChannelType::Paying, Some(cfg)) => super::paying::ask_maker(cfg, &member, &req).await?,
+        _ => open_payment(&chain, member, &req).await?,
     };
     let c = read(&chain, req.channel_oid).await?;
     let mut value = channel_json(&c);
@@ -208,7 +209,7 @@ pub async fn open(
     Ok(Report::new(
         format!(
             "{} channel {} opened with {} base units",
-            format!("{:?}", c.ctype).to_lowercase(),
+            kind_name(&c),
             req.channel_oid,
             c.amount
         ),
