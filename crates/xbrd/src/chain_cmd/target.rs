@@ -146,3 +146,67 @@ pub fn load_key(path: &Path, flag: &str) -> anyhow::Result<EthPrivateKey> {
     })?;
     Ok(EthPrivateKey::from_bytes(raw.expose())?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A seller configuration pinning chain 1337 and 3 confirmations.
+    fn config(dir: &Path) -> Config {
+        let key = dir.join("seller.key");
+        std::fs::write(&key, "11".repeat(32)).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let path = dir.join("seller.toml");
+        std::fs::write(
+            &path,
+            r#"role = "seller"
+realm = "xbr-market"
+[[transports]]
+url = "ws://127.0.0.1:1/ws"
+[ethereum]
+gateway = "http://127.0.0.1:2/"
+private_key_file = "seller.key"
+chain_id = 1337
+[ethereum.transactions]
+confirmations = 3
+[ethereum.contracts]
+token = "0x254dffcd3277C0b1660F6d42EFbB754edaBAbC2B"
+network = "0xC89Ce4735882C9F0f0FE26686c53074E09B0D550"
+[market]
+maker = "0x3E5e9111Ae8eB78Fe1CC3bb8915d5D461F3Ef9A9"
+[[market.apis]]
+api_id = "627f1b5c-58c2-43b1-8422-a34f7d3f5a04"
+prefix = "io.crossbar.example"
+price = "35 XBR"
+rotation_interval = "10s"
+"#,
+        )
+        .unwrap();
+        config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn the_configuration_pins_the_chain_and_the_command_line_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let from_config = Target::of_config(config(dir.path()), None, None);
+        assert_eq!(from_config.url, "http://127.0.0.1:2");
+        assert_eq!(from_config.chain_id, Some(1337));
+        assert_eq!(from_config.tx.confirmations, 3);
+        let overridden = Target::of_config(config(dir.path()), Some(5), Some(7));
+        assert_eq!(overridden.chain_id, Some(5));
+        assert_eq!(overridden.tx.confirmations, 7);
+        assert_eq!(overridden.options().expected_chain_id, Some(5));
+    }
+
+    #[test]
+    fn flags_alone_give_the_default_policy_with_at_least_one_confirmation() {
+        let t = Target::of_url("http://127.0.0.1:8545/", None, Some(0));
+        assert_eq!(t.url, "http://127.0.0.1:8545");
+        assert_eq!(t.tx.confirmations, 1);
+        assert_eq!(
+            Target::of_url("http://x", Some(1), None).tx,
+            TxPolicy::default()
+        );
+    }
+}
