@@ -174,10 +174,10 @@ pub enum MarketCommand {
         /// The market maker's address.
         #[arg(long, value_name = "ADDRESS")]
         maker: String,
-        /// Security a provider deposits when joining (base units or "<n> XBR").
+        /// Security a provider deposits when joining (base units, or e.g. "35 XBR").
         #[arg(long, value_name = "AMOUNT", default_value = "0")]
         provider_security: String,
-        /// Security a consumer deposits when joining (base units or "<n> XBR").
+        /// Security a consumer deposits when joining (base units, or e.g. "35 XBR").
         #[arg(long, value_name = "AMOUNT", default_value = "0")]
         consumer_security: String,
         /// Market fee as a fraction of the token's total supply (base units).
@@ -272,7 +272,7 @@ pub enum ChannelCommand {
         /// The member's key (signs ChannelOpen; pays for a payment channel).
         #[command(flatten)]
         key: KeyArgs,
-        /// Tokens to lock (base units or "<n> XBR").
+        /// Tokens to lock (base units, or e.g. "35 XBR").
         #[arg(long, value_name = "AMOUNT")]
         amount: String,
         /// The delegate's address (default: the `-c` configuration's delegate).

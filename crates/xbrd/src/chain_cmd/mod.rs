@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`args`] | the clap command line: groups, the gateway and key argument sets |
 //! | [`target`] | gateway, contracts and pinned chain id (flags or `-c FILE`); the signing key |
-//! | [`output`] | a command's [`Report`](output::Report): text for people, JSON with `--json` |
+//! | [`output`] | a command's [`output::Report`]: text for people, JSON with `--json` |
 //! | [`dev`] | `deploy`, `bootstrap` (dev chains), `balance` |
 //! | [`member`] | `member get|register` (explicit EULA acceptance) |
 //! | [`market`] | `market get|create|join`, `actor get` |
