@@ -114,6 +114,19 @@ impl RoleApi for FakeRole {
         }
         Ok(self.events.subscribe())
     }
+    fn close_channel(&self) -> BoxFuture<'_, Result<ChannelClosed, RoleError>> {
+        Box::pin(async move {
+            if self.role == Role::Marketmaker {
+                return Err(RoleError::not_supported("closing a channel", self.role));
+            }
+            Ok(ChannelClosed {
+                channel_oid: "5e5c7fd5-38a7-4e3b-9fa6-4dbc1f1c4c0a".parse().unwrap(),
+                channel_type: "paying".into(),
+                seq: 2,
+                balance: "965000000000000000000".into(),
+            })
+        })
+    }
 }
 
 struct FakeChain;
@@ -679,6 +692,22 @@ async fn invariants_are_checked_on_demand_and_a_violation_degrades_health_and_re
             .contains("invariants violated"),
         "{r}"
     );
+}
+
+#[tokio::test]
+async fn channel_close_is_for_the_delegates() {
+    let f = fixture(Role::Seller);
+    f.start_role();
+    let (s, b) = send(&f.app, "POST", "/v1/channel/close", Some(TOKEN), None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["channel_oid"], "5e5c7fd5-38a7-4e3b-9fa6-4dbc1f1c4c0a");
+    assert_eq!(b["seq"], 2);
+    assert_eq!(b["balance"], "965000000000000000000");
+    let f = fixture(Role::Marketmaker);
+    f.start_role();
+    let (s, b) = send(&f.app, "POST", "/v1/channel/close", Some(TOKEN), None).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_error(&b, "not_supported");
 }
 
 #[tokio::test]
