@@ -1,12 +1,11 @@
 //! Read-only queries the `xbrd chain` commands need beyond [`SimpleBlockchain`]'s core reads:
-//! a member's entry in a market (`XBRMarket.getMarketActor`) and the network's
-//! `PRESIGNED_TXN_MAX_AGE`. Nothing here sends a transaction.
+//! a member's entry in a market (`XBRMarket.getMarketActor`). Nothing here sends a transaction.
 
 use alloy_primitives::{Address, U256};
 use serde::Serialize;
 use xbr_core::MarketId;
 
-use crate::bindings::{XBRMarket, XBRNetwork};
+use crate::bindings::XBRMarket;
 use crate::blockchain::SimpleBlockchain;
 use crate::error::Result;
 use crate::types::ActorType;
@@ -50,17 +49,5 @@ impl SimpleBlockchain {
             security: r._1,
             meta: r._2,
         }))
-    }
-
-    /// `XBRNetwork.PRESIGNED_TXN_MAX_AGE`: how many blocks a pre-signed `openedAt`/`closeAt`
-    /// may lag behind the head.
-    pub async fn presigned_max_age(&self) -> Result<U256> {
-        let call = "XBRNetwork.PRESIGNED_TXN_MAX_AGE";
-        let c = self.addresses().network;
-        XBRNetwork::new(c, self.gateway().provider().clone())
-            .PRESIGNED_TXN_MAX_AGE()
-            .call()
-            .await
-            .map_err(|e| self.gateway().contract_error(call, c, e))
     }
 }
