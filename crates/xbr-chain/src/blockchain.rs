@@ -143,7 +143,7 @@ impl SimpleBlockchain {
         XBRDomain::new(self.addresses.domain, self.provider().clone())
     }
 
-    fn channels(&self) -> XBRChannel::XBRChannelInstance<DynProvider> {
+    pub(crate) fn channels(&self) -> XBRChannel::XBRChannelInstance<DynProvider> {
         XBRChannel::new(self.addresses.channel, self.provider().clone())
     }
 
@@ -582,7 +582,7 @@ impl SimpleBlockchain {
 }
 
 /// The `closeChannel` call of `close`.
-fn close_call<'a>(
+pub(crate) fn close_call<'a>(
     contract: &'a XBRChannel::XBRChannelInstance<DynProvider>,
     close: &CloseChannel,
 ) -> alloy_contract::SolCallBuilder<&'a DynProvider, XBRChannel::closeChannelCall> {
@@ -598,7 +598,7 @@ fn close_call<'a>(
 }
 
 /// The contract function [`SimpleBlockchain::close_channel`] calls (names it in errors).
-const CLOSE_CHANNEL: &str = "XBRChannel.closeChannel";
+pub(crate) const CLOSE_CHANNEL: &str = "XBRChannel.closeChannel";
 
 /// An `Opened` event as [`ChannelOpened`].
 pub(crate) fn channel_opened(

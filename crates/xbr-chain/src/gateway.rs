@@ -394,7 +394,7 @@ impl Gateway {
 }
 
 /// The transaction request of a binding's call to `contract`.
-fn call_request<P: Provider, D: CallDecoder>(
+pub(crate) fn call_request<P: Provider, D: CallDecoder>(
     contract: Address,
     builder: CallBuilder<P, D>,
 ) -> TransactionRequest {

@@ -53,7 +53,7 @@ pub use error::{ChainError, Result};
 pub use gateway::{ConnectOptions, Gateway, TransactionStatus};
 pub use logs::{ChannelEvent, ChannelSettlement};
 pub use queries::ActorStatus;
-pub use tx::TxPolicy;
+pub use tx::{BroadcastOutcome, PresignedTx, TxPolicy};
 pub use types::{
     ActorType, Balances, ChainInfo, ChannelInfo, ChannelOpened, ChannelState, ChannelType,
     DomainState, DomainStatus, MarketStatus, MemberLevel, MemberStatus,

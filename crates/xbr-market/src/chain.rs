@@ -1,22 +1,23 @@
 //! [`MakerChain`] over xbr-chain's [`SimpleBlockchain`]: channel reads and lifecycle logs,
 //! `openChannel` (approving
-//! the amount first for paying channels, which the maker funds) and `closeChannel` (submitted
-//! without waiting; its transaction then looked up by hash), each signed locally with the
-//! maker's key.
+//! the amount first for paying channels, which the maker funds) and `closeChannel` (signed
+//! without sending, so the close worker persists it before its broadcast; replaced with higher
+//! fees per the gateway's `TxPolicy`; looked up by hash), each signed locally with the maker's key.
 
 use tracing::warn;
 use xbr_chain::{
-    ChannelEvent, ChannelOpened, ChannelType as ChainType, CloseChannel, OpenChannel,
-    SimpleBlockchain, TransactionStatus,
+    BroadcastOutcome, ChannelEvent, ChannelOpened, ChannelType as ChainType, CloseChannel,
+    OpenChannel, PresignedTx, SimpleBlockchain, TransactionStatus,
 };
 use xbr_core::eth::EthPrivateKey;
 
 use crate::error::{MarketError, MarketResult, uri};
 use crate::maker::{
-    ChainChannel, ChainChannelEvent, ChainClose, CloseSubmission, MakerChain, TxStatus,
+    ChainChannel, ChainChannelEvent, ChainClose, CloseBroadcast, CloseSigning, MakerChain,
+    Replacement, TxStatus,
 };
 use crate::peer::BoxFuture;
-use crate::types::{ActorType, Address, ChannelId, ChannelType, MarketId, U256};
+use crate::types::{ActorType, Address, ChannelId, ChannelType, CloseTx, MarketId, U256};
 use crate::wire::OpenChannelRequest;
 
 /// The maker's chain access.
@@ -34,6 +35,19 @@ impl XbrChain {
 
 fn chain_err(e: xbr_chain::ChainError) -> MarketError {
     MarketError::new(uri::CHAIN_ERROR, e.to_string())
+}
+
+/// Names the close transaction in xbr-chain's errors and progress events.
+const CLOSE_CALL: &str = "XBRChannel.closeChannel";
+
+fn close_tx(tx: PresignedTx) -> CloseTx {
+    CloseTx {
+        hash: tx.hash.0,
+        nonce: tx.nonce,
+        max_fee_per_gas: tx.max_fee_per_gas,
+        max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
+        raw: tx.raw.to_vec(),
+    }
 }
 
 /// The market's view of an `Opened` event (`None` for a channel type this market does not know).
@@ -170,7 +184,7 @@ impl MakerChain for XbrChain {
         })
     }
 
-    fn submit_close(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<CloseSubmission>> {
+    fn sign_close(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<CloseSigning>> {
         Box::pin(async move {
             let seq = u32::try_from(close.seq)
                 .map_err(|_| MarketError::new(uri::INVALID_TRANSACTION, "seq exceeds uint32"))?;
@@ -183,15 +197,68 @@ impl MakerChain for XbrChain {
                 delegate_signature: close.delegate_signature,
                 marketmaker_signature: close.marketmaker_signature,
             };
-            let sent = self.chain.submit_close_channel(&self.key, &call).await;
-            match sent {
-                Ok(hash) => Ok(CloseSubmission::Sent(hash.0)),
+            match self.chain.presign_close_channel(&self.key, &call).await {
+                Ok(tx) => Ok(CloseSigning::Signed(close_tx(tx))),
                 Err(e @ xbr_chain::ChainError::Reverted { .. }) => {
-                    Ok(CloseSubmission::Rejected(e.to_string()))
+                    Ok(CloseSigning::Rejected(e.to_string()))
                 }
                 Err(e) => Err(chain_err(e)),
             }
         })
+    }
+
+    fn sign_close_replacement(
+        &self,
+        previous: CloseTx,
+    ) -> BoxFuture<'_, MarketResult<Option<CloseTx>>> {
+        Box::pin(async move {
+            let previous = PresignedTx::from_raw(&previous.raw).map_err(chain_err)?;
+            let gateway = self.chain.gateway();
+            let replacement = gateway
+                .presign_replacement(CLOSE_CALL, &self.key, &previous)
+                .await
+                .map_err(chain_err)?;
+            Ok(replacement.map(close_tx))
+        })
+    }
+
+    fn broadcast_close(&self, tx: CloseTx) -> BoxFuture<'_, MarketResult<CloseBroadcast>> {
+        Box::pin(async move {
+            let tx = PresignedTx::from_raw(&tx.raw).map_err(chain_err)?;
+            let gateway = self.chain.gateway();
+            let outcome = gateway
+                .broadcast_presigned(CLOSE_CALL, &tx)
+                .await
+                .map_err(chain_err)?;
+            Ok(match outcome {
+                BroadcastOutcome::Accepted => CloseBroadcast::Accepted,
+                BroadcastOutcome::NonceUsed(reason) | BroadcastOutcome::Underpriced(reason) => {
+                    CloseBroadcast::Refused(reason)
+                }
+                BroadcastOutcome::InsufficientFunds => CloseBroadcast::Refused(format!(
+                    "{} cannot pay for the close transaction",
+                    self.key.address()
+                )),
+            })
+        })
+    }
+
+    fn mined_nonce(&self) -> BoxFuture<'_, MarketResult<u64>> {
+        Box::pin(async move {
+            let gateway = self.chain.gateway();
+            gateway
+                .mined_nonce(self.key.address())
+                .await
+                .map_err(chain_err)
+        })
+    }
+
+    fn replacement(&self) -> Replacement {
+        let policy = self.chain.gateway().options().tx;
+        Replacement {
+            replace_after: policy.replace_after,
+            max_replacements: policy.max_replacements,
+        }
     }
 
     fn transaction(&self, tx_hash: [u8; 32]) -> BoxFuture<'_, MarketResult<TxStatus>> {

@@ -501,19 +501,63 @@ pub struct CloseIntent {
     pub created: u64,
     /// Where it stands.
     pub state: CloseState,
-    /// The last `closeChannel` transaction sent.
+    /// The `closeChannel` transaction: the version found mined, else the latest signed.
     pub tx_hash: Option<[u8; 32]>,
-    /// When that transaction was sent (ns).
+    /// When the node last took the latest version (ns); `None` while it is persisted but its
+    /// broadcast is not known to have happened (the worker broadcasts it, again if need be).
     pub submitted_at: Option<u64>,
-    /// How many transactions were sent.
+    /// How many versions were signed (or refused because the call reverts).
     pub attempts: u32,
     /// The block the transaction was mined in.
     pub mined_block: Option<u64>,
     /// Why it failed (Failed only).
     pub failure: Option<String>,
+    /// Every version of the transaction signed, oldest first, each persisted before its
+    /// broadcast; any of them may be the one mined. Append-only.
+    pub versions: Vec<CloseTx>,
+}
+
+/// One signed version of a close's `closeChannel` transaction (`mm_close_tx`), kept so that it
+/// can be broadcast again byte for byte. A replacement has the same nonce and higher fees.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CloseTx {
+    /// The transaction hash.
+    pub hash: [u8; 32],
+    /// The maker key's nonce it uses.
+    pub nonce: u64,
+    /// `maxFeePerGas` (wei).
+    pub max_fee_per_gas: u128,
+    /// `maxPriorityFeePerGas` (wei).
+    pub max_priority_fee_per_gas: u128,
+    /// The signed transaction (EIP-2718 bytes).
+    pub raw: Vec<u8>,
+}
+
+impl std::fmt::Debug for CloseTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloseTx")
+            .field("hash", &alloy_primitives::B256::from(self.hash))
+            .field("nonce", &self.nonce)
+            .field("max_fee_per_gas", &self.max_fee_per_gas)
+            .field("max_priority_fee_per_gas", &self.max_priority_fee_per_gas)
+            .field("raw_len", &self.raw.len())
+            .finish()
+    }
 }
 
 impl CloseIntent {
+    /// Every transaction hash of this close that may be mined: each version's, and a
+    /// transaction sent before versions were kept.
+    pub fn hashes(&self) -> Vec<[u8; 32]> {
+        let mut hashes: Vec<[u8; 32]> = self.versions.iter().map(|v| v.hash).collect();
+        if let Some(h) = self.tx_hash
+            && !hashes.contains(&h)
+        {
+            hashes.push(h);
+        }
+        hashes
+    }
+
     /// The state the channel moves to with this progress: a final close found mined is Closed
     /// (its receipt shows the contract settled it); otherwise the channel stays as it is.
     pub fn channel_state(&self) -> Option<ChannelState> {

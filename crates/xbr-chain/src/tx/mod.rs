@@ -13,17 +13,22 @@
 //!    be the one mined; then `confirmations` blocks, the receipt looked up again each time (a
 //!    reorg sends it back to waiting).
 //!
+//! Callers that must persist a transaction before it leaves (the market maker's close worker)
+//! sign and broadcast in two steps instead ([`PresignedTx`], module `presigned`).
+//!
 //! Progress is logged as `tracing` info events on target `xbr_chain::tx`: `sent` (call, hash,
 //! nonce, fees), `replaced`, `mined` (block), `confirmed` (depth).
 
 mod fees;
 mod nonce;
 mod policy;
+mod presigned;
 mod send;
 mod wait;
 
 pub(crate) use nonce::NonceManager;
 pub use policy::{GWEI, TxPolicy};
+pub use presigned::{BroadcastOutcome, PresignedTx};
 pub(crate) use wait::Replacer;
 
 /// The `tracing` target of transaction progress events.

@@ -123,13 +123,7 @@ impl Gateway {
         let mut lease = self.nonces.lease(from).await;
         let mut resynced = false;
         loop {
-            let pending = self
-                .provider
-                .get_transaction_count(from)
-                .pending()
-                .await
-                .map_err(|e| self.rpc_error("eth_getTransactionCount", e))?;
-            let nonce = lease.next(pending);
+            let nonce = lease.next(self.pending_nonce(from).await?);
             let signed = self.sign(call, key, &request, nonce, fees).await?;
             match self.broadcast(&signed.raw).await {
                 Ok(()) => {
@@ -167,9 +161,18 @@ impl Gateway {
         }
     }
 
+    /// The node's count of `from`'s transactions, pending ones included (`eth_getTransactionCount`).
+    pub(crate) async fn pending_nonce(&self, from: Address) -> Result<u64> {
+        self.provider
+            .get_transaction_count(from)
+            .pending()
+            .await
+            .map_err(|e| self.rpc_error("eth_getTransactionCount", e))
+    }
+
     /// Completes `tx` for sending from `from`: chain id, gas (estimated unless given), capped
     /// fees, and a balance check. Returns the request, its fees and its highest possible cost.
-    async fn prepare(
+    pub(crate) async fn prepare(
         &self,
         call: &str,
         from: Address,

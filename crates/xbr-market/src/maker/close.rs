@@ -171,6 +171,7 @@ impl MarketMaker {
                 attempts: 0,
                 mined_block: None,
                 failure: None,
+                versions: Vec::new(),
             };
             blocking(&self.store, move |s| s.begin_close(&close, &intent)).await?;
             crate::failpoint!("close::after_intent");

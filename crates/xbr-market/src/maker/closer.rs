@@ -1,13 +1,21 @@
 //! The close worker: carries every persisted [`CloseIntent`] to the chain, in a task owned by the
 //! maker, never inside a WAMP handler's future.
 //!
-//! Each round loads the intents that are not final and moves each one step:
-//! - **Signed**: `closeChannel` is submitted; the transaction hash is saved (Submitted), or the
-//!   node's revert is saved as the reason (Failed, never retried).
-//! - **Submitted**: the transaction is looked up by hash. Mined with status 1 → Mined; status 0
-//!   → Failed. Known but not mined → wait. Unknown to the node for longer than
-//!   [`CloseConfig::resubmit_after`] → submitted again (a receipt that does not come is not a
-//!   failure: the hash is checked before anything is sent again).
+//! Each round loads the intents that are not final and moves each one step (see [`steps`]):
+//! - **Signed**: `closeChannel` is signed with the maker key's next nonce and capped fees; the
+//!   signed version is persisted (Submitted), *then* broadcast, and the broadcast noted. A
+//!   call the node refuses because it reverts is saved as the reason (Failed, never retried).
+//! - **Submitted**: every persisted version's hash is looked up (any may be the one mined).
+//!   Mined with status 1 → Mined; status 0 → Failed. A version whose broadcast is not known to
+//!   have happened (a crash between persisting and broadcasting) is broadcast again, the same
+//!   bytes. Pending for longer than the chain policy's
+//!   [`replace_after`](Replacement::replace_after) → a replacement (same nonce, fees bumped and
+//!   capped), persisted before its broadcast, at most
+//!   [`max_replacements`](Replacement::max_replacements) (then the latest is re-broadcast).
+//!   Unknown to the node: if the key's mined nonce is past ours and still none of our hashes is
+//!   known, another transaction took the nonce and the close is signed anew with a fresh one;
+//!   otherwise, after [`CloseConfig::resubmit_after`], a replacement as above. A new nonce is
+//!   never signed while a persisted version could still be mined.
 //! - **Mined**: the transaction is looked up again; if a reorg dropped it, back to Submitted.
 //!   The chain's scan makes it Final when it sees the channel's `Closing`/`Closed` log at the
 //!   confirmation depth (see [`MarketMaker::scan_channels`]).
@@ -24,11 +32,12 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::{ChainClose, MakerChain, MarketMaker};
+use super::{MakerChain, MarketMaker};
 use crate::error::{MarketError, MarketResult, uri};
-use crate::peer::now_ns;
 use crate::store::{MakerStore, blocking};
-use crate::types::{ChannelId, CloseIntent, CloseState};
+use crate::types::{ChannelId, CloseIntent, CloseTx};
+
+mod steps;
 
 /// How the close worker retries and how long a close reply waits for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +48,8 @@ pub struct CloseConfig {
     pub retry_max: Duration,
     /// How often a submitted or mined close is looked up.
     pub poll: Duration,
-    /// A transaction the node does not know for this long after it was sent is sent again.
+    /// A transaction the node does not know for this long after it was sent is replaced (same
+    /// nonce, higher fees; see the module docs).
     pub resubmit_after: Duration,
     /// How long `close_channel` waits for the worker to see the close mined (or failed) before
     /// it answers with the close still on its way.
@@ -58,13 +68,33 @@ impl Default for CloseConfig {
     }
 }
 
-/// What became of a `closeChannel` submission.
+/// What became of signing a `closeChannel` ([`MakerChain::sign_close`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CloseSubmission {
-    /// The node accepted the transaction with this hash.
-    Sent([u8; 32]),
-    /// The call reverts (the node refused it): it will never succeed.
+pub enum CloseSigning {
+    /// Signed, not sent: persist it, then broadcast it.
+    Signed(CloseTx),
+    /// The call reverts (the node refused to estimate it): it will never succeed.
     Rejected(String),
+}
+
+/// What the node did with a broadcast close transaction ([`MakerChain::broadcast_close`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseBroadcast {
+    /// Accepted, or known already.
+    Accepted,
+    /// Refused (nonce used, a pending transaction with higher fees, no funds): the worker
+    /// follows the close by its hashes and the key's nonce.
+    Refused(String),
+}
+
+/// When a pending close is replaced and how often ([`MakerChain::replacement`]; xbr-chain's
+/// `TxPolicy` on a real chain).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replacement {
+    /// A version pending this long after its broadcast gets a replacement.
+    pub replace_after: Duration,
+    /// Replacements per nonce at most.
+    pub max_replacements: u32,
 }
 
 /// What the chain knows of a transaction.
@@ -233,92 +263,6 @@ impl Worker {
         }
         round
     }
-
-    /// One step of `c`; the new state if it moved.
-    async fn step(&self, c: CloseIntent) -> MarketResult<Option<CloseState>> {
-        let hash = match (c.state, c.tx_hash) {
-            (CloseState::Signed, _) | (CloseState::Submitted, None) => {
-                return self.submit(c).await.map(Some);
-            }
-            (_, Some(hash)) => hash,
-            (_, None) => return Ok(None),
-        };
-        let status = self.chain.transaction(hash).await?;
-        let mut next = c.clone();
-        match (c.state, status) {
-            (CloseState::Submitted, TxStatus::Mined { block, success }) => {
-                crate::failpoint!("close::after_mined");
-                next.mined_block = Some(block);
-                if success {
-                    next.state = CloseState::Mined;
-                } else {
-                    next.state = CloseState::Failed;
-                    next.failure = Some(format!("closeChannel reverted in block {block}"));
-                }
-            }
-            (CloseState::Submitted, TxStatus::Unknown) if self.unknown_too_long(&c) => {
-                return self.submit(c).await.map(Some);
-            }
-            (CloseState::Mined, TxStatus::Unknown | TxStatus::Pending) => {
-                // A reorg dropped the block: the transaction is on its way again (or lost).
-                next.state = CloseState::Submitted;
-                next.mined_block = None;
-                next.submitted_at = Some(now_ns());
-            }
-            _ => return Ok(None),
-        }
-        self.save(next, c.state).await
-    }
-
-    /// Whether the node has not known `c`'s transaction for longer than the resubmit bound.
-    fn unknown_too_long(&self, c: &CloseIntent) -> bool {
-        let since = c.submitted_at.unwrap_or(0);
-        let bound = u64::try_from(self.cfg.resubmit_after.as_nanos()).unwrap_or(u64::MAX);
-        now_ns().saturating_sub(since) >= bound
-    }
-
-    /// Sends `closeChannel` for `c` and saves what became of it.
-    async fn submit(&self, c: CloseIntent) -> MarketResult<CloseState> {
-        let sent = self
-            .chain
-            .submit_close(ChainClose {
-                channel_oid: c.channel_oid,
-                close_at: c.close_at,
-                seq: c.seq,
-                balance: c.balance,
-                is_final: c.is_final,
-                delegate_signature: c.delegate_signature,
-                marketmaker_signature: c.marketmaker_signature,
-            })
-            .await?;
-        crate::failpoint!("close::after_submit");
-        let mut next = c.clone();
-        next.attempts = c.attempts.saturating_add(1);
-        match sent {
-            CloseSubmission::Sent(hash) => {
-                next.state = CloseState::Submitted;
-                next.tx_hash = Some(hash);
-                next.submitted_at = Some(now_ns());
-            }
-            CloseSubmission::Rejected(reason) => {
-                next.state = CloseState::Failed;
-                next.failure = Some(reason);
-            }
-        }
-        let state = next.state;
-        self.save(next, c.state).await?;
-        Ok(state)
-    }
-
-    async fn save(
-        &self,
-        next: CloseIntent,
-        expect: CloseState,
-    ) -> MarketResult<Option<CloseState>> {
-        let state = next.state;
-        blocking(&self.store, move |s| s.save_close_progress(&next, expect)).await?;
-        Ok(Some(state))
-    }
 }
 
 impl MarketMaker {
@@ -371,3 +315,5 @@ impl MarketMaker {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod version_tests;

@@ -38,7 +38,7 @@ use crate::error::MarketResult;
 use crate::peer::{BoxFuture, Caller, Publisher};
 use crate::sig::Domain;
 use crate::store::{MakerStore, StoreResult, blocking};
-use crate::types::ActorType;
+use crate::types::{ActorType, CloseTx};
 use crate::types::{Address, ChannelId, ChannelType, MarketId, Signature, TxId, U256};
 use crate::wire::OpenChannelRequest;
 
@@ -60,7 +60,7 @@ pub mod authorizer;
 pub mod caller;
 pub mod guard;
 
-pub use closer::{CloseConfig, CloseRound, CloseSubmission, TxStatus};
+pub use closer::{CloseBroadcast, CloseConfig, CloseRound, CloseSigning, Replacement, TxStatus};
 pub use procedure::Procedure;
 pub use scan::{ChannelScan, ScanConfig};
 // Authorization (issue 12).
@@ -154,9 +154,22 @@ pub trait MakerChain: Send + Sync + 'static {
         &self,
         req: OpenChannelRequest,
     ) -> BoxFuture<'_, MarketResult<([u8; 32], ChainChannel)>>;
-    /// Submits `closeChannel` without waiting for it to be mined: the transaction hash, or the
+    /// Signs `closeChannel` with the maker key's next nonce and capped fees and sends nothing
+    /// (the close worker persists it, then broadcasts it): the signed transaction, or the
     /// node's refusal when the call reverts (it never will succeed). Any error is transient.
-    fn submit_close(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<CloseSubmission>>;
+    fn sign_close(&self, close: ChainClose) -> BoxFuture<'_, MarketResult<CloseSigning>>;
+    /// A replacement of `previous`: the same transaction and nonce with fees bumped per the
+    /// transaction policy, capped; `None` when the cap leaves no room.
+    fn sign_close_replacement(
+        &self,
+        previous: CloseTx,
+    ) -> BoxFuture<'_, MarketResult<Option<CloseTx>>>;
+    /// Broadcasts `tx` exactly as signed (again, if need be). Transport failures are errors.
+    fn broadcast_close(&self, tx: CloseTx) -> BoxFuture<'_, MarketResult<CloseBroadcast>>;
+    /// How many of the maker key's transactions are mined: a nonce below it is used for good.
+    fn mined_nonce(&self) -> BoxFuture<'_, MarketResult<u64>>;
+    /// When a pending close is replaced and how often (the chain's transaction policy).
+    fn replacement(&self) -> Replacement;
     /// What the chain knows of the transaction `tx_hash` (receipt or pending transaction).
     fn transaction(&self, tx_hash: [u8; 32]) -> BoxFuture<'_, MarketResult<TxStatus>>;
     /// The channel lifecycle logs of `market_oid` in blocks `from_block..=to_block`

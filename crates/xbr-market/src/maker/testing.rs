@@ -11,16 +11,16 @@ use wamp_proto::{Dict, Value};
 use xbr_core::eth::EthPrivateKey;
 
 use super::{
-    CallerPolicy, ChainChannel, ChainChannelEvent, ChainClose, DEFAULT_MAX_CHANNEL_AMOUNT,
-    MakerChain, MakerConfig, MarketMaker,
+    CallerPolicy, ChainChannel, ChainChannelEvent, ChainClose, CloseBroadcast, CloseSigning,
+    DEFAULT_MAX_CHANNEL_AMOUNT, MakerChain, MakerConfig, MarketMaker, Replacement,
 };
 use crate::error::{MarketError, MarketResult, uri};
 use crate::peer::{BoxFuture, Caller, ProviderProcedure, Publisher, now_ns};
 use crate::sig::{self, Domain};
 use crate::store::{MakerStore, MemoryStore};
 use crate::types::{
-    ActorType, Address, ApiId, ChannelId, ChannelType, KeyId, MarketId, Offer, OfferId, Signature,
-    U256,
+    ActorType, Address, ApiId, ChannelId, ChannelType, CloseTx, KeyId, MarketId, Offer, OfferId,
+    Signature, U256,
 };
 use crate::wire::{
     BuyKeyRequest, CloseChannelRequest, OpenChannelRequest, Payload, ProviderCloseReceipt,
@@ -246,6 +246,12 @@ impl Caller for ScriptedSeller {
     }
 }
 
+/// Replacements of stuck closes far in the future (the default of the test chains).
+pub const QUIET_REPLACEMENT: Replacement = Replacement {
+    replace_after: std::time::Duration::from_secs(3600),
+    max_replacements: 3,
+};
+
 /// A chain at block 0 with no channel logs (opening or closing on it fails).
 pub struct QuietChain;
 
@@ -265,11 +271,24 @@ impl MakerChain for QuietChain {
         Box::pin(async { Err(MarketError::runtime("a quiet chain opens nothing")) })
     }
 
-    fn submit_close(
-        &self,
-        _: ChainClose,
-    ) -> BoxFuture<'_, MarketResult<crate::maker::CloseSubmission>> {
+    fn sign_close(&self, _: ChainClose) -> BoxFuture<'_, MarketResult<CloseSigning>> {
         Box::pin(async { Err(MarketError::runtime("a quiet chain closes nothing")) })
+    }
+
+    fn sign_close_replacement(&self, _: CloseTx) -> BoxFuture<'_, MarketResult<Option<CloseTx>>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn broadcast_close(&self, _: CloseTx) -> BoxFuture<'_, MarketResult<CloseBroadcast>> {
+        Box::pin(async { Err(MarketError::runtime("a quiet chain closes nothing")) })
+    }
+
+    fn mined_nonce(&self) -> BoxFuture<'_, MarketResult<u64>> {
+        Box::pin(async { Ok(0) })
+    }
+
+    fn replacement(&self) -> Replacement {
+        QUIET_REPLACEMENT
     }
 
     fn transaction(&self, _: [u8; 32]) -> BoxFuture<'_, MarketResult<crate::maker::TxStatus>> {

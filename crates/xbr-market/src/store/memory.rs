@@ -339,6 +339,7 @@ impl MakerStore for MemoryStore {
                 stored.state
             )));
         }
+        rules::appended_close_txs(&stored.versions, &intent.versions)?;
         *stored = intent.clone();
         let ch = g.channel_mut(&oid)?;
         if let Some(close) = ch.close.as_mut() {

@@ -5,8 +5,8 @@
 
 use super::{StoreError, StoreResult};
 use crate::types::{
-    Channel, ChannelId, ChannelState, LocalChannel, Purchase, PurchaseIntent, Sale, SaleStatus,
-    SellerSale, Signature, U256,
+    Channel, ChannelId, ChannelState, CloseTx, LocalChannel, Purchase, PurchaseIntent, Sale,
+    SaleStatus, SellerSale, Signature, U256,
 };
 
 /// One step of a sale on its two channels: `(sale, payment, paying)` → `(payment, paying)` after
@@ -239,4 +239,18 @@ pub(super) fn check_resolves(
         ));
     }
     Ok(())
+}
+
+/// The versions of a close's transaction that `new` adds to the `stored` ones: a version once
+/// stored never changes or disappears (any of them may be the one mined).
+pub(super) fn appended_close_txs<'a>(
+    stored: &[CloseTx],
+    new: &'a [CloseTx],
+) -> StoreResult<&'a [CloseTx]> {
+    if !new.starts_with(stored) {
+        return Err(StoreError::Conflict(
+            "the close's stored transaction versions cannot change".into(),
+        ));
+    }
+    Ok(&new[stored.len()..])
 }

@@ -1,5 +1,6 @@
 //! The close worker against the fake chain: a chain that is down, a crash after the intent, a
 //! lost receipt, a revert, a reorg, and the failpoints of each step; the stores' close intents.
+//! Replacements, nonces and the transaction versions: `version_tests`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use super::*;
 use crate::maker::testing::chain::{FakeChain, chain_maker};
 use crate::maker::testing::{BUYER_KEY, PAYMENT, chain_channel, final_close, key};
 use crate::store::{MemoryStore, SqliteStore, StoreError};
-use crate::types::{ChannelClose, ChannelState, ChannelType, Signature, U256};
+use crate::types::{ChannelClose, ChannelState, ChannelType, CloseState, Signature, U256};
 use crate::wire::CloseChannelRequest;
 
 const AMOUNT: u64 = 100;
@@ -16,7 +17,7 @@ const AMOUNT: u64 = 100;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Quick retries, no reply wait, no resubmission.
-fn quick() -> CloseConfig {
+pub(super) fn quick() -> CloseConfig {
     CloseConfig {
         retry_min: Duration::from_millis(5),
         retry_max: Duration::from_millis(20),
@@ -27,7 +28,7 @@ fn quick() -> CloseConfig {
 }
 
 /// A maker on `chain` over `store` with the buyer's payment channel of [`AMOUNT`] mirrored.
-async fn maker(
+pub(super) async fn maker(
     chain: &Arc<FakeChain>,
     store: &Arc<dyn MakerStore>,
     cfg: CloseConfig,
@@ -50,7 +51,7 @@ fn close_request() -> CloseChannelRequest {
 
 /// A signed close intent of the payment channel written as the handler writes it (the worker
 /// is not started: the tests run its rounds).
-fn write_intent(store: &Arc<dyn MakerStore>, is_final: bool) {
+pub(super) fn write_intent(store: &Arc<dyn MakerStore>, is_final: bool) {
     let close = ChannelClose {
         seq: 1,
         balance: U256::from(AMOUNT),
@@ -63,7 +64,7 @@ fn write_intent(store: &Arc<dyn MakerStore>, is_final: bool) {
     store.begin_close(&close, &intent(is_final)).unwrap();
 }
 
-fn intent(is_final: bool) -> CloseIntent {
+pub(super) fn intent(is_final: bool) -> CloseIntent {
     CloseIntent {
         channel_oid: PAYMENT,
         close_at: 7,
@@ -79,14 +80,15 @@ fn intent(is_final: bool) -> CloseIntent {
         attempts: 0,
         mined_block: None,
         failure: None,
+        versions: Vec::new(),
     }
 }
 
-fn stored(store: &Arc<dyn MakerStore>) -> CloseIntent {
+pub(super) fn stored(store: &Arc<dyn MakerStore>) -> CloseIntent {
     store.close_intent(&PAYMENT).unwrap().unwrap()
 }
 
-fn channel_state(store: &Arc<dyn MakerStore>) -> ChannelState {
+pub(super) fn channel_state(store: &Arc<dyn MakerStore>) -> ChannelState {
     store.channel(&PAYMENT).unwrap().unwrap().state
 }
 
@@ -100,7 +102,7 @@ async fn wait_for(m: &MarketMaker, state: CloseState) -> CloseIntent {
     c
 }
 
-fn sqlite() -> Arc<dyn MakerStore> {
+pub(super) fn sqlite() -> Arc<dyn MakerStore> {
     Arc::new(SqliteStore::open_in_memory().unwrap())
 }
 
@@ -282,25 +284,51 @@ async fn a_close_mined_in_a_block_a_reorg_dropped_goes_back_to_submitted() {
 }
 
 #[tokio::test]
-async fn failpoint_after_submit_the_retry_finds_the_channel_closed_and_the_log_makes_it_final() {
+async fn failpoint_after_broadcast_the_restart_broadcasts_the_same_transaction_and_the_log_makes_it_final()
+ {
     let scenario = fail::FailScenario::setup();
-    fail::cfg("close::after_submit", "1*return(error)").unwrap();
+    fail::cfg("close::after_broadcast", "1*return(error)").unwrap();
     let chain = FakeChain::at(10);
+    FakeChain::set(&chain.hold, true);
     let store = sqlite();
-    let m = maker(&chain, &store, quick()).await;
-    write_intent(&store, true);
-    // Sent and mined, but the hash was never saved.
-    let r = m.close_round().await.unwrap();
-    assert_eq!(r.errors, 1);
-    assert_eq!(stored(&store).state, CloseState::Signed);
-    // Sent again: the contract refuses a second close; not retried.
+    {
+        let m = maker(&chain, &store, quick()).await;
+        write_intent(&store, true);
+        // Signed, persisted and sent, but the broadcast was never noted.
+        let r = m.close_round().await.unwrap();
+        assert_eq!(r.errors, 1);
+    }
+    let persisted = stored(&store);
+    assert_eq!(
+        (
+            persisted.state,
+            persisted.submitted_at,
+            persisted.versions.len()
+        ),
+        (CloseState::Submitted, None, 1)
+    );
+    let hash = persisted.versions[0].hash;
+    assert_eq!(*chain.sent_hashes.lock().unwrap(), [hash]);
+
+    // The restart broadcasts the very same transaction again: no second one.
+    let m = chain_maker(&chain, store.clone()).with_close_config(quick());
     m.close_round().await.unwrap();
-    assert_eq!(stored(&store).state, CloseState::Failed);
-    assert_eq!(chain.sent.lock().unwrap().len(), 1);
-    // The first transaction's log settles it.
+    let noted = stored(&store);
+    assert!(noted.submitted_at.is_some());
+    assert_eq!(noted.tx_hash, Some(hash));
+    chain.mine_pending();
+    m.close_round().await.unwrap();
+    assert_eq!(
+        (stored(&store).state, stored(&store).tx_hash),
+        (CloseState::Mined, Some(hash))
+    );
     m.scan_from_cursor().await.unwrap();
     assert_eq!(stored(&store).state, CloseState::Final);
     assert_eq!(channel_state(&store), ChannelState::Closed);
+    assert_eq!(
+        (chain.sent.lock().unwrap().len(), chain.signatures()),
+        (1, 1)
+    );
     scenario.teardown();
 }
 

@@ -45,6 +45,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../../../migrations/0007_maker_user_keys.sql"
     )),
+    M::up(include_str!(
+        "../../../../../migrations/0008_maker_close_txs.sql"
+    )),
 ];
 
 /// How hard a commit waits for the disk.
