@@ -12,14 +12,12 @@ use xbr_core::eip712::{EIP712ChannelClose, sign_typed};
 use xbr_market::local::LocalBus;
 use xbr_market::maker::{CloseConfig, ScanConfig};
 use xbr_market::peer::NoEvents;
-use xbr_market::sig;
 use xbr_market::types::{ChannelState, CloseState};
-use xbr_market::wire::CloseChannelRequest;
 use xbr_market::{MakerStore, SqliteStore};
 use xbrd_testkit::GANACHE_KEYS;
 
 mod real_peers;
-use real_peers::{ChainMarket, MARKET, chain_maker, key, xbr};
+use real_peers::{ChainMarket, MARKET, buyer_close, chain_maker, key, xbr};
 
 const PAYMENT: ChannelId = ChannelId([0xb1; 16]);
 const PAYING: ChannelId = ChannelId([0xc1; 16]);
@@ -152,31 +150,6 @@ const CLOSE: CloseConfig = CloseConfig {
     resubmit_after: Duration::from_secs(600),
     reply_wait: PATIENCE,
 };
-
-/// The buyer delegate's (account 5) final close of its untouched channel `oid` of `amount`
-/// XBR, signed at the current block.
-async fn buyer_close(cm: &ChainMarket, oid: ChannelId, amount: u64) -> CloseChannelRequest {
-    let close_at = cm.chain.gateway().block_number().await.unwrap();
-    let domain = cm.domain();
-    let state = sig::ChannelState {
-        close_at,
-        market_oid: MARKET,
-        channel_oid: oid,
-        seq: 1,
-        balance: xbr(amount),
-        is_final: true,
-    };
-    CloseChannelRequest {
-        channel_oid: oid,
-        verifying_chain_id: domain.chain_id,
-        current_block_number: close_at,
-        verifying_contract: domain.verifying_contract,
-        closing_balance: xbr(amount),
-        closing_seq: 1,
-        closing_is_final: true,
-        delegate_signature: domain.sign(&key(5), &state).unwrap(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closes_through_the_maker_end_closed_and_final_also_after_a_restart_before_the_submit() {

@@ -23,10 +23,11 @@ use xbr_market::adapter::session::SessionPeer;
 use xbr_market::chain::XbrChain;
 use xbr_market::maker::CallerPolicy;
 use xbr_market::peer::{Caller, MakerClient, Publisher};
-use xbr_market::sig::Domain;
-use xbr_market::types::MarketId;
+use xbr_market::sig::{self, Domain};
+use xbr_market::types::{ChannelId, MarketId};
+use xbr_market::wire::CloseChannelRequest;
 use xbr_market::{MakerConfig, MakerStore, MarketMaker, SqliteStore};
-use xbrd_testkit::{Crossbar, DevChain, GANACHE_KEYS, REALM_MARKET_OPEN};
+use xbrd_testkit::{ChainKind, Crossbar, DevChain, GANACHE_KEYS, REALM_MARKET_OPEN};
 
 /// The market the descriptions create.
 pub const MARKET: MarketId = MarketId([0xa1; 16]);
@@ -72,7 +73,12 @@ pub struct ChainMarket {
 impl ChainMarket {
     /// Starts ganache, deploys the contracts and bootstraps `description`.
     pub async fn start(description: &MarketDescription) -> Self {
-        let ganache = DevChain::ganache();
+        Self::start_on(ChainKind::Ganache, description).await
+    }
+
+    /// [`ChainMarket::start`] on a chain of `kind` (the field keeps its name `ganache`).
+    pub async fn start_on(kind: ChainKind, description: &MarketDescription) -> Self {
+        let ganache = DevChain::start(kind);
         let (gateway, _) = Gateway::connect(&ganache.url).await.unwrap();
         let code = ContractBytecode::load(&xbrd_testkit::contracts_dir()).unwrap();
         let deployment = deploy(&gateway, &key(0), key(0).address(), &code)
@@ -114,6 +120,19 @@ pub async fn chain_maker_checking(
     events: Arc<dyn Publisher>,
     callers: CallerPolicy,
 ) -> MarketMaker {
+    chain_maker_on(cm, cm.chain.clone(), store, providers, events, callers).await
+}
+
+/// [`chain_maker_checking`] sending its transactions through `chain` (e.g. a gateway with its
+/// own transaction policy).
+pub async fn chain_maker_on(
+    cm: &ChainMarket,
+    chain: SimpleBlockchain,
+    store: Arc<dyn MakerStore>,
+    providers: Arc<dyn Caller>,
+    events: Arc<dyn Publisher>,
+    callers: CallerPolicy,
+) -> MarketMaker {
     let cfg = MakerConfig {
         key: key(6),
         market_oid: MARKET,
@@ -134,7 +153,7 @@ pub async fn chain_maker_checking(
         store,
         providers,
         events,
-        Some(Arc::new(XbrChain::new(cm.chain.clone(), key(6)))),
+        Some(Arc::new(XbrChain::new(chain, key(6)))),
     )
 }
 
@@ -176,5 +195,30 @@ impl Maker {
             store,
             maker,
         }
+    }
+}
+
+/// The buyer delegate's (account 5) final close of its untouched channel `oid` of `amount`
+/// XBR, signed at the current block.
+pub async fn buyer_close(cm: &ChainMarket, oid: ChannelId, amount: u64) -> CloseChannelRequest {
+    let close_at = cm.chain.gateway().block_number().await.unwrap();
+    let domain = cm.domain();
+    let state = sig::ChannelState {
+        close_at,
+        market_oid: MARKET,
+        channel_oid: oid,
+        seq: 1,
+        balance: xbr(amount),
+        is_final: true,
+    };
+    CloseChannelRequest {
+        channel_oid: oid,
+        verifying_chain_id: domain.chain_id,
+        current_block_number: close_at,
+        verifying_contract: domain.verifying_contract,
+        closing_balance: xbr(amount),
+        closing_seq: 1,
+        closing_is_final: true,
+        delegate_signature: domain.sign(&key(5), &state).unwrap(),
     }
 }

@@ -102,6 +102,23 @@ async fn wait_for(m: &MarketMaker, state: CloseState) -> CloseIntent {
     c
 }
 
+/// A maker that goes down in its first close round at `failpoint` (an error there), on a fresh
+/// chain (`hold`: nothing mined until asked) and SQLite store with the intent written.
+pub(super) async fn down_in_first_round(
+    failpoint: &str,
+    hold: bool,
+) -> (Arc<FakeChain>, Arc<dyn MakerStore>) {
+    fail::cfg(failpoint, "1*return(error)").unwrap();
+    let chain = FakeChain::at(10);
+    FakeChain::set(&chain.hold, hold);
+    let store = sqlite();
+    let m = maker(&chain, &store, quick()).await;
+    write_intent(&store, true);
+    let r = m.close_round().await.unwrap();
+    assert_eq!(r.errors, 1);
+    (chain, store)
+}
+
 pub(super) fn sqlite() -> Arc<dyn MakerStore> {
     Arc::new(SqliteStore::open_in_memory().unwrap())
 }
@@ -287,17 +304,8 @@ async fn a_close_mined_in_a_block_a_reorg_dropped_goes_back_to_submitted() {
 async fn failpoint_after_broadcast_the_restart_broadcasts_the_same_transaction_and_the_log_makes_it_final()
  {
     let scenario = fail::FailScenario::setup();
-    fail::cfg("close::after_broadcast", "1*return(error)").unwrap();
-    let chain = FakeChain::at(10);
-    FakeChain::set(&chain.hold, true);
-    let store = sqlite();
-    {
-        let m = maker(&chain, &store, quick()).await;
-        write_intent(&store, true);
-        // Signed, persisted and sent, but the broadcast was never noted.
-        let r = m.close_round().await.unwrap();
-        assert_eq!(r.errors, 1);
-    }
+    // Signed, persisted and sent, but the broadcast was never noted.
+    let (chain, store) = down_in_first_round("close::after_broadcast", true).await;
     let persisted = stored(&store);
     assert_eq!(
         (

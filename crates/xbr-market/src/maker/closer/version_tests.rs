@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::tests::{channel_state, intent, maker, quick, sqlite, stored, write_intent};
+use super::tests::{
+    channel_state, down_in_first_round, intent, maker, quick, sqlite, stored, write_intent,
+};
 use super::*;
 use crate::maker::testing::chain::{FakeChain, chain_maker};
 use crate::store::{MemoryStore, SqliteStore, StoreError};
@@ -31,16 +33,8 @@ fn fees(c: &CloseIntent) -> Vec<(u64, u128, u128)> {
 async fn failpoint_after_persist_the_restart_broadcasts_the_persisted_transaction_and_signs_no_other()
  {
     let scenario = fail::FailScenario::setup();
-    fail::cfg("close::after_persist", "1*return(error)").unwrap();
-    let chain = FakeChain::at(10);
-    let store = sqlite();
-    {
-        let m = maker(&chain, &store, quick()).await;
-        write_intent(&store, true);
-        // Signed and persisted; the maker goes down before the broadcast.
-        let r = m.close_round().await.unwrap();
-        assert_eq!(r.errors, 1);
-    }
+    // Signed and persisted; the maker goes down before the broadcast.
+    let (chain, store) = down_in_first_round("close::after_persist", false).await;
     let persisted = stored(&store);
     assert_eq!(
         (persisted.state, persisted.submitted_at, persisted.attempts),
