@@ -544,7 +544,7 @@ fn sqlite_pages_read_only_the_rows_of_the_page() {
 #[test]
 fn sqlite_store_behaves() {
     let s = SqliteStore::open_in_memory().unwrap();
-    assert_eq!(s.schema_version().unwrap(), 7);
+    assert_eq!(s.schema_version().unwrap(), 8);
     maker_suite(&s);
     seller_suite(&s);
     buyer_suite(&s);
@@ -561,7 +561,7 @@ fn sqlite_store_persists_across_reopen() {
         buyer_suite(&s);
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 7);
+    assert_eq!(s.schema_version().unwrap(), 8);
     assert_eq!(s.scan_cursor().unwrap(), Some(4_001));
     let p = s.channel(&PAYMENT).unwrap().unwrap();
     assert_eq!(
