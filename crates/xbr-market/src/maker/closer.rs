@@ -1,7 +1,7 @@
 //! The close worker: carries every persisted [`CloseIntent`] to the chain, in a task owned by the
 //! maker, never inside a WAMP handler's future.
 //!
-//! Each round loads the intents that are not final and moves each one step (see [`steps`]):
+//! Each round loads the intents that are not final and moves each one step (module `steps`):
 //! - **Signed**: `closeChannel` is signed with the maker key's next nonce and capped fees; the
 //!   signed version is persisted (Submitted), *then* broadcast, and the broadcast noted. A
 //!   call the node refuses because it reverts is saved as the reason (Failed, never retried).
