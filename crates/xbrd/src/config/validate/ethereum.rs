@@ -7,6 +7,7 @@ use std::path::Path;
 use alloy_primitives::Address;
 
 use super::parse::{ADDRESS_FORM, invalid, missing, parse_address, parse_i64, resolve};
+use super::problems::Problems;
 use crate::config::raw::{RawContracts, RawEthereum};
 use crate::config::secret::{self, Secret};
 use crate::config::{ConfigError, Contracts, Ethereum, KeyOrigin, Role};
@@ -178,55 +179,67 @@ pub(super) fn parse_ethereum(
     env: &BTreeMap<String, String>,
 ) -> Result<Ethereum, ConfigError> {
     const GW_FORM: &str = "an http(s) JSON-RPC URL like \"http://127.0.0.1:8545\"";
-    let gw = raw
-        .gateway
-        .as_deref()
-        .ok_or_else(|| missing("ethereum.gateway", GW_FORM))?;
-    let gateway = url::Url::parse(gw.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or_else(|| invalid("ethereum.gateway", GW_FORM, format!("{gw:?}")))?;
-    let (private_key, key_origin) = parse_key(raw, base, role, env)?;
-    let chain_id = raw
-        .chain_id
-        .as_ref()
-        .map(|s| {
-            parse_i64(
-                "ethereum.chain_id",
-                s,
-                "the chain id the gateway must serve, e.g. 1 (Ethereum), 11155111 (Sepolia), 1337 (dev chains)",
-                |v| v >= 1,
-            )
-            .map(|v| v as u64)
-        })
-        .transpose()?;
-    let transactions = super::transactions::parse_transactions(&raw.transactions)?;
-    let contracts = parse_contracts(raw, base)?;
-    let required: &[(&str, bool)] = match role {
-        Role::Marketmaker => &[
-            ("token", contracts.token.is_some()),
-            ("network", contracts.network.is_some()),
-            ("market", contracts.market.is_some()),
-            ("channel", contracts.channel.is_some()),
-        ],
-        Role::Seller | Role::Buyer => &[
-            ("token", contracts.token.is_some()),
-            ("network", contracts.network.is_some()),
-        ],
-    };
-    if let Some((name, _)) = required.iter().find(|(_, present)| !present) {
-        return Err(missing(
-            format!("ethereum.contracts.{name}"),
-            format!("{ADDRESS_FORM} (or ethereum.contracts_file written by `xbrd chain deploy`)"),
-        ));
+    let mut problems = Problems::default();
+    let gateway = problems.take(
+        raw.gateway
+            .as_deref()
+            .ok_or_else(|| missing("ethereum.gateway", GW_FORM))
+            .and_then(|gw| {
+                url::Url::parse(gw.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| invalid("ethereum.gateway", GW_FORM, format!("{gw:?}")))
+            }),
+    );
+    let key = problems.take(parse_key(raw, base, role, env));
+    let chain_id = problems.take(
+        raw.chain_id
+            .as_ref()
+            .map(|s| {
+                parse_i64(
+                    "ethereum.chain_id",
+                    s,
+                    "the chain id the gateway must serve, e.g. 1 (Ethereum), 11155111 (Sepolia), 1337 (dev chains)",
+                    |v| v >= 1,
+                )
+                .map(|v| v as u64)
+            })
+            .transpose(),
+    );
+    let transactions = problems.take(super::transactions::parse_transactions(&raw.transactions));
+    let contracts = problems.take(parse_contracts(raw, base));
+    if let Some(contracts) = &contracts {
+        let required: &[(&str, bool)] = match role {
+            Role::Marketmaker => &[
+                ("token", contracts.token.is_some()),
+                ("network", contracts.network.is_some()),
+                ("market", contracts.market.is_some()),
+                ("channel", contracts.channel.is_some()),
+            ],
+            Role::Seller | Role::Buyer => &[
+                ("token", contracts.token.is_some()),
+                ("network", contracts.network.is_some()),
+            ],
+        };
+        for (name, _) in required.iter().filter(|(_, present)| !present) {
+            problems.push(missing(
+                format!("ethereum.contracts.{name}"),
+                format!(
+                    "{ADDRESS_FORM} (or ethereum.contracts_file written by `xbrd chain deploy`)"
+                ),
+            ));
+        }
     }
-    Ok(Ethereum {
-        gateway,
-        private_key,
-        contracts,
-        chain_id,
-        key_origin,
-        transactions,
+    problems.finish(|| {
+        let (private_key, key_origin) = key.expect("validated");
+        Ethereum {
+            gateway: gateway.expect("validated"),
+            private_key,
+            contracts: contracts.expect("validated"),
+            chain_id: chain_id.expect("validated"),
+            key_origin,
+            transactions: transactions.expect("validated"),
+        }
     })
 }
 
