@@ -140,11 +140,32 @@ fn parse_key(
             })?;
             Ok((key, KeyOrigin::Inline))
         }
-        (None, Some(p)) => {
+        (None, file) => {
+            let (key_file, fields) = match (file, &raw.private_key_credential) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        CREDENTIAL_FIELDS.key_file,
+                        "at most one of ethereum.private_key_file and ethereum.private_key_credential",
+                        "both are set",
+                    ));
+                }
+                (Some(p), None) => (resolve(base, p), KeyFields::CONFIG),
+                (None, Some(name)) => (
+                    secret::credential_path(name, env).map_err(|reason| {
+                        invalid(
+                            CREDENTIAL_FIELDS.key_file,
+                            "the name of a systemd credential holding the key (LoadCredential=)",
+                            format!("{name:?}: {reason}"),
+                        )
+                    })?,
+                    CREDENTIAL_FIELDS,
+                ),
+                (None, None) => return Err(no_key(role)),
+            };
             let source = EthKeySource {
-                key_file: resolve(base, p),
+                key_file,
                 passphrase,
-                fields: KeyFields::CONFIG,
+                fields,
             };
             let key = load_eth_key(&source, env)?;
             let origin = KeyOrigin::File {
@@ -153,21 +174,29 @@ fn parse_key(
             };
             Ok((Secret::new(*key.to_bytes()), origin))
         }
-        (None, None) => {
-            let var = match role {
-                Role::Seller => " (or XBR_SELLER_PRIVKEY)",
-                Role::Buyer => " (or XBR_BUYER_PRIVKEY)",
-                Role::Marketmaker => "",
-            };
-            Err(missing(
-                "ethereum.private_key_file",
-                format!(
-                    "a file holding the delegate's secp256k1 key (mode 0600): a keystore v3 JSON \
-                     file or a raw key{var}"
-                ),
-            ))
-        }
     }
+}
+
+/// The `[ethereum]` fields when the key is a systemd credential (its errors name that field).
+const CREDENTIAL_FIELDS: KeyFields = KeyFields {
+    key_file: "ethereum.private_key_credential",
+    ..KeyFields::CONFIG
+};
+
+/// No key given for `role`.
+fn no_key(role: Role) -> ConfigError {
+    let var = match role {
+        Role::Seller => " (or XBR_SELLER_PRIVKEY)",
+        Role::Buyer => " (or XBR_BUYER_PRIVKEY)",
+        Role::Marketmaker => "",
+    };
+    missing(
+        "ethereum.private_key_file",
+        format!(
+            "a file holding the delegate's secp256k1 key (mode 0600): a keystore v3 JSON \
+             file or a raw key{var} (or ethereum.private_key_credential, a systemd credential)"
+        ),
+    )
 }
 
 /// Validates `[ethereum]` for `role` (which contracts it needs); key files resolve against

@@ -54,7 +54,7 @@ pub fn validate(
     let role = problems.take(parse_role(raw.role.as_deref()));
     let realm = problems.take(parse_realm(raw.realm.as_deref()));
     let transports = problems.take(parse_transports(&raw));
-    let authentication = problems.take(auth::parse_authentication(&raw.authentication, base));
+    let authentication = problems.take(auth::parse_authentication(&raw.authentication, base, env));
     // The sections that depend on the role are validated only when it is known.
     let ethereum =
         role.and_then(|r| problems.take(ethereum::parse_ethereum(&raw.ethereum, base, r, env)));
