@@ -596,3 +596,85 @@ fn compose_services_give_the_health_check_their_config() {
         assert_eq!(svc["environment"]["XBRD_CONFIG"].as_str(), Some(cmd), "{s}");
     }
 }
+
+/// The production router config: the realm-trust roles of the dev one, TLS on the only public
+/// transport with cryptosign alone (no anonymous session anywhere but the maker's Unix socket), and
+/// Crossbar's own validator accepts it.
+#[test]
+fn production_crossbar_config_is_tls_and_cryptosign_only() {
+    let read = |name: &str| -> serde_json::Value {
+        let path = repo().join("deploy/crossbar").join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let (dev, prod) = (read("config.json"), read("config.production.json"));
+    let worker = &prod["workers"][0];
+    let realm = &worker["realms"][0];
+    assert_eq!(realm["name"], dev["workers"][0]["realms"][0]["name"]);
+    let role_names: Vec<&str> = realm["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(role_names, ["xbrmm", "user"], "no anonymous role");
+    for role in realm["roles"].as_array().unwrap() {
+        let same = dev["workers"][0]["realms"][0]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == role["name"])
+            .unwrap();
+        assert_eq!(
+            role, same,
+            "the realm-trust role {} as in the dev config",
+            role["name"]
+        );
+    }
+    let transports = worker["transports"].as_array().unwrap();
+    assert_eq!(transports.len(), 2);
+    for t in transports {
+        let endpoint = &t["endpoint"];
+        if endpoint["type"] == "unix" {
+            // The maker's socket: the only place of role xbrmm, like the dev config.
+            assert_eq!(t, &dev["workers"][0]["transports"][1]);
+            continue;
+        }
+        assert_eq!(endpoint["type"], "tcp");
+        let tls = &endpoint["tls"];
+        for key in ["key", "certificate"] {
+            assert!(
+                tls[key].as_str().is_some_and(|p| p.starts_with("tls/")),
+                "{key}"
+            );
+        }
+        let paths = t["paths"].as_object().unwrap();
+        assert_eq!(paths.keys().collect::<Vec<_>>(), ["ws"]);
+        let auth = paths["ws"]["auth"].as_object().unwrap();
+        assert_eq!(
+            auth.keys().collect::<Vec<_>>(),
+            ["cryptosign"],
+            "cryptosign only"
+        );
+        assert_eq!(
+            auth["cryptosign"]["authenticator"],
+            "xbr.marketmaker.authenticator.authenticate"
+        );
+    }
+    // Crossbar's own configuration check.
+    let node = tempfile::tempdir().unwrap();
+    std::fs::write(
+        node.path().join("config.json"),
+        serde_json::to_string_pretty(&prod).unwrap(),
+    )
+    .unwrap();
+    let o = Command::new(xbrd_testkit::peers_dir().join("venv/bin/crossbar"))
+        .args(["check", "--cbdir", node.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("looks good"),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
