@@ -12,7 +12,7 @@
 //! opens it (migrated to this binary's schema; a backup from a newer binary is refused), checked,
 //! and renamed over the store; the replaced store is kept as `<store>.before-restore-<unix time>`.
 
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,15 +103,19 @@ pub async fn restore(args: &RestoreArgs) -> anyhow::Result<RestoreReport> {
             location.admin_listen
         );
     }
-    let from = args.from.clone();
     let staged = sibling(&store_path, "restoring");
     let _ = std::fs::remove_file(&staged);
     if let Some(dir) = store_path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // As `xbrd run` makes its state directory: the owner's only.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     // Staged beside the store (same file system: the final rename is atomic); removed again on
     // any failure.
-    let staged_result = stage(&from, &staged, location.role).await;
+    let staged_result = stage(&args.from, &staged, location.role).await;
     let (backup_schema_version, schema_version, invariants) = match staged_result {
         Ok(v) => v,
         Err(e) => {
