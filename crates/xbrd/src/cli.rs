@@ -35,6 +35,56 @@ pub enum Command {
     /// The market realm: register a delegate's key with the market maker.
     #[command(subcommand)]
     Market(MarketCommand),
+    // Operator commands (issue 14).
+    /// Print a shell completion script to stdout (e.g. `xbrd completions bash > /etc/bash_completion.d/xbrd`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout, or write one page per command into a directory.
+    Man(ManArgs),
+    /// Copy the store into a file with SQLite's online backup (safe while the daemon runs).
+    Backup(BackupArgs),
+    /// Check a backup and put it in place of the store (the daemon must be stopped).
+    Restore(RestoreArgs),
+}
+
+/// `xbrd completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `xbrd man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `xbrd.1` and `xbrd-<command>.1` for every subcommand into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `xbrd backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The daemon's configuration (gives the store's path).
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "XBRD_CONFIG")]
+    pub config: PathBuf,
+    /// The backup file to write (mode 0600; an existing file is refused).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `xbrd restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The daemon's configuration (gives the store's path and the role whose invariants are checked).
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "XBRD_CONFIG")]
+    pub config: PathBuf,
+    /// The backup file (`xbrd backup --out`).
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Only check the backup (integrity, schema, money-path invariants); change nothing.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `xbrd market …`.
@@ -57,12 +107,17 @@ pub struct RegisterKeyArgs {
     pub member_key_file: PathBuf,
 }
 
-/// `xbrd health`.
+/// `xbrd health`: which admin API to probe. The first given wins: `--admin`; the configuration's
+/// `[admin] listen` (`-c`, or `XBRD_CONFIG` as for `xbrd run`, with its environment overrides);
+/// `XBRD__ADMIN__LISTEN`; the default `127.0.0.1:7480`.
 #[derive(Debug, Args)]
 pub struct HealthArgs {
     /// Admin API address.
-    #[arg(long, value_name = "ADDR", env = "XBRD__ADMIN__LISTEN", default_value = crate::config::DEFAULT_ADMIN_LISTEN)]
-    pub admin: SocketAddr,
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+    /// The daemon's configuration: its `[admin] listen` is probed (nothing else is read).
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "XBRD_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// `-c FILE`.

@@ -223,6 +223,36 @@ impl Health {
         }
     }
 
+    /// The systemd `STATUS=` line while starting (before `READY=1`): what is up and what is
+    /// awaited, e.g. `starting: store open; connecting to the router; chain 1337 at block 12`.
+    pub fn starting_status(&self) -> String {
+        let store = if self.store_open() {
+            "store open"
+        } else {
+            "opening the store"
+        };
+        let session = match self.session() {
+            Some(s) => format!("joined realm {}", s.realm),
+            None => "connecting to the router".to_owned(),
+        };
+        let chain = self.chain();
+        let chain = match (chain.reachable, chain.chain_id, chain.block) {
+            (true, Some(id), Some(block)) => format!("chain {id} at block {block}"),
+            (true, _, _) => "chain reachable".to_owned(),
+            (false, _, _)
+                if self
+                    .chain
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_none() =>
+            {
+                "probing the chain".to_owned()
+            }
+            (false, _, _) => "chain not reachable".to_owned(),
+        };
+        format!("starting: {store}; {session}; {chain}")
+    }
+
     /// A future resolving at the next change of any readiness input (registered when this is called, so
     /// take it before reading the state).
     pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
@@ -271,6 +301,32 @@ mod tests {
         assert!(h.check().is_ok());
         h.set_session(None);
         assert!(h.check().is_err());
+    }
+
+    #[test]
+    fn the_starting_status_says_what_is_up_and_what_is_awaited() {
+        let h = Health::default();
+        assert_eq!(
+            h.starting_status(),
+            "starting: opening the store; connecting to the router; probing the chain"
+        );
+        h.set_store_open(true);
+        h.set_chain(ChainView {
+            reachable: false,
+            chain_id: None,
+            block: None,
+            error: Some("connection refused".into()),
+        });
+        assert_eq!(
+            h.starting_status(),
+            "starting: store open; connecting to the router; chain not reachable"
+        );
+        h.set_chain(reachable_chain());
+        h.set_session(Some(session(3)));
+        assert_eq!(
+            h.starting_status(),
+            "starting: store open; joined realm realm1; chain 1337 at block 5"
+        );
     }
 
     #[test]

@@ -5,11 +5,14 @@
 #![deny(unsafe_code)]
 
 pub mod admin;
+pub mod backup;
 pub mod chain;
 pub mod chain_cmd;
 pub mod cli;
+pub mod cli_docs;
 pub mod component;
 pub mod config;
+pub mod error_report;
 pub mod eth_key;
 pub mod health;
 pub mod keygen;

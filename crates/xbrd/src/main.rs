@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             } else {
                 1
             };
-            eprintln!("xbrd: error: {e:#}");
+            eprintln!("xbrd: error: {}", xbrd::error_report::render(&e));
             ExitCode::from(code)
         }
     }
@@ -64,7 +64,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&status)?);
             Ok(())
         }
-        Command::Health(args) => runtime()?.block_on(xbrd::status::health(args.admin)),
+        Command::Health(args) => {
+            let admin = xbrd::status::health_target(&args)?;
+            runtime()?.block_on(xbrd::status::health(admin))
+        }
         Command::Chain(args) => {
             xbrd::chain_cmd::init_logging();
             runtime()?.block_on(xbrd::chain_cmd::run(*args))
@@ -72,6 +75,30 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Market(MarketCommand::RegisterKey(args)) => {
             let registered = runtime()?.block_on(xbrd::register_key::register_key(&args))?;
             println!("{}", serde_json::to_string_pretty(&registered)?);
+            Ok(())
+        }
+        // Operator commands (issue 14).
+        Command::Completions(args) => {
+            xbrd::cli_docs::completions(args.shell, &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man(args) => match args.out {
+            None => Ok(xbrd::cli_docs::man_page(&mut std::io::stdout())?),
+            Some(dir) => {
+                for page in xbrd::cli_docs::man_pages(&dir)? {
+                    println!("{}", page.display());
+                }
+                Ok(())
+            }
+        },
+        Command::Backup(args) => {
+            let report = xbrd::backup::backup(&args)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Restore(args) => {
+            let report = runtime()?.block_on(xbrd::backup::restore(&args))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
     }

@@ -233,6 +233,7 @@ async fn probe_chain(chain: Arc<dyn ChainApi>, health: Arc<Health>, stop: Cancel
 /// Sends READY=1 once the store is open and the session joined (and a STATUS line on every change).
 async fn notify_when_ready(health: Arc<Health>, stop: CancellationToken) {
     let mut notified = false;
+    let mut starting = String::new();
     loop {
         let changed = health.changed();
         let up = health.store_open() && health.session().is_some();
@@ -247,6 +248,10 @@ async fn notify_when_ready(health: Arc<Health>, stop: CancellationToken) {
             } else {
                 "waiting for the WAMP session"
             });
+        } else if health.starting_status() != starting {
+            // While starting: each change of what is up (store, router, chain).
+            starting = health.starting_status();
+            service::notify_status(&starting);
         }
         tokio::select! {
             _ = stop.cancelled() => return,

@@ -51,6 +51,18 @@ pub async fn status(args: &StatusArgs) -> anyhow::Result<StatusView> {
     Ok(serde_json::from_value(body)?)
 }
 
+/// The admin address `xbrd health` probes (see [`crate::cli::HealthArgs`]).
+pub fn health_target(args: &crate::cli::HealthArgs) -> anyhow::Result<SocketAddr> {
+    if let Some(admin) = args.admin {
+        return Ok(admin);
+    }
+    if let Some(path) = &args.config {
+        return Ok(config::admin_listen(path)?);
+    }
+    let env = std::env::var("XBRD__ADMIN__LISTEN").ok();
+    Ok(config::validate::admin_listen(env.as_deref())?)
+}
+
 /// `GET /health` of a running daemon; `Ok` on 200.
 pub async fn health(admin: SocketAddr) -> anyhow::Result<()> {
     // A daemon listening on all interfaces is probed over loopback.

@@ -5,11 +5,14 @@
 //! (a volume only the router and the maker mount) and the delegates with cryptosign, their keys made and
 //! registered by one-shot services.
 
+mod common;
+
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
+use common::BIN;
 
 fn repo() -> PathBuf {
     xbrd_testkit::repo_root()
@@ -437,5 +440,241 @@ fn dev_market_description_is_valid() {
     assert_eq!(
         desc.maker.key.address().to_checksum(None),
         "0x3E5e9111Ae8eB78Fe1CC3bb8915d5D461F3Ef9A9"
+    );
+}
+
+/// The Dockerfile's instructions, `\`-continued lines joined, comments left out.
+fn dockerfile_instructions() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo().join("deploy/docker/Dockerfile")).unwrap();
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('#') || (line.is_empty() && current.is_empty()) {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(part) => current.push_str(part),
+            None => {
+                current.push_str(line);
+                let (i, a) = current.trim().split_once(' ').unwrap();
+                out.push((i.to_uppercase(), a.trim().to_owned()));
+                current.clear();
+            }
+        }
+    }
+    out
+}
+
+/// The JSON exec form after `prefix` (e.g. `CMD [...]`).
+fn exec_form(args: &str) -> Vec<String> {
+    let json = &args[args.find('[').expect("exec form")..];
+    serde_json::from_str(json).unwrap()
+}
+
+/// The image as shipped: its health check, run against a daemon started with the image's default
+/// command, configuration and environment (paths mapped onto a temporary directory), passes once
+/// the admin API is up and fails before; nothing misleading is exposed.
+#[test]
+fn image_health_check_follows_the_configured_admin_address() {
+    let instr = dockerfile_instructions();
+    let get = |name: &str| -> Vec<&str> {
+        instr
+            .iter()
+            .filter(|(i, _)| i == name)
+            .map(|(_, a)| a.as_str())
+            .collect()
+    };
+    assert!(
+        get("EXPOSE").is_empty(),
+        "the admin API binds loopback: no EXPOSE"
+    );
+    let health = exec_form(get("HEALTHCHECK")[0]);
+    let cmd = exec_form(get("CMD").last().unwrap());
+    let entrypoint = exec_form(get("ENTRYPOINT")[0]);
+    assert_eq!(
+        health[0], entrypoint[0],
+        "the health check runs the image's binary"
+    );
+    assert_eq!(health[1], "health");
+    let env: Vec<(String, String)> = get("ENV")
+        .iter()
+        .flat_map(|a| a.split_whitespace())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let image_config = &env.iter().find(|(k, _)| k == "XBRD_CONFIG").unwrap().1;
+    let (copied_from, config_dir) = get("COPY")
+        .iter()
+        .find_map(|a| a.strip_prefix("config/ "))
+        .map(|dir| ("config", dir.trim().trim_end_matches('/')))
+        .expect("the configs are copied into the image");
+
+    // The image's directories, here.
+    let tmp = tempfile::tempdir().unwrap();
+    let etc = tmp.path().join("etc");
+    let state = tmp.path().join("state");
+    std::fs::create_dir_all(etc.join("keys")).unwrap();
+    for entry in std::fs::read_dir(repo().join(copied_from)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), etc.join(entry.file_name())).unwrap();
+    }
+    let local = |p: &str| -> String {
+        if let Some(rest) = p.strip_prefix(config_dir) {
+            format!("{}{rest}", etc.display())
+        } else if let Some(rest) = p.strip_prefix("/var/lib/xbrd") {
+            format!("{}{rest}", state.display())
+        } else {
+            p.to_owned()
+        }
+    };
+    let config = PathBuf::from(local(image_config));
+    // The configured admin port is not the default one (what the health check used to probe);
+    // moved to a free port so that parallel tests do not collide.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let listen = text
+        .lines()
+        .find_map(|l| l.strip_prefix("listen = \""))
+        .and_then(|l| l.split('"').next())
+        .expect("[admin] listen in the image's config")
+        .to_owned();
+    assert_ne!(listen, xbrd::config::DEFAULT_ADMIN_LISTEN);
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    std::fs::write(&config, text.replace(&listen, &free.to_string())).unwrap();
+    let key_path = etc.join("keys/seller.priv");
+    std::fs::write(&key_path, common::SELLER_KEY).unwrap();
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let closed_router = format!("ws://127.0.0.1:{}/ws", common::free_port());
+
+    let image_env = |c: &mut Command| {
+        c.env_clear();
+        for (k, v) in &env {
+            c.env(k, local(v));
+        }
+        // Nothing else is reached: the router is a closed port.
+        c.env("XBR_INSTANCE", &closed_router);
+    };
+    let probe = || {
+        let mut c = Command::new(BIN);
+        image_env(&mut c);
+        c.args(&health[1..]).output().unwrap()
+    };
+    assert_eq!(probe().status.code(), Some(1), "nothing listens yet");
+    let mut run = Command::new(BIN);
+    image_env(&mut run);
+    run.args(&cmd)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut daemon = common::Daemon {
+        child: run.spawn().unwrap(),
+        admin: free.to_string(),
+        dir: etc.clone(),
+    };
+    common::wait_for(
+        "the image's health check to pass",
+        std::time::Duration::from_secs(30),
+        || probe().status.success(),
+    );
+    daemon.signal("TERM");
+    let (code, _) = daemon.wait_exit(std::time::Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert_eq!(probe().status.code(), Some(1), "stopped: unhealthy");
+}
+
+/// Each daemon service of the compose file names its `-c` configuration in `XBRD_CONFIG` too,
+/// which the image's health check reads.
+#[test]
+fn compose_services_give_the_health_check_their_config() {
+    let c = yaml(&repo().join("deploy/compose.yaml"));
+    for s in ["maker", "seller", "buyer"] {
+        let svc = &c["services"][s];
+        let cmd = svc["command"][2].as_str().unwrap();
+        assert_eq!(svc["environment"]["XBRD_CONFIG"].as_str(), Some(cmd), "{s}");
+    }
+}
+
+/// The production router config: the realm-trust roles of the dev one, TLS on the only public
+/// transport with cryptosign alone (no anonymous session anywhere but the maker's Unix socket), and
+/// Crossbar's own validator accepts it.
+#[test]
+fn production_crossbar_config_is_tls_and_cryptosign_only() {
+    let read = |name: &str| -> serde_json::Value {
+        let path = repo().join("deploy/crossbar").join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let (dev, prod) = (read("config.json"), read("config.production.json"));
+    let worker = &prod["workers"][0];
+    let realm = &worker["realms"][0];
+    assert_eq!(realm["name"], dev["workers"][0]["realms"][0]["name"]);
+    let role_names: Vec<&str> = realm["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(role_names, ["xbrmm", "user"], "no anonymous role");
+    for role in realm["roles"].as_array().unwrap() {
+        let same = dev["workers"][0]["realms"][0]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == role["name"])
+            .unwrap();
+        assert_eq!(
+            role, same,
+            "the realm-trust role {} as in the dev config",
+            role["name"]
+        );
+    }
+    let transports = worker["transports"].as_array().unwrap();
+    assert_eq!(transports.len(), 2);
+    for t in transports {
+        let endpoint = &t["endpoint"];
+        if endpoint["type"] == "unix" {
+            // The maker's socket: the only place of role xbrmm, like the dev config.
+            assert_eq!(t, &dev["workers"][0]["transports"][1]);
+            continue;
+        }
+        assert_eq!(endpoint["type"], "tcp");
+        let tls = &endpoint["tls"];
+        for key in ["key", "certificate"] {
+            assert!(
+                tls[key].as_str().is_some_and(|p| p.starts_with("tls/")),
+                "{key}"
+            );
+        }
+        let paths = t["paths"].as_object().unwrap();
+        assert_eq!(paths.keys().collect::<Vec<_>>(), ["ws"]);
+        let auth = paths["ws"]["auth"].as_object().unwrap();
+        assert_eq!(
+            auth.keys().collect::<Vec<_>>(),
+            ["cryptosign"],
+            "cryptosign only"
+        );
+        assert_eq!(
+            auth["cryptosign"]["authenticator"],
+            "xbr.marketmaker.authenticator.authenticate"
+        );
+    }
+    // Crossbar's own configuration check.
+    let node = tempfile::tempdir().unwrap();
+    std::fs::write(
+        node.path().join("config.json"),
+        serde_json::to_string_pretty(&prod).unwrap(),
+    )
+    .unwrap();
+    let o = Command::new(xbrd_testkit::peers_dir().join("venv/bin/crossbar"))
+        .args(["check", "--cbdir", node.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("looks good"),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }

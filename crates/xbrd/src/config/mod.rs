@@ -381,13 +381,31 @@ pub enum ConfigError {
         /// Why.
         source: KeyFileError,
     },
+    /// Several problems (validation goes on after the first; never nested, never one).
+    #[error("{} problems in the configuration:{}", .0.len(), bullets(.0))]
+    Many(Vec<ConfigError>),
+}
+
+/// Each error on a line of its own.
+fn bullets(all: &[ConfigError]) -> String {
+    all.iter().map(|e| format!("\n  - {e}")).collect()
 }
 
 impl ConfigError {
-    /// The field this error is about, if any.
+    /// Every problem this error reports: itself, or each of [`ConfigError::Many`].
+    pub fn problems(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Many(all) => all.iter().collect(),
+            one => vec![one],
+        }
+    }
+
+    /// The field this error is about, if any (of several, the first found: validation goes in
+    /// the file's section order).
     pub fn field(&self) -> Option<&str> {
         match self {
             ConfigError::Load { .. } => None,
+            ConfigError::Many(all) => all.first().and_then(ConfigError::field),
             ConfigError::Missing { field, .. }
             | ConfigError::Invalid { field, .. }
             | ConfigError::KeyFile { field, .. } => Some(field),
@@ -409,6 +427,35 @@ pub fn load_with_env(path: &Path, env: &BTreeMap<String, String>) -> Result<Conf
 }
 
 mod layer;
+
+/// What the operator commands (`xbrd backup`, `xbrd restore`) need of a configuration, read
+/// without opening any key file: a store can be backed up by whoever may read it, keys or not.
+#[derive(Debug, Clone)]
+pub struct StoreLocation {
+    /// The role (whose invariants a restored store must hold).
+    pub role: Role,
+    /// The store.
+    pub store: Store,
+    /// Where the daemon's admin API listens (a running daemon answers there).
+    pub admin_listen: SocketAddr,
+}
+
+/// The [`StoreLocation`] of the configuration at `path` (file layered with the process environment).
+pub fn locate_store(path: &Path) -> Result<StoreLocation, ConfigError> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let raw = layer::read_layers(path, &env)?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    validate::locate_store(&raw, &base, &env)
+}
+
+/// The admin API address of the configuration at `path` (file layered with the process
+/// environment), validating nothing else: what `xbrd health` probes, cheap enough for a container
+/// health check every few seconds (no key file or keystore is opened).
+pub fn admin_listen(path: &Path) -> Result<SocketAddr, ConfigError> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let raw = layer::read_layers(path, &env)?;
+    validate::admin_listen(raw.admin.listen.as_deref())
+}
 
 /// Renders an amount as a decimal string (amounts never travel as floats).
 pub fn serialize_decimal<S: serde::Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {

@@ -64,6 +64,9 @@ pub struct RawAuthentication {
     pub private_key_file: Option<String>,
     #[serde(default)]
     pub authextra: BTreeMap<String, serde_json::Value>,
+    /// The cryptosign key as a systemd credential (`$CREDENTIALS_DIRECTORY/<name>`), instead of
+    /// `private_key_file`.
+    pub private_key_credential: Option<String>,
 }
 
 /// `[ethereum]`.
@@ -85,6 +88,9 @@ pub struct RawEthereum {
     pub private_key_passphrase_credential: Option<String>,
     #[serde(default)]
     pub transactions: RawTransactions,
+    /// The key file as a systemd credential (`$CREDENTIALS_DIRECTORY/<name>`), instead of
+    /// `private_key_file`.
+    pub private_key_credential: Option<String>,
 }
 
 /// `[ethereum.transactions]`: xbr-chain's `TxPolicy`.

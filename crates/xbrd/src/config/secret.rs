@@ -95,6 +95,27 @@ pub enum KeyFileError {
     },
 }
 
+/// The environment variable systemd sets to the directory of the unit's credentials (`LoadCredential=`).
+pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
+/// The file of the systemd credential `name`: `$CREDENTIALS_DIRECTORY/<name>` (`env` is the
+/// process environment). `Err` says why there is none (a bad name, no credentials directory).
+pub fn credential_path(
+    name: &str,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<PathBuf, String> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err("a credential name is a plain file name".into());
+    }
+    let dir = env.get(CREDENTIALS_DIRECTORY).ok_or_else(|| {
+        format!(
+            "${CREDENTIALS_DIRECTORY} is not set (run under systemd with \
+             `LoadCredential={name}:<file>` or `SetCredentialEncrypted=`)"
+        )
+    })?;
+    Ok(PathBuf::from(dir).join(name))
+}
+
 /// Refuses files that group or others can read or write (mode & 0o077 != 0).
 pub fn check_private_file_mode(path: &Path) -> Result<(), KeyFileError> {
     use std::os::unix::fs::PermissionsExt;

@@ -7,10 +7,9 @@ use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 use crate::config::KeyFileError;
-use crate::config::secret::read_private_file;
+use crate::config::secret::{credential_path, read_private_file};
 
-/// The environment variable systemd sets to the directory of the unit's credentials (`LoadCredential=`).
-pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+pub use crate::config::secret::CREDENTIALS_DIRECTORY;
 
 /// One passphrase source (the three are mutually exclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,16 +46,7 @@ impl PassphraseSource {
                 .map(|v| Zeroizing::new(v.as_bytes().to_vec()))
                 .ok_or_else(|| unusable("the variable is not set".into())),
             PassphraseSource::Credential(name) => {
-                if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-                    return Err(unusable("a credential name is a plain file name".into()));
-                }
-                let dir = env.get(CREDENTIALS_DIRECTORY).ok_or_else(|| {
-                    unusable(format!(
-                        "${CREDENTIALS_DIRECTORY} is not set (run under systemd with \
-                         `LoadCredential={name}:<file>` or `SetCredentialEncrypted=`)"
-                    ))
-                })?;
-                read_passphrase_file(&PathBuf::from(dir).join(name))
+                read_passphrase_file(&credential_path(name, env).map_err(unusable)?)
             }
         }
     }

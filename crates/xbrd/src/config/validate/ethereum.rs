@@ -7,6 +7,7 @@ use std::path::Path;
 use alloy_primitives::Address;
 
 use super::parse::{ADDRESS_FORM, invalid, missing, parse_address, parse_i64, resolve};
+use super::problems::Problems;
 use crate::config::raw::{RawContracts, RawEthereum};
 use crate::config::secret::{self, Secret};
 use crate::config::{ConfigError, Contracts, Ethereum, KeyOrigin, Role};
@@ -139,11 +140,32 @@ fn parse_key(
             })?;
             Ok((key, KeyOrigin::Inline))
         }
-        (None, Some(p)) => {
+        (None, file) => {
+            let (key_file, fields) = match (file, &raw.private_key_credential) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        CREDENTIAL_FIELDS.key_file,
+                        "at most one of ethereum.private_key_file and ethereum.private_key_credential",
+                        "both are set",
+                    ));
+                }
+                (Some(p), None) => (resolve(base, p), KeyFields::CONFIG),
+                (None, Some(name)) => (
+                    secret::credential_path(name, env).map_err(|reason| {
+                        invalid(
+                            CREDENTIAL_FIELDS.key_file,
+                            "the name of a systemd credential holding the key (LoadCredential=)",
+                            format!("{name:?}: {reason}"),
+                        )
+                    })?,
+                    CREDENTIAL_FIELDS,
+                ),
+                (None, None) => return Err(no_key(role)),
+            };
             let source = EthKeySource {
-                key_file: resolve(base, p),
+                key_file,
                 passphrase,
-                fields: KeyFields::CONFIG,
+                fields,
             };
             let key = load_eth_key(&source, env)?;
             let origin = KeyOrigin::File {
@@ -152,21 +174,29 @@ fn parse_key(
             };
             Ok((Secret::new(*key.to_bytes()), origin))
         }
-        (None, None) => {
-            let var = match role {
-                Role::Seller => " (or XBR_SELLER_PRIVKEY)",
-                Role::Buyer => " (or XBR_BUYER_PRIVKEY)",
-                Role::Marketmaker => "",
-            };
-            Err(missing(
-                "ethereum.private_key_file",
-                format!(
-                    "a file holding the delegate's secp256k1 key (mode 0600): a keystore v3 JSON \
-                     file or a raw key{var}"
-                ),
-            ))
-        }
     }
+}
+
+/// The `[ethereum]` fields when the key is a systemd credential (its errors name that field).
+const CREDENTIAL_FIELDS: KeyFields = KeyFields {
+    key_file: "ethereum.private_key_credential",
+    ..KeyFields::CONFIG
+};
+
+/// No key given for `role`.
+fn no_key(role: Role) -> ConfigError {
+    let var = match role {
+        Role::Seller => " (or XBR_SELLER_PRIVKEY)",
+        Role::Buyer => " (or XBR_BUYER_PRIVKEY)",
+        Role::Marketmaker => "",
+    };
+    missing(
+        "ethereum.private_key_file",
+        format!(
+            "a file holding the delegate's secp256k1 key (mode 0600): a keystore v3 JSON \
+             file or a raw key{var} (or ethereum.private_key_credential, a systemd credential)"
+        ),
+    )
 }
 
 /// Validates `[ethereum]` for `role` (which contracts it needs); key files resolve against
@@ -178,55 +208,67 @@ pub(super) fn parse_ethereum(
     env: &BTreeMap<String, String>,
 ) -> Result<Ethereum, ConfigError> {
     const GW_FORM: &str = "an http(s) JSON-RPC URL like \"http://127.0.0.1:8545\"";
-    let gw = raw
-        .gateway
-        .as_deref()
-        .ok_or_else(|| missing("ethereum.gateway", GW_FORM))?;
-    let gateway = url::Url::parse(gw.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or_else(|| invalid("ethereum.gateway", GW_FORM, format!("{gw:?}")))?;
-    let (private_key, key_origin) = parse_key(raw, base, role, env)?;
-    let chain_id = raw
-        .chain_id
-        .as_ref()
-        .map(|s| {
-            parse_i64(
-                "ethereum.chain_id",
-                s,
-                "the chain id the gateway must serve, e.g. 1 (Ethereum), 11155111 (Sepolia), 1337 (dev chains)",
-                |v| v >= 1,
-            )
-            .map(|v| v as u64)
-        })
-        .transpose()?;
-    let transactions = super::transactions::parse_transactions(&raw.transactions)?;
-    let contracts = parse_contracts(raw, base)?;
-    let required: &[(&str, bool)] = match role {
-        Role::Marketmaker => &[
-            ("token", contracts.token.is_some()),
-            ("network", contracts.network.is_some()),
-            ("market", contracts.market.is_some()),
-            ("channel", contracts.channel.is_some()),
-        ],
-        Role::Seller | Role::Buyer => &[
-            ("token", contracts.token.is_some()),
-            ("network", contracts.network.is_some()),
-        ],
-    };
-    if let Some((name, _)) = required.iter().find(|(_, present)| !present) {
-        return Err(missing(
-            format!("ethereum.contracts.{name}"),
-            format!("{ADDRESS_FORM} (or ethereum.contracts_file written by `xbrd chain deploy`)"),
-        ));
+    let mut problems = Problems::default();
+    let gateway = problems.take(
+        raw.gateway
+            .as_deref()
+            .ok_or_else(|| missing("ethereum.gateway", GW_FORM))
+            .and_then(|gw| {
+                url::Url::parse(gw.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| invalid("ethereum.gateway", GW_FORM, format!("{gw:?}")))
+            }),
+    );
+    let key = problems.take(parse_key(raw, base, role, env));
+    let chain_id = problems.take(
+        raw.chain_id
+            .as_ref()
+            .map(|s| {
+                parse_i64(
+                    "ethereum.chain_id",
+                    s,
+                    "the chain id the gateway must serve, e.g. 1 (Ethereum), 11155111 (Sepolia), 1337 (dev chains)",
+                    |v| v >= 1,
+                )
+                .map(|v| v as u64)
+            })
+            .transpose(),
+    );
+    let transactions = problems.take(super::transactions::parse_transactions(&raw.transactions));
+    let contracts = problems.take(parse_contracts(raw, base));
+    if let Some(contracts) = &contracts {
+        let required: &[(&str, bool)] = match role {
+            Role::Marketmaker => &[
+                ("token", contracts.token.is_some()),
+                ("network", contracts.network.is_some()),
+                ("market", contracts.market.is_some()),
+                ("channel", contracts.channel.is_some()),
+            ],
+            Role::Seller | Role::Buyer => &[
+                ("token", contracts.token.is_some()),
+                ("network", contracts.network.is_some()),
+            ],
+        };
+        for (name, _) in required.iter().filter(|(_, present)| !present) {
+            problems.push(missing(
+                format!("ethereum.contracts.{name}"),
+                format!(
+                    "{ADDRESS_FORM} (or ethereum.contracts_file written by `xbrd chain deploy`)"
+                ),
+            ));
+        }
     }
-    Ok(Ethereum {
-        gateway,
-        private_key,
-        contracts,
-        chain_id,
-        key_origin,
-        transactions,
+    problems.finish(|| {
+        let (private_key, key_origin) = key.expect("validated");
+        Ethereum {
+            gateway: gateway.expect("validated"),
+            private_key,
+            contracts: contracts.expect("validated"),
+            chain_id: chain_id.expect("validated"),
+            key_origin,
+            transactions: transactions.expect("validated"),
+        }
     })
 }
 

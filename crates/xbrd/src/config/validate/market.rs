@@ -8,6 +8,7 @@ use super::parse::{
     AMOUNT_FORM, UUID_FORM, invalid, missing, parse_address, parse_amount, parse_duration,
     parse_i64, parse_id, valid_uri,
 };
+use super::problems::Problems;
 use crate::config::raw::{RawApi, RawApiOffer, RawMarket};
 use crate::config::{ApiOffer, ConfigError, Market, Role, Rotation, SampleFeed};
 use alloy_primitives::U256;
@@ -77,56 +78,71 @@ fn parse_offer(i: usize, o: &RawApiOffer) -> Result<ApiOffer, ConfigError> {
 
 /// Validates `[market]` for `role`.
 pub(super) fn parse_market(raw: &RawMarket, role: Role) -> Result<Market, ConfigError> {
-    let maker = raw
-        .maker
-        .as_deref()
-        .map(|s| parse_address("market.maker", s))
-        .transpose()?;
-    let member = raw
-        .member
-        .as_deref()
-        .map(|s| parse_address("market.member", s))
-        .transpose()?;
-    let market_id = raw
-        .market_id
-        .as_deref()
-        .map(|s| parse_id("market.market_id", s))
-        .transpose()?;
-    let max_price = raw
-        .max_price
-        .as_ref()
-        .map(|s| parse_amount("market.max_price", s))
-        .transpose()?;
+    // The independent fields first, each problem reported; what follows needs them all.
+    let mut problems = Problems::default();
+    let maker = problems.take(
+        raw.maker
+            .as_deref()
+            .map(|s| parse_address("market.maker", s))
+            .transpose(),
+    );
+    let member = problems.take(
+        raw.member
+            .as_deref()
+            .map(|s| parse_address("market.member", s))
+            .transpose(),
+    );
+    let market_id = problems.take(
+        raw.market_id
+            .as_deref()
+            .map(|s| parse_id("market.market_id", s))
+            .transpose(),
+    );
+    let max_price = problems.take(
+        raw.max_price
+            .as_ref()
+            .map(|s| parse_amount("market.max_price", s))
+            .transpose(),
+    );
     for (i, t) in raw.topics.iter().enumerate() {
         if !valid_uri(t) {
-            return Err(invalid(
+            problems.push(invalid(
                 format!("market.topics[{i}]"),
                 "a WAMP URI (prefix)",
                 format!("{t:?}"),
             ));
         }
     }
-    let buy_from = parse_buy_from(raw, role)?;
-    let max_channel_amount = parse_max_channel_amount(raw, role)?;
-    let apis = raw
+    let buy_from = problems.take(parse_buy_from(raw, role));
+    let max_channel_amount = problems.take(parse_max_channel_amount(raw, role));
+    let apis: Vec<ApiOffer> = raw
         .apis
         .iter()
         .enumerate()
         .filter_map(|(i, a)| match a {
-            RawApi::Offer(o) => Some(parse_offer(i, o)),
+            RawApi::Offer(o) => problems.take(parse_offer(i, o)),
             RawApi::Id(_) => None,
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
     let mut seen = HashSet::new();
     for (i, a) in apis.iter().enumerate() {
         if !seen.insert(a.api_id) {
-            return Err(invalid(
+            problems.push(invalid(
                 format!("market.apis[{i}].api_id"),
                 "an api_id not used by another offer",
                 a.api_id.to_string(),
             ));
         }
     }
+    problems.finish(|| ())?;
+    let (maker, member, market_id, max_price, buy_from, max_channel_amount) = (
+        maker.expect("validated"),
+        member.expect("validated"),
+        market_id.expect("validated"),
+        max_price.expect("validated"),
+        buy_from.expect("validated"),
+        max_channel_amount.expect("validated"),
+    );
     if role != Role::Marketmaker && maker.is_none() {
         return Err(missing(
             "market.maker",

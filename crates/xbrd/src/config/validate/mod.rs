@@ -9,6 +9,7 @@ mod ethereum;
 mod maker;
 mod market;
 mod parse;
+mod problems;
 mod transactions;
 mod transport;
 
@@ -21,9 +22,12 @@ pub use ethereum::{contracts_from_file, read_contracts_file};
 pub use parse::{parse_address, parse_address_str, parse_amount, parse_id, parse_id_str};
 
 use self::parse::{invalid, key_file_error, missing, resolve, valid_uri};
+use self::problems::Problems;
 use super::raw::RawConfig;
 use super::secret;
-use super::{Admin, Config, ConfigError, DEFAULT_ADMIN_LISTEN, Log, LogFormat, Role, Store};
+use super::{
+    Admin, Config, ConfigError, DEFAULT_ADMIN_LISTEN, Log, LogFormat, Role, Store, Transport,
+};
 
 fn parse_role(raw: Option<&str>) -> Result<Role, ConfigError> {
     const FORM: &str = "one of \"seller\", \"buyer\", \"marketmaker\"";
@@ -37,50 +41,84 @@ fn parse_role(raw: Option<&str>) -> Result<Role, ConfigError> {
 }
 
 /// Validates the raw layered values. `base` resolves relative paths; `env` supplies `STATE_DIRECTORY`,
-/// and a keystore's passphrase variable or `CREDENTIALS_DIRECTORY`.
+/// and a keystore's passphrase variable or `CREDENTIALS_DIRECTORY`. Every section is validated
+/// even after a failed one: the error lists every problem found ([`ConfigError::Many`] when more
+/// than one).
 pub fn validate(
     raw: RawConfig,
     base: &Path,
     source: &Path,
     env: &BTreeMap<String, String>,
 ) -> Result<Config, ConfigError> {
-    let role = parse_role(raw.role.as_deref())?;
-    let realm = raw.realm.clone().ok_or_else(|| {
+    let mut problems = Problems::default();
+    let role = problems.take(parse_role(raw.role.as_deref()));
+    let realm = problems.take(parse_realm(raw.realm.as_deref()));
+    let transports = problems.take(parse_transports(&raw));
+    let authentication = problems.take(auth::parse_authentication(&raw.authentication, base, env));
+    // The sections that depend on the role are validated only when it is known.
+    let ethereum =
+        role.and_then(|r| problems.take(ethereum::parse_ethereum(&raw.ethereum, base, r, env)));
+    let market = role.and_then(|r| problems.take(market::parse_market(&raw.market, r)));
+    let store = parse_store(&raw, base, env);
+    let admin = problems.take(parse_admin(&raw, base, &store));
+    let log = problems.take(parse_log(&raw));
+    problems.finish(|| Config {
+        role: role.expect("validated"),
+        realm: realm.expect("validated"),
+        transports: transports.expect("validated"),
+        authentication: authentication.expect("validated"),
+        ethereum: ethereum.expect("validated"),
+        market: market.expect("validated"),
+        store,
+        admin: admin.expect("validated"),
+        log: log.expect("validated"),
+        source: source.to_owned(),
+    })
+}
+
+fn parse_realm(realm: Option<&str>) -> Result<String, ConfigError> {
+    let realm = realm.ok_or_else(|| {
         missing(
             "realm",
             "the WAMP realm to join, e.g. \"realm1\" (or XBR_REALM)",
         )
     })?;
-    if !valid_uri(&realm) {
+    if !valid_uri(realm) {
         return Err(invalid(
             "realm",
             "a WAMP URI like \"realm1\"",
             format!("{realm:?}"),
         ));
     }
+    Ok(realm.to_owned())
+}
+
+/// Every `[[transports]]` entry (each bad one reported).
+fn parse_transports(raw: &RawConfig) -> Result<Vec<Transport>, ConfigError> {
     if raw.transports.is_empty() {
         return Err(missing(
             "transports",
             "at least one [[transports]] entry with a url (or XBR_INSTANCE)",
         ));
     }
-    let transports = raw
+    let mut problems = Problems::default();
+    let transports: Vec<_> = raw
         .transports
         .iter()
         .enumerate()
-        .map(|(i, t)| transport::parse_transport(i, t))
-        .collect::<Result<Vec<_>, _>>()?;
-    let authentication = auth::parse_authentication(&raw.authentication, base)?;
-    let ethereum = ethereum::parse_ethereum(&raw.ethereum, base, role, env)?;
-    let market = market::parse_market(&raw.market, role)?;
+        .filter_map(|(i, t)| problems.take(transport::parse_transport(i, t)))
+        .collect();
+    problems.finish(|| transports)
+}
 
+fn parse_store(raw: &RawConfig, base: &Path, env: &BTreeMap<String, String>) -> Store {
     let state_dir = match (&raw.store.state_dir, env.get("STATE_DIRECTORY")) {
         (Some(d), _) => resolve(base, d),
         // systemd's StateDirectory= may list several, separated by ':'; the first is ours.
         (None, Some(d)) => PathBuf::from(d.split(':').next().unwrap_or(d)),
         (None, None) => base.join("state"),
     };
-    let store = Store {
+    Store {
         path: raw
             .store
             .path
@@ -88,23 +126,49 @@ pub fn validate(
             .map(|p| resolve(&state_dir, p))
             .unwrap_or_else(|| state_dir.join("xbrd.sqlite")),
         state_dir,
-    };
+    }
+}
 
-    let listen = socket_addr(
-        "admin.listen",
-        raw.admin.listen.as_deref().unwrap_or(DEFAULT_ADMIN_LISTEN),
-    )?;
-    let metrics_listen = raw
-        .admin
-        .metrics_listen
-        .as_deref()
-        .map(|s| socket_addr("admin.metrics_listen", s))
-        .transpose()?;
-    if metrics_listen == Some(listen) {
-        return Err(invalid(
+/// The role, the store and the admin address of `raw`, every problem of them reported.
+pub fn locate_store(
+    raw: &RawConfig,
+    base: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<super::StoreLocation, ConfigError> {
+    let mut problems = Problems::default();
+    let role = problems.take(parse_role(raw.role.as_deref()));
+    let admin_listen = problems.take(admin_listen(raw.admin.listen.as_deref()));
+    let store = parse_store(raw, base, env);
+    problems.finish(|| super::StoreLocation {
+        role: role.expect("validated"),
+        store,
+        admin_listen: admin_listen.expect("validated"),
+    })
+}
+
+/// `admin.listen` (the default when unset).
+pub fn admin_listen(raw: Option<&str>) -> Result<SocketAddr, ConfigError> {
+    socket_addr("admin.listen", raw.unwrap_or(DEFAULT_ADMIN_LISTEN))
+}
+
+/// `[admin]`; the token file resolves against `base`, by default into the state directory.
+fn parse_admin(raw: &RawConfig, base: &Path, store: &Store) -> Result<Admin, ConfigError> {
+    let mut problems = Problems::default();
+    let listen = problems.take(admin_listen(raw.admin.listen.as_deref()));
+    let metrics_listen = problems.take(
+        raw.admin
+            .metrics_listen
+            .as_deref()
+            .map(|s| socket_addr("admin.metrics_listen", s))
+            .transpose(),
+    );
+    if let (Some(l), Some(Some(m))) = (listen, metrics_listen)
+        && l == m
+    {
+        problems.push(invalid(
             "admin.metrics_listen",
             "an address other than admin.listen",
-            listen.to_string(),
+            l.to_string(),
         ));
     }
     let token_file = raw
@@ -114,45 +178,43 @@ pub fn validate(
         .map(|p| resolve(base, p))
         .unwrap_or_else(|| store.state_dir.join("admin.token"));
     if token_file.exists() {
-        secret::read_text_secret(&token_file).map_err(key_file_error("admin.token_file"))?;
+        problems.take(
+            secret::read_text_secret(&token_file).map_err(key_file_error("admin.token_file")),
+        );
     }
-    let admin = Admin {
-        listen,
+    problems.finish(|| Admin {
+        listen: listen.expect("validated"),
         token_file,
-        metrics_listen,
-    };
+        metrics_listen: metrics_listen.expect("validated"),
+    })
+}
 
+/// `[log]`.
+fn parse_log(raw: &RawConfig) -> Result<Log, ConfigError> {
     let level = raw.log.level.clone().unwrap_or_else(|| "info".into());
+    let mut problems = Problems::default();
     if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
-        return Err(invalid(
+        problems.push(invalid(
             "log.level",
             "a level (error, warn, info, debug, trace) or filter directive like \"xbrd=debug,info\"",
             format!("{level:?}"),
         ));
     }
     let format = match raw.log.format.as_deref().map(str::trim) {
-        None | Some("pretty") => LogFormat::Pretty,
-        Some("json") => LogFormat::Json,
+        None | Some("pretty") => Some(LogFormat::Pretty),
+        Some("json") => Some(LogFormat::Json),
         Some(other) => {
-            return Err(invalid(
+            problems.push(invalid(
                 "log.format",
                 "\"pretty\" or \"json\"",
                 format!("{other:?}"),
             ));
+            None
         }
     };
-
-    Ok(Config {
-        role,
-        realm,
-        transports,
-        authentication,
-        ethereum,
-        market,
-        store,
-        admin,
-        log: Log { level, format },
-        source: source.to_owned(),
+    problems.finish(|| Log {
+        level,
+        format: format.expect("validated"),
     })
 }
 
