@@ -116,10 +116,18 @@ pub fn validate(
     if token_file.exists() {
         secret::read_text_secret(&token_file).map_err(key_file_error("admin.token_file"))?;
     }
+    let chain_interval = raw
+        .admin
+        .chain_interval
+        .as_ref()
+        .map(|s| parse::parse_duration("admin.chain_interval", s))
+        .transpose()?
+        .unwrap_or(crate::metrics::chain_probe::DEFAULT_PERIOD);
     let admin = Admin {
         listen,
         token_file,
         metrics_listen,
+        chain_interval,
     };
 
     let level = raw.log.level.clone().unwrap_or_else(|| "info".into());
