@@ -99,3 +99,87 @@ fn log_change(view: &ChainView, wrong: bool) {
         Some(e) => tracing::warn!(error = %e, "chain not reachable"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use futures_util::future::BoxFuture;
+
+    use super::*;
+    use crate::ports::{ChainHead, Membership, OnChainBalance};
+
+    /// A chain whose head is the stored block, or down while it is 0.
+    #[derive(Default)]
+    struct Head(AtomicU64);
+
+    impl ChainApi for Head {
+        fn head(&self) -> BoxFuture<'_, Result<ChainHead, ChainError>> {
+            let block = self.0.load(Ordering::SeqCst);
+            Box::pin(async move {
+                match block {
+                    0 => Err(ChainError::Unreachable("connection refused".into())),
+                    block => Ok(ChainHead {
+                        chain_id: 1337,
+                        block,
+                    }),
+                }
+            })
+        }
+
+        fn balances(
+            &self,
+            _: alloy_primitives::Address,
+        ) -> BoxFuture<'_, Result<OnChainBalance, ChainError>> {
+            unimplemented!()
+        }
+
+        fn member(
+            &self,
+            _: alloy_primitives::Address,
+        ) -> BoxFuture<'_, Result<Option<Membership>, ChainError>> {
+            unimplemented!()
+        }
+    }
+
+    /// Waits until the last probe `health` saw was `reachable`.
+    async fn probed(health: &Health, reachable: bool) {
+        loop {
+            let changed = health.changed();
+            if health.chain().reachable == reachable {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_gauges_and_readiness_follow_the_chain_and_the_task_ends_on_stop() {
+        let chain = Arc::new(Head(AtomicU64::new(7)));
+        let (health, metrics) = (Arc::new(Health::default()), Arc::new(Metrics::new()));
+        let stop = CancellationToken::new();
+        let task = ChainProbe {
+            chain: chain.clone(),
+            health: health.clone(),
+            metrics: metrics.clone(),
+            period: Duration::from_millis(10),
+        }
+        .spawn(stop.clone());
+        probed(&health, true).await;
+        assert_eq!(metrics.chain_up.get(), 1);
+        assert_eq!(metrics.chain_head_block.get(), 7);
+        chain.0.store(0, Ordering::SeqCst);
+        probed(&health, false).await;
+        assert_eq!(metrics.chain_up.get(), 0);
+        assert_eq!(metrics.chain_head_block.get(), 7);
+        chain.0.store(9, Ordering::SeqCst);
+        probed(&health, true).await;
+        // The gauges are set before readiness is.
+        assert_eq!(metrics.chain_head_block.get(), 9);
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the probe ends on stop")
+            .unwrap();
+    }
+}

@@ -251,6 +251,47 @@ mod tests {
     }
 
     #[test]
+    fn sales_purchases_and_failures_reach_their_families() {
+        let m = Arc::new(Metrics::new());
+        let o = DaemonObserver::new(m.clone(), Arc::default(), None);
+        let ms = std::time::Duration::from_millis;
+        for procedure in ["buy_key", "sell", "get_quote", "close_channel"] {
+            o.observe(RoleEvent::CallHandled {
+                procedure,
+                elapsed: ms(20),
+            });
+        }
+        o.observe(RoleEvent::PurchaseCompleted { elapsed: ms(300) });
+        let refused = xbr_market::error::MarketError::new(uri::NOT_AUTHORIZED, "no");
+        for _ in 0..3 {
+            o.observe(RoleEvent::CallFailed {
+                procedure: "place_offer",
+                error: &refused,
+                elapsed: ms(1),
+            });
+        }
+        let undecryptable = EventError {
+            key_id: None,
+            error: xbr_market::error::MarketError::from_uri("com.example.chosen", "x"),
+        };
+        o.observe(RoleEvent::Event {
+            topic: "io.crossbar.example",
+            publication: 1,
+            outcome: Err(&undecryptable),
+        });
+        let text = m.render();
+        for line in [
+            "xbrd_sale_duration_seconds_count 2",
+            "xbrd_purchase_duration_seconds_count 1",
+            "xbrd_failures_total{operation=\"place_offer\",uri=\"wamp.error.not_authorized\"} 3",
+            "xbrd_failures_total{operation=\"event\",uri=\"other\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
+        assert!(!text.contains("com.example.chosen"), "{text}");
+    }
+
+    #[test]
     fn declarations_failing_and_attaching_reach_readiness() {
         let health: Arc<Health> = Arc::default();
         let o = DaemonObserver::new(Arc::new(Metrics::new()), health.clone(), None);
