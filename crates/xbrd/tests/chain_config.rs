@@ -239,30 +239,30 @@ fn chain_gauges_follow_the_gateway() {
     std::fs::write(&cfg, toml).unwrap();
     let mut d = spawn(&cfg, &admin, |_| {});
     d.wait_up(Duration::from_secs(20));
-    let mut text = String::new();
-    wait_for("xbrd_chain_up 1", Duration::from_secs(20), || {
-        text = d.metrics_text();
-        sample(&text, "xbrd_chain_up") == Some(1.0)
-    });
-    assert!(
-        sample(&text, "xbrd_chain_head_block").is_some_and(|b| b >= 3.0),
-        "{text}"
-    );
+    // The metrics once `xbrd_chain_up` is `up`, with the head block seen (at least the 3 mined).
+    let chain_up = |up: f64| {
+        let mut text = String::new();
+        wait_for(
+            &format!("xbrd_chain_up {up}"),
+            Duration::from_secs(20),
+            || {
+                text = d.metrics_text();
+                sample(&text, "xbrd_chain_up") == Some(up)
+            },
+        );
+        let head = sample(&text, "xbrd_chain_head_block");
+        assert!(head.is_some_and(|b| b >= 3.0), "{text}");
+        text
+    };
+    let text = chain_up(1.0);
     let version = env!("CARGO_PKG_VERSION");
     let build = format!("xbrd_build_info{{version=\"{version}\"}}");
     assert_eq!(sample(&text, &build), Some(1.0), "{text}");
     assert_eq!(sample(&text, "xbrd_router_session_up"), Some(0.0), "{text}");
 
+    // Down: the last head seen stays.
     chain.stop();
-    wait_for("xbrd_chain_up 0", Duration::from_secs(20), || {
-        text = d.metrics_text();
-        sample(&text, "xbrd_chain_up") == Some(0.0)
-    });
-    // The last head seen stays.
-    assert!(
-        sample(&text, "xbrd_chain_head_block").is_some_and(|b| b >= 3.0),
-        "{text}"
-    );
+    chain_up(0.0);
     d.signal("TERM");
     let (code, _) = d.wait_exit(Duration::from_secs(10));
     assert_eq!(code, Some(0));

@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicU64;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::{Registry, Unit};
 
 /// Most series kept per balance family; setting one more drops the oldest.
 pub const BALANCE_SERIES_MAX: usize = 16;
@@ -83,6 +84,33 @@ impl BalanceGauges {
             xbr: BoundedGauges::new(),
             channel: BoundedGauges::new(),
         }
+    }
+
+    /// Registers the three families.
+    pub(super) fn register(&self, r: &mut Registry) {
+        let addresses = [
+            (
+                "eth_balance",
+                "The daemon's own ETH balances in wei (exact values in the admin API)",
+                "wei",
+                &self.eth,
+            ),
+            (
+                "xbr_balance",
+                "The daemon's own XBR balances in base units of 1e-18 XBR (exact values in the admin API)",
+                "base_units",
+                &self.xbr,
+            ),
+        ];
+        for (name, help, unit, gauges) in addresses {
+            r.register_with_unit(name, help, Unit::Other(unit.into()), gauges.family.clone());
+        }
+        r.register_with_unit(
+            "channel_remaining",
+            "Off-chain remaining of the daemon's own channels in XBR base units",
+            Unit::Other("base_units".into()),
+            self.channel.family.clone(),
+        );
     }
 
     /// Sets the gauge of `kind` (`eth`, `xbr` or `channel_remaining`) for `subject` (an address,

@@ -133,89 +133,90 @@ impl Metrics {
             chain_head_block: Gauge::default(),
             shed: shed::ShedCounters::new(),
         };
-        registry.register(
+        m.register(&mut registry);
+        Metrics { registry, ..m }
+    }
+
+    /// Registers every family (names as in the module docs).
+    fn register(&self, r: &mut Registry) {
+        r.register(
             "build",
             "The running xbrd binary",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
-        registry.register(
+        r.register(
             "shed",
             "Work shed to stay within bounds: events dropped, invocations refused, busy refusals, purchases not started",
-            m.shed.family.clone(),
+            self.shed.family.clone(),
         );
-        registry.register(
-            "router_sessions_joined",
-            "WAMP sessions joined",
-            m.sessions_joined.clone(),
-        );
-        registry.register(
-            "router_session_up",
-            "1 while a WAMP session is joined",
-            m.session_up.clone(),
-        );
-        registry.register(
-            "router_reconnects",
-            "WAMP router connection attempts",
-            m.reconnects.clone(),
-        );
-        registry.register(
-            "key_rotations",
-            "Data-encryption key rotations",
-            m.rotations.clone(),
-        );
-        registry.register("sales", "Data keys sold", m.sales.clone());
-        registry.register("purchases", "Data keys bought", m.purchases.clone());
-        registry.register_with_unit(
-            "eth_balance",
-            "The daemon's own ETH balances in wei (exact values in the admin API)",
-            Unit::Other("wei".into()),
-            m.balances.eth.family.clone(),
-        );
-        registry.register_with_unit(
-            "xbr_balance",
-            "The daemon's own XBR balances in base units of 1e-18 XBR (exact values in the admin API)",
-            Unit::Other("base_units".into()),
-            m.balances.xbr.family.clone(),
-        );
-        registry.register_with_unit(
-            "channel_remaining",
-            "Off-chain remaining of the daemon's own channels in XBR base units",
-            Unit::Other("base_units".into()),
-            m.balances.channel.family.clone(),
-        );
-        registry.register(
+        let counters = [
+            (
+                "router_sessions_joined",
+                "WAMP sessions joined",
+                &self.sessions_joined,
+            ),
+            (
+                "router_reconnects",
+                "WAMP router connection attempts",
+                &self.reconnects,
+            ),
+            (
+                "key_rotations",
+                "Data-encryption key rotations",
+                &self.rotations,
+            ),
+            ("sales", "Data keys sold", &self.sales),
+            ("purchases", "Data keys bought", &self.purchases),
+        ];
+        for (name, help, counter) in counters {
+            r.register(name, help, counter.clone());
+        }
+        let gauges = [
+            (
+                "router_session_up",
+                "1 while a WAMP session is joined",
+                &self.session_up,
+            ),
+            (
+                "chain_up",
+                "1 while the Ethereum gateway answers on the configured chain",
+                &self.chain_up,
+            ),
+            (
+                "chain_head_block",
+                "The chain's head block as last seen by the probe",
+                &self.chain_head_block,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            r.register(name, help, gauge.clone());
+        }
+        self.balances.register(r);
+        r.register(
             "admin_request_duration_seconds",
             "Admin API request latency",
-            m.request_seconds.clone(),
+            self.request_seconds.clone(),
         );
-        registry.register_with_unit(
-            "sale_duration",
-            "Keys sold: from the sell (seller) or buy_key (maker) invocation to its answer",
-            Unit::Seconds,
-            m.sale_seconds.clone(),
-        );
-        registry.register_with_unit(
-            "purchase_duration",
-            "Keys bought: from the first event under the key to the key in hand",
-            Unit::Seconds,
-            m.purchase_seconds.clone(),
-        );
-        registry.register(
+        let durations = [
+            (
+                "sale_duration",
+                "Keys sold: from the sell (seller) or buy_key (maker) invocation to its answer",
+                &self.sale_seconds,
+            ),
+            (
+                "purchase_duration",
+                "Keys bought: from the first event under the key to the key in hand",
+                &self.purchase_seconds,
+            ),
+        ];
+        for (name, help, histogram) in durations {
+            r.register_with_unit(name, help, Unit::Seconds, histogram.clone());
+        }
+        r.register(
             "failures",
             "Calls answered with an error and events not decrypted, by operation and error URI",
-            m.failures.clone(),
+            self.failures.clone(),
         );
-        registry.register(
-            "chain_up",
-            "1 while the Ethereum gateway answers on the configured chain",
-            m.chain_up.clone(),
-        );
-        registry.register(
-            "chain_head_block",
-            "The chain's head block as last seen by the probe",
-            m.chain_head_block.clone(),
-        );
-        Metrics { registry, ..m }
     }
 
     /// Sets a balance gauge from base units (18 decimals): `kind` is `eth`, `xbr` (an address's)
