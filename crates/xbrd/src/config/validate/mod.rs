@@ -257,4 +257,21 @@ maker = "{maker}"
         );
         assert_eq!(same.unwrap_err().field(), Some("admin.metrics_listen"));
     }
+
+    #[test]
+    fn chain_interval_defaults_to_the_probe_period_and_takes_a_duration() {
+        let dir = tempfile::tempdir().unwrap();
+        let default = maker_config(dir.path(), MAKER).unwrap();
+        assert_eq!(
+            default.admin.chain_interval,
+            std::time::Duration::from_secs(5)
+        );
+        let set = maker_config_with(dir.path(), MAKER, "[admin]\nchain_interval = \"15s\"\n");
+        assert_eq!(
+            set.unwrap().admin.chain_interval,
+            std::time::Duration::from_secs(15)
+        );
+        let bad = maker_config_with(dir.path(), MAKER, "[admin]\nchain_interval = 0\n");
+        assert_eq!(bad.unwrap_err().field(), Some("admin.chain_interval"));
+    }
 }
