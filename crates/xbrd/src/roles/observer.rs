@@ -80,9 +80,7 @@ impl DaemonObserver {
             "key {what}"
         );
     }
-}
 
-impl DaemonObserver {
     /// A data event not decrypted: counted by URI and logged (at debug when shed: counted in
     /// `xbrd_shed_total`, a flood of them is not a flood of warnings).
     fn event_failed(&self, topic: &str, e: &EventError) {
