@@ -16,22 +16,19 @@ use tokio_util::sync::CancellationToken;
 use xbr_chain::TxPolicy;
 use xbr_chain::tx::GWEI;
 
-use crate::admin::dto::ChainView;
 use crate::admin::{self, AdminState, RoleSlot};
 use crate::config::{AuthMethod, Config, KeyOrigin, Role, Secret, secret::read_text_secret};
 use crate::health::Health;
 use crate::health::invariants::{self, InvariantChecker};
 use crate::metrics::Metrics;
-use crate::ports::{ChainApi, ChainError};
+use crate::metrics::chain_probe::ChainProbe;
+use crate::ports::ChainApi;
 use crate::roles::Stores;
 use crate::{service, wiring};
 
 /// The whole stop sequence must finish within this (systemd's default stop timeout is far longer; the
 /// product promises 5 s).
 pub const STOP_BUDGET: Duration = Duration::from_millis(4500);
-
-/// How often the chain is probed for `/ready`.
-pub const CHAIN_PROBE_PERIOD: Duration = Duration::from_secs(5);
 
 /// The effective configuration as JSON, without secrets (`xbrd config check`, logs).
 pub fn effective_config(cfg: &Config) -> serde_json::Value {
@@ -178,58 +175,6 @@ pub fn ensure_admin_token(path: &Path) -> anyhow::Result<Secret<String>> {
     Ok(read_text_secret(path)?)
 }
 
-/// Probes the chain until `stop`, recording the result for `/ready` and `/v1/status`. A gateway
-/// on another chain than `ethereum.chain_id` is logged as an error (nothing will be sent to it).
-async fn probe_chain(chain: Arc<dyn ChainApi>, health: Arc<Health>, stop: CancellationToken) {
-    let mut was_reachable = None;
-    let mut was_wrong = false;
-    loop {
-        let probe = tokio::time::timeout(Duration::from_secs(4), chain.head()).await;
-        let wrong = matches!(probe, Ok(Err(ChainError::WrongChain(_))));
-        let view = match probe {
-            Ok(Ok(head)) => ChainView {
-                reachable: true,
-                chain_id: Some(head.chain_id),
-                block: Some(head.block),
-                error: None,
-            },
-            Ok(Err(e)) => ChainView {
-                reachable: false,
-                chain_id: None,
-                block: None,
-                error: Some(e.to_string()),
-            },
-            Err(_) => ChainView {
-                reachable: false,
-                chain_id: None,
-                block: None,
-                error: Some("chain probe timed out".into()),
-            },
-        };
-        if was_reachable != Some(view.reachable) || was_wrong != wrong {
-            match &view.error {
-                None => tracing::info!(
-                    chain_id = view.chain_id,
-                    block = view.block,
-                    "chain reachable"
-                ),
-                Some(e) if wrong => tracing::error!(
-                    error = %e,
-                    "refusing the Ethereum gateway: it serves another chain than ethereum.chain_id; no transaction is sent"
-                ),
-                Some(e) => tracing::warn!(error = %e, "chain not reachable"),
-            }
-            was_reachable = Some(view.reachable);
-            was_wrong = wrong;
-        }
-        health.set_chain(view);
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(CHAIN_PROBE_PERIOD) => {}
-        }
-    }
-}
-
 /// Sends READY=1 once the store is open and the session joined (and a STATUS line on every change).
 async fn notify_when_ready(health: Arc<Health>, stop: CancellationToken) {
     let mut notified = false;
@@ -308,11 +253,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(listen = %cfg.admin.listen, "admin API listening");
     let admin_task = tokio::spawn(admin::serve(listener, admin_state, shutdown.clone()));
 
-    tokio::spawn(probe_chain(
-        chain.clone() as Arc<dyn ChainApi>,
-        health.clone(),
-        shutdown.clone(),
-    ));
+    let chain_probe = ChainProbe {
+        chain: chain.clone() as Arc<dyn ChainApi>,
+        health: health.clone(),
+        metrics: metrics.clone(),
+        period: cfg.admin.chain_interval,
+    }
+    .spawn(shutdown.clone());
     tokio::spawn(notify_when_ready(health.clone(), shutdown.clone()));
     let watchdog = service::spawn_watchdog(shutdown.clone());
 
@@ -374,6 +321,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     health.set_store_open(false);
     let left = deadline.saturating_duration_since(Instant::now());
     let _ = tokio::time::timeout(left, admin_task).await;
+    let left = deadline.saturating_duration_since(Instant::now());
+    let _ = tokio::time::timeout(left, chain_probe).await;
     if let Some(task) = metrics_task {
         let left = deadline.saturating_duration_since(Instant::now());
         let _ = tokio::time::timeout(left, task).await;

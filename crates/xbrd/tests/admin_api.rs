@@ -413,7 +413,9 @@ async fn a_queried_address_gets_no_balance_gauge() {
         !text.to_lowercase().contains(&queried.to_lowercase()),
         "{text}"
     );
-    assert!(!text.contains("xbrd_balance{"), "{text}");
+    for family in ["xbrd_eth_balance_wei{", "xbrd_xbr_balance_base_units{"] {
+        assert!(!text.contains(family), "{text}");
+    }
 }
 
 #[tokio::test]
@@ -525,12 +527,14 @@ async fn balances_and_members_from_the_chain() {
     assert_eq!(b["is_member"], false);
     // The balance gauges follow the API reads.
     let metrics = f.metrics.render();
-    assert!(
-        metrics.contains(&format!(
-            "xbrd_balance{{address=\"{DELEGATE}\",kind=\"xbr\"}} 35.0"
-        )),
-        "{metrics}"
-    );
+    let series = format!("xbrd_xbr_balance_base_units{{address=\"{DELEGATE}\"}} ");
+    let xbr: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+        .parse()
+        .unwrap();
+    assert_eq!(xbr, 35e18, "{metrics}");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The daemon's chain settings end to end, through the real binary: keystore files made by
-//! Foundry's `cast wallet new` opened with each passphrase source, and the chain id pin refusing a
-//! gateway on another chain (ganache and anvil).
+//! Foundry's `cast wallet new` opened with each passphrase source, the chain id pin refusing a
+//! gateway on another chain (ganache and anvil), and the chain gauges following the gateway.
 
 mod common;
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{BIN, free_admin, free_port, seller_toml, spawn, wait_for, write_key};
+use common::{BIN, free_admin, free_port, sample, seller_toml, spawn, wait_for, write_key};
 use xbrd_testkit::{ChainKind, DevChain};
 
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -220,4 +220,50 @@ fn refuses_a_gateway_on_another_chain_ganache() {
 #[test]
 fn refuses_a_gateway_on_another_chain_anvil() {
     refuses_a_gateway_on_another_chain(ChainKind::Anvil);
+}
+
+#[test]
+fn chain_gauges_follow_the_gateway() {
+    let mut chain = DevChain::ganache();
+    for _ in 0..3 {
+        chain.json_rpc("evm_mine", serde_json::json!([])).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let admin = free_admin();
+    write_key(dir.path(), "seller.key", common::SELLER_KEY);
+    // No router: the chain probe runs regardless.
+    let router = format!("ws://127.0.0.1:{}/ws", free_port());
+    let cfg = dir.path().join("seller.toml");
+    let toml = seller_toml(&router, &chain.url, &admin)
+        .replace("[admin]\n", "[admin]\nchain_interval = \"200ms\"\n");
+    std::fs::write(&cfg, toml).unwrap();
+    let mut d = spawn(&cfg, &admin, |_| {});
+    d.wait_up(Duration::from_secs(20));
+    // The metrics once `xbrd_chain_up` is `up`, with the head block seen (at least the 3 mined).
+    let chain_up = |up: f64| {
+        let mut text = String::new();
+        wait_for(
+            &format!("xbrd_chain_up {up}"),
+            Duration::from_secs(20),
+            || {
+                text = d.metrics_text();
+                sample(&text, "xbrd_chain_up") == Some(up)
+            },
+        );
+        let head = sample(&text, "xbrd_chain_head_block");
+        assert!(head.is_some_and(|b| b >= 3.0), "{text}");
+        text
+    };
+    let text = chain_up(1.0);
+    let version = env!("CARGO_PKG_VERSION");
+    let build = format!("xbrd_build_info{{version=\"{version}\"}}");
+    assert_eq!(sample(&text, &build), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "xbrd_router_session_up"), Some(0.0), "{text}");
+
+    // Down: the last head seen stays.
+    chain.stop();
+    chain_up(0.0);
+    d.signal("TERM");
+    let (code, _) = d.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0));
 }

@@ -276,7 +276,7 @@ fn hostile_peers_are_refused_while_the_honest_buyer_keeps_decrypting() {
     });
     let joins: Vec<f64> = roles
         .iter()
-        .map(|d| d.metric("xbrd_sessions_joined_total"))
+        .map(|d| d.metric("xbrd_router_sessions_joined_total"))
         .collect();
 
     let outcomes = attack(&routes);
@@ -294,10 +294,10 @@ fn hostile_peers_are_refused_while_the_honest_buyer_keeps_decrypting() {
     println!("buyer: {before} events decrypted before the attack ended, {after} after");
     let rejoined: Vec<f64> = roles
         .iter()
-        .map(|d| d.metric("xbrd_sessions_joined_total"))
+        .map(|d| d.metric("xbrd_router_sessions_joined_total"))
         .collect();
     assert_eq!(rejoined, joins, "a role lost its session during the attack");
-    assert_eq!(buyer.metric("xbrd_session_up"), 1.0);
+    assert_eq!(buyer.metric("xbrd_router_session_up"), 1.0);
 
     // The flood: every event reached the buyer's handler (and was logged as not decrypted) or was
     // dropped by its session's bounded queue and counted; the counters are of the session the

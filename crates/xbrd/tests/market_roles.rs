@@ -281,6 +281,19 @@ topics = ["io.crossbar.example"]
     assert_eq!(seller.metric("xbrd_sales_total"), n as f64);
     assert_eq!(maker.metric("xbrd_sales_total"), n as f64);
     assert!(seller.metric("xbrd_key_rotations_total") >= (n + 2) as f64);
+    // Each purchase and sale timed; the chain and the router up for every role.
+    assert_eq!(
+        buyer.metric("xbrd_purchase_duration_seconds_count"),
+        n as f64
+    );
+    assert!(buyer.metric("xbrd_purchase_duration_seconds_sum") > 0.0);
+    assert_eq!(maker.metric("xbrd_sale_duration_seconds_count"), n as f64);
+    assert!(seller.metric("xbrd_sale_duration_seconds_count") >= n as f64);
+    for d in [&maker, &seller, &buyer] {
+        assert_eq!(d.metric("xbrd_router_session_up"), 1.0);
+        assert_eq!(d.metric("xbrd_chain_up"), 1.0);
+        assert!(d.metric("xbrd_chain_head_block") > 0.0);
+    }
 
     // The router crashes and comes back: every role re-registers / re-subscribes and trading
     // goes on over the same stores.

@@ -100,6 +100,10 @@ struct Active {
 /// Called after a purchase is persisted.
 pub type PurchaseHook = Arc<dyn Fn(&Purchase) + Send + Sync>;
 
+/// Called when a purchase started for a data event ends with the key in hand, with how long it
+/// took from the first event under the key (metrics).
+pub type PurchaseTimer = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
+
 /// The associated data binding the wrapped receive key to its use.
 const RECEIVE_KEY_AAD: &[u8] = b"xbr.buyer.receive_key";
 
@@ -120,6 +124,7 @@ struct BuyerInner {
     purchase_slots: Arc<Semaphore>,
     /// Purchases not started because every slot was taken.
     purchases_shed: Arc<AtomicU64>,
+    purchase_timer: Mutex<Option<PurchaseTimer>>,
 }
 
 /// The buyer role (cheap to clone).
@@ -182,6 +187,7 @@ impl Buyer {
                 failed: Mutex::new(FailedKeys::default()),
                 purchase_slots: Arc::new(Semaphore::new(PURCHASES_IN_FLIGHT)),
                 purchases_shed: Arc::default(),
+                purchase_timer: Mutex::new(None),
             }),
         }
     }
@@ -189,6 +195,12 @@ impl Buyer {
     /// Installs a hook called after every persisted purchase (metrics, logs).
     pub fn set_purchase_hook(&self, hook: PurchaseHook) {
         *lock(&self.inner.purchase_hook) = Some(hook);
+    }
+
+    /// Installs a hook called with the duration of every purchase that ends with the key in
+    /// hand (metrics).
+    pub fn set_purchase_timer(&self, timer: PurchaseTimer) {
+        *lock(&self.inner.purchase_timer) = Some(timer);
     }
 
     /// The buyer delegate address.
@@ -424,11 +436,16 @@ impl Buyer {
     fn spawn_purchase(&self, key_id: KeyId, in_hand: Option<Vec<u8>>, guard: PendingGuard) {
         let buyer = self.clone();
         tokio::spawn(async move {
+            let started = Instant::now();
             let span = info_span!("purchase", key_id = %key_id);
             let result = buyer.purchase(key_id, in_hand).instrument(span).await;
             match &result {
                 Ok(held) => {
                     lock_keys(&buyer.inner).insert(key_id, Slot::Ready(held.clone()));
+                    let timer = lock(&buyer.inner.purchase_timer).clone();
+                    if let Some(timer) = timer {
+                        timer(started.elapsed());
+                    }
                 }
                 Err(e) => {
                     if failed::remembered(e) {

@@ -40,15 +40,19 @@ pub fn invocation_handler(
                 args: inv.args,
                 kwargs: inv.kwargs,
             };
-            match handler(call).await {
+            let started = tokio::time::Instant::now();
+            let outcome = handler(call).await;
+            let elapsed = started.elapsed();
+            match outcome {
                 Ok((args, kwargs)) => {
-                    observer.observe(RoleEvent::CallHandled { procedure });
+                    observer.observe(RoleEvent::CallHandled { procedure, elapsed });
                     Ok(InvocationResult::new(args, kwargs))
                 }
                 Err(e) => {
                     observer.observe(RoleEvent::CallFailed {
                         procedure,
                         error: &e,
+                        elapsed,
                     });
                     Err(invocation_error(&e))
                 }

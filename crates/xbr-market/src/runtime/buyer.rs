@@ -66,6 +66,10 @@ impl Role for BuyerRole {
         let o = Arc::clone(observer);
         self.buyer
             .set_purchase_hook(Arc::new(move |p| o.observe(RoleEvent::KeyBought(p))));
+        let o = Arc::clone(observer);
+        self.buyer.set_purchase_timer(Arc::new(move |elapsed| {
+            o.observe(RoleEvent::PurchaseCompleted { elapsed })
+        }));
         Declarations {
             procedures: Vec::new(),
             topics: self

@@ -165,6 +165,8 @@ pub enum RoleEvent<'a> {
     CallHandled {
         /// The procedure's short name.
         procedure: &'static str,
+        /// How long the handler took (from the invocation to the answer).
+        elapsed: Duration,
     },
     /// A procedure answered with an error.
     CallFailed {
@@ -172,6 +174,8 @@ pub enum RoleEvent<'a> {
         procedure: &'static str,
         /// The error (its URI is what the caller sees).
         error: &'a MarketError,
+        /// How long the handler took (from the invocation to the answer).
+        elapsed: Duration,
     },
     /// A data event was handled.
     Event {
@@ -197,6 +201,14 @@ pub enum RoleEvent<'a> {
     KeyBrokered,
     /// Buyer: a purchase was persisted.
     KeyBought(&'a Purchase),
+
+    // Metrics (issue 14).
+    /// Buyer: a purchase started for a data event ended with the key in hand, `elapsed` after the
+    /// first event under the key (waiting behind earlier purchases included).
+    PurchaseCompleted {
+        /// From the first event under the key to the key in hand.
+        elapsed: Duration,
+    },
 }
 
 /// Receives [`RoleEvent`]s (metrics, logs). Called on the handling task: keep it quick.

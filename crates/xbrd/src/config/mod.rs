@@ -320,6 +320,9 @@ pub struct Admin {
     pub token_file: PathBuf,
     /// Opt-in listener serving `/metrics` alone WITHOUT a token (for a scrape network only).
     pub metrics_listen: Option<SocketAddr>,
+    /// How often the chain is probed for `/ready` and the chain gauges (default 5 s).
+    #[serde(with = "duration_secs")]
+    pub chain_interval: Duration,
 }
 
 /// Log output format.

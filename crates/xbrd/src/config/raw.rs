@@ -240,6 +240,7 @@ pub struct RawAdmin {
     pub listen: Option<String>,
     pub token_file: Option<String>,
     pub metrics_listen: Option<String>,
+    pub chain_interval: Option<Scalar>,
 }
 
 /// `[log]`.

@@ -18,6 +18,7 @@
 //! key derived from the delegate key ([`data_key_kek`]).
 
 pub mod buyer;
+mod failure_log;
 pub mod maker;
 pub mod observer;
 pub mod seller;

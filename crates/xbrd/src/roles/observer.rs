@@ -1,17 +1,20 @@
 //! What the roles report, into the daemon's metrics, log and the buyer's event stream: one
-//! observer for every role.
+//! observer for every role. Failed calls are counted by procedure and error URI and logged at
+//! warn through the rate limit of [`FailureLog`].
 
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
 use xbr_market::error::uri;
+use xbr_market::maker::Procedure;
 use xbr_market::peer::ProviderProcedure;
-use xbr_market::runtime::{RoleEvent, RoleObserver};
+use xbr_market::runtime::{EventError, RoleEvent, RoleObserver};
 use xbr_market::types::{ChannelId, KeyId};
 
+use super::failure_log::FailureLog;
 use super::views;
 use crate::health::Health;
-use crate::metrics::{Metrics, Shed};
+use crate::metrics::{Metrics, Shed, failures};
 use crate::ports::views::DecryptedEvent;
 
 /// A key sold or bought.
@@ -33,6 +36,11 @@ fn busy_refusal(procedure: &str) -> Shed {
     }
 }
 
+/// Whether `procedure` sells a key: the seller's `sell`, the maker's `buy_key`.
+fn sells_a_key(procedure: &str) -> bool {
+    procedure == ProviderProcedure::Sell.name() || procedure == Procedure::BuyKey.name()
+}
+
 /// The daemon's [`RoleObserver`].
 pub struct DaemonObserver {
     metrics: Arc<Metrics>,
@@ -40,6 +48,8 @@ pub struct DaemonObserver {
     events: Option<broadcast::Sender<DecryptedEvent>>,
     /// Where attach errors go (`/ready`, `/v1/status`).
     health: Arc<Health>,
+    /// The rate limit of the failed-call log.
+    failure_log: FailureLog,
 }
 
 impl DaemonObserver {
@@ -54,6 +64,7 @@ impl DaemonObserver {
             metrics,
             events,
             health,
+            failure_log: FailureLog::default(),
         })
     }
 
@@ -68,6 +79,24 @@ impl DaemonObserver {
             remaining = %t.balance,
             "key {what}"
         );
+    }
+
+    /// A data event not decrypted: counted by URI and logged (at debug when shed: counted in
+    /// `xbrd_shed_total`, a flood of them is not a flood of warnings).
+    fn event_failed(&self, topic: &str, e: &EventError) {
+        self.metrics.failure(failures::EVENT, &e.error);
+        match &e.key_id {
+            _ if e.error.is(uri::BUSY) => {
+                tracing::debug!(topic, error = %e.error, "event not decrypted (shed)")
+            }
+            None => tracing::warn!(topic, error = %e.error, "not a data event"),
+            Some(k) => tracing::warn!(
+                topic,
+                key_id = %k,
+                error = %e.error,
+                "event not decrypted"
+            ),
+        }
     }
 }
 
@@ -106,12 +135,19 @@ impl RoleObserver for DaemonObserver {
                     "registrations or subscriptions failed; retrying them before the role attaches"
                 )
             }
-            RoleEvent::CallHandled { .. } => {}
-            RoleEvent::CallFailed { procedure, error } => {
+            RoleEvent::CallHandled { procedure, elapsed } => {
+                if sells_a_key(procedure) {
+                    m.observe_sale(elapsed);
+                }
+            }
+            RoleEvent::CallFailed {
+                procedure, error, ..
+            } => {
                 if error.is(uri::BUSY) {
                     m.shed(busy_refusal(procedure));
                 }
-                tracing::debug!(procedure, error = %error, "call failed");
+                m.failure(procedure, error);
+                self.failure_log.failed(procedure, error);
             }
             RoleEvent::Event {
                 topic,
@@ -130,19 +166,7 @@ impl RoleObserver for DaemonObserver {
                         let _ = sink.send(ev);
                     }
                 }
-                // Shed (counted in xbrd_shed_total): a flood of them is not a flood of warnings.
-                Err(e) if e.error.is(uri::BUSY) => {
-                    tracing::debug!(topic, error = %e.error, "event not decrypted (shed)")
-                }
-                Err(e) => match &e.key_id {
-                    None => tracing::warn!(topic, error = %e.error, "not a data event"),
-                    Some(k) => tracing::warn!(
-                        topic,
-                        key_id = %k,
-                        error = %e.error,
-                        "event not decrypted"
-                    ),
-                },
+                Err(e) => self.event_failed(topic, e),
             },
             RoleEvent::KeyRotated {
                 api_id,
@@ -173,6 +197,7 @@ impl RoleObserver for DaemonObserver {
             RoleEvent::KeyBrokered => {
                 m.sales.inc();
             }
+            RoleEvent::PurchaseCompleted { elapsed } => m.observe_purchase(elapsed),
             RoleEvent::KeyBought(p) => {
                 m.purchases.inc();
                 self.trade(
@@ -206,7 +231,11 @@ mod tests {
             ("buy_key", &busy),
             ("sell", &other),
         ] {
-            o.observe(RoleEvent::CallFailed { procedure, error });
+            o.observe(RoleEvent::CallFailed {
+                procedure,
+                error,
+                elapsed: std::time::Duration::ZERO,
+            });
         }
         let text = m.render();
         assert!(
@@ -217,6 +246,47 @@ mod tests {
             text.contains("xbrd_shed_total{what=\"maker_busy\"} 2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn sales_purchases_and_failures_reach_their_families() {
+        let m = Arc::new(Metrics::new());
+        let o = DaemonObserver::new(m.clone(), Arc::default(), None);
+        let ms = std::time::Duration::from_millis;
+        for procedure in ["buy_key", "sell", "get_quote", "close_channel"] {
+            o.observe(RoleEvent::CallHandled {
+                procedure,
+                elapsed: ms(20),
+            });
+        }
+        o.observe(RoleEvent::PurchaseCompleted { elapsed: ms(300) });
+        let refused = xbr_market::error::MarketError::new(uri::NOT_AUTHORIZED, "no");
+        for _ in 0..3 {
+            o.observe(RoleEvent::CallFailed {
+                procedure: "place_offer",
+                error: &refused,
+                elapsed: ms(1),
+            });
+        }
+        let undecryptable = EventError {
+            key_id: None,
+            error: xbr_market::error::MarketError::from_uri("com.example.chosen", "x"),
+        };
+        o.observe(RoleEvent::Event {
+            topic: "io.crossbar.example",
+            publication: 1,
+            outcome: Err(&undecryptable),
+        });
+        let text = m.render();
+        for line in [
+            "xbrd_sale_duration_seconds_count 2",
+            "xbrd_purchase_duration_seconds_count 1",
+            "xbrd_failures_total{operation=\"place_offer\",uri=\"wamp.error.not_authorized\"} 3",
+            "xbrd_failures_total{operation=\"event\",uri=\"other\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
+        assert!(!text.contains("com.example.chosen"), "{text}");
     }
 
     #[test]

@@ -85,6 +85,14 @@ pub fn write_seller_config(dir: &Path, router: &str, gateway: &str, admin: &str)
     p
 }
 
+/// The value of the sample `series` (a name with its labels as rendered, e.g.
+/// `xbrd_chain_up` or `xbrd_build_info{version="0.1.0"}`) in a `/metrics` text.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+}
+
 /// Polls `f` every 100 ms until it holds, failing the test after `limit`.
 pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -201,8 +209,14 @@ impl Daemon {
 
     /// The value of `name` (a sample without labels) in `GET /metrics`, asked with the token.
     pub fn metric(&self, name: &str) -> f64 {
+        let text = self.metrics_text();
+        sample(&text, name).unwrap_or_else(|| panic!("no metric {name} in {text}"))
+    }
+
+    /// `GET /metrics`, asked with the token.
+    pub fn metrics_text(&self) -> String {
         let token = self.token();
-        let text = runtime().block_on(async {
+        runtime().block_on(async {
             xbrd::status::http_client()
                 .get(format!("http://{}/metrics", self.admin))
                 .bearer_auth(token)
@@ -212,11 +226,7 @@ impl Daemon {
                 .text()
                 .await
                 .unwrap()
-        });
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .map(|v| v.trim().parse().unwrap())
-            .unwrap_or_else(|| panic!("no metric {name} in {text}"))
+        })
     }
 
     /// Waits until the admin API answers `/health`.

@@ -182,10 +182,20 @@ fn parse_admin(raw: &RawConfig, base: &Path, store: &Store) -> Result<Admin, Con
             secret::read_text_secret(&token_file).map_err(key_file_error("admin.token_file")),
         );
     }
+    let chain_interval = problems.take(
+        raw.admin
+            .chain_interval
+            .as_ref()
+            .map(|s| parse::parse_duration("admin.chain_interval", s))
+            .transpose(),
+    );
     problems.finish(|| Admin {
         listen: listen.expect("validated"),
         token_file,
         metrics_listen: metrics_listen.expect("validated"),
+        chain_interval: chain_interval
+            .expect("validated")
+            .unwrap_or(crate::metrics::chain_probe::DEFAULT_PERIOD),
     })
 }
 
@@ -310,5 +320,22 @@ maker = "{maker}"
             "[admin]\nlisten = \"127.0.0.1:7480\"\nmetrics_listen = \"127.0.0.1:7480\"\n",
         );
         assert_eq!(same.unwrap_err().field(), Some("admin.metrics_listen"));
+    }
+
+    #[test]
+    fn chain_interval_defaults_to_the_probe_period_and_takes_a_duration() {
+        let dir = tempfile::tempdir().unwrap();
+        let default = maker_config(dir.path(), MAKER).unwrap();
+        assert_eq!(
+            default.admin.chain_interval,
+            std::time::Duration::from_secs(5)
+        );
+        let set = maker_config_with(dir.path(), MAKER, "[admin]\nchain_interval = \"15s\"\n");
+        assert_eq!(
+            set.unwrap().admin.chain_interval,
+            std::time::Duration::from_secs(15)
+        );
+        let bad = maker_config_with(dir.path(), MAKER, "[admin]\nchain_interval = 0\n");
+        assert_eq!(bad.unwrap_err().field(), Some("admin.chain_interval"));
     }
 }
