@@ -320,7 +320,14 @@ pub struct Admin {
     pub token_file: PathBuf,
     /// Opt-in listener serving `/metrics` alone WITHOUT a token (for a scrape network only).
     pub metrics_listen: Option<SocketAddr>,
+    /// How often the balance sampler reads the daemon's own balances into the dashboard's
+    /// history and the balance gauges (default [`DEFAULT_BALANCE_INTERVAL`]).
+    #[serde(with = "duration_secs")]
+    pub balance_interval: Duration,
 }
+
+/// Default `[admin] balance_interval`.
+pub const DEFAULT_BALANCE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -234,6 +234,7 @@ pub struct RawAdmin {
     pub listen: Option<String>,
     pub token_file: Option<String>,
     pub metrics_listen: Option<String>,
+    pub balance_interval: Option<Scalar>,
 }
 
 /// `[log]`.

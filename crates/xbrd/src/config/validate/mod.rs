@@ -116,10 +116,18 @@ pub fn validate(
     if token_file.exists() {
         secret::read_text_secret(&token_file).map_err(key_file_error("admin.token_file"))?;
     }
+    let balance_interval = raw
+        .admin
+        .balance_interval
+        .as_ref()
+        .map(|s| parse::parse_duration("admin.balance_interval", s))
+        .transpose()?
+        .unwrap_or(super::DEFAULT_BALANCE_INTERVAL);
     let admin = Admin {
         listen,
         token_file,
         metrics_listen,
+        balance_interval,
     };
 
     let level = raw.log.level.clone().unwrap_or_else(|| "info".into());
@@ -248,5 +256,22 @@ maker = "{maker}"
             "[admin]\nlisten = \"127.0.0.1:7480\"\nmetrics_listen = \"127.0.0.1:7480\"\n",
         );
         assert_eq!(same.unwrap_err().field(), Some("admin.metrics_listen"));
+    }
+
+    #[test]
+    fn balance_interval_defaults_to_15_s_and_takes_a_duration() {
+        let dir = tempfile::tempdir().unwrap();
+        let default = maker_config(dir.path(), MAKER).unwrap();
+        assert_eq!(
+            default.admin.balance_interval,
+            std::time::Duration::from_secs(15)
+        );
+        let set = maker_config_with(dir.path(), MAKER, "[admin]\nbalance_interval = \"2s\"\n");
+        assert_eq!(
+            set.unwrap().admin.balance_interval,
+            std::time::Duration::from_secs(2)
+        );
+        let bad = maker_config_with(dir.path(), MAKER, "[admin]\nbalance_interval = 0\n");
+        assert_eq!(bad.unwrap_err().field(), Some("admin.balance_interval"));
     }
 }
