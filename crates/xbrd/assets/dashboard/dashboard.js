@@ -317,11 +317,17 @@
     }
     if (existing) existing.plot.destroy();
     el.replaceChildren();
+    // A single sample or a flat line still gets a readable range (uPlot's own collapses).
+    const pad = (min, max, by) => (min === max ? [min - by(min), max + by(max)] : [min, max]);
     const opts = {
       width: Math.max(320, Math.min(520, el.parentElement.clientWidth || 520)),
       height: 240,
+      scales: {
+        x: { time: true, range: (u, min, max) => pad(min, max, () => 60) },
+        y: { range: (u, min, max) => pad(min, max, (v) => Math.max(Math.abs(v) * 0.05, 1)) },
+      },
       series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 2, points: { show: true } }))],
-      axes: [{}, { size: 70 }],
+      axes: [{}, { size: 80, values: (u, splits) => splits.map((v) => v.toLocaleString(undefined, { maximumFractionDigits: 6 })) }],
     };
     charts[id] = { shape, plot: new uPlot(opts, data, el) };
   }
