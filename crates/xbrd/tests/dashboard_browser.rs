@@ -105,6 +105,59 @@ struct Figures {
     keys: BTreeMap<String, (u64, usize)>,
     /// Balance samples charted.
     samples: usize,
+    /// Latency histograms (label sets) in the metrics, the admin API's own excepted.
+    latency_series: usize,
+    /// Counter samples labelled with an error URI in the metrics.
+    error_series: usize,
+}
+
+impl Admin {
+    /// `GET /metrics` (text).
+    fn metrics(&self) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let resp = xbrd::status::http_client()
+                .get(format!("http://{}/metrics", self.addr))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 200, "{} /metrics", self.role);
+            resp.text().await.unwrap()
+        })
+    }
+}
+
+/// (latency series, error series) in a metrics text, counted as the page is meant to.
+fn metric_series(text: &str) -> (usize, usize) {
+    let histograms: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" histogram"))
+        .filter(|f| !f.contains("admin_request"))
+        .collect();
+    let latency = text
+        .lines()
+        .filter(|l| {
+            histograms
+                .iter()
+                .any(|f| l.starts_with(&format!("{f}_count")))
+        })
+        .count();
+    let errors = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.split(['{', ' '])
+                .next()
+                .is_some_and(|n| n.ends_with("_total"))
+        })
+        .filter(|l| l.contains("uri=\""))
+        .count();
+    (latency, errors)
 }
 
 /// The same figures from the admin API.
@@ -142,6 +195,7 @@ fn api_figures(a: &Admin) -> Figures {
         )
     });
     let (_, ready) = request(&a.addr, "GET", "/ready", None, None).unwrap();
+    let (latency_series, error_series) = metric_series(&a.metrics());
     Figures {
         role: a.get("/v1/status")["role"].as_str().unwrap().to_owned(),
         ready: ready["ready"] == true,
@@ -153,6 +207,8 @@ fn api_figures(a: &Admin) -> Figures {
             .as_array()
             .unwrap()
             .len(),
+        latency_series,
+        error_series,
     }
 }
 
@@ -186,6 +242,8 @@ return {
     channels,
     keys,
     samples: Number(q("#history-samples").dataset.count || 0),
+    latency_series: document.querySelectorAll("#latency tbody tr").length,
+    error_series: document.querySelectorAll("#errors tbody tr").length,
   },
 };
 "##;

@@ -28,33 +28,28 @@ pub struct Asset {
 /// The page at `/dashboard`.
 pub const INDEX_HTML: &str = include_str!("../../assets/dashboard/index.html");
 
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// An [`Asset`] from a file under `assets/dashboard/`.
+macro_rules! asset {
+    ($name:literal, $content_type:expr, $file:literal) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../../assets/dashboard/", $file)),
+        }
+    };
+}
+
 /// Everything under `/dashboard/assets/`.
 pub const ASSETS: &[Asset] = &[
-    Asset {
-        name: "dashboard.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/dashboard/dashboard.js"),
-    },
-    Asset {
-        name: "dashboard.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/dashboard/dashboard.css"),
-    },
-    Asset {
-        name: "uPlot.iife.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/dashboard/vendor/uplot/uPlot.iife.min.js"),
-    },
-    Asset {
-        name: "uPlot.min.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/dashboard/vendor/uplot/uPlot.min.css"),
-    },
-    Asset {
-        name: "uPlot.LICENSE",
-        content_type: "text/plain; charset=utf-8",
-        body: include_bytes!("../../assets/dashboard/vendor/uplot/LICENSE"),
-    },
+    asset!("dashboard.js", JS, "dashboard.js"),
+    asset!("dashboard.css", CSS, "dashboard.css"),
+    asset!("uPlot.iife.min.js", JS, "vendor/uplot/uPlot.iife.min.js"),
+    asset!("uPlot.min.css", CSS, "vendor/uplot/uPlot.min.css"),
+    asset!("uPlot.LICENSE", TEXT, "vendor/uplot/LICENSE"),
 ];
 
 /// Scripts, styles and requests only from this origin; no framing.
