@@ -370,6 +370,59 @@ fn check_role(b: &Browser, admin: &Admin) {
     println!("{}: screenshot {}", admin.role, path.display());
 }
 
+/// An exposition with a latency histogram and failures by URI, as prometheus-client renders it.
+fn synthetic_metrics() -> String {
+    use prometheus_client::encoding::EncodeLabelSet;
+    use prometheus_client::metrics::{counter::Counter, family::Family, histogram::Histogram};
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct Uri {
+        uri: String,
+    }
+    let mut registry = prometheus_client::registry::Registry::with_prefix("xbrd");
+    let latency = Histogram::new([0.1, 0.2, 0.4]);
+    for s in [0.05, 0.15, 0.15, 0.3] {
+        latency.observe(s);
+    }
+    registry.register("purchase_duration_seconds", "Purchase latency", latency);
+    let failures = Family::<Uri, Counter>::default();
+    let uri = |u: &str| Uri { uri: u.into() };
+    failures.get_or_create(&uri("xbr.error.busy")).inc_by(3);
+    failures.get_or_create(&uri("other")).inc();
+    registry.register("failures", "Failed calls by error URI", failures);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    text
+}
+
+/// The page's parsing of the metrics text: latency count, sum and median from the buckets, and
+/// the failure counters by URI, largest first.
+fn check_metrics_parsing(b: &Browser) {
+    let script = r#"
+        const d = window.xbrdDashboard;
+        const m = d.parseMetrics(arguments[0]);
+        return {
+          latency: d.latencies(m).map((h) => [h.key, h.count, h.sum, h.p50]),
+          errors: d.errorCounters(m).map((s) => [s.family, s.labels.uri, s.value]),
+        };"#;
+    let text = synthetic_metrics();
+    let v = b.run(b.client.execute(script, vec![json!(text)])).unwrap();
+    let latency = &v["latency"];
+    assert_eq!(latency.as_array().unwrap().len(), 1, "{v}\n{text}");
+    assert_eq!(latency[0][0], "xbrd_purchase_duration_seconds", "{v}");
+    assert_eq!(latency[0][1], 4, "{v}");
+    assert!((latency[0][2].as_f64().unwrap() - 0.65).abs() < 1e-9, "{v}");
+    // Rank 2 of 4 falls in (0.1, 0.2] holding observations 2 and 3: halfway, 0.15.
+    assert!((latency[0][3].as_f64().unwrap() - 0.15).abs() < 1e-9, "{v}");
+    assert_eq!(
+        v["errors"],
+        json!([
+            ["xbrd_failures", "xbr.error.busy", 3],
+            ["xbrd_failures", "other", 1]
+        ]),
+        "{text}"
+    );
+}
+
 /// chromedriver on a free port, stopped on drop.
 struct Driver {
     child: Child,
@@ -459,6 +512,7 @@ fn the_dashboard_shows_what_the_api_says_for_every_role_of_the_demo() {
     for a in &admins {
         check_role(&browser, a);
     }
+    check_metrics_parsing(&browser);
     browser.run(browser.client.clone().close()).unwrap();
     drop(demo);
 }

@@ -157,7 +157,8 @@
     const series = new Map();
     for (const s of metrics.samples) {
       if (metrics.types[s.family] !== "histogram" || s.family.includes("admin_request")) continue;
-      const key = `${s.family}{${labelKey(s.labels, "le")}}`;
+      const labels = labelKey(s.labels, "le");
+      const key = labels ? `${s.family}{${labels}}` : s.family;
       if (!series.has(key)) series.set(key, { key, buckets: [], sum: 0, count: 0 });
       const h = series.get(key);
       if (s.name.endsWith("_bucket")) h.buckets.push({ le: s.labels.le === "+Inf" ? Infinity : Number(s.labels.le), count: s.value });
@@ -168,6 +169,13 @@
       h.buckets.sort((a, b) => a.le - b.le);
       return { ...h, p50: quantile(h.buckets, h.count, 0.5), p95: quantile(h.buckets, h.count, 0.95) };
     });
+  }
+
+  // Counters labelled with an error URI, largest first (families absent on older daemons: none).
+  function errorCounters(metrics) {
+    return metrics.samples
+      .filter((s) => "uri" in s.labels && metrics.types[s.family] === "counter" && !s.name.endsWith("_created"))
+      .sort((a, b) => b.value - a.value);
   }
 
   // ---- rendering ----------------------------------------------------------------------------
@@ -276,7 +284,7 @@
       "latency",
       latencies(metrics).map((h) =>
         row([
-          cell(h.key.replace(/\{\}$/, "")),
+          cell(h.key),
           cell(String(h.count), { cls: "num" }),
           cell(seconds(h.count ? h.sum / h.count : null), { cls: "num" }),
           cell(seconds(h.p50), { cls: "num" }),
@@ -284,13 +292,9 @@
         ]),
       ),
     );
-    // Counters labelled with an error URI (families absent on older daemons: nothing shown).
-    const errors = metrics.samples
-      .filter((s) => "uri" in s.labels && metrics.types[s.family] === "counter" && !s.name.endsWith("_created"))
-      .sort((a, b) => b.value - a.value);
     fill(
       "errors",
-      errors.map((s) => row([cell(s.family), cell(s.labels.uri, { cls: "id" }), cell(String(s.value), { cls: "num" })], { uri: s.labels.uri })),
+      errorCounters(metrics).map((s) => row([cell(s.family), cell(s.labels.uri, { cls: "id" }), cell(String(s.value), { cls: "num" })], { uri: s.labels.uri })),
     );
   }
 
@@ -413,6 +417,9 @@
     clearTimeout(timer);
     refresh();
   }
+
+  // The metrics parsing, for tests in the browser.
+  window.xbrdDashboard = Object.freeze({ parseMetrics, latencies, errorCounters });
 
   document.addEventListener("DOMContentLoaded", () => {
     $("login-form").addEventListener("submit", (ev) => {
