@@ -3,7 +3,7 @@
 # ganache and anvil (npm; Foundry's anvil and cast come as prebuilt binaries in npm packages) and
 # the XBR contract bytecode. Installs them, starts/stops them on 127.0.0.1, reports status.
 #
-# Usage: scripts/peers.sh install [crossbar|ganache|foundry|contracts]...
+# Usage: scripts/peers.sh install [crossbar|ganache|foundry|contracts|chromium]...
 #        scripts/peers.sh start crossbar|ganache|anvil [--dir RUN_DIR]
 #        scripts/peers.sh stop [crossbar|ganache|anvil] [--dir RUN_DIR]
 #        scripts/peers.sh status [--dir RUN_DIR]
@@ -183,11 +183,37 @@ install_contracts() {
     log "contracts: done"
 }
 
+# Headless Chromium and its WebDriver (the dashboard's browser test), from the system's Debian
+# packages `chromium` and `chromium-driver` through apt-get when either is missing. Not part of the
+# default install: `scripts/peers.sh install chromium` (scripts/test.sh runs it).
+install_chromium() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+        log "chromium: $(chromium --version 2>/dev/null | head -n 1) already installed"
+        return
+    fi
+    command -v apt-get >/dev/null ||
+        die "chromium: apt-get not found; install Chromium and its chromedriver with the system's package manager"
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || die "chromium: apt-get needs root (run as root or install sudo)"
+        sudo=(sudo)
+    fi
+    local apt_log=$PEERS_DIR/apt-chromium.log
+    log "chromium: apt-get install chromium chromium-driver (log: $apt_log)"
+    if ! { "${sudo[@]}" apt-get update && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y \
+        --no-install-recommends chromium chromium-driver; } >"$apt_log" 2>&1; then
+        tail -n 30 "$apt_log" >&2
+        die "apt-get install chromium chromium-driver failed (full log: $apt_log)"
+    fi
+    command -v chromedriver >/dev/null || die "after apt-get install, chromedriver is not on PATH"
+    log "chromium: installed $(chromium --version 2>/dev/null | head -n 1)"
+}
+
 cmd_install() {
     local parts=("$@") part
     [[ $# -gt 0 ]] || parts=(crossbar ganache foundry contracts)
     for part in "${parts[@]}"; do
-        case $part in crossbar | ganache | foundry | contracts) ;; *) usage ;; esac
+        case $part in crossbar | ganache | foundry | contracts | chromium) ;; *) usage ;; esac
     done
     mkdir -p "$PEERS_DIR"
     local t0=$SECONDS

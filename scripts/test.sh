@@ -56,6 +56,8 @@ run_tests() {
 
 printf 'peers: %s\ntarget: %s\n' "$XBRD_PEERS_DIR" "${CARGO_TARGET_DIR:-target (default)}"
 step "install peers (scripts/peers.sh install)" scripts/peers.sh install
+# Headless Chromium for the dashboard's browser test (system packages, through apt-get if missing).
+step "install chromium (scripts/peers.sh install chromium)" scripts/peers.sh install chromium
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests (unit + real-peer integration)" run_tests

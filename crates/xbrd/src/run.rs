@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use xbr_chain::TxPolicy;
 use xbr_chain::tx::GWEI;
 
+use crate::admin::balance_history::{BalanceHistory, HISTORY_SAMPLES, sample_balances};
 use crate::admin::{self, AdminState, RoleSlot};
 use crate::config::{AuthMethod, Config, KeyOrigin, Role, Secret, secret::read_text_secret};
 use crate::health::Health;
@@ -236,6 +237,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         chain: Some(chain.clone() as Arc<dyn ChainApi>),
         started,
         shutdown: shutdown.clone(),
+        balance_history: Arc::new(BalanceHistory::new(
+            HISTORY_SAMPLES,
+            cfg.admin.balance_interval,
+        )),
     });
     let mut metrics_task = None;
     if let Some(addr) = cfg.admin.metrics_listen {
@@ -251,6 +256,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         )));
     }
     tracing::info!(listen = %cfg.admin.listen, "admin API listening");
+    let sampler_task = tokio::spawn(sample_balances(
+        admin_state.clone(),
+        cfg.admin.balance_interval,
+        shutdown.clone(),
+    ));
     let admin_task = tokio::spawn(admin::serve(listener, admin_state, shutdown.clone()));
 
     let chain_probe = ChainProbe {
@@ -323,6 +333,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(left, admin_task).await;
     let left = deadline.saturating_duration_since(Instant::now());
     let _ = tokio::time::timeout(left, chain_probe).await;
+    let left = deadline.saturating_duration_since(Instant::now());
+    let _ = tokio::time::timeout(left, sampler_task).await;
     if let Some(task) = metrics_task {
         let left = deadline.saturating_duration_since(Instant::now());
         let _ = tokio::time::timeout(left, task).await;

@@ -197,6 +197,7 @@ fn fixture(role: Role) -> Fixture {
         chain: Some(Arc::new(FakeChain)),
         started: Instant::now(),
         shutdown: shutdown.clone(),
+        balance_history: Default::default(),
     });
     Fixture {
         app: router(state.clone()),
@@ -721,11 +722,12 @@ async fn openapi_describes_exactly_the_routes() {
     assert_eq!(s, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 16, "one entry per route");
+    assert_eq!(paths.len(), 19, "one entry per route");
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
             let uri = path
                 .replace("{address}", DELEGATE)
+                .replace("{file}", "dashboard.js")
                 .replace("{api_id}", "627f1b5c-58c2-43b1-8422-a34f7d3f5a04");
             let needs_token = op.get("security").is_some();
             assert_eq!(

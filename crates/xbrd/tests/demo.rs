@@ -10,18 +10,17 @@
 //! (its trap stops its process groups) and then `scripts/peers.sh stop --dir <run dir>` stops any
 //! recorded process still alive.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy_primitives::U256;
+use common::demo::Demo;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_xbrd");
 /// Decrypted events the buyer must hold.
 const EVENTS: usize = 5;
 /// How long the whole script may take (peers start slowly on a loaded machine); below nextest's
@@ -30,85 +29,6 @@ const SCRIPT_LIMIT: Duration = Duration::from_secs(540);
 
 fn repo_root() -> PathBuf {
     xbrd_testkit::repo_root()
-}
-
-/// `n` distinct free ports on 127.0.0.1 (all listeners are held until every port is picked).
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
-}
-
-/// Wraps the command in `setpriv --pdeathsig TERM` where that works, so the script is told to stop
-/// even if this test process dies without running destructors.
-fn command(program: &str) -> Command {
-    let pdeathsig = Command::new("setpriv")
-        .args(["--pdeathsig", "TERM", "--", "true"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if pdeathsig {
-        let mut c = Command::new("setpriv");
-        c.args(["--pdeathsig", "TERM", "--", program]);
-        c
-    } else {
-        Command::new(program)
-    }
-}
-
-/// The running script; stops it and everything it recorded on drop.
-struct Demo {
-    child: Child,
-    run_dir: PathBuf,
-    stderr_path: PathBuf,
-}
-
-impl Demo {
-    fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for the demo script") {
-                return Some(status);
-            }
-            if start.elapsed() >= limit {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = Command::new("kill")
-                .args(["-s", "TERM", &self.child.id().to_string()])
-                .status();
-            if self.wait(Duration::from_secs(90)).is_none() {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-            }
-        }
-        // Anything still recorded in the run directory (e.g. after a SIGKILL of the script).
-        let _ = Command::new("bash")
-            .arg(repo_root().join("scripts/peers.sh"))
-            .args(["stop", "--dir"])
-            .arg(&self.run_dir)
-            .env("XBRD_STOP_TIMEOUT", "5")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 fn u256(v: &Value, what: &str) -> U256 {
@@ -166,36 +86,15 @@ fn hex_id(id: &Value) -> String {
 #[test]
 fn the_demo_runs_a_market_the_buyer_decrypts_and_balances_match_chain_and_channels() {
     let tmp = tempfile::tempdir().unwrap();
-    let run_dir = tmp.path().join("run");
-    let ports = free_ports(6);
-    let stdout_path = tmp.path().join("demo.out");
-    let stderr_path = tmp.path().join("demo.err");
-
-    let mut cmd = command("bash");
-    cmd.arg(repo_root().join("scripts/demo.sh"))
-        .arg("--once")
-        .current_dir(repo_root())
-        .env("XBRD_BIN", BIN)
-        .env("XBRD_DEMO_DIR", &run_dir)
-        .env("XBRD_CHAIN_PORT", ports[0].to_string())
-        .env("XBRD_CROSSBAR_WS_PORT", ports[1].to_string())
-        .env("XBRD_CROSSBAR_RS_PORT", ports[2].to_string())
-        .env("XBRD_MAKER_ADMIN_PORT", ports[3].to_string())
-        .env("XBRD_SELLER_ADMIN_PORT", ports[4].to_string())
-        .env("XBRD_BUYER_ADMIN_PORT", ports[5].to_string())
-        .env("XBRD_DEMO_EVENTS", EVENTS.to_string())
-        .env("XBRD_DEMO_TIMEOUT", "240")
-        .stdin(Stdio::null())
-        .stdout(File::create(&stdout_path).unwrap())
-        .stderr(File::create(&stderr_path).unwrap());
-    if let Some(peers) = std::env::var_os("XBRD_PEERS_DIR") {
-        cmd.env("XBRD_PEERS_DIR", peers);
-    }
-    let mut demo = Demo {
-        child: cmd.spawn().expect("spawn scripts/demo.sh"),
-        run_dir: run_dir.clone(),
-        stderr_path,
-    };
+    let mut demo = Demo::start(
+        tmp.path(),
+        &["--once"],
+        &[
+            ("XBRD_DEMO_EVENTS", EVENTS.to_string()),
+            ("XBRD_DEMO_TIMEOUT", "240".to_string()),
+        ],
+    );
+    let run_dir = demo.run_dir.clone();
 
     let status = demo.wait(SCRIPT_LIMIT);
     let log = demo.stderr();
@@ -206,7 +105,7 @@ fn the_demo_runs_a_market_the_buyer_decrypts_and_balances_match_chain_and_channe
         log.contains("stopping everything the demo started"),
         "{log}"
     );
-    let out = std::fs::read_to_string(&stdout_path).unwrap();
+    let out = demo.stdout();
     let summary: Value = serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("the summary is not JSON ({e}):\n{out}\n{log}"));
     let roles = &summary["roles"];

@@ -4,10 +4,17 @@
 //!
 //! Routes: `GET /health`, `GET /ready`, `GET /openapi.json` (no token), `GET /metrics` and under `/v1`:
 //! `status`, `balances`, `balances/{address}`, `members/{address}`, `keys`, `keys/{api_id}/rotate` (POST),
-//! `channels`, `transactions`, `publish` (POST), `events` (SSE), `invariants`, `channel/close` (POST).
+//! `channels`, `transactions`, `publish` (POST), `events` (SSE), `invariants`, `channel/close` (POST),
+//! `balances/history`.
+//!
+//! The operator's dashboard ([`dashboard`]): `GET /dashboard` and `GET /dashboard/assets/{file}`
+//! are static files without a token; the page asks for the token and reads the routes above.
 
 pub mod dto;
 pub mod error;
+
+pub mod balance_history;
+pub mod dashboard;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -85,6 +92,8 @@ pub struct AdminState {
     pub started: Instant,
     /// Cancelled on shutdown (ends SSE streams).
     pub shutdown: CancellationToken,
+    /// The balance sampler's history ([`balance_history::sample_balances`]).
+    pub balance_history: Arc<balance_history::BalanceHistory>,
 }
 
 type Shared = Arc<AdminState>;
@@ -104,6 +113,7 @@ pub fn router(state: Shared) -> Router {
         .route("/events", get(events))
         .route("/invariants", get(invariants))
         .route("/channel/close", post(close_channel))
+        .route("/balances/history", get(balances_history))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let guarded_metrics = Router::new()
         .route("/metrics", get(metrics))
@@ -114,6 +124,7 @@ pub fn router(state: Shared) -> Router {
         .route("/openapi.json", get(openapi))
         .merge(guarded_metrics)
         .nest("/v1", v1)
+        .merge(dashboard::routes())
         // After routing, so the latency histogram is labelled with the route pattern.
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .fallback(|| async { ApiError::not_found("no such route") })
@@ -289,8 +300,19 @@ async fn balance_for(
 }
 
 async fn balances(State(state): State<Shared>) -> Result<Json<BalancesView>, ApiError> {
+    Ok(Json(own_balances(&state).await?))
+}
+
+async fn balances_history(
+    State(state): State<Shared>,
+) -> Json<balance_history::BalanceHistoryView> {
+    Json(state.balance_history.view())
+}
+
+/// The daemon's own balances (`GET /v1/balances`, the balance sampler); sets the balance gauges.
+async fn own_balances(state: &AdminState) -> Result<BalancesView, ApiError> {
     let role = state.role_api.get()?;
-    let chain = chain(&state)?;
+    let chain = chain(state)?;
     let mut addresses = Vec::new();
     for own in role.own_addresses() {
         addresses.push(
@@ -317,10 +339,10 @@ async fn balances(State(state): State<Shared>) -> Result<Json<BalancesView>, Api
                 .set_balance(&c.channel_oid.to_string(), "channel_remaining", remaining);
         }
     }
-    Ok(Json(BalancesView {
+    Ok(BalancesView {
         addresses,
         channels,
-    }))
+    })
 }
 
 async fn balance_of(

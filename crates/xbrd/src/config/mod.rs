@@ -323,7 +323,14 @@ pub struct Admin {
     /// How often the chain is probed for `/ready` and the chain gauges (default 5 s).
     #[serde(with = "duration_secs")]
     pub chain_interval: Duration,
+    /// How often the balance sampler reads the daemon's own balances into the dashboard's
+    /// history and the balance gauges (default [`DEFAULT_BALANCE_INTERVAL`]).
+    #[serde(with = "duration_secs")]
+    pub balance_interval: Duration,
 }
+
+/// Default `[admin] balance_interval`.
+pub const DEFAULT_BALANCE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

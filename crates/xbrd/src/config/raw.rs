@@ -241,6 +241,7 @@ pub struct RawAdmin {
     pub token_file: Option<String>,
     pub metrics_listen: Option<String>,
     pub chain_interval: Option<Scalar>,
+    pub balance_interval: Option<Scalar>,
 }
 
 /// `[log]`.

@@ -4,6 +4,8 @@
 
 pub mod market;
 
+pub mod demo;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

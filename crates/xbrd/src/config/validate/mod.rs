@@ -189,6 +189,13 @@ fn parse_admin(raw: &RawConfig, base: &Path, store: &Store) -> Result<Admin, Con
             .map(|s| parse::parse_duration("admin.chain_interval", s))
             .transpose(),
     );
+    let balance_interval = problems.take(
+        raw.admin
+            .balance_interval
+            .as_ref()
+            .map(|s| parse::parse_duration("admin.balance_interval", s))
+            .transpose(),
+    );
     problems.finish(|| Admin {
         listen: listen.expect("validated"),
         token_file,
@@ -196,6 +203,9 @@ fn parse_admin(raw: &RawConfig, base: &Path, store: &Store) -> Result<Admin, Con
         chain_interval: chain_interval
             .expect("validated")
             .unwrap_or(crate::metrics::chain_probe::DEFAULT_PERIOD),
+        balance_interval: balance_interval
+            .expect("validated")
+            .unwrap_or(super::DEFAULT_BALANCE_INTERVAL),
     })
 }
 
@@ -337,5 +347,22 @@ maker = "{maker}"
         );
         let bad = maker_config_with(dir.path(), MAKER, "[admin]\nchain_interval = 0\n");
         assert_eq!(bad.unwrap_err().field(), Some("admin.chain_interval"));
+    }
+
+    #[test]
+    fn balance_interval_defaults_to_15_s_and_takes_a_duration() {
+        let dir = tempfile::tempdir().unwrap();
+        let default = maker_config(dir.path(), MAKER).unwrap();
+        assert_eq!(
+            default.admin.balance_interval,
+            std::time::Duration::from_secs(15)
+        );
+        let set = maker_config_with(dir.path(), MAKER, "[admin]\nbalance_interval = \"2s\"\n");
+        assert_eq!(
+            set.unwrap().admin.balance_interval,
+            std::time::Duration::from_secs(2)
+        );
+        let bad = maker_config_with(dir.path(), MAKER, "[admin]\nbalance_interval = 0\n");
+        assert_eq!(bad.unwrap_err().field(), Some("admin.balance_interval"));
     }
 }
