@@ -31,6 +31,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cast;
 mod crossbar;
 mod dev_chain;
 pub mod net;
@@ -38,6 +39,7 @@ mod paths;
 mod process;
 mod python;
 
+pub use cast::cast_wallet_new;
 pub use crossbar::{Crossbar, default_crossbar_config};
 pub use dev_chain::{ChainKind, DEV_KEYS, DevChain, GANACHE_KEYS, Ganache};
 pub use net::free_port;

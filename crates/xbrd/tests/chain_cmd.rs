@@ -164,25 +164,12 @@ fn fund_xbr(o: &Onboarding, to: usize) {
 
 /// A keystore made by `cast wallet new` (mode 0600) and its passphrase file; its address.
 fn cast_keystore(dir: &std::path::Path) -> (String, String, String) {
-    let out = std::process::Command::new(xbrd_testkit::cast_bin())
-        .args(["wallet", "new", dir.to_str().unwrap(), "operator", "--json"])
-        .args(["--unsafe-password", "correct horse"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let made: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let keystore = dir.join("operator");
-    let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
-    std::fs::set_permissions(&keystore, private).unwrap();
+    let (keystore, address) = xbrd_testkit::cast_wallet_new(dir, "operator", "correct horse");
     let passphrase = write_key(dir, "operator.pass", "correct horse\n");
     (
         keystore.display().to_string(),
         passphrase.display().to_string(),
-        made[0]["address"].as_str().unwrap().to_owned(),
+        address,
     )
 }
 

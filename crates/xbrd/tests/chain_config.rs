@@ -16,22 +16,7 @@ const PASSPHRASE: &str = "correct horse battery staple";
 
 /// A keystore made by `cast wallet new` (scrypt, as Foundry writes it), mode 0600 → (file, address).
 fn cast_keystore(dir: &Path, passphrase: &str) -> (PathBuf, String) {
-    let out = Command::new(xbrd_testkit::cast_bin())
-        .args(["wallet", "new", dir.to_str().unwrap(), "delegate", "--json"])
-        .args(["--unsafe-password", passphrase])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let address = made[0]["address"].as_str().unwrap().to_owned();
-    let file = dir.join("delegate");
-    // cast writes 0644; xbrd refuses key files others can read.
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    (file, address)
+    xbrd_testkit::cast_wallet_new(dir, "delegate", passphrase)
 }
 
 /// A seller configuration in `dir` whose `[ethereum]` key is the keystore with `passphrase_line`
