@@ -25,6 +25,7 @@ pub struct PythonPeer {
     process: ManagedProcess,
     stdout: mpsc::Receiver<String>,
     stderr_reader: thread::JoinHandle<()>,
+    stderr_closed: mpsc::Receiver<()>,
     transcript: Transcript,
 }
 
@@ -74,7 +75,10 @@ impl PythonPeer {
             }
         });
         let err_transcript = Arc::clone(&transcript);
+        // Dropped by the reader at end of file: `stderr_closed` then stops waiting at once.
+        let (stderr_open, stderr_closed) = mpsc::channel::<()>();
         let stderr_reader = thread::spawn(move || {
+            let _open = stderr_open;
             for line in read_lines(err) {
                 keep(&err_transcript, format!("[stderr] {line}"));
             }
@@ -84,6 +88,7 @@ impl PythonPeer {
             process,
             stdout,
             stderr_reader,
+            stderr_closed,
             transcript,
         }
     }
@@ -128,7 +133,11 @@ impl PythonPeer {
     /// If it is still running after `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
         match self.process.wait_exit(timeout) {
-            Some(status) => status,
+            Some(status) => {
+                // Its last stderr lines may still be in the pipe: let the reader reach the end.
+                self.wait_stderr_closed(Duration::from_secs(5));
+                status
+            }
             None => panic!(
                 "{}",
                 self.failure(&format!("did not exit within {timeout:?}"))
@@ -152,12 +161,17 @@ impl PythonPeer {
         self.process.stop();
     }
 
+    /// Waits (at most `timeout`: a grandchild may hold the pipe open) until the stderr reader
+    /// has read everything the script wrote.
+    fn wait_stderr_closed(&self, timeout: Duration) {
+        if !self.stderr_reader.is_finished() {
+            let _ = self.stderr_closed.recv_timeout(timeout);
+        }
+    }
+
     fn failure(&self, what: &str) -> String {
         // If the script has exited, let its last stderr lines (often a traceback) arrive.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while !self.stderr_reader.is_finished() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_stderr_closed(Duration::from_secs(2));
         format!(
             "xbrd-testkit: Python peer {} {what}.\n--- its recent output ---\n{}",
             self.script.display(),
