@@ -224,16 +224,27 @@ async fn check_staged(staged: &Path, role: config::Role) -> anyhow::Result<(i64,
 
 /// Copies the whole database of `src` into the file `dst` in one backup step (one snapshot),
 /// checks the copy's integrity and makes it self-contained; returns its schema version.
+/// How long a backup step waits for a store that another connection keeps locked.
+const BUSY_LIMIT: Duration = Duration::from_secs(30);
+
 fn copy_database(src: &Connection, dst: &Path) -> anyhow::Result<i64> {
     let mut out = Connection::open(dst)?;
     {
         let backup = Backup::new(src, &mut out)?;
+        // A writer holds its lock for one transaction (milliseconds); a lock held this long is
+        // not a moment's contention, so give up with an error rather than wait forever.
+        let give_up = std::time::Instant::now() + BUSY_LIMIT;
         loop {
             match backup.step(-1)? {
                 StepResult::Done => break,
                 StepResult::More => {}
                 // Another connection holds a lock for a moment: try again shortly.
                 StepResult::Busy | StepResult::Locked => {
+                    if std::time::Instant::now() >= give_up {
+                        anyhow::bail!(
+                            "the store stayed locked for {BUSY_LIMIT:?}; is another process holding it?"
+                        );
+                    }
                     std::thread::sleep(Duration::from_millis(50))
                 }
                 other => bail!("backup step failed: {other:?}"),

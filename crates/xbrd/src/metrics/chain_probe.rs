@@ -131,14 +131,14 @@ mod tests {
             &self,
             _: alloy_primitives::Address,
         ) -> BoxFuture<'_, Result<OnChainBalance, ChainError>> {
-            unimplemented!()
+            Box::pin(async { Err(ChainError::Read("the probe reads only the head".into())) })
         }
 
         fn member(
             &self,
             _: alloy_primitives::Address,
         ) -> BoxFuture<'_, Result<Option<Membership>, ChainError>> {
-            unimplemented!()
+            Box::pin(async { Err(ChainError::Read("the probe reads only the head".into())) })
         }
     }
 
